@@ -1,0 +1,4 @@
+import type { ComponentFactory } from './context.js';
+
+/** The capabilities the hub starts, in order (each issue adds its own). */
+export const COMPONENTS: readonly ComponentFactory[] = [];

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { ConfigSchema, type Config } from './schema.js';
+
+type EnvKind = 'string' | 'integer' | 'boolean';
+
+/** Environment variables that override the file, and the config key each one sets. */
+export const ENV_OVERRIDES: Readonly<Record<string, { path: string; kind: EnvKind }>> = {
+  SWITCHBOARD_REDIS_URL: { path: 'redis.url', kind: 'string' },
+  SWITCHBOARD_HTTP_HOST: { path: 'http.host', kind: 'string' },
+  SWITCHBOARD_HTTP_PORT: { path: 'http.port', kind: 'integer' },
+  SWITCHBOARD_DATA_DIR: { path: 'dataDir', kind: 'string' },
+  SWITCHBOARD_API_TOKEN: { path: 'auth.apiToken', kind: 'string' },
+  SWITCHBOARD_LOG_LEVEL: { path: 'logLevel', kind: 'string' },
+  SWITCHBOARD_KEY_PREFIX: { path: 'keyPrefix', kind: 'string' },
+  SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS: { path: 'webhooks.allowPrivateTargets', kind: 'boolean' },
+};
+
+export interface LoadConfigOptions {
+  /** Path from `--config`; falls back to SWITCHBOARD_CONFIG. */
+  file?: string | undefined;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Applied last; used by tests and embedders. */
+  overrides?: Record<string, unknown>;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  const env = options.env ?? {};
+  const file = options.file ?? env.SWITCHBOARD_CONFIG;
+  const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
+
+  for (const [name, { path, kind }] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, parseEnvValue(name, value, kind));
+  }
+  if (options.overrides) mergeInto(raw, options.overrides);
+
+  return deepFreeze(parseConfig(raw));
+}
+
+/** Validates a raw object against the schema, filling defaults; the error names every bad key. */
+export function parseConfig(raw: unknown): Config {
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw ?? {}));
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)];
+  if (errors.length > 0) {
+    const problems = errors.map((error) => {
+      const key = error.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+      const unknownKey = error.type === ValueErrorType.ObjectAdditionalProperties;
+      return unknownKey ? `${key}: unknown key` : `${key}: ${error.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${[...new Set(problems)].join('; ')}`, {
+      details: errors.map((error) => ({ path: error.path, message: error.message })),
+    });
+  }
+  return withDefaults as Config;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read config file ${file}`, { cause });
+  }
+  let parsed: unknown;
+  try {
+    // YAML is a superset of JSON, so one parser reads both.
+    parsed = parseYaml(text);
+  } catch (cause) {
+    throw new ConfigError(`config file ${file} is not valid YAML or JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file} must contain an object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function parseEnvValue(name: string, value: string, kind: EnvKind): unknown {
+  if (kind === 'integer') {
+    if (!/^\d+$/.test(value)) throw new ConfigError(`${name}: expected an integer, got "${value}"`);
+    return Number(value);
+  }
+  if (kind === 'boolean') {
+    if (value !== 'true' && value !== 'false') throw new ConfigError(`${name}: expected true or false, got "${value}"`);
+    return value === 'true';
+  }
+  return value;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts.at(-1) as string] = value;
+}
+
+function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    if (isPlainObject(value) && isPlainObject(existing)) mergeInto(existing, value);
+    else target[key] = value;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,142 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The whole configuration, parsed once at start (see ./load.ts) and frozen.
+ * Units are part of the names (`…Ms`, `…Bytes`). Every object rejects unknown keys.
+ */
+const strict = { additionalProperties: false } as const;
+
+export const Role = Type.Union([Type.Literal('ingest'), Type.Literal('read'), Type.Literal('admin')]);
+export type Role = Static<typeof Role>;
+
+export const TenantScope = Type.Object(
+  {
+    reseller: Type.Optional(Type.String({ minLength: 1 })),
+    domain: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  strict,
+);
+export type TenantScope = Static<typeof TenantScope>;
+
+const HttpConfig = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+    maxBatchEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  },
+  { ...strict, default: {} },
+);
+
+const RedisConfig = Type.Object(
+  {
+    /** When absent, the hub uses 127.0.0.1:6379 if it answers, else launches its own redis-server. */
+    url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+    /** Intake waits this long for Redis before spooling the events instead. */
+    commandTimeoutMs: Type.Integer({ minimum: 10, default: 1000 }),
+    /** Launch a local redis-server (AOF on, files in dataDir/redis) when no Redis is configured or reachable. */
+    launchLocal: Type.Boolean({ default: true }),
+    localPort: Type.Integer({ minimum: 0, maximum: 65535, default: 6379 }),
+  },
+  { ...strict, default: {} },
+);
+
+const ApiToken = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    token: Type.String({ minLength: 16 }),
+    roles: Type.Array(Role, { minItems: 1, uniqueItems: true }),
+    scope: Type.Optional(TenantScope),
+  },
+  strict,
+);
+export type ApiToken = Static<typeof ApiToken>;
+
+const AuthConfig = Type.Object(
+  {
+    /** One token holding every role, for simple setups (SWITCHBOARD_API_TOKEN). */
+    apiToken: Type.Optional(Type.String({ minLength: 16 })),
+    tokens: Type.Array(ApiToken, { default: [] }),
+  },
+  { ...strict, default: {} },
+);
+
+const EventLogConfig = Type.Object(
+  {
+    /** Entries older than this are trimmed from the event log. */
+    maxAgeMs: Type.Integer({ minimum: 60_000, default: 7 * 24 * 3_600_000 }),
+    /** Memory safety valve: the log keeps at most about this many entries. */
+    maxLength: Type.Integer({ minimum: 1000, default: 1_000_000 }),
+    trimIntervalMs: Type.Integer({ minimum: 100, default: 60_000 }),
+    /** A re-submitted event id inside this window is accepted and not delivered again. */
+    dedupWindowMs: Type.Integer({ minimum: 1000, default: 24 * 3_600_000 }),
+  },
+  { ...strict, default: {} },
+);
+
+const SpoolConfig = Type.Object(
+  {
+    /** Upper bound of the on-disk spool; beyond it intake answers 503 SPOOL_FULL. */
+    maxBytes: Type.Integer({ minimum: 65_536, default: 1024 ** 3 }),
+    /** Events per Redis call while the spool drains. */
+    drainBatchEvents: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
+    drainRetryMs: Type.Integer({ minimum: 10, default: 500 }),
+  },
+  { ...strict, default: {} },
+);
+
+const EnigmaProfile = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    prefix: Type.String({ minLength: 1, default: 'enigma' }),
+    /** `{prefix}` and `{agent}` are substituted. The overview page's singular `agent` also occurs. */
+    agentChannel: Type.String({ default: '{prefix}:notifications:agents:{agent}' }),
+    campaignChannel: Type.String({ default: '{prefix}:notifications:campaigns:{campaign}' }),
+    cdrList: Type.String({ default: '{prefix}:notifications:campaigns' }),
+    /** Which cause the CDR's `end_code` carries: Q.850 (Dispositions page) or SIP (CDR page). */
+    endCode: Type.Union([Type.Literal('q850'), Type.Literal('sip')], { default: 'q850' }),
+  },
+  { ...strict, default: {} },
+);
+
+const NewfiesProfile = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    channel: Type.String({ minLength: 1, default: 'callcenter_events' }),
+    /** mod_callcenter's instance id, sent as CC_Agent_System. */
+    agentSystem: Type.String({ default: 'single_box' }),
+  },
+  { ...strict, default: {} },
+);
+
+const ProfilesConfig = Type.Object(
+  {
+    enigma: EnigmaProfile,
+    newfies: NewfiesProfile,
+  },
+  { ...strict, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, default: './data' }),
+    /** Namespace of every key Switchboard owns (see src/redis/keys.ts). */
+    keyPrefix: Type.String({ minLength: 1, pattern: '^[^{}]+$', default: 'switchboard' }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+      { default: 'info' },
+    ),
+    shutdownTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+    http: HttpConfig,
+    redis: RedisConfig,
+    auth: AuthConfig,
+    eventLog: EventLogConfig,
+    spool: SpoolConfig,
+    profiles: ProfilesConfig,
+  },
+  strict,
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type EnigmaProfileConfig = Static<typeof EnigmaProfile>;
+export type NewfiesProfileConfig = Static<typeof NewfiesProfile>;

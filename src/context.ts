@@ -1,0 +1,37 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import type { Appender } from './log/appender.js';
+import type { Metrics } from './metrics.js';
+import type { OutputProfile } from './profiles/output.js';
+import type { RedisClient } from './redis/client.js';
+import type { Keys } from './redis/keys.js';
+import type { TokenStore } from './server/auth.js';
+import type { ReadinessCheck } from './server/health.js';
+
+/** What the hub hands every component at start. */
+export interface HubContext {
+  config: Readonly<Config>;
+  logger: Logger;
+  keys: Keys;
+  metrics: Metrics;
+  /** Fail-fast client (short timeouts, no offline queue): request paths. */
+  redis: RedisClient;
+  redisUrl: string;
+  tokens: TokenStore;
+  appender: Appender;
+  /** Append-time output profiles; a component may add one before intake starts. */
+  profiles: OutputProfile[];
+}
+
+/** A capability plugged into the hub (CTI cache, integrators, webhooks…). */
+export interface HubComponent {
+  name: string;
+  /** Encapsulated Fastify routes. */
+  routes?: FastifyPluginAsync;
+  readiness?: ReadinessCheck;
+  /** Stops background work and releases connections; called once on shutdown. */
+  close(): Promise<void>;
+}
+
+export type ComponentFactory = (context: HubContext) => Promise<HubComponent> | HubComponent;

@@ -1,0 +1,86 @@
+/**
+ * Typed errors with stable codes. HTTP status codes are mapped from `code` in one place
+ * (src/server/errors.ts); nothing else decides a status.
+ */
+export interface ErrorDetail {
+  index?: number;
+  path: string;
+  message: string;
+}
+
+export interface SwitchboardErrorOptions {
+  cause?: unknown;
+  details?: ErrorDetail[];
+}
+
+export abstract class SwitchboardError extends Error {
+  abstract readonly code: string;
+  readonly details: ErrorDetail[] | undefined;
+
+  constructor(message: string, options: SwitchboardErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options.details;
+  }
+}
+
+/** Invalid configuration: the message names the offending key. */
+export class ConfigError extends SwitchboardError {
+  readonly code = 'CONFIG_INVALID';
+}
+
+export class ValidationError extends SwitchboardError {
+  readonly code = 'VALIDATION_FAILED';
+}
+
+export class MalformedBodyError extends SwitchboardError {
+  readonly code = 'MALFORMED_JSON';
+}
+
+export class BatchTooLargeError extends SwitchboardError {
+  readonly code = 'BATCH_TOO_LARGE';
+}
+
+export class AuthRequiredError extends SwitchboardError {
+  readonly code = 'AUTH_REQUIRED';
+}
+
+export class AuthInvalidError extends SwitchboardError {
+  readonly code = 'AUTH_INVALID';
+}
+
+export class ForbiddenError extends SwitchboardError {
+  readonly code = 'FORBIDDEN';
+}
+
+export class NotFoundError extends SwitchboardError {
+  readonly code = 'NOT_FOUND';
+}
+
+export class ConflictError extends SwitchboardError {
+  readonly code = 'CONFLICT';
+}
+
+/** The spool's size cap or the disk is full: intake cannot make events durable. */
+export class SpoolFullError extends SwitchboardError {
+  readonly code = 'SPOOL_FULL';
+}
+
+/** The spool failed for another reason (I/O error, closed): intake cannot make events durable. */
+export class SpoolFailedError extends SwitchboardError {
+  readonly code = 'SPOOL_FAILED';
+}
+
+/** The hub is shutting down and takes no new work. */
+export class ShuttingDownError extends SwitchboardError {
+  readonly code = 'SHUTTING_DOWN';
+}
+
+export class RedisUnavailableError extends SwitchboardError {
+  readonly code = 'REDIS_UNAVAILABLE';
+}
+
+/** An external dependency the hub needs at start is missing (e.g. redis-server). */
+export class DependencyMissingError extends SwitchboardError {
+  readonly code = 'DEPENDENCY_MISSING';
+}

@@ -1,0 +1,152 @@
+import { Type, type Static, type TLiteral, type TObject, type TUnion } from '@sinclair/typebox';
+
+/**
+ * The event catalogue (SPEC §3): one JSON Schema per type, for the event's `data`.
+ * Data objects are open (extra fields are kept in the log), envelopes are closed.
+ */
+const Text = (maxLength = 256) => Type.String({ minLength: 1, maxLength });
+const Timestamp = Type.String({ format: 'date-time' });
+const Seconds = Type.Number({ minimum: 0 });
+
+export const AGENT_STATUSES = [
+  'logging_in',
+  'available',
+  'busy',
+  'wrapup',
+  'not_ready',
+  'on_break',
+  'logging_out',
+  'offline',
+] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+export const CDR_DISPOSITIONS = [
+  'answered',
+  'callee_hungup',
+  'agent_hungup',
+  'machine',
+  'busy',
+  'rejected',
+  'no_answer',
+  'cancelled',
+  'abandoned',
+  'failed',
+  'error',
+] as const;
+export type CdrDisposition = (typeof CDR_DISPOSITIONS)[number];
+
+export const CAMPAIGN_STATUSES = ['started', 'stopping', 'stopped', 'completed'] as const;
+
+const oneOf = <T extends string>(values: readonly T[]) =>
+  Type.Union(values.map((value) => Type.Literal(value))) as unknown as TUnion<TLiteral<T>[]>;
+
+const AgentStatusChanged = Type.Object({
+  agent: Text(128),
+  status: oneOf(AGENT_STATUSES),
+  status_raw: Type.Optional(Text()),
+  campaign: Type.Optional(Text(128)),
+  reason: Type.Optional(Text()),
+  name: Type.Optional(Text()),
+  ref: Type.Optional(Text()),
+});
+
+const callAgentFields = {
+  call_id: Text(128),
+  agent: Text(128),
+  campaign: Type.Optional(Text(128)),
+  queue: Type.Optional(Text()),
+  number: Type.Optional(Text(64)),
+  caller_id: Type.Optional(Text(64)),
+  caller_name: Type.Optional(Text()),
+  contact_ref: Type.Optional(Text()),
+  member_uuid: Type.Optional(Text(128)),
+  member_session_uuid: Type.Optional(Text(128)),
+  ref: Type.Optional(Text()),
+};
+const CallOffered = Type.Object(callAgentFields);
+const CallConnected = Type.Object(callAgentFields);
+
+const CdrCreated = Type.Object({
+  call_id: Text(128),
+  number: Text(64),
+  direction: oneOf(['outbound', 'inbound']),
+  dialed_at: Timestamp,
+  disposition: oneOf(CDR_DISPOSITIONS),
+  /** null: the callee hung up in queue, before reaching an agent. */
+  agent: Type.Optional(Type.Union([Text(128), Type.Null()])),
+  campaign: Type.Optional(Text(128)),
+  contact_ref: Type.Optional(Text()),
+  dial_number: Type.Optional(Text(64)),
+  answered_at: Type.Optional(Timestamp),
+  ended_at: Type.Optional(Timestamp),
+  duration_s: Type.Optional(Seconds),
+  talk_s: Type.Optional(Seconds),
+  hold_s: Type.Optional(Seconds),
+  q850_cause: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
+  sip_code: Type.Optional(Type.Integer({ minimum: 100, maximum: 699 })),
+  recording_url: Type.Optional(Text(2048)),
+  ref: Type.Optional(Text()),
+});
+
+const CampaignStatusChanged = Type.Object({
+  campaign: Text(128),
+  status: oneOf(CAMPAIGN_STATUSES),
+  ref: Type.Optional(Text()),
+});
+
+const CampaignDialPreview = Type.Object({
+  campaign: Text(128),
+  callees: Type.Array(Type.Object({ number: Text(64), contact_ref: Type.Optional(Text()) }), { maxItems: 10_000 }),
+  ref: Type.Optional(Text()),
+});
+
+export const EVENT_DATA_SCHEMAS = {
+  'agent.status_changed': AgentStatusChanged,
+  'call.offered': CallOffered,
+  'call.connected': CallConnected,
+  'cdr.created': CdrCreated,
+  'campaign.status_changed': CampaignStatusChanged,
+  'campaign.dial_preview': CampaignDialPreview,
+} satisfies Record<string, TObject>;
+
+export type EventType = keyof typeof EVENT_DATA_SCHEMAS;
+export const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS) as EventType[];
+
+export type AgentStatusChangedData = Static<typeof AgentStatusChanged>;
+export type CallAgentData = Static<typeof CallOffered>;
+export type CdrCreatedData = Static<typeof CdrCreated>;
+export type CampaignStatusChangedData = Static<typeof CampaignStatusChanged>;
+export type CampaignDialPreviewData = Static<typeof CampaignDialPreview>;
+
+export const EventScope = Type.Object(
+  {
+    reseller: Type.Optional(Text(128)),
+    domain: Type.Optional(Text(256)),
+    user: Type.Optional(Text(128)),
+  },
+  { additionalProperties: false },
+);
+export type EventScope = Static<typeof EventScope>;
+
+/** The envelope as a client submits it. */
+export const SubmittedEvent = Type.Object(
+  {
+    id: Type.Optional(Text(128)),
+    type: Type.String({ minLength: 1, maxLength: 128 }),
+    time: Type.Optional(Timestamp),
+    source: Type.Optional(Text()),
+    scope: Type.Optional(EventScope),
+    data: Type.Object({}),
+  },
+  { additionalProperties: false },
+);
+
+/** An accepted event: id and time are always set. This is what the log stores. */
+export interface AcceptedEvent {
+  id: string;
+  type: EventType;
+  time: string;
+  source?: string;
+  scope?: EventScope;
+  data: Record<string, unknown>;
+}

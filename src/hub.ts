@@ -1,0 +1,198 @@
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { COMPONENTS } from './components.js';
+import type { Config } from './config/schema.js';
+import type { ComponentFactory, HubComponent, HubContext } from './context.js';
+import { ConfigError } from './errors.js';
+import { intakeRoutes } from './intake/routes.js';
+import { Appender } from './log/appender.js';
+import { EventLogWriter } from './log/event-log.js';
+import { LogRetention } from './log/retention.js';
+import { Spool } from './log/spool.js';
+import { createMetrics } from './metrics.js';
+import { EnigmaProfile } from './profiles/enigma.js';
+import { NewfiesProfile } from './profiles/newfies.js';
+import type { OutputProfile } from './profiles/output.js';
+import { connectInBackground, createRedisClient, hasAppendOnlyPersistence, type RedisClient } from './redis/client.js';
+import { createKeys } from './redis/keys.js';
+import { LocalRedisServer, isPortOpen } from './redis/local-server.js';
+import { buildServer } from './server/app.js';
+import { TokenStore } from './server/auth.js';
+import { healthRoutes, type ReadinessCheck } from './server/health.js';
+
+export interface StartHubOptions {
+  logger?: Logger;
+  /** Defaults to every component in src/components.ts. */
+  components?: readonly ComponentFactory[];
+}
+
+/** A running hub: HTTP server, Redis connections, spool and components. `close()` drains and stops them. */
+export class Hub {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Readonly<Config>,
+    readonly logger: Logger,
+    readonly server: FastifyInstance,
+    readonly context: HubContext,
+    private readonly parts: {
+      spool: Spool;
+      retention: LogRetention;
+      components: HubComponent[];
+      localRedis: LocalRedisServer | undefined;
+    },
+  ) {}
+
+  static async start(config: Readonly<Config>, options: StartHubOptions = {}): Promise<Hub> {
+    const logger = options.logger ?? createLogger(config);
+    const tokens = new TokenStore(config.auth);
+    refuseOpenNonLoopbackBind(config, tokens);
+
+    const { url: redisUrl, localRedis } = await resolveRedis(config, logger);
+    const redis = createRedisClient({ url: redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
+    const metrics = createMetrics();
+    redis.on('ready', () => metrics.redisUp.set(1));
+    redis.on('end', () => metrics.redisUp.set(0));
+    let lastRedisError = '';
+    connectInBackground(redis, (error) => {
+      metrics.redisUp.set(0);
+      // One line per distinct failure, not one per reconnect attempt.
+      if (error.message !== lastRedisError) logger.warn({ err: error }, 'redis connection error');
+      lastRedisError = error.message;
+    });
+    await waitUntilReady(redis, 3000);
+    await warnWithoutPersistence(redis, logger);
+
+    const keys = createKeys(config);
+    const profiles: OutputProfile[] = [];
+    if (config.profiles.enigma.enabled) profiles.push(new EnigmaProfile(keys, config.profiles.enigma));
+    if (config.profiles.newfies.enabled) profiles.push(new NewfiesProfile(config.profiles.newfies));
+
+    const spool = new Spool(config.dataDir, config.spool.maxBytes);
+    const appender = new Appender({
+      client: redis,
+      writer: new EventLogWriter(keys, profiles, config.eventLog),
+      spool,
+      metrics,
+      logger,
+      writeTimeoutMs: config.redis.commandTimeoutMs,
+      drainBatchEvents: config.spool.drainBatchEvents,
+      drainRetryMs: config.spool.drainRetryMs,
+    });
+    const retention = new LogRetention(redis, keys.eventLog, config.eventLog, logger);
+
+    const context: HubContext = { config, logger, keys, metrics, redis, redisUrl, tokens, appender, profiles };
+    const components: HubComponent[] = [];
+    for (const factory of options.components ?? COMPONENTS) components.push(await factory(context));
+
+    const checks: ReadinessCheck[] = [
+      () => redisReadiness(redis),
+      () => ({ name: 'spool', ok: appender.spoolDepth === 0, depth: appender.spoolDepth, ...(appender.spoolDepth > 0 ? { message: `${appender.spoolDepth} events spooled, waiting for Redis` } : {}) }),
+      ...components.flatMap((component) => (component.readiness ? [component.readiness] : [])),
+    ];
+    const server = await buildServer({
+      logger,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      tokens,
+      plugins: [
+        { plugin: healthRoutes, options: { checks, registry: metrics.registry } },
+        { plugin: intakeRoutes, options: { appender, http: config.http } },
+        ...components.flatMap((component) => (component.routes ? [{ plugin: component.routes }] : [])),
+      ],
+    });
+    await server.listen({ host: config.http.host, port: config.http.port });
+    if (tokens.open) logger.warn('no API token configured: every route is open (allowed on loopback only)');
+
+    return new Hub(config, logger, server, context, { spool, retention, components, localRedis });
+  }
+
+  /** Base URL of the HTTP server. */
+  get url(): string {
+    const address = this.server.server.address();
+    if (address === null || typeof address === 'string') throw new Error('the server is not listening on TCP');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  /** Stops intake, drains queued appends (and the spool, within the shutdown timeout), closes everything. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const { spool, retention, components, localRedis } = this.parts;
+    this.logger.info('shutting down');
+    await this.server.close();
+    await this.context.appender.close(this.config.shutdownTimeoutMs);
+    for (const component of [...components].reverse()) await component.close();
+    retention.close();
+    await this.context.redis.close().catch(() => this.context.redis.destroy());
+    spool.close();
+    await localRedis?.close();
+    this.logger.info({ spoolDepth: spool.depth }, 'stopped');
+  }
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', '*.token', '*.password', '*.secret'], censor: '[redacted]' },
+  });
+}
+
+function refuseOpenNonLoopbackBind(config: Readonly<Config>, tokens: TokenStore): void {
+  const host = config.http.host;
+  const loopback = host === 'localhost' || (isIP(host) === 4 ? host.startsWith('127.') : host === '::1');
+  if (!loopback && tokens.open) {
+    throw new ConfigError(
+      `http.host: refusing to bind ${host} without credentials; set SWITCHBOARD_API_TOKEN or auth.tokens, or bind 127.0.0.1`,
+    );
+  }
+}
+
+async function resolveRedis(config: Readonly<Config>, logger: Logger): Promise<{ url: string; localRedis?: LocalRedisServer }> {
+  if (config.redis.url) return { url: config.redis.url };
+  if (await isPortOpen(6379)) return { url: 'redis://127.0.0.1:6379' };
+  if (!config.redis.launchLocal) {
+    throw new ConfigError('redis.url: nothing answers on 127.0.0.1:6379 and redis.launchLocal is false; set SWITCHBOARD_REDIS_URL');
+  }
+  const localRedis = await LocalRedisServer.start({ port: config.redis.localPort, dir: join(config.dataDir, 'redis') });
+  logger.info({ url: localRedis.url, dir: join(config.dataDir, 'redis') }, 'launched a local redis-server (append-only)');
+  return { url: localRedis.url, localRedis };
+}
+
+async function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.isReady) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    client.once('ready', done);
+    function done() {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    }
+  });
+}
+
+async function warnWithoutPersistence(client: RedisClient, logger: Logger): Promise<void> {
+  if (!client.isReady) {
+    logger.warn('redis is not reachable yet: accepted events go to the local spool until it is');
+    return;
+  }
+  if (!(await hasAppendOnlyPersistence(client).catch(() => true))) {
+    logger.warn('redis has no append-only persistence: a Redis restart loses accepted events; enable appendonly yes');
+  }
+}
+
+async function redisReadiness(client: RedisClient) {
+  if (!client.isReady) return { name: 'redis', ok: false, message: 'redis unreachable' };
+  try {
+    await client.ping();
+    return { name: 'redis', ok: true };
+  } catch (error) {
+    return { name: 'redis', ok: false, message: `redis unreachable: ${(error as Error).message}` };
+  }
+}

@@ -1,0 +1,79 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { Config } from '../config/schema.js';
+import { ForbiddenError, type ErrorDetail } from '../errors.js';
+import { EVENT_DATA_SCHEMAS, SubmittedEvent, type AcceptedEvent } from '../events/catalogue.js';
+import type { Appender } from '../log/appender.js';
+import type { Principal } from '../server/auth.js';
+import { ErrorResponse } from '../server/schemas.js';
+import { validateBatch } from './validate.js';
+
+export interface IntakeOptions {
+  appender: Appender;
+  http: Config['http'];
+}
+
+const IntakeAccepted = Type.Object({
+  accepted: Type.Integer({ description: 'Events accepted, duplicates included' }),
+  duplicates: Type.Integer({ description: 'Events whose id was already accepted inside the dedup window; not delivered again' }),
+  ids: Type.Array(Type.String(), { description: 'Event ids in request order (generated where the request had none)' }),
+});
+
+/** Intake (SPEC §3): validates the whole batch, makes it durable, then answers 202. */
+export const intakeRoutes: FastifyPluginAsync<IntakeOptions> = async (app, { appender, http }) => {
+  // Events are JSON only: anything else is 415, not a confusing validation error.
+  app.removeContentTypeParser('text/plain');
+
+  app.post('/v1/events', {
+    bodyLimit: http.bodyLimitBytes,
+    config: { role: 'ingest' },
+    // The handler validates against the catalogue itself, to list every problem of every event.
+    validatorCompiler: () => (value) => ({ value }),
+    schema: {
+      summary: 'Submit one event or a batch',
+      description: `One event or an array of up to ${http.maxBatchEvents}. A batch with any invalid event is rejected whole. 202 means durable (Redis or the local spool).`,
+      tags: ['intake'],
+      security: [{ bearer: [] }],
+      body: Type.Union([SubmittedEvent, Type.Array(SubmittedEvent)]),
+      response: { 202: IntakeAccepted, '4xx': ErrorResponse, 503: ErrorResponse },
+    },
+    handler: async (request, reply) => {
+      const events = validateBatch(request.body, http.maxBatchEvents);
+      if (request.principal) applyTokenScope(events, request.principal);
+      const outcome = await appender.append(events);
+      return reply.code(202).send({
+        accepted: events.length,
+        duplicates: outcome.duplicates,
+        ids: events.map((event) => event.id),
+      });
+    },
+  });
+
+  app.get('/v1/schemas', {
+    schema: {
+      summary: 'JSON Schemas of the event envelope and of each event type\'s data',
+      tags: ['intake'],
+    },
+    handler: async () => ({ envelope: SubmittedEvent, types: EVENT_DATA_SCHEMAS }),
+  });
+};
+
+/** A tenant-limited token fills in its scope and may not submit events for another tenant. */
+function applyTokenScope(events: AcceptedEvent[], principal: Principal): void {
+  const limit = principal.scope;
+  if (!limit) return;
+  const problems: ErrorDetail[] = [];
+  events.forEach((event, index) => {
+    const scope = { ...event.scope };
+    for (const level of ['reseller', 'domain'] as const) {
+      const allowed = limit[level];
+      if (!allowed) continue;
+      if (scope[level] !== undefined && scope[level] !== allowed) {
+        problems.push({ index, path: `/scope/${level}`, message: `token "${principal.name}" is limited to ${level} "${allowed}"` });
+      }
+      scope[level] = allowed;
+    }
+    event.scope = scope;
+  });
+  if (problems.length > 0) throw new ForbiddenError('the batch names tenants outside the token scope', { details: problems });
+}

@@ -1,0 +1,81 @@
+import { FormatRegistry, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { v7 as uuidv7 } from 'uuid';
+import { BatchTooLargeError, ValidationError, type ErrorDetail } from '../errors.js';
+import {
+  EVENT_DATA_SCHEMAS,
+  SubmittedEvent,
+  type AcceptedEvent,
+  type EventType,
+} from '../events/catalogue.js';
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (value) => RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
+}
+
+const envelopeCheck = TypeCompiler.Compile(SubmittedEvent);
+const dataChecks = new Map<string, TypeCheck<TSchema>>(
+  Object.entries(EVENT_DATA_SCHEMAS).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
+);
+
+export function isKnownEventType(type: string): type is EventType {
+  return dataChecks.has(type);
+}
+
+/**
+ * Checks a whole intake body (one event or an array) and returns the accepted events with ids and
+ * times filled in. Any problem rejects the whole batch; every problem is listed.
+ */
+export function validateBatch(body: unknown, maxBatchEvents: number, now = new Date()): AcceptedEvent[] {
+  const items = Array.isArray(body) ? body : [body];
+  if (items.length === 0) {
+    throw new ValidationError('the batch is empty', { details: [{ index: 0, path: '', message: 'expected at least one event' }] });
+  }
+  if (items.length > maxBatchEvents) {
+    throw new BatchTooLargeError(`a batch holds at most ${maxBatchEvents} events, got ${items.length}`);
+  }
+
+  const details: ErrorDetail[] = [];
+  items.forEach((item, index) => details.push(...checkEvent(item, index)));
+  if (details.length > 0) {
+    const noun = details.length === 1 ? 'problem' : 'problems';
+    throw new ValidationError(`the batch was rejected: ${details.length} ${noun}`, { details });
+  }
+
+  const time = now.toISOString();
+  return items.map((item: AcceptedEvent) => ({ ...item, id: item.id ?? uuidv7(), time: item.time ?? time }));
+}
+
+function checkEvent(item: unknown, index: number): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  // TypeBox reports a missing property twice (required, then wrong type): keep the first per path.
+  const add = (path: string, message: string) => {
+    if (!problems.some((problem) => problem.path === path)) problems.push({ index, path, message });
+  };
+  for (const error of envelopeCheck.Errors(item)) add(error.path, describe(error));
+  const type = (item as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string') return problems;
+
+  const dataCheck = dataChecks.get(type);
+  if (!dataCheck) {
+    add('/type', `unknown event type "${type}"`);
+    return problems;
+  }
+  const data = (item as { data?: unknown }).data;
+  if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
+    for (const error of dataCheck.Errors(data)) add(`/data${error.path}`, describe(error));
+  }
+  return problems;
+}
+
+/** TypeBox says "Expected union value" for an enum; name the allowed values instead. */
+function describe(error: ValueError): string {
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return 'is required';
+  const options = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (options?.every((option) => typeof option.const === 'string')) {
+    return `must be one of: ${options.map((option) => option.const).join(', ')}`;
+  }
+  return error.message;
+}

@@ -1,0 +1,30 @@
+import type { Config } from '../config/schema.js';
+
+/**
+ * Every Redis key and channel name Switchboard uses comes from here.
+ *
+ * Keys that one script or transaction touches share a hash tag (`{…}`), so the same code runs on
+ * Redis Cluster: the event log, its dedup window and the per-integrator streams/lists live under
+ * `{log}`. The Enigma and Newfies names are external contracts (seeds 000, 001, 003) and are
+ * built from the profile templates in config.
+ */
+export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
+  const log = `${config.keyPrefix}:{log}`;
+  const enigma = config.profiles.enigma;
+  const expand = (template: string, values: Record<string, string>) =>
+    template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+
+  return {
+    /** The event log: every accepted event, in acceptance order. */
+    eventLog: `${log}:events`,
+    /** Marks an event id as seen for the dedup window; the value is its log entry id. */
+    dedup: (eventId: string) => `${log}:dedup:${eventId}`,
+
+    enigmaAgentChannel: (agent: string) => expand(enigma.agentChannel, { prefix: enigma.prefix, agent }),
+    enigmaCampaignChannel: (campaign: string) => expand(enigma.campaignChannel, { prefix: enigma.prefix, campaign }),
+    enigmaCdrList: expand(enigma.cdrList, { prefix: enigma.prefix }),
+    newfiesChannel: config.profiles.newfies.channel,
+  };
+}
+
+export type Keys = ReturnType<typeof createKeys>;

@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { DependencyMissingError } from '../errors.js';
+
+export const INSTALL_REDIS_HINT =
+  'redis-server is not installed: install it (e.g. `sudo apt-get install -y redis-server`) or set SWITCHBOARD_REDIS_URL to a Redis you run';
+
+export interface LocalRedisOptions {
+  port: number;
+  dir: string;
+  /** Append-only persistence; the hub always wants it, some tests start a volatile Redis. */
+  appendOnly?: boolean;
+  binary?: string;
+}
+
+/** A redis-server child process; `close()` shuts it down gracefully (SIGTERM flushes the AOF). */
+export class LocalRedisServer {
+  readonly url: string;
+  readonly port: number;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+
+  private constructor(child: ChildProcess, port: number) {
+    this.child = child;
+    this.port = port;
+    this.url = `redis://127.0.0.1:${port}`;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  static async start(options: LocalRedisOptions): Promise<LocalRedisServer> {
+    mkdirSync(options.dir, { recursive: true });
+    const args = [
+      '--port', String(options.port),
+      '--bind', '127.0.0.1',
+      '--dir', options.dir,
+      '--save', '',
+      '--appendonly', options.appendOnly === false ? 'no' : 'yes',
+      '--appendfsync', 'everysec',
+      '--maxmemory-policy', 'noeviction',
+      '--daemonize', 'no',
+      '--logfile', '',
+      '--loglevel', 'warning',
+    ];
+    const child = spawn(options.binary ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const spawnError = new Promise<never>((_, reject) =>
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'ENOENT' ? new DependencyMissingError(INSTALL_REDIS_HINT, { cause: error }) : error),
+      ),
+    );
+    const server = new LocalRedisServer(child, options.port);
+    await Promise.race([waitForPort(options.port, 10_000), spawnError]);
+    return server;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Hard kill, for failure tests: loses whatever the AOF had not written. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:port. */
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isPortOpen(port))) {
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

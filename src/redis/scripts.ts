@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { RedisClient } from './client.js';
+
+/** A Lua script from ./lua, run by EVALSHA with a fallback to EVAL after a Redis restart (NOSCRIPT). */
+export class LuaScript {
+  readonly name: string;
+  private readonly source: string;
+  private readonly sha: string;
+
+  constructor(name: string) {
+    this.name = name;
+    this.source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+    this.sha = createHash('sha1').update(this.source).digest('hex');
+  }
+
+  async run(client: RedisClient, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await client.sendCommand(['EVALSHA', this.sha, ...tail]);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.sendCommand(['EVAL', this.source, ...tail]);
+    }
+  }
+}

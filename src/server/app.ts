@@ -1,0 +1,48 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Logger } from 'pino';
+import { bearerAuth, type TokenStore } from './auth.js';
+import { registerErrorHandling } from './errors.js';
+
+export interface ServerOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  tokens: TokenStore;
+  /** Route plugins, each encapsulated. */
+  plugins: readonly { plugin: FastifyPluginAsync<never>; options?: unknown }[];
+}
+
+/** The HTTP server: error mapping, bearer auth, OpenAPI + browsable reference at /docs, then the routes. */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimitBytes,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  registerErrorHandling(app);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Switchboard',
+        version: '0.1.0',
+        description: 'Telephony event hub: intake, Redis outputs, integrators, event subscriptions, CTI cache.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          basic: { type: 'http', scheme: 'basic' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(bearerAuth, { tokens: options.tokens });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  for (const { plugin, options: pluginOptions } of options.plugins) {
+    await app.register(plugin, pluginOptions as never);
+  }
+  return app;
+}

@@ -1,0 +1,74 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { SwitchboardError, type ErrorDetail } from '../errors.js';
+
+/** The one place where error codes become HTTP statuses. */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  AUTH_REQUIRED: 401,
+  AUTH_INVALID: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  BODY_TOO_LARGE: 413,
+  BATCH_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  SPOOL_FULL: 503,
+  SPOOL_FAILED: 503,
+  SHUTTING_DOWN: 503,
+  REDIS_UNAVAILABLE: 503,
+};
+
+/** Fastify's own errors, renamed to our stable codes. */
+const FASTIFY_CODES: Readonly<Record<string, string>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_JSON',
+  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: ErrorDetail[] };
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | SwitchboardError, request, reply) => {
+    const { status, body } = toHttp(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (status === 401) reply.header('www-authenticate', 'Bearer realm="switchboard"');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
+  );
+}
+
+export function toHttp(error: FastifyError | SwitchboardError): { status: number; body: ErrorBody } {
+  if (error instanceof SwitchboardError) {
+    const status = STATUS_BY_CODE[error.code] ?? 500;
+    const body: ErrorBody = { error: { code: error.code, message: error.message } };
+    if (error.details) body.error.details = error.details;
+    return { status, body };
+  }
+  const fastifyError = error as FastifyError;
+  const code = FASTIFY_CODES[fastifyError.code] ?? (isJsonSyntaxError(fastifyError) ? 'MALFORMED_JSON' : undefined);
+  if (code) {
+    const body: ErrorBody = { error: { code, message: fastifyError.message } };
+    if (fastifyError.validation) {
+      body.error.details = fastifyError.validation.map((issue) => ({
+        path: issue.instancePath,
+        message: issue.message ?? 'invalid',
+      }));
+    }
+    return { status: STATUS_BY_CODE[code] ?? 400, body };
+  }
+  const status = fastifyError.statusCode && fastifyError.statusCode < 500 ? fastifyError.statusCode : 500;
+  const message = status === 500 ? 'internal error' : fastifyError.message;
+  return { status, body: { error: { code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message } } };
+}
+
+function isJsonSyntaxError(error: FastifyError): boolean {
+  return error instanceof SyntaxError && error.statusCode === 400;
+}

@@ -1,0 +1,38 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+
+/** A component's view of readiness: a failed check makes /readyz 503, a warning does not. */
+export interface ReadinessReport {
+  name: string;
+  ok: boolean;
+  message?: string;
+  warning?: string;
+  [detail: string]: unknown;
+}
+export type ReadinessCheck = () => Promise<ReadinessReport> | ReadinessReport;
+
+export interface HealthOptions {
+  checks: readonly ReadinessCheck[];
+  registry: Registry;
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { checks, registry }) => {
+  app.get('/healthz', { schema: { summary: 'The process is alive', tags: ['operations'] } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { summary: 'Redis reachable, spool depth, component warnings', tags: ['operations'] } }, async (_request, reply) => {
+    const reports = await Promise.all(checks.map(async (check) => check()));
+    const ready = reports.every((report) => report.ok);
+    const reasons = reports.filter((report) => !report.ok).map((report) => report.message ?? report.name);
+    const warnings = reports.flatMap((report) => (report.warning ? [report.warning] : []));
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not_ready',
+      ...(reasons.length > 0 ? { reasons } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+      checks: reports,
+    });
+  });
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+};
