@@ -155,12 +155,14 @@ function refuseOpenNonLoopbackBind(config: Readonly<Config>, tokens: TokenStore)
 
 async function resolveRedis(config: Readonly<Config>, logger: Logger): Promise<{ url: string; localRedis?: LocalRedisServer }> {
   if (config.redis.url) return { url: config.redis.url };
-  if (await isPortOpen(6379)) return { url: 'redis://127.0.0.1:6379' };
-  if (!config.redis.launchLocal) {
-    throw new ConfigError('redis.url: nothing answers on 127.0.0.1:6379 and redis.launchLocal is false; set SWITCHBOARD_REDIS_URL');
+  const { localPort, launchLocal } = config.redis;
+  if (await isPortOpen(localPort)) return { url: `redis://127.0.0.1:${localPort}` };
+  if (!launchLocal) {
+    throw new ConfigError(`redis.url: nothing answers on 127.0.0.1:${localPort} and redis.launchLocal is false; set SWITCHBOARD_REDIS_URL`);
   }
-  const localRedis = await LocalRedisServer.start({ port: config.redis.localPort, dir: join(config.dataDir, 'redis') });
-  logger.info({ url: localRedis.url, dir: join(config.dataDir, 'redis') }, 'launched a local redis-server (append-only)');
+  const dir = join(config.dataDir, 'redis');
+  const localRedis = await LocalRedisServer.start({ port: localPort, dir });
+  logger.info({ url: localRedis.url, dir }, 'launched a local redis-server (append-only)');
   return { url: localRedis.url, localRedis };
 }
 

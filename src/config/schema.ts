@@ -30,7 +30,7 @@ const HttpConfig = Type.Object(
 
 const RedisConfig = Type.Object(
   {
-    /** When absent, the hub uses 127.0.0.1:6379 if it answers, else launches its own redis-server. */
+    /** When absent, the hub uses 127.0.0.1:<localPort> if it answers, else launches its own redis-server there. */
     url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
     /** Intake waits this long for Redis before spooling the events instead. */
     commandTimeoutMs: Type.Integer({ minimum: 10, default: 1000 }),
