@@ -41,11 +41,21 @@ export class BatchTooLargeError extends SwitchboardError {
   readonly code = 'BATCH_TOO_LARGE';
 }
 
-export class AuthRequiredError extends SwitchboardError {
+/** A 401; `challenge` is the WWW-Authenticate value (Bearer unless the route uses another scheme). */
+export abstract class AuthError extends SwitchboardError {
+  readonly challenge: string | undefined;
+
+  constructor(message: string, options: SwitchboardErrorOptions & { challenge?: string } = {}) {
+    super(message, options);
+    this.challenge = options.challenge;
+  }
+}
+
+export class AuthRequiredError extends AuthError {
   readonly code = 'AUTH_REQUIRED';
 }
 
-export class AuthInvalidError extends SwitchboardError {
+export class AuthInvalidError extends AuthError {
   readonly code = 'AUTH_INVALID';
 }
 
@@ -83,4 +93,14 @@ export class RedisUnavailableError extends SwitchboardError {
 /** An external dependency the hub needs at start is missing (e.g. redis-server). */
 export class DependencyMissingError extends SwitchboardError {
   readonly code = 'DEPENDENCY_MISSING';
+}
+
+/** Every number of a CTI pool is in use; the message names the pool. */
+export class PoolExhaustedError extends SwitchboardError {
+  readonly code = 'POOL_EXHAUSTED';
+}
+
+/** A CTI value larger than `cti.maxValueBytes`. */
+export class ValueTooLargeError extends SwitchboardError {
+  readonly code = 'VALUE_TOO_LARGE';
 }

@@ -117,6 +117,42 @@ const ProfilesConfig = Type.Object(
   { ...strict, default: {} },
 );
 
+const CtiUser = Type.Object(
+  {
+    username: Type.String({ minLength: 1, pattern: '^[^:]+$' }),
+    /** Hashed with scrypt at load; the plain text is not kept. */
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    /** `scrypt$N$r$p$<salt base64>$<key base64>` (see docs/cti.md). */
+    passwordHash: Type.Optional(Type.String({ pattern: '^scrypt\\$' })),
+  },
+  strict,
+);
+
+/** Numbers (quote them in YAML to keep leading zeros) or "first-last" ranges. */
+const CtiNumbers = Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 0 })]), { minItems: 1 });
+
+const CtiPool = Type.Union([
+  CtiNumbers,
+  Type.Object({ numbers: CtiNumbers, ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })) }, strict),
+]);
+
+const CtiConfig = Type.Object(
+  {
+    users: Type.Array(CtiUser, { default: [] }),
+    /** One pool of DNIS numbers per target system; the CTI routes exist only when a pool is configured. */
+    pools: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), CtiPool, { default: {} }),
+    /** The pool a POST without `pool` uses; optional when there is only one pool. */
+    defaultPool: Type.Optional(Type.String({ minLength: 1 })),
+    /** How long an entry (and its DNIS lease) lives unless fetched with DELETE first. */
+    ttlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+    /** Size cap of a stored `value`, as JSON text. */
+    maxValueBytes: Type.Integer({ minimum: 16, maximum: 1_048_576, default: 4096 }),
+    /** /readyz warns when a pool has more of its numbers in use than this. */
+    utilisationWarningPercent: Type.Number({ minimum: 0, maximum: 100, default: 80 }),
+  },
+  { ...strict, default: {} },
+);
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data' }),
@@ -133,6 +169,7 @@ export const ConfigSchema = Type.Object(
     eventLog: EventLogConfig,
     spool: SpoolConfig,
     profiles: ProfilesConfig,
+    cti: CtiConfig,
   },
   strict,
 );
@@ -140,3 +177,4 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type EnigmaProfileConfig = Static<typeof EnigmaProfile>;
 export type NewfiesProfileConfig = Static<typeof NewfiesProfile>;
+export type CtiConfig = Static<typeof CtiConfig>;

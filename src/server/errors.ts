@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { SwitchboardError, type ErrorDetail } from '../errors.js';
+import { AuthError, SwitchboardError, type ErrorDetail } from '../errors.js';
 
 /** The one place where error codes become HTTP statuses. */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -12,11 +12,13 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   CONFLICT: 409,
   BODY_TOO_LARGE: 413,
   BATCH_TOO_LARGE: 413,
+  VALUE_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   SPOOL_FULL: 503,
   SPOOL_FAILED: 503,
   SHUTTING_DOWN: 503,
   REDIS_UNAVAILABLE: 503,
+  POOL_EXHAUSTED: 503,
 };
 
 /** Fastify's own errors, renamed to our stable codes. */
@@ -37,7 +39,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | SwitchboardError, request, reply) => {
     const { status, body } = toHttp(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    if (status === 401) reply.header('www-authenticate', 'Bearer realm="switchboard"');
+    if (status === 401) {
+      const challenge = error instanceof AuthError ? error.challenge : undefined;
+      reply.header('www-authenticate', challenge ?? 'Bearer realm="switchboard"');
+    }
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
