@@ -100,6 +100,17 @@ const CampaignDialPreview = Type.Object({
   ref: Type.Optional(Text()),
 });
 
+/** CTI cache (src/cti): an entry stored or fetched. Never the caller's value, only its size. */
+const ctiEntryFields = {
+  pool: Text(64),
+  dnis: Text(32),
+  /** "" or a word such as "anonymous" when the caller withheld the number. */
+  ani: Type.String({ maxLength: 64 }),
+  size_bytes: Type.Integer({ minimum: 0 }),
+};
+const CtiDataStored = Type.Object(ctiEntryFields);
+const CtiDataFetched = Type.Object({ ...ctiEntryFields, deleted: Type.Boolean() });
+
 export const EVENT_DATA_SCHEMAS = {
   'agent.status_changed': AgentStatusChanged,
   'call.offered': CallOffered,
@@ -107,6 +118,8 @@ export const EVENT_DATA_SCHEMAS = {
   'cdr.created': CdrCreated,
   'campaign.status_changed': CampaignStatusChanged,
   'campaign.dial_preview': CampaignDialPreview,
+  'cti.data_stored': CtiDataStored,
+  'cti.data_fetched': CtiDataFetched,
 } satisfies Record<string, TObject>;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;

@@ -24,6 +24,15 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     enigmaCampaignChannel: (campaign: string) => expand(enigma.campaignChannel, { prefix: enigma.prefix, campaign }),
     enigmaCdrList: expand(enigma.cdrList, { prefix: enigma.prefix }),
     newfiesChannel: config.profiles.newfies.channel,
+
+    /**
+     * CTI pool `pool` (src/cti): lease expiry ZSET, per-DNIS usage hash, allocation-order ZSET and
+     * the prefix of entry keys (`<prefix><dnis>:<ani>`), all under one hash tag per pool.
+     */
+    ctiPool: (pool: string) => {
+      const tag = `${config.keyPrefix}:{cti:${pool}}`;
+      return { leases: `${tag}:leases`, usage: `${tag}:usage`, order: `${tag}:order`, entryPrefix: `${tag}:entry:` };
+    },
   };
 }
 
