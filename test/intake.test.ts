@@ -37,7 +37,7 @@ describe('intake POST /v1/events', () => {
     const [id] = response.body.ids as string[];
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(await logLength()).toBe(before + 1);
-    const [entry] = await client.xRevRange(hub.context.keys.eventLog, '+', '-', { COUNT: 1 });
+    const [entry] = (await client.xRevRange(hub.context.keys.eventLog, '+', '-', { COUNT: 1 })) ?? [];
     const event = JSON.parse(entry!.message.event!);
     expect(event).toMatchObject({ id, type: 'agent.status_changed', data: { agent: '1002', status: 'available' } });
     expect(Date.parse(event.time)).not.toBeNaN();

@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ShuttingDownError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
-import type { EventLogWriter } from './event-log.js';
+import type { Acceptance, EventLogWriter } from './event-log.js';
 import type { Spool } from './spool.js';
 
 export interface AppendOutcome {
@@ -14,7 +15,7 @@ export interface AppendOutcome {
 }
 
 interface PendingAppend {
-  events: AcceptedEvent[];
+  acceptances: Acceptance[];
   resolve: (outcome: AppendOutcome) => void;
   reject: (error: Error) => void;
 }
@@ -64,7 +65,7 @@ export class Appender {
   append(events: AcceptedEvent[]): Promise<AppendOutcome> {
     if (this.closed) return Promise.reject(new ShuttingDownError('the hub is shutting down'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
+      this.queue.push({ acceptances: events.map((event) => ({ event, token: randomUUID() })), resolve, reject });
       this.flushing ??= this.flush().finally(() => {
         this.flushing = undefined;
       });
@@ -88,8 +89,8 @@ export class Appender {
   private takeBatch(): PendingAppend[] {
     let events = 0;
     let count = 0;
-    while (count < this.queue.length && (count === 0 || events + (this.queue[count]?.events.length ?? 0) <= MAX_EVENTS_PER_WRITE)) {
-      events += this.queue[count]?.events.length ?? 0;
+    while (count < this.queue.length && (count === 0 || events + (this.queue[count]?.acceptances.length ?? 0) <= MAX_EVENTS_PER_WRITE)) {
+      events += this.queue[count]?.acceptances.length ?? 0;
       count += 1;
     }
     return this.queue.splice(0, count);
@@ -97,15 +98,16 @@ export class Appender {
 
   private async write(batch: PendingAppend[]): Promise<void> {
     const { client, spool, metrics, logger } = this.options;
-    const events = batch.flatMap((pending) => pending.events);
+    const acceptances = batch.flatMap((pending) => pending.acceptances);
+    const events = acceptances.map((acceptance) => acceptance.event);
 
     if (spool.depth === 0 && client.isReady) {
       try {
-        const entryIds = await withTimeout(this.options.writer.append(client, events), this.options.writeTimeoutMs);
+        const entryIds = await withTimeout(this.options.writer.append(client, acceptances), this.options.writeTimeoutMs);
         let offset = 0;
         for (const pending of batch) {
-          const ids = entryIds.slice(offset, offset + pending.events.length);
-          offset += pending.events.length;
+          const ids = entryIds.slice(offset, offset + pending.acceptances.length);
+          offset += pending.acceptances.length;
           pending.resolve({ duplicates: ids.filter((id) => id === null).length, spooled: false });
         }
         countAccepted(metrics, events, entryIds.filter((id) => id === null).length);
@@ -118,7 +120,7 @@ export class Appender {
     }
 
     try {
-      spool.push(events);
+      spool.push(acceptances);
     } catch (error) {
       for (const pending of batch) pending.reject(error as Error);
       return;
@@ -148,7 +150,7 @@ export class Appender {
       const last = batch.at(-1);
       if (!last) return;
       try {
-        await withTimeout(writer.append(client, batch.map((row) => row.event)), this.options.writeTimeoutMs);
+        await withTimeout(writer.append(client, batch), this.options.writeTimeoutMs);
       } catch (error) {
         logger.warn({ err: error }, 'spool drain write failed; retrying');
         await sleep(this.options.drainRetryMs);

@@ -5,7 +5,16 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
 
-const OP_CODES = { publish: 'P', lpush: 'L', xadd: 'X' } as const;
+/**
+ * An event on its way into the log. The token identifies this acceptance: a retry with the same
+ * token is our own in-doubt write, a different token is a client re-submitting the id.
+ */
+export interface Acceptance {
+  event: AcceptedEvent;
+  token: string;
+}
+
+const OP_CODES = { publish: 'P', lpush: 'L', xadd: 'X', fanout: 'I' } as const;
 
 /**
  * Writes accepted events to the event log stream and to every profile's outputs, atomically and
@@ -21,8 +30,8 @@ export class EventLogWriter {
   ) {}
 
   /** Returns, per event, its log entry id, or null for a duplicate inside the dedup window. */
-  async append(client: RedisClient, events: readonly AcceptedEvent[]): Promise<(string | null)[]> {
-    const dedupKeys = events.map((event) => this.keys.dedup(event.id));
+  async append(client: RedisClient, acceptances: readonly Acceptance[]): Promise<(string | null)[]> {
+    const dedupKeys = acceptances.map(({ event }) => this.keys.dedup(event.id));
     const outputKeys: string[] = [];
     const outputKeyIndex = new Map<string, number>();
     const keyIndex = (key: string) => {
@@ -35,12 +44,15 @@ export class EventLogWriter {
       return String(index);
     };
 
-    const args = [String(this.config.dedupWindowMs), String(this.config.maxLength), String(events.length)];
-    for (const event of events) {
+    const args = [String(this.config.dedupWindowMs), String(this.config.maxLength), String(acceptances.length)];
+    for (const { event, token } of acceptances) {
       const outputs = this.profiles.flatMap((profile) => profile.outputsFor(event));
-      args.push(event.id, event.type, JSON.stringify(event), String(outputs.length));
+      args.push(event.id, token, event.type, JSON.stringify(event), String(outputs.length));
       for (const output of outputs) {
-        const target = output.op === 'publish' ? output.channel : keyIndex(output.key);
+        const target =
+          output.op === 'publish' ? output.channel
+          : output.op === 'fanout' ? `${keyIndex(output.registry)} ${keyIndex(output.stream)}`
+          : keyIndex(output.key);
         args.push(OP_CODES[output.op], target, output.message);
       }
     }

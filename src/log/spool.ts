@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SpoolFailedError, SpoolFullError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
+import type { Acceptance } from './event-log.js';
 
-export interface SpooledEvent {
+export interface SpooledAcceptance extends Acceptance {
   seq: number;
-  event: AcceptedEvent;
 }
 
 /**
@@ -16,10 +16,10 @@ export interface SpooledEvent {
  */
 export class Spool {
   private readonly db: Database.Database;
-  private readonly insert: Database.Statement<[string]>;
-  private readonly selectOldest: Database.Statement<[number], { seq: number; event: string }>;
+  private readonly insert: Database.Statement<[string, string]>;
+  private readonly selectOldest: Database.Statement<[number], { seq: number; event: string; token: string }>;
   private readonly deleteUpTo: Database.Statement<[number]>;
-  private readonly insertMany: (events: readonly AcceptedEvent[]) => void;
+  private readonly insertMany: (acceptances: readonly Acceptance[]) => void;
   private count: number;
 
   constructor(dataDir: string, maxBytes: number) {
@@ -29,12 +29,12 @@ export class Spool {
     this.db.pragma('synchronous = FULL');
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.db.pragma(`max_page_count = ${Math.max(16, Math.floor(maxBytes / pageSize))}`);
-    this.db.exec('CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)');
-    this.insert = this.db.prepare('INSERT INTO spool (event) VALUES (?)');
-    this.selectOldest = this.db.prepare('SELECT seq, event FROM spool ORDER BY seq LIMIT ?');
+    this.db.exec('CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, token TEXT NOT NULL)');
+    this.insert = this.db.prepare('INSERT INTO spool (event, token) VALUES (?, ?)');
+    this.selectOldest = this.db.prepare('SELECT seq, event, token FROM spool ORDER BY seq LIMIT ?');
     this.deleteUpTo = this.db.prepare('DELETE FROM spool WHERE seq <= ?');
-    this.insertMany = this.db.transaction((events: readonly AcceptedEvent[]) => {
-      for (const event of events) this.insert.run(JSON.stringify(event));
+    this.insertMany = this.db.transaction((acceptances: readonly Acceptance[]) => {
+      for (const { event, token } of acceptances) this.insert.run(JSON.stringify(event), token);
     });
     this.count = (this.db.prepare('SELECT count(*) AS n FROM spool').get() as { n: number }).n;
   }
@@ -45,9 +45,9 @@ export class Spool {
   }
 
   /** Appends events in order, durably (one fsynced transaction). */
-  push(events: readonly AcceptedEvent[]): void {
+  push(acceptances: readonly Acceptance[]): void {
     try {
-      this.insertMany(events);
+      this.insertMany(acceptances);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'SQLITE_FULL') {
@@ -55,12 +55,12 @@ export class Spool {
       }
       throw new SpoolFailedError(`the spool cannot store events: ${(error as Error).message}`, { cause: error });
     }
-    this.count += events.length;
+    this.count += acceptances.length;
   }
 
   /** The oldest spooled events, in acceptance order. */
-  peek(limit: number): SpooledEvent[] {
-    return this.selectOldest.all(limit).map((row) => ({ seq: row.seq, event: JSON.parse(row.event) as AcceptedEvent }));
+  peek(limit: number): SpooledAcceptance[] {
+    return this.selectOldest.all(limit).map((row) => ({ seq: row.seq, token: row.token, event: JSON.parse(row.event) as AcceptedEvent }));
   }
 
   /** Forgets every event up to and including `seq`, once Redis holds them. */

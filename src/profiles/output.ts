@@ -7,7 +7,9 @@ import type { AcceptedEvent } from '../events/catalogue.js';
 export type Output =
   | { op: 'publish'; channel: string; message: string }
   | { op: 'lpush'; key: string; message: string }
-  | { op: 'xadd'; key: string; message: string };
+  | { op: 'xadd'; key: string; message: string }
+  /** Integrator fan-out decided inside the script from the `registry` hash (src/streams/integrators-profile.ts). */
+  | { op: 'fanout'; registry: string; stream: string; message: string };
 
 /** A wire format of a system we are compatible with: maps events to outputs, deterministically. */
 export interface OutputProfile {

@@ -1,18 +1,29 @@
 --[[
   Appends a batch of accepted events to the event log, in order, and fans each one out to its
   channel outputs in the same atomic step: a retry after an unknown outcome (timeout, dropped
-  socket, spool replay) finds the dedup key and delivers nothing twice.
+  socket, spool replay) finds the dedup key and writes nothing twice.
+
+  The dedup key holds the acceptance token of the attempt that wrote the event. A retry carrying
+  the same token is our own in-doubt write that did land; its Pub/Sub messages are published
+  again, because they die with the reply when Redis stops (lists and streams are durable and are
+  not touched). A different token is a client re-submitting the id: nothing is delivered.
 
   KEYS[1]           event log stream
   KEYS[2 .. n+1]    dedup key of event i
   KEYS[n+2 ..]      output keys (lists, streams), referenced by index from the outputs
 
   ARGV[1] dedup window (ms)   ARGV[2] log max length (approximate)   ARGV[3] n
-  then per event:  id, type, event JSON, output count,
+  then per event:  id, acceptance token, type, event JSON, output count,
   then per output: op, target, message
     P  PUBLISH to channel `target`
     L  LPUSH to KEYS[target]
     X  XADD to KEYS[target] with fields id, type, event=message
+    I  integrator fan-out; target is "<registry index> <stream index>" into KEYS. The registry
+       hash (name -> JSON {types, list}) is read here, so a registration takes effect atomically
+       on every hub node. When any integrator takes this event type: XADD the event once to the
+       stream (fields as X, event = the event JSON), and LPUSH `message` (the event JSON when
+       empty) to the `list` of every legacy-list integrator taking it. List keys come from the
+       registry and share the {log} hash tag.
 
   Returns, per event, its log entry id, or false when the id was seen inside the dedup window.
 ]]
@@ -22,13 +33,43 @@ local count = tonumber(ARGV[3])
 local results = {}
 local arg = 4
 
-for i = 1, count do
-  local eventId, eventType, body = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2]
-  local outputs = tonumber(ARGV[arg + 3])
-  arg = arg + 4
-  local dedupKey = KEYS[1 + i]
+-- Each registry is decoded once per call: event type -> {lists = {key…}} of the integrators taking it.
+local registries = {}
+local function routesOf(registryKey)
+  local routes = registries[registryKey]
+  if routes == nil then
+    routes = {}
+    for _, spec in ipairs(redis.call('HVALS', registryKey)) do
+      local integrator = cjson.decode(spec)
+      for _, eventType in ipairs(integrator.types) do
+        local route = routes[eventType]
+        if route == nil then
+          route = { lists = {} }
+          routes[eventType] = route
+        end
+        if type(integrator.list) == 'string' then table.insert(route.lists, integrator.list) end
+      end
+    end
+    registries[registryKey] = routes
+  end
+  return routes
+end
 
-  if redis.call('EXISTS', dedupKey) == 1 then
+for i = 1, count do
+  local eventId, token, eventType, body = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
+  local outputs = tonumber(ARGV[arg + 4])
+  arg = arg + 5
+  local dedupKey = KEYS[1 + i]
+  local seenToken = redis.call('GET', dedupKey)
+
+  if seenToken then
+    if seenToken == token then
+      for o = 0, outputs - 1 do
+        if ARGV[arg + o * 3] == 'P' then
+          redis.call('PUBLISH', ARGV[arg + o * 3 + 1], ARGV[arg + o * 3 + 2])
+        end
+      end
+    end
     results[i] = false
     arg = arg + outputs * 3
   else
@@ -43,11 +84,19 @@ for i = 1, count do
         redis.call('LPUSH', KEYS[tonumber(target)], message)
       elseif op == 'X' then
         redis.call('XADD', KEYS[tonumber(target)], '*', 'id', eventId, 'type', eventType, 'event', message)
+      elseif op == 'I' then
+        local registryIndex, streamIndex = string.match(target, '^(%d+) (%d+)$')
+        local route = routesOf(KEYS[tonumber(registryIndex)])[eventType]
+        if route ~= nil then
+          redis.call('XADD', KEYS[tonumber(streamIndex)], '*', 'id', eventId, 'type', eventType, 'event', body)
+          local listMessage = message ~= '' and message or body
+          for _, list in ipairs(route.lists) do redis.call('LPUSH', list, listMessage) end
+        end
       else
         return redis.error_reply('ERR unknown output op ' .. tostring(op))
       end
     end
-    redis.call('SET', dedupKey, entryId, 'PX', dedupWindowMs)
+    redis.call('SET', dedupKey, token, 'PX', dedupWindowMs)
     results[i] = entryId
   end
 end
