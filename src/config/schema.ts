@@ -74,6 +74,31 @@ const EventLogConfig = Type.Object(
   { ...strict, default: {} },
 );
 
+/** Integrators: consumer groups on the critical-event stream, legacy lists, retention (docs/integrators.md). */
+const IntegratorsConfig = Type.Object(
+  {
+    /** A CDR unacknowledged this long goes to a live sibling worker (XAUTOCLAIM). */
+    claimIdleMs: Type.Integer({ minimum: 10, default: 30_000 }),
+    /** After this many deliveries an idle, unacknowledged CDR moves to the dead-letter stream. */
+    maxDeliveries: Type.Integer({ minimum: 1, default: 5 }),
+    /** How often the hub moves poison CDRs to dead-letter streams. */
+    sweepIntervalMs: Type.Integer({ minimum: 10, default: 5000 }),
+    /** How often the ack-aware janitor trims the stream. */
+    trimIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
+    /** CDRs every group has acknowledged stay this long for replay (unless the stream nears maxLength). */
+    replayRetentionMs: Type.Integer({ minimum: 0, default: 24 * 3_600_000 }),
+    /** Hard memory cap of the stream, in entries: beyond it the oldest CDRs are dropped and counted as lost. */
+    maxLength: Type.Integer({ minimum: 10, default: 1_000_000 }),
+    /** Unacknowledged entries above this share of maxLength raise the alarm (metric, log, /readyz warning). */
+    alarmRatio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 }),
+    /** Dead-letter streams keep about this many entries each. */
+    deadLetterMaxLength: Type.Integer({ minimum: 10, default: 100_000 }),
+    /** /readyz warns when a legacy list holds more than this many undelivered CDRs (lists are never trimmed). */
+    listAlarmLength: Type.Integer({ minimum: 1, default: 100_000 }),
+  },
+  { ...strict, default: {} },
+);
+
 const SpoolConfig = Type.Object(
   {
     /** Upper bound of the on-disk spool; beyond it intake answers 503 SPOOL_FULL. */
@@ -167,6 +192,7 @@ export const ConfigSchema = Type.Object(
     redis: RedisConfig,
     auth: AuthConfig,
     eventLog: EventLogConfig,
+    integrators: IntegratorsConfig,
     spool: SpoolConfig,
     profiles: ProfilesConfig,
     cti: CtiConfig,
@@ -177,4 +203,5 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type EnigmaProfileConfig = Static<typeof EnigmaProfile>;
 export type NewfiesProfileConfig = Static<typeof NewfiesProfile>;
+export type IntegratorsConfig = Static<typeof IntegratorsConfig>;
 export type CtiConfig = Static<typeof CtiConfig>;

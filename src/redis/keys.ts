@@ -20,6 +20,15 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     /** Marks an event id as seen for the dedup window; the value is its log entry id. */
     dedup: (eventId: string) => `${log}:dedup:${eventId}`,
 
+    /** Integrators (src/streams): registry hash (name → spec JSON) read by the append script. */
+    integrators: `${log}:integrators`,
+    /** The critical-event stream; one consumer group per integrator. */
+    cdrStream: `${log}:cdr`,
+    /** Per-integrator counters (hash fields `<name>:dead` and `<name>:lost`). */
+    integratorCounters: `${log}:integrators:counters`,
+    integratorDeadLetters: (name: string) => `${log}:dlq:${name}`,
+    integratorList: (name: string) => `${log}:list:${name}`,
+
     enigmaAgentChannel: (agent: string) => expand(enigma.agentChannel, { prefix: enigma.prefix, agent }),
     enigmaCampaignChannel: (campaign: string) => expand(enigma.campaignChannel, { prefix: enigma.prefix, campaign }),
     enigmaCdrList: expand(enigma.cdrList, { prefix: enigma.prefix }),

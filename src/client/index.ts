@@ -1,0 +1,184 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRedisClient, type RedisClient } from '../redis/client.js';
+import { LuaScript } from '../redis/scripts.js';
+import { deadLetterGroup } from '../streams/maintenance.js';
+
+/** One entry of the integrators' stream, as the handler sees it. */
+export interface Cdr {
+  /** Position in the stream (what XACK takes); also a replay cursor. */
+  streamId: string;
+  /** The event id: stable across redeliveries and replays, the key to deduplicate on. */
+  id: string;
+  type: string;
+  /** The accepted event: `{id, type, time, source?, scope?, data}`. */
+  event: { id: string; type: string; time: string; data: Record<string, unknown>; [field: string]: unknown };
+}
+
+export interface ConsumeCdrsOptions {
+  /** Redis URL; the helper opens (and closes) its own connection. Or pass `client`. */
+  url?: string;
+  /** A connected node-redis client used only by this loop (XREADGROUP blocks it). */
+  client?: RedisClient;
+  /** The integrator (= consumer group) name. */
+  integrator: string;
+  /** This worker's name, stable across restarts so it picks up its own pending entries first. */
+  consumer: string;
+  /** Processes one CDR; resolving acknowledges it, throwing leaves it pending for a redelivery. */
+  handler: (cdr: Cdr) => Promise<void> | void;
+  /** The hub's keyPrefix (default `switchboard`); keys are derived as the registration answer names them. */
+  keyPrefix?: string;
+  /** Entries per read. Default 100. */
+  count?: number;
+  /** How long a read waits for new entries; also the longest an abort waits. Default 2000. */
+  blockMs?: number;
+  /** Entries pending this long with another (dead) worker are claimed by this one; longer than any handler call. Default 30000. */
+  claimIdleMs?: number;
+  /** How often to look for idle entries to claim; default claimIdleMs / 2. */
+  claimIntervalMs?: number;
+  /** Idle entries delivered this often move to the dead-letter stream instead of being claimed again. Default 5. */
+  maxDeliveries?: number;
+  deadLetterMaxLength?: number;
+  signal?: AbortSignal;
+  /** Handler failures and Redis errors (the loop carries on). */
+  onError?: (error: unknown, cdr?: Cdr) => void;
+}
+
+type StreamEntry = [string, string[] | null];
+
+/**
+ * Runs the read → process → ack → claim loop of one worker of an integrator until `signal`
+ * aborts: first this consumer's own pending entries (history `0`, left by a crash), then new
+ * ones (`>`); entries idle past `claimIdleMs` with other workers are claimed (XAUTOCLAIM) after
+ * poison ones (delivered `maxDeliveries` times) went to the dead-letter stream. Entries of types
+ * the integrator did not register for (the stream is shared) are acknowledged without the handler.
+ * Delivery is at least once: deduplicate on `cdr.id`.
+ */
+export async function consumeCdrs(options: ConsumeCdrsOptions): Promise<void> {
+  if (!options.client && !options.url) throw new TypeError('consumeCdrs needs `url` or `client`');
+  const own = options.client ? undefined : createRedisClient({ url: options.url as string, name: `switchboard-consumer-${options.consumer}` });
+  const client = options.client ?? (own as RedisClient);
+  if (own) {
+    own.on('error', (error: Error) => options.onError?.(error));
+    await own.connect();
+  }
+  try {
+    await new Consumer(client, options).run();
+  } finally {
+    if (own) await own.close().catch(() => own.destroy());
+  }
+}
+
+class Consumer {
+  private readonly stream: string;
+  private readonly registry: string;
+  private readonly deadLetter: string;
+  private readonly count: number;
+  private readonly blockMs: number;
+  private readonly claimIdleMs: number;
+  private readonly claimIntervalMs: number;
+  private readonly deadLetterScript = new LuaScript('deadLetter');
+  private types: Set<string> | undefined;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly options: ConsumeCdrsOptions,
+  ) {
+    const log = `${options.keyPrefix ?? 'switchboard'}:{log}`;
+    this.stream = `${log}:cdr`;
+    this.registry = `${log}:integrators`;
+    this.deadLetter = `${log}:dlq:${options.integrator}`;
+    this.count = options.count ?? 100;
+    this.blockMs = options.blockMs ?? 2000;
+    this.claimIdleMs = options.claimIdleMs ?? 30_000;
+    this.claimIntervalMs = options.claimIntervalMs ?? Math.max(10, Math.floor(this.claimIdleMs / 2));
+  }
+
+  private get aborted(): boolean {
+    return this.options.signal?.aborted ?? false;
+  }
+
+  async run(): Promise<void> {
+    const { integrator } = this.options;
+    const spec = await this.client.hGet(this.registry, integrator);
+    if (!spec) throw new Error(`no integrator "${integrator}" is registered (POST /v1/integrators)`);
+    this.types = new Set((JSON.parse(spec) as { types: string[] }).types);
+
+    let history: string | undefined = '0';
+    let nextClaimAt = Date.now() + this.claimIntervalMs;
+    while (!this.aborted) {
+      try {
+        if (Date.now() >= nextClaimAt) {
+          await this.rescue();
+          nextClaimAt = Date.now() + this.claimIntervalMs;
+        }
+        if (history !== undefined) {
+          // Own pending entries first: a crash left them delivered to us and unacknowledged.
+          const entries = await this.read(history, false);
+          if (entries.length === 0) history = undefined;
+          else {
+            history = entries.at(-1)?.[0];
+            await this.process(entries);
+          }
+        } else {
+          await this.process(await this.read('>', true));
+        }
+      } catch (error) {
+        if (this.aborted) break;
+        this.options.onError?.(error);
+        history = '0'; // a batch may have been cut short: its entries are ours, pending
+        await sleep(200);
+      }
+    }
+  }
+
+  private async read(from: string, block: boolean): Promise<StreamEntry[]> {
+    const args = ['XREADGROUP', 'GROUP', this.options.integrator, this.options.consumer, 'COUNT', String(this.count)];
+    if (block) args.push('BLOCK', String(this.blockMs));
+    args.push('STREAMS', this.stream, from);
+    const reply = (await this.client.sendCommand(args)) as [string, StreamEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Dead-letters poison entries, then claims the other idle ones to this worker and processes them. */
+  private async rescue(): Promise<void> {
+    await deadLetterGroup(this.deadLetterScript, this.client, {
+      stream: this.stream,
+      deadLetter: this.deadLetter,
+      counters: `${this.registry}:counters`,
+      group: this.options.integrator,
+      claimIdleMs: this.claimIdleMs,
+      maxDeliveries: this.options.maxDeliveries ?? 5,
+      deadLetterMaxLength: this.options.deadLetterMaxLength ?? 100_000,
+    });
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await this.client.sendCommand([
+        'XAUTOCLAIM', this.stream, this.options.integrator, this.options.consumer, String(this.claimIdleMs), cursor, 'COUNT', String(this.count),
+      ])) as [string, StreamEntry[], string[]?];
+      await this.process(entries);
+      cursor = next;
+    } while (cursor !== '0-0' && !this.aborted);
+  }
+
+  private async process(entries: StreamEntry[]): Promise<void> {
+    const acks: string[] = [];
+    for (const [streamId, fields] of entries) {
+      const values: Record<string, string> = {};
+      for (let i = 0; fields && i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
+      // No payload: the hard cap dropped it (counted as lost by the hub); a type not ours: skip.
+      if (!fields || !this.types?.has(values.type ?? '')) {
+        acks.push(streamId);
+        continue;
+      }
+      const cdr: Cdr = { streamId, id: values.id ?? '', type: values.type ?? '', event: JSON.parse(values.event ?? '{}') as Cdr['event'] };
+      try {
+        await this.options.handler(cdr);
+        acks.push(streamId);
+      } catch (error) {
+        this.options.onError?.(error, cdr);
+      }
+      if (this.aborted) break;
+    }
+    if (acks.length > 0) await this.client.sendCommand(['XACK', this.stream, this.options.integrator, ...acks]);
+  }
+}

@@ -1,0 +1,171 @@
+import type { Logger } from 'pino';
+import type { IntegratorsConfig } from '../config/schema.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import { LuaScript } from '../redis/scripts.js';
+import type { ReadinessReport } from '../server/health.js';
+import type { IntegratorRegistry } from './registry.js';
+
+/** Entries the janitor drops per script call under the hard cap, so one call never stalls Redis. */
+const MAX_DROPS_PER_CALL = 10_000;
+/** Pending entries the sweeper looks at per script call. */
+const SWEEP_PAGE = 200;
+
+export interface StreamState {
+  length: number;
+  /** Entries at or above the slowest group's floor (not acknowledged by every group). */
+  backlog: number;
+  alarm: boolean;
+  listsOverAlarm: string[];
+}
+
+/**
+ * Background upkeep of the integrators' stream, on every hub node (the scripts are atomic and
+ * idempotent, so nodes running them at once do no harm and count nothing twice):
+ * - the janitor trims acknowledged entries, keeps the replay window, alarms before the hard cap
+ *   and counts what the cap drops (src/redis/lua/trimIntegratorStream.lua);
+ * - the sweeper moves poison entries to dead-letter streams (src/redis/lua/deadLetter.lua).
+ */
+export class IntegratorMaintenance {
+  private readonly trimScript = new LuaScript('trimIntegratorStream');
+  private readonly deadLetterScript = new LuaScript('deadLetter');
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+  readonly state: StreamState = { length: 0, backlog: 0, alarm: false, listsOverAlarm: [] };
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly keys: Keys,
+    private readonly registry: IntegratorRegistry,
+    private readonly config: IntegratorsConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  get alarmLength(): number {
+    return Math.floor(this.config.maxLength * this.config.alarmRatio);
+  }
+
+  start(): void {
+    this.every(this.config.trimIntervalMs, () => this.trim());
+    this.every(this.config.sweepIntervalMs, () => this.sweep());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** One janitor pass; repeats while the hard cap still has entries to drop. */
+  async trim(now = Date.now()): Promise<void> {
+    for (;;) {
+      const [, length, backlog, losses] = (await this.trimScript.run(
+        this.client,
+        [this.keys.cdrStream, this.keys.integratorCounters],
+        [`${Math.max(0, now - this.config.replayRetentionMs)}-0`, String(this.alarmLength), String(this.config.maxLength), String(MAX_DROPS_PER_CALL)],
+      )) as [number, number, number, (string | number)[]];
+      this.state.length = length;
+      this.state.backlog = backlog;
+      this.setAlarm(backlog > this.alarmLength);
+      // The counts themselves live in Redis (counters hash), so every node reports the same totals.
+      for (let i = 0; i + 1 < losses.length; i += 2) {
+        const integrator = String(losses[i]);
+        const lost = Number(losses[i + 1]);
+        this.logger.error({ integrator, lost, maxLength: this.config.maxLength }, 'integrator stream hit its hard cap: unacknowledged CDRs dropped');
+      }
+      if (length <= this.config.maxLength || this.closed) return;
+    }
+  }
+
+  /** Dead-letters every group's poison entries; notes legacy lists above their alarm length. */
+  async sweep(): Promise<void> {
+    const specs = await this.registry.list();
+    const overAlarm: string[] = [];
+    for (const spec of specs) {
+      if (spec.list && (await this.client.lLen(spec.list)) > this.config.listAlarmLength) overAlarm.push(spec.name);
+      if (!spec.stream) continue;
+      const moved = await deadLetterGroup(this.deadLetterScript, this.client, {
+        stream: this.keys.cdrStream,
+        deadLetter: this.keys.integratorDeadLetters(spec.name),
+        counters: this.keys.integratorCounters,
+        group: spec.name,
+        claimIdleMs: this.config.claimIdleMs,
+        maxDeliveries: this.config.maxDeliveries,
+        deadLetterMaxLength: this.config.deadLetterMaxLength,
+      });
+      if (moved > 0) this.logger.warn({ integrator: spec.name, moved, maxDeliveries: this.config.maxDeliveries }, 'CDRs moved to the dead-letter stream');
+    }
+    this.state.listsOverAlarm = overAlarm;
+  }
+
+  readiness(): ReadinessReport {
+    const warnings: string[] = [];
+    if (this.state.alarm) {
+      warnings.push(
+        `integrator stream backlog ${this.state.backlog} is above ${this.alarmLength} (hard cap ${this.config.maxLength}): a slow integrator will lose CDRs at the cap`,
+      );
+    }
+    if (this.state.listsOverAlarm.length > 0) {
+      warnings.push(`legacy lists above ${this.config.listAlarmLength} entries: ${this.state.listsOverAlarm.join(', ')}`);
+    }
+    return {
+      name: 'integrators',
+      ok: true,
+      streamLength: this.state.length,
+      backlog: this.state.backlog,
+      ...(warnings.length > 0 ? { warning: warnings.join('; ') } : {}),
+    };
+  }
+
+  private setAlarm(alarm: boolean): void {
+    if (alarm === this.state.alarm) return;
+    this.state.alarm = alarm;
+    if (alarm) this.logger.warn({ backlog: this.state.backlog, alarmLength: this.alarmLength, maxLength: this.config.maxLength }, 'integrator stream backlog alarm raised');
+    else this.logger.info({ backlog: this.state.backlog }, 'integrator stream backlog alarm cleared');
+  }
+
+  /** Runs `task` every `ms`, never two at once, logging failures (Redis down) without stopping. */
+  private every(ms: number, task: () => Promise<void>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.closed || !this.client.isReady) return;
+      busy = true;
+      const run = task()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'integrator maintenance failed; retrying'))
+        .finally(() => {
+          busy = false;
+          this.running.delete(run);
+        });
+      this.running.add(run);
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+export interface DeadLetterTarget {
+  stream: string;
+  deadLetter: string;
+  counters: string;
+  group: string;
+  claimIdleMs: number;
+  maxDeliveries: number;
+  deadLetterMaxLength: number;
+}
+
+/** Scans a group's idle pending entries and dead-letters those delivered too often; returns how many moved. */
+export async function deadLetterGroup(script: LuaScript, client: RedisClient, target: DeadLetterTarget): Promise<number> {
+  let start = '-';
+  let moved = 0;
+  do {
+    const [count, , next] = (await script.run(
+      client,
+      [target.stream, target.deadLetter, target.counters],
+      [target.group, String(target.claimIdleMs), String(target.maxDeliveries), start, String(SWEEP_PAGE), String(target.deadLetterMaxLength)],
+    )) as [number, number, string];
+    moved += count;
+    start = next;
+  } while (start !== '');
+  return moved;
+}

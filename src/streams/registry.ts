@@ -1,0 +1,234 @@
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { EVENT_TYPES, type EventType } from '../events/catalogue.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import { LuaScript } from '../redis/scripts.js';
+import { entryIdTime, parseSince } from './stream-ids.js';
+
+/** Names become key suffixes and group names: no braces (hash tags), no spaces, no colons. */
+export const INTEGRATOR_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+
+/**
+ * What the registry hash stores per integrator. The append script reads `types` and `list`
+ * (src/redis/lua/appendEvents.lua, op I), so changing these names changes the script's contract.
+ */
+export interface IntegratorSpec {
+  name: string;
+  types: EventType[];
+  /** True when the integrator has a consumer group on the stream. */
+  stream: boolean;
+  /** Its legacy list key, when it asked for one. */
+  list?: string;
+  createdAt: string;
+}
+
+export interface IntegratorRequest {
+  name: string;
+  types?: string[];
+  stream?: boolean;
+  legacyList?: boolean;
+}
+
+/** The registration answer: the spec plus every key the integrator reads, so nobody guesses. */
+export interface IntegratorView {
+  name: string;
+  types: EventType[];
+  legacyList: boolean;
+  stream?: string;
+  group?: string;
+  deadLetter?: string;
+  list?: string;
+  createdAt: string;
+}
+
+export interface IntegratorLag {
+  /** Delivered to a worker, not acknowledged yet. */
+  pending: number;
+  /** Age of the oldest pending entry since it was accepted; null when nothing is pending. */
+  oldestPendingAgeMs: number | null;
+  /** In the stream, not delivered to any worker of the group yet (XINFO GROUPS lag; null when Redis cannot tell). */
+  undelivered: number | null;
+  deadLetters: number;
+  /** Entries the hard cap dropped before this integrator acknowledged them. */
+  lost: number;
+  listLength: number | null;
+}
+
+export interface ReplayItem {
+  /** Position in the stream; pass it back as `since` to continue after it. */
+  streamId: string;
+  id: string;
+  type: string;
+  event: unknown;
+}
+
+export interface ReplayPage {
+  items: ReplayItem[];
+  /** Cursor for the next page, or null at the end of the stream. */
+  next: string | null;
+  /** The oldest entry still in the stream: a `since` before it may have missed trimmed entries. */
+  oldestAvailable: string | null;
+}
+
+/** Entries scanned per replay page at most, so a page of a rarely taken type stays bounded. */
+const REPLAY_SCAN_FACTOR = 10;
+
+/** The integrator registry: a Redis hash under {log}, read by the append script at append time. */
+export class IntegratorRegistry {
+  private readonly registerScript = new LuaScript('registerIntegrator');
+  private readonly unregisterScript = new LuaScript('unregisterIntegrator');
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly keys: Keys,
+  ) {}
+
+  async register(request: IntegratorRequest, now = new Date()): Promise<IntegratorView> {
+    const types = request.types ?? ['cdr.created'];
+    const unknown = types.filter((type) => !(EVENT_TYPES as string[]).includes(type));
+    if (unknown.length > 0) {
+      throw new ValidationError(`unknown event types: ${unknown.join(', ')}`, {
+        details: unknown.map((type) => ({ path: `/types/${types.indexOf(type)}`, message: `not in the catalogue (GET /v1/schemas)` })),
+      });
+    }
+    const legacyList = request.legacyList ?? false;
+    // A group nobody reads pins retention, so a list-only integrator gets no group unless it asks.
+    const stream = request.stream ?? !legacyList;
+    if (!stream && !legacyList) {
+      throw new ValidationError('an integrator reads the stream, a legacy list, or both', {
+        details: [{ path: '/stream', message: 'stream and legacyList cannot both be false' }],
+      });
+    }
+    const spec: IntegratorSpec = {
+      name: request.name,
+      types: [...new Set(types)] as EventType[],
+      stream,
+      ...(legacyList ? { list: this.keys.integratorList(request.name) } : {}),
+      createdAt: now.toISOString(),
+    };
+    const created = await this.registerScript.run(
+      this.client,
+      [this.keys.integrators, this.keys.cdrStream],
+      [spec.name, JSON.stringify(spec), stream ? '1' : '0'],
+    );
+    if (created !== 1) throw new ConflictError(`integrator "${spec.name}" already exists`);
+    return this.view(spec);
+  }
+
+  async remove(name: string): Promise<void> {
+    const removed = await this.unregisterScript.run(
+      this.client,
+      [this.keys.integrators, this.keys.cdrStream, this.keys.integratorDeadLetters(name), this.keys.integratorList(name), this.keys.integratorCounters],
+      [name],
+    );
+    if (removed !== 1) throw new NotFoundError(`no integrator "${name}"`);
+  }
+
+  async get(name: string): Promise<IntegratorSpec> {
+    const spec = await this.client.hGet(this.keys.integrators, name);
+    if (!spec) throw new NotFoundError(`no integrator "${name}"`);
+    return JSON.parse(spec) as IntegratorSpec;
+  }
+
+  async list(): Promise<IntegratorSpec[]> {
+    const all = await this.client.hGetAll(this.keys.integrators);
+    return Object.values(all)
+      .map((spec) => JSON.parse(spec) as IntegratorSpec)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  view(spec: IntegratorSpec): IntegratorView {
+    return {
+      name: spec.name,
+      types: spec.types,
+      legacyList: spec.list !== undefined,
+      ...(spec.stream
+        ? { stream: this.keys.cdrStream, group: spec.name, deadLetter: this.keys.integratorDeadLetters(spec.name) }
+        : {}),
+      ...(spec.list ? { list: spec.list } : {}),
+      createdAt: spec.createdAt,
+    };
+  }
+
+  /** Lag of each integrator, read in one round trip (node-redis pipelines commands of one tick). */
+  async lag(specs: readonly IntegratorSpec[], now = Date.now()): Promise<Map<string, IntegratorLag>> {
+    const stream = this.keys.cdrStream;
+    const withGroup = specs.filter((spec) => spec.stream);
+    const [groups, counters, summaries, lists] = await Promise.all([
+      withGroup.length > 0 ? this.groupInfo() : Promise.resolve(new Map<string, Record<string, unknown>>()),
+      this.client.hGetAll(this.keys.integratorCounters),
+      Promise.all(
+        withGroup.map((spec) =>
+          (this.client.sendCommand(['XPENDING', stream, spec.name]) as Promise<[number, string | null]>).catch(() => [0, null] as const),
+        ),
+      ),
+      Promise.all(specs.map((spec) => (spec.list ? this.client.lLen(spec.list) : Promise.resolve(null)))),
+    ]);
+    const lag = new Map<string, IntegratorLag>();
+    specs.forEach((spec, index) => {
+      const summary = spec.stream ? summaries[withGroup.indexOf(spec)] : undefined;
+      const group = groups.get(spec.name);
+      const groupLag = group?.lag;
+      const oldest = summary?.[1];
+      lag.set(spec.name, {
+        pending: Number(summary?.[0] ?? 0),
+        oldestPendingAgeMs: oldest ? Math.max(0, now - entryIdTime(oldest)) : null,
+        undelivered: spec.stream && groupLag !== null && groupLag !== undefined ? Number(groupLag) : null,
+        deadLetters: Number(counters[`${spec.name}:dead`] ?? 0),
+        lost: Number(counters[`${spec.name}:lost`] ?? 0),
+        listLength: lists[index] ?? null,
+      });
+    });
+    return lag;
+  }
+
+  /**
+   * Entries of the integrator's types after `since` (an ISO time: accepted at or after it; or a
+   * stream id: strictly after it), read with XRANGE: the live group is not touched.
+   */
+  async replay(spec: IntegratorSpec, since: string, limit: number): Promise<ReplayPage> {
+    const types = new Set<string>(spec.types);
+    const items: ReplayItem[] = [];
+    let start = parseSince(since);
+    let scanned = 0;
+    let next: string | null = null;
+    while (items.length < limit && scanned < limit * REPLAY_SCAN_FACTOR) {
+      const count = limit - items.length;
+      const entries = (await this.client.sendCommand(['XRANGE', this.keys.cdrStream, start, '+', 'COUNT', String(count)])) as
+        | [string, string[] | null][]
+        | null;
+      const page = entries ?? [];
+      scanned += page.length;
+      for (const [streamId, fields] of page) {
+        const values = fieldMap(fields);
+        if (values.type !== undefined && types.has(values.type)) {
+          items.push({ streamId, id: values.id ?? '', type: values.type, event: JSON.parse(values.event ?? 'null') });
+        }
+      }
+      const last = page.at(-1)?.[0];
+      next = page.length < count || last === undefined ? null : last;
+      if (next === null) break;
+      start = `(${next}`;
+    }
+    const [oldest] = ((await this.client.sendCommand(['XRANGE', this.keys.cdrStream, '-', '+', 'COUNT', '1'])) as [string, unknown][] | null) ?? [];
+    return { items, next, oldestAvailable: oldest?.[0] ?? null };
+  }
+
+  private async groupInfo(): Promise<Map<string, Record<string, unknown>>> {
+    const reply = (await this.client.sendCommand(['XINFO', 'GROUPS', this.keys.cdrStream]).catch(() => [])) as unknown[][];
+    const groups = new Map<string, Record<string, unknown>>();
+    for (const flat of reply) {
+      const group: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) group[String(flat[i])] = flat[i + 1];
+      groups.set(String(group.name), group);
+    }
+    return groups;
+  }
+}
+
+function fieldMap(fields: string[] | null): Record<string, string | undefined> {
+  const values: Record<string, string> = {};
+  if (!fields) return values;
+  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
+  return values;
+}

@@ -1,0 +1,24 @@
+import { ValidationError } from '../errors.js';
+
+const STREAM_ID = /^(\d{1,16})-(\d{1,20})$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Milliseconds part of a stream entry id: when Redis accepted the entry. */
+export function entryIdTime(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
+/**
+ * XRANGE start for `since`: a stream id is exclusive (`(id`, so a page's last id continues the
+ * replay), an ISO time is inclusive of entries accepted at or after it.
+ */
+export function parseSince(since: string): string {
+  if (STREAM_ID.test(since)) return `(${since}`;
+  const time = ISO_TIME.test(since) ? Date.parse(since) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new ValidationError('since must be an ISO 8601 time with a zone (2026-11-21T10:00:00Z) or a stream id (1763719200000-0)', {
+      details: [{ path: '/since', message: `cannot read "${since}" as a time or a stream id` }],
+    });
+  }
+  return `${Math.max(0, time)}-0`;
+}
