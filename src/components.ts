@@ -1,7 +1,7 @@
 import type { ComponentFactory } from './context.js';
-import { integratorsComponent } from './streams/component.js';
+import { ctiComponent } from './cti/index.js';
 
 /** The capabilities the hub starts, in order (each issue adds its own). */
 export const COMPONENTS: readonly ComponentFactory[] = [
-  integratorsComponent,
+  ctiComponent,
 ];

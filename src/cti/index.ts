@@ -1,0 +1,141 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { v7 as uuidv7 } from 'uuid';
+import type { ComponentFactory, HubContext } from '../context.js';
+import type { AcceptedEvent } from '../events/catalogue.js';
+import type { ReadinessReport } from '../server/health.js';
+import { BasicAuthenticator } from './basic-auth.js';
+import { parsePools, type CtiPool } from './pools.js';
+import { ctiRoutes, type CtiRouteEvents } from './routes.js';
+import { CtiStore, type PoolStatus } from './store.js';
+
+/** Pool status is read from Redis at most this often, however many scrapes and probes ask. */
+const STATUS_MAX_AGE_MS = 1000;
+
+/** The CTI call-data cache with DNIS pooling (seed 004, issue 5). Off while `cti.pools` is empty. */
+export const ctiComponent: ComponentFactory = async (context) => {
+  const { config, logger } = context;
+  const pools = parsePools(config.cti);
+  if (pools.byName.size === 0) return { name: 'cti', close: async () => {} };
+
+  const auth = await BasicAuthenticator.create(config.cti.users, context.tokens.open);
+  const metrics = createCtiMetrics(context.metrics.registry, () => snapshot());
+  const store = new CtiStore(context.redis, context.keys, (pool, count) => metrics.expirations.inc({ pool: pool.name }, count));
+  await store.sync(pools.byName.values()).catch((error: unknown) => {
+    // Redis may come up later: the first allocation syncs the pool then.
+    logger.warn({ err: error }, 'cti: could not write the pools to Redis yet');
+  });
+  for (const pool of pools.byName.values()) metrics.numbers.set({ pool: pool.name }, pool.numbers.length);
+
+  let cached: { at: number; statuses: Promise<Map<CtiPool, PoolStatus>> } | undefined;
+  function snapshot(): Promise<Map<CtiPool, PoolStatus>> {
+    if (!cached || Date.now() - cached.at > STATUS_MAX_AGE_MS) {
+      const statuses = Promise.all([...pools.byName.values()].map(async (pool) => [pool, await store.status(pool)] as const)).then(
+        (entries) => new Map(entries),
+      );
+      cached = { at: Date.now(), statuses };
+      statuses.catch(() => (cached = undefined));
+    }
+    return cached.statuses;
+  }
+
+  const events: CtiRouteEvents = {
+    allocated: (pool) => metrics.allocations.inc({ pool: pool.name }),
+    exhausted: (pool) => {
+      metrics.exhaustions.inc({ pool: pool.name });
+      logger.warn({ pool: pool.name }, 'cti pool exhausted');
+    },
+    stored: (pool, dnis, ani, sizeBytes) => record(context, 'cti.data_stored', { pool: pool.name, dnis, ani, size_bytes: sizeBytes }),
+    fetched: (pool, dnis, ani, value, deleted) => {
+      const labels = { pool: pool?.name ?? '', method: deleted ? 'DELETE' : 'GET' };
+      if (value === null || !pool) {
+        metrics.misses.inc(labels);
+        return;
+      }
+      metrics.hits.inc(labels);
+      record(context, 'cti.data_fetched', { pool: pool.name, dnis, ani, size_bytes: Buffer.byteLength(value), deleted });
+    },
+  };
+
+  return {
+    name: 'cti',
+    routes: ctiRoutes({ pools, store, auth, maxValueBytes: config.cti.maxValueBytes, events }),
+    readiness: async (): Promise<ReadinessReport> => {
+      let statuses: Map<CtiPool, PoolStatus>;
+      try {
+        statuses = await snapshot();
+      } catch {
+        // The redis check already fails readiness; CTI adds nothing to say.
+        return { name: 'cti', ok: true };
+      }
+      const threshold = config.cti.utilisationWarningPercent;
+      const busy: string[] = [];
+      const detail: Record<string, { numbers: number; inUse: number }> = {};
+      for (const [pool, status] of statuses) {
+        detail[pool.name] = { numbers: pool.numbers.length, inUse: status.inUse };
+        const percent = (100 * status.inUse) / pool.numbers.length;
+        if (percent > threshold) busy.push(`"${pool.name}" ${Math.round(percent)}% (${status.inUse} of ${pool.numbers.length})`);
+      }
+      const warning = busy.length > 0 ? `cti pool numbers in use above ${threshold}%: ${busy.join(', ')}` : undefined;
+      return { name: 'cti', ok: true, pools: detail, ...(warning ? { warning } : {}) };
+    },
+    close: async () => {},
+  };
+};
+
+/** The event log records stored and fetched entries (never the value). It must not fail the request. */
+function record(context: HubContext, type: 'cti.data_stored' | 'cti.data_fetched', data: Record<string, unknown>): void {
+  const event: AcceptedEvent = { id: uuidv7(), type, time: new Date().toISOString(), source: 'switchboard-cti', data };
+  context.appender.append([event]).catch((error: unknown) => context.logger.warn({ err: error, type }, 'cti: event not recorded'));
+}
+
+function createCtiMetrics(registry: Registry, snapshot: () => Promise<Map<CtiPool, PoolStatus>>) {
+  const registers = [registry];
+  const byPool = ['pool'] as const;
+  const byPoolAndMethod = ['pool', 'method'] as const;
+  /** Scrapes must not fail when Redis is down: the gauges keep their last values. */
+  const fromSnapshot = (read: (pool: CtiPool, status: PoolStatus) => number) =>
+    async function collect(this: Gauge<'pool'>) {
+      try {
+        for (const [pool, status] of await snapshot()) this.set({ pool: pool.name }, read(pool, status));
+      } catch {
+        // see above
+      }
+    };
+  return {
+    allocations: new Counter({ name: 'switchboard_cti_allocations_total', help: 'DNIS leases handed out', labelNames: byPool, registers }),
+    exhaustions: new Counter({
+      name: 'switchboard_cti_exhaustions_total',
+      help: 'POSTs answered 503 because every number of the pool was in use for the caller',
+      labelNames: byPool,
+      registers,
+    }),
+    hits: new Counter({ name: 'switchboard_cti_hits_total', help: 'GETs and DELETEs that found their entry', labelNames: byPoolAndMethod, registers }),
+    misses: new Counter({
+      name: 'switchboard_cti_misses_total',
+      help: 'GETs and DELETEs that found no entry (pool "" when the DNIS is in no pool)',
+      labelNames: byPoolAndMethod,
+      registers,
+    }),
+    expirations: new Counter({
+      name: 'switchboard_cti_expirations_total',
+      help: 'Leases that ran out before a DELETE fetched their entry (often: the transfer never arrived)',
+      labelNames: byPool,
+      registers,
+    }),
+    numbers: new Gauge({ name: 'switchboard_cti_pool_numbers', help: 'Numbers configured in the pool', labelNames: byPool, registers }),
+    inUse: new Gauge({
+      name: 'switchboard_cti_pool_in_use',
+      help: 'Numbers of the pool with at least one live lease',
+      labelNames: byPool,
+      registers,
+      collect: fromSnapshot((_pool, status) => status.inUse),
+    }),
+    utilisation: new Gauge({
+      name: 'switchboard_cti_pool_utilisation_ratio',
+      help: 'Share of the pool\'s numbers with at least one live lease (0-1)',
+      labelNames: byPool,
+      registers,
+      collect: fromSnapshot((pool, status) => status.inUse / pool.numbers.length),
+    }),
+  };
+}

@@ -1,0 +1,190 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { NotFoundError, PoolExhaustedError, ValidationError, ValueTooLargeError, type ErrorDetail } from '../errors.js';
+import { ErrorResponse } from '../server/schemas.js';
+import type { BasicAuthenticator } from './basic-auth.js';
+import type { CtiPool, CtiPools } from './pools.js';
+import type { CtiStore } from './store.js';
+
+const BASE = '/cticache/DNIS-ANI';
+/**
+ * Callers whose number is withheld. Their DNIS is leased exclusively and the entry is stored
+ * under ani "", so a GET with any of these forms finds it (the target may see another one).
+ */
+const WITHHELD_ANI = new Set(['', 'anonymous', 'unknown', 'restricted', 'private']);
+
+export function isWithheld(ani: string): boolean {
+  return WITHHELD_ANI.has(ani.trim().toLowerCase());
+}
+
+const StoreRequest = Type.Object(
+  {
+    value: Type.Unknown({ description: 'Any JSON: the call data to pass to the target system' }),
+    ani: Type.String({
+      maxLength: 64,
+      pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+      description: 'The caller\'s number. Empty, "anonymous", "unknown", "restricted" or "private" (any case) lease the DNIS exclusively.',
+    }),
+    pool: Type.Optional(Type.String({ minLength: 1, description: 'Pool of the target system; the default pool otherwise' })),
+  },
+  { additionalProperties: false },
+);
+type StoreRequest = Static<typeof StoreRequest>;
+const checkStoreRequest = TypeCompiler.Compile(StoreRequest);
+
+const EntryParams = Type.Object({ key: Type.String({ description: '<dnis>:<ani>, as in the Location of the POST' }) });
+const Stored = Type.Object({ dnis: Type.String(), ani: Type.String(), value: Type.Unknown() });
+const Fetched = Type.Object({ value: Type.Unknown() });
+const errors = { '4xx': ErrorResponse, 503: ErrorResponse };
+
+export interface CtiRouteEvents {
+  allocated(pool: CtiPool): void;
+  exhausted(pool: CtiPool): void;
+  stored(pool: CtiPool, dnis: string, ani: string, sizeBytes: number): void;
+  fetched(pool: CtiPool | undefined, dnis: string, ani: string, value: string | null, deleted: boolean): void;
+}
+
+export interface CtiRouteOptions {
+  pools: CtiPools;
+  store: CtiStore;
+  auth: BasicAuthenticator;
+  maxValueBytes: number;
+  events: CtiRouteEvents;
+}
+
+/** The REST interface of seed 004: POST stores and allocates, GET fetches, DELETE fetches and deletes. */
+export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRouteOptions): FastifyPluginAsync {
+  return async (app) => {
+    // Values are JSON only: anything else is 415, not a confusing validation error.
+    app.removeContentTypeParser('text/plain');
+    app.addHook('onRequest', async (request) => {
+      await auth.authenticate(request.headers.authorization);
+    });
+    const common = {
+      tags: ['cti'],
+      security: [{ basic: [] }],
+    };
+    // Bodies and params are checked in the handlers, to answer with precise, complete details.
+    const noValidation = () => (value: unknown) => ({ value });
+
+    app.post(BASE, {
+      bodyLimit: maxValueBytes + 1024,
+      validatorCompiler: noValidation,
+      schema: {
+        ...common,
+        summary: 'Store call data and get a DNIS of the target system\'s pool to transfer the call to',
+        description: `201 with Location /cticache/DNIS-ANI/<dnis>:<ani>. The value is at most ${maxValueBytes} bytes of JSON (413 beyond). 503 POOL_EXHAUSTED when every number of the pool is in use for this caller.`,
+        body: StoreRequest,
+        response: { 201: Stored, ...errors },
+      },
+      handler: async (request, reply) => {
+        const body = parseStoreRequest(request.body);
+        const pool = resolvePool(pools, body.pool);
+        const value = JSON.stringify(body.value);
+        const sizeBytes = Buffer.byteLength(value);
+        if (sizeBytes > maxValueBytes) {
+          throw new ValueTooLargeError(`value is ${sizeBytes} bytes of JSON; the limit is ${maxValueBytes} (cti.maxValueBytes)`);
+        }
+        let dnis: string;
+        try {
+          dnis = await store.put(pool, isWithheld(body.ani) ? '' : body.ani, value);
+        } catch (error) {
+          if (error instanceof PoolExhaustedError) events.exhausted(pool);
+          throw error;
+        }
+        events.allocated(pool);
+        events.stored(pool, dnis, body.ani, sizeBytes);
+        return sendJson(
+          reply.code(201).header('location', `${BASE}/${encodeURIComponent(dnis)}:${encodeURIComponent(body.ani)}`),
+          `{"dnis":${JSON.stringify(dnis)},"ani":${JSON.stringify(body.ani)},"value":${value}}`,
+        );
+      },
+    });
+
+    const fetch = (deleted: boolean) => async (request: { params: unknown }, reply: FastifyReply) => {
+      const { key } = request.params as { key: string };
+      const colon = key.indexOf(':');
+      if (colon <= 0) throw new NotFoundError(`no entry "${key}": expected ${BASE}/<dnis>:<ani>`);
+      const dnis = key.slice(0, colon);
+      const ani = key.slice(colon + 1);
+      const pool = pools.byDnis.get(dnis);
+      const storedAni = isWithheld(ani) ? '' : ani;
+      const value = pool ? await (deleted ? store.take(pool, dnis, storedAni) : store.get(pool, dnis, storedAni)) : null;
+      events.fetched(pool, dnis, ani, value, deleted);
+      if (value === null) throw new NotFoundError(`no entry for ${dnis}:${ani} (never stored, fetched with DELETE, or expired)`);
+      return sendJson(reply, `{"value":${value}}`);
+    };
+
+    app.get(`${BASE}/:key`, {
+      validatorCompiler: noValidation,
+      schema: {
+        ...common,
+        summary: 'Fetch the call data stored under DNIS:ANI',
+        params: EntryParams,
+        response: { 200: Fetched, ...errors },
+      },
+      handler: fetch(false),
+    });
+
+    app.delete(`${BASE}/:key`, {
+      validatorCompiler: noValidation,
+      schema: {
+        ...common,
+        summary: 'Fetch and delete the call data stored under DNIS:ANI (atomically), releasing the DNIS',
+        params: EntryParams,
+        response: { 200: Fetched, ...errors },
+      },
+      handler: fetch(true),
+    });
+  };
+}
+
+function resolvePool(pools: CtiPools, name: string | undefined): CtiPool {
+  if (name === undefined) {
+    if (pools.defaultPool) return pools.defaultPool;
+    throw new ValidationError('pool is required: several pools are configured and cti.defaultPool names none', {
+      details: [{ path: '/pool', message: `expected one of ${[...pools.byName.keys()].join(', ')}` }],
+    });
+  }
+  const pool = pools.byName.get(name);
+  if (pool) return pool;
+  throw new ValidationError(`unknown pool "${name}"`, {
+    details: [{ path: '/pool', message: `expected one of ${[...pools.byName.keys()].join(', ')}` }],
+  });
+}
+
+function parseStoreRequest(body: unknown): StoreRequest {
+  if (checkStoreRequest.Check(body)) return body;
+  const details: ErrorDetail[] = [];
+  for (const error of checkStoreRequest.Errors(body)) {
+    const detail = describe(error);
+    if (!details.some((known) => known.path === detail.path)) details.push(detail);
+  }
+  throw new ValidationError(`invalid body: ${details.map((detail) => `${detail.path || '(body)'} ${detail.message}`).join('; ')}`, { details });
+}
+
+function describe(error: ValueError): ErrorDetail {
+  switch (error.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return { path: error.path, message: 'is required' };
+    case ValueErrorType.ObjectAdditionalProperties:
+      return { path: error.path, message: 'is not a field of this request (expected value, ani, pool)' };
+    case ValueErrorType.Object:
+      return { path: error.path, message: 'expected a JSON object {"value": ..., "ani": "..."}' };
+    case ValueErrorType.String:
+      return { path: error.path, message: 'expected a string' };
+    case ValueErrorType.StringMaxLength:
+      return { path: error.path, message: `at most ${String(error.schema.maxLength)} characters` };
+    case ValueErrorType.StringPattern:
+      return { path: error.path, message: 'control characters are not allowed' };
+    default:
+      return { path: error.path, message: error.message };
+  }
+}
+
+/** Sends prebuilt JSON (values are stored as JSON text and passed through without re-parsing). */
+function sendJson(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
+}

@@ -1,0 +1,17 @@
+--[[
+  Fetches and deletes one CTI entry atomically and releases its DNIS lease (DELETE /cticache/...).
+
+  KEYS[1]  leases  ZSET  "<dnis>:<ani>" -> lease expiry (see ctiAllocate.lua)
+  KEYS[2]  usage   HASH  dnis -> number of leases on it, or -1 when leased exclusively
+  KEYS[3]  the entry key
+
+  ARGV[1]  lease member "<dnis>:<ani>" ("" ani: exclusive lease)
+
+  Returns the entry's value, or nil when it is absent or expired.
+]]
+local value = redis.call('GETDEL', KEYS[3])
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  local dnis, ani = string.match(ARGV[1], '^([^:]*):(.*)$')
+  if ani == '' or redis.call('HINCRBY', KEYS[2], dnis, -1) <= 0 then redis.call('HDEL', KEYS[2], dnis) end
+end
+return value
