@@ -1,7 +1,19 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { SwitchboardError } from '../errors.js';
+import { eventLogKey } from '../redis/keys.js';
+import { simulateCommand } from './simulate.js';
 import { startCommand } from './start.js';
+import { tailCommand } from './tail.js';
+
+const env = process.env;
+const defaultUrl = env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.SWITCHBOARD_HTTP_PORT ?? 8080}`;
+const defaultRedis = env.SWITCHBOARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const integer = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
+  return parsed;
+};
 
 const program = new Command()
   .name('switchboard')
@@ -11,7 +23,33 @@ program
   .command('start')
   .description('run the hub')
   .option('-c, --config <file>', 'YAML or JSON config file (also SWITCHBOARD_CONFIG)')
-  .action((options: { config?: string }) => startCommand(options, process.env));
+  .action((options: { config?: string }) => startCommand(options, env));
+
+program
+  .command('simulate')
+  .description('drive sandbox dialler traffic (agents, campaigns, calls, CDRs) through the intake')
+  .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaultUrl)
+  .option('--token <token>', 'bearer token with the ingest role (SWITCHBOARD_API_TOKEN)', env.SWITCHBOARD_API_TOKEN)
+  .option('--rate <events/s>', 'events per second', integer, 20)
+  .option('--agents <n>', 'agents', integer, 10)
+  .option('--campaigns <n>', 'campaigns', integer, 2)
+  .option('--duration <s>', 'seconds to run (0: until Ctrl-C)', integer, 60)
+  .option('--max-batch <n>', 'most events per request', integer, 100)
+  .option('--seed <n>', 'pseudo-random seed (same seed, same traffic)', integer, 1)
+  .action(async (options: { url: string; token?: string; rate: number; agents: number; campaigns: number; duration: number; maxBatch: number; seed: number }) => {
+    const summary = await simulateCommand({ ...options, durationS: options.duration });
+    if (summary.rejected.size > 0) process.exitCode = 1;
+  });
+
+program
+  .command('tail [patterns...]')
+  .description("pretty-print notifications, e.g. switchboard tail 'enigma:notifications:agents:*'")
+  .option('--redis <url>', 'Redis URL (SWITCHBOARD_REDIS_URL)', defaultRedis)
+  .option('--log', 'follow the event log stream instead of Pub/Sub (shows CDRs too)')
+  .option('--key-prefix <prefix>', 'keyPrefix of the hub, for --log', env.SWITCHBOARD_KEY_PREFIX ?? 'switchboard')
+  .action((patterns: string[], options: { redis: string; log?: boolean; keyPrefix: string }) =>
+    tailCommand(patterns, { redis: options.redis, ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
+  );
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = error instanceof SwitchboardError ? `${error.code}: ${error.message}` : String((error as Error)?.stack ?? error);

@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SandboxDialler, type SandboxEvent } from '../sandbox/dialler.js';
+
+export interface SimulateOptions {
+  url: string;
+  token?: string;
+  rate: number;
+  agents: number;
+  campaigns: number;
+  durationS: number;
+  maxBatch: number;
+  seed: number;
+}
+
+interface Summary {
+  requests: number;
+  accepted: number;
+  duplicates: number;
+  rejected: Map<string, number>;
+  byType: Map<string, number>;
+  cdrByDisposition: Map<string, number>;
+  latenciesMs: number[];
+}
+
+const TICK_MS = 20;
+
+/**
+ * `switchboard simulate`: drives sandbox dialler traffic through the intake at a steady rate, one
+ * request in flight at a time (like a dialler, so acceptance order is the dialler's order), and
+ * prints a summary. Stops after `durationS` (0: on Ctrl-C) with campaigns completed and agents
+ * logged out.
+ */
+export async function simulateCommand(options: SimulateOptions, out: NodeJS.WritableStream = process.stdout): Promise<Summary> {
+  const dialler = new SandboxDialler({ agents: options.agents, campaigns: options.campaigns, seed: options.seed });
+  const summary: Summary = { requests: 0, accepted: 0, duplicates: 0, rejected: new Map(), byType: new Map(), cdrByDisposition: new Map(), latenciesMs: [] };
+  const interrupted = new AbortController();
+  const onSigint = () => interrupted.abort();
+  process.once('SIGINT', onSigint);
+
+  out.write(`simulating ${options.agents} agents on ${options.campaigns} campaigns at ${options.rate} events/s → ${options.url}\n`);
+  const started = performance.now();
+  const endAt = options.durationS > 0 ? started + options.durationS * 1000 : Infinity;
+  let backlog: SandboxEvent[] = [];
+  let due = 0;
+  let lastProgress = started;
+
+  while (performance.now() < endAt && !interrupted.signal.aborted) {
+    const tickStart = performance.now();
+    due += (options.rate * TICK_MS) / 1000;
+    while (backlog.length < due) backlog.push(...dialler.next());
+    const count = Math.min(Math.floor(due), options.maxBatch);
+    if (count > 0) {
+      await send(options, backlog.slice(0, count), summary);
+      backlog = backlog.slice(count);
+      due -= count;
+    }
+    if (tickStart - lastProgress > 5000) {
+      lastProgress = tickStart;
+      out.write(`  ${((tickStart - started) / 1000).toFixed(0)} s: ${summary.accepted} events accepted\n`);
+    }
+    await sleep(Math.max(0, TICK_MS - (performance.now() - tickStart)));
+  }
+  const finish = [...backlog, ...dialler.finish()];
+  for (let i = 0; i < finish.length; i += options.maxBatch) await send(options, finish.slice(i, i + options.maxBatch), summary);
+  process.off('SIGINT', onSigint);
+
+  printSummary(out, summary, (performance.now() - started) / 1000);
+  return summary;
+}
+
+async function send(options: SimulateOptions, events: SandboxEvent[], summary: Summary): Promise<void> {
+  const sentAt = performance.now();
+  summary.requests += 1;
+  let status: number;
+  let body: { accepted?: number; duplicates?: number; error?: { code: string } };
+  try {
+    const response = await fetch(`${options.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
+      body: JSON.stringify(events),
+    });
+    status = response.status;
+    body = (await response.json()) as typeof body;
+  } catch (error) {
+    increment(summary.rejected, `unreachable (${(error as Error).message})`, events.length);
+    return;
+  }
+  summary.latenciesMs.push(performance.now() - sentAt);
+  if (status !== 202) {
+    increment(summary.rejected, `${status} ${body.error?.code ?? ''}`.trim(), events.length);
+    return;
+  }
+  summary.accepted += body.accepted ?? 0;
+  summary.duplicates += body.duplicates ?? 0;
+  for (const event of events) {
+    increment(summary.byType, event.type);
+    if (event.type === 'cdr.created') increment(summary.cdrByDisposition, String(event.data.disposition));
+  }
+}
+
+function increment(counts: Map<string, number>, key: string, by = 1): void {
+  counts.set(key, (counts.get(key) ?? 0) + by);
+}
+
+function printSummary(out: NodeJS.WritableStream, summary: Summary, elapsedS: number): void {
+  const sorted = [...summary.latenciesMs].sort((a, b) => a - b);
+  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(1) : 'n/a');
+  const table = (counts: Map<string, number>) =>
+    [...counts].sort((a, b) => b[1] - a[1]).map(([key, count]) => `    ${key.padEnd(26)} ${count}`).join('\n');
+  out.write(
+    [
+      '',
+      `summary: ${summary.accepted} events accepted in ${summary.requests} requests over ${elapsedS.toFixed(1)} s (${(summary.accepted / elapsedS).toFixed(0)} events/s), ${summary.duplicates} duplicates`,
+      `  request latency p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`,
+      '  events by type:',
+      table(summary.byType),
+      '  CDRs by disposition:',
+      table(summary.cdrByDisposition),
+      ...(summary.rejected.size ? ['  rejected events:', table(summary.rejected)] : []),
+      '',
+    ].join('\n'),
+  );
+}

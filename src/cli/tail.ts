@@ -1,0 +1,45 @@
+import { createRedisClient } from '../redis/client.js';
+
+export interface TailOptions {
+  redis: string;
+  /** Follow Switchboard's event log stream (non-destructively) instead of Pub/Sub. */
+  logKey?: string;
+}
+
+/**
+ * `switchboard tail [patterns…]`: pattern-subscribes and pretty-prints every notification, or
+ * follows the event log (which also shows CDRs, whose Enigma list must not be consumed here).
+ */
+export async function tailCommand(patterns: string[], options: TailOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const client = createRedisClient({ url: options.redis, name: 'switchboard-tail' });
+  client.on('error', (error: Error) => out.write(`redis: ${error.message}\n`));
+  await client.connect();
+  const colour = 'isTTY' in out && out.isTTY;
+  const print = (channel: string, message: string) => {
+    const time = new Date().toISOString().slice(11, 23);
+    out.write(colour ? `\x1b[2m${time}\x1b[0m \x1b[36m${channel}\x1b[0m ${message}\n` : `${time} ${channel} ${message}\n`);
+  };
+
+  const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  if (options.logKey) {
+    out.write(`following ${options.logKey} on ${options.redis} (Ctrl-C to stop)\n`);
+    let lastId = '$';
+    let stopped = false;
+    void stop.then(() => (stopped = true));
+    while (!stopped) {
+      const reply = await client.xRead({ key: options.logKey, id: lastId }, { BLOCK: 1000, COUNT: 100 });
+      for (const stream of (reply as { messages: { id: string; message: Record<string, string> }[] }[] | null) ?? []) {
+        for (const entry of stream.messages) {
+          lastId = entry.id;
+          print(`${entry.id} ${entry.message.type}`, entry.message.event ?? '');
+        }
+      }
+    }
+  } else {
+    const subscribed = patterns.length > 0 ? patterns : ['enigma:notifications:*', 'callcenter_events'];
+    await client.pSubscribe(subscribed, (message, channel) => print(channel, message));
+    out.write(`subscribed to ${subscribed.join(', ')} on ${options.redis} (Ctrl-C to stop)\n`);
+    await stop;
+  }
+  await client.close();
+}

@@ -1,0 +1,201 @@
+import type { AgentStatus, CdrDisposition } from '../events/catalogue.js';
+
+/** An event as a dialler submits it to POST /v1/events. */
+export interface SandboxEvent {
+  type: string;
+  source: string;
+  data: Record<string, unknown>;
+}
+
+export interface SandboxOptions {
+  agents: number;
+  campaigns: number;
+  /** Seed of the pseudo-random sequence: the same seed gives the same traffic. */
+  seed?: number;
+  source?: string;
+  now?: () => Date;
+}
+
+interface Callee {
+  contactRef: string;
+  numbers: string[];
+}
+
+interface Campaign {
+  name: string;
+  callees: Callee[];
+}
+
+interface Agent {
+  extension: string;
+  status: AgentStatus;
+}
+
+/** Outcomes of a number that did not reach a person, with their Q.850 cause and SIP code. */
+const UNANSWERED: readonly { disposition: CdrDisposition; q850: number; sip: number; weight: number }[] = [
+  { disposition: 'no_answer', q850: 19, sip: 480, weight: 40 },
+  { disposition: 'busy', q850: 17, sip: 486, weight: 20 },
+  { disposition: 'rejected', q850: 21, sip: 603, weight: 8 },
+  { disposition: 'failed', q850: 41, sip: 503, weight: 5 },
+  { disposition: 'error', q850: 1, sip: 404, weight: 7 },
+  { disposition: 'cancelled', q850: 487, sip: 487, weight: 5 },
+];
+
+/**
+ * A sandbox predictive dialler: agents log in and cycle through statuses, campaigns start with dial
+ * previews, each callee's numbers are tried in order with one CDR per number tried (the rest are
+ * skipped once one connects), connected calls are offered to and connected with an agent, and some
+ * callers hang up in queue (CDR with agent null). Deterministic for a given seed.
+ */
+export class SandboxDialler {
+  private readonly agents: Agent[];
+  private readonly campaigns: Campaign[];
+  private readonly random: () => number;
+  private readonly source: string;
+  private readonly now: () => Date;
+  private callSequence = 0;
+  private contactSequence = 0;
+  private started = false;
+
+  constructor(options: SandboxOptions) {
+    this.random = mulberry32(options.seed ?? 1);
+    this.source = options.source ?? 'sandbox-dialler';
+    this.now = options.now ?? (() => new Date());
+    this.agents = Array.from({ length: options.agents }, (_, i) => ({ extension: String(1001 + i), status: 'offline' as AgentStatus }));
+    this.campaigns = Array.from({ length: options.campaigns }, (_, i) => ({ name: `campaign-${i + 1}`, callees: [] }));
+  }
+
+  /** The next few events of the simulation (one step of one agent or campaign). */
+  next(): SandboxEvent[] {
+    if (!this.started) {
+      this.started = true;
+      return this.campaigns.flatMap((campaign) => [
+        this.event('campaign.status_changed', { campaign: campaign.name, status: 'started' }),
+        this.preview(campaign),
+      ]);
+    }
+    const agent = this.pick(this.agents);
+    switch (agent.status) {
+      case 'offline':
+        return [this.setStatus(agent, 'logging_in'), this.setStatus(agent, 'available', this.pick(this.campaigns).name)];
+      case 'available':
+        return this.random() < 0.08 ? [this.setStatus(agent, this.random() < 0.5 ? 'on_break' : 'not_ready')] : this.dial(agent);
+      case 'wrapup':
+        return [this.setStatus(agent, 'available')];
+      default:
+        return [this.setStatus(agent, 'available')];
+    }
+  }
+
+  /** Campaigns stop and agents log out, as at the end of a shift. */
+  finish(): SandboxEvent[] {
+    return [
+      ...this.campaigns.flatMap((campaign) => [
+        this.event('campaign.status_changed', { campaign: campaign.name, status: 'stopping' }),
+        this.event('campaign.status_changed', { campaign: campaign.name, status: 'completed' }),
+      ]),
+      ...this.agents
+        .filter((agent) => agent.status !== 'offline')
+        .flatMap((agent) => [this.setStatus(agent, 'logging_out'), this.setStatus(agent, 'offline')]),
+    ];
+  }
+
+  private dial(agent: Agent): SandboxEvent[] {
+    const campaign = this.pick(this.campaigns);
+    const events: SandboxEvent[] = [];
+    if (campaign.callees.length === 0) events.push(this.preview(campaign));
+    const callee = campaign.callees.shift() as Callee;
+
+    for (const number of callee.numbers) {
+      const callId = `call-${++this.callSequence}`;
+      const dialedAt = this.now();
+      const base = { call_id: callId, number, direction: 'outbound', dialed_at: dialedAt.toISOString(), campaign: campaign.name, contact_ref: callee.contactRef, dial_number: '+27210000000' };
+      if (this.random() < 0.55) {
+        const outcome = this.weighted(UNANSWERED);
+        events.push(this.event('cdr.created', { ...base, disposition: outcome.disposition, agent: null, q850_cause: outcome.q850, sip_code: outcome.sip, duration_s: this.int(0, 30) }));
+        continue;
+      }
+      // The number answered: the remaining numbers of this callee are not dialled.
+      const roll = this.random();
+      if (roll < 0.08) {
+        events.push(this.event('cdr.created', { ...base, disposition: 'machine', agent: null, q850_cause: 16, sip_code: 200, duration_s: this.int(5, 25) }));
+      } else if (roll < 0.18) {
+        events.push(this.event('cdr.created', { ...base, disposition: 'abandoned', agent: null, q850_cause: 16, sip_code: 200, duration_s: this.int(3, 40) }));
+      } else {
+        const call = { call_id: callId, agent: agent.extension, campaign: campaign.name, number, contact_ref: callee.contactRef, queue: `${campaign.name}-queue`, caller_id: '+27210000000' };
+        const talk = this.int(20, 600);
+        events.push(
+          this.event('call.offered', call),
+          this.event('call.connected', call),
+          this.setStatus(agent, 'busy', campaign.name),
+          this.event('cdr.created', {
+            ...base,
+            disposition: this.random() < 0.6 ? 'callee_hungup' : 'agent_hungup',
+            agent: agent.extension,
+            answered_at: dialedAt.toISOString(),
+            duration_s: talk + this.int(3, 20),
+            talk_s: talk,
+            hold_s: this.random() < 0.2 ? this.int(5, 60) : 0,
+            q850_cause: 16,
+            sip_code: 200,
+            recording_url: `https://recordings.example/${callId}.wav`,
+          }),
+          this.setStatus(agent, 'wrapup', campaign.name),
+        );
+      }
+      break;
+    }
+    return events;
+  }
+
+  private preview(campaign: Campaign): SandboxEvent {
+    const callees = Array.from({ length: Math.max(2, this.agents.length * 2) }, () => {
+      const contactRef = `contact-${++this.contactSequence}`;
+      const numbers = Array.from({ length: this.int(1, 3) }, () => `+2721${String(this.int(1_000_000, 9_999_999))}`);
+      return { contactRef, numbers };
+    });
+    campaign.callees.push(...callees);
+    return this.event('campaign.dial_preview', {
+      campaign: campaign.name,
+      callees: callees.map((callee) => ({ number: callee.numbers[0], contact_ref: callee.contactRef })),
+    });
+  }
+
+  private setStatus(agent: Agent, status: AgentStatus, campaign?: string): SandboxEvent {
+    agent.status = status;
+    return this.event('agent.status_changed', { agent: agent.extension, status, ...(campaign ? { campaign } : {}) });
+  }
+
+  private event(type: string, data: Record<string, unknown>): SandboxEvent {
+    return { type, source: this.source, data };
+  }
+
+  private pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.random() * items.length)] as T;
+  }
+
+  private int(min: number, max: number): number {
+    return min + Math.floor(this.random() * (max - min + 1));
+  }
+
+  private weighted<T extends { weight: number }>(items: readonly T[]): T {
+    let roll = this.random() * items.reduce((sum, item) => sum + item.weight, 0);
+    for (const item of items) {
+      roll -= item.weight;
+      if (roll < 0) return item;
+    }
+    return items[items.length - 1] as T;
+  }
+}
+
+/** Small, fast, seedable PRNG (public domain); Math.random cannot be seeded. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
