@@ -7,9 +7,6 @@ import { IntegratorMaintenance } from './maintenance.js';
 import { IntegratorRegistry, type IntegratorLag } from './registry.js';
 import { integratorRoutes } from './routes.js';
 
-/** One Redis read per scrape, shared by every per-integrator gauge (prom-client collects them concurrently). */
-const SNAPSHOT_TTL_MS = 500;
-
 /**
  * Every integrator gets every CDR (issue 3, docs/integrators.md): registry + API, the fan-out
  * profile of the append script, and the janitor/sweeper on a patient client of its own.
@@ -51,14 +48,15 @@ export const integratorsComponent: ComponentFactory = (context: HubContext) => {
 
 /** Per-integrator lag gauges, filled from Redis at scrape time so every hub node reports the same. */
 function registerLagGauges(context: HubContext, registry: IntegratorRegistry): void {
-  let snapshot: { at: number; lag: Promise<Map<string, IntegratorLag>> } | undefined;
-  const read = () => {
-    const now = Date.now();
-    if (!snapshot || now - snapshot.at > SNAPSHOT_TTL_MS) {
-      snapshot = { at: now, lag: registry.list().then((specs) => registry.lag(specs, now)) };
-    }
-    return snapshot.lag;
-  };
+  // Shared while in flight: one scrape starts every gauge's collect in the same tick.
+  let inFlight: Promise<Map<string, IntegratorLag>> | undefined;
+  const read = () =>
+    (inFlight ??= registry
+      .list()
+      .then((specs) => registry.lag(specs))
+      .finally(() => {
+        inFlight = undefined;
+      }));
   const gauge = (name: string, help: string, value: (lag: IntegratorLag) => number | null) =>
     new Gauge({
       name,
