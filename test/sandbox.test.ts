@@ -1,0 +1,100 @@
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulateCommand } from '../src/cli/simulate.js';
+import type { Hub } from '../src/hub.js';
+import { validateBatch } from '../src/intake/validate.js';
+import { SandboxDialler, type SandboxEvent } from '../src/sandbox/dialler.js';
+import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
+import { startHub, TEST_TOKEN } from './helpers/hub.js';
+
+function run(steps: number, seed = 7): SandboxEvent[] {
+  const dialler = new SandboxDialler({ agents: 5, campaigns: 2, seed });
+  const events: SandboxEvent[] = [];
+  for (let i = 0; i < steps; i += 1) events.push(...dialler.next());
+  return [...events, ...dialler.finish()];
+}
+
+describe('sandbox dialler', () => {
+  const events = run(3000);
+  const cdrs = events.filter((event) => event.type === 'cdr.created').map((event) => event.data);
+
+  it('produces only events the intake accepts', () => {
+    expect(() => validateBatch(events, events.length)).not.toThrow();
+  });
+
+  it('is deterministic for a seed', () => {
+    const strip = (list: SandboxEvent[]) => JSON.stringify(list).replace(/"\d{4}-\d\d-\d\dT[^"]+"/g, '"t"');
+    expect(strip(run(200, 3))).toBe(strip(run(200, 3)));
+    expect(strip(run(200, 3))).not.toBe(strip(run(200, 4)));
+  });
+
+  it('tries a callee\'s numbers in order, one CDR each, and skips the rest once one connects', () => {
+    const previews = events.filter((event) => event.type === 'campaign.dial_preview');
+    expect(previews.length).toBeGreaterThan(0);
+    const byContact = new Map<string, Record<string, unknown>[]>();
+    for (const cdr of cdrs) byContact.set(cdr.contact_ref as string, [...(byContact.get(cdr.contact_ref as string) ?? []), cdr]);
+    let multiNumber = 0;
+    for (const attempts of byContact.values()) {
+      const numbers = attempts.map((attempt) => attempt.number);
+      expect(new Set(numbers).size).toBe(numbers.length);
+      const connected = attempts.findIndex((attempt) => ['callee_hungup', 'agent_hungup', 'machine', 'abandoned'].includes(attempt.disposition as string));
+      if (connected >= 0) expect(connected).toBe(attempts.length - 1);
+      if (attempts.length > 1) multiNumber += 1;
+    }
+    expect(multiNumber).toBeGreaterThan(10);
+  });
+
+  it('offers and connects answered calls to an agent, and leaves the agent null for callers who hang up in queue', () => {
+    const abandoned = cdrs.filter((cdr) => cdr.disposition === 'abandoned');
+    expect(abandoned.length).toBeGreaterThan(0);
+    expect(abandoned.every((cdr) => cdr.agent === null)).toBe(true);
+    const talked = cdrs.filter((cdr) => cdr.disposition === 'callee_hungup' || cdr.disposition === 'agent_hungup');
+    expect(talked.length).toBeGreaterThan(0);
+    for (const cdr of talked) {
+      const index = events.findIndex((event) => event.type === 'cdr.created' && event.data.call_id === cdr.call_id);
+      const before = events.slice(0, index).filter((event) => event.data.call_id === cdr.call_id).map((event) => event.type);
+      expect(before).toEqual(['call.offered', 'call.connected']);
+      expect(cdr).toMatchObject({ q850_cause: 16, sip_code: 200, agent: expect.any(String) });
+    }
+    const unanswered = cdrs.filter((cdr) => cdr.disposition === 'busy');
+    expect(unanswered.every((cdr) => cdr.q850_cause === 17 && cdr.sip_code === 486)).toBe(true);
+  });
+
+  it('cycles agents through statuses and ends the shift logged out', () => {
+    const statuses = new Set(events.filter((event) => event.type === 'agent.status_changed').map((event) => event.data.status));
+    expect([...statuses]).toEqual(expect.arrayContaining(['logging_in', 'available', 'busy', 'wrapup', 'logging_out', 'offline']));
+    const campaignStatuses = events.filter((event) => event.type === 'campaign.status_changed').map((event) => event.data.status);
+    expect(campaignStatuses.slice(0, 2)).toEqual(['started', 'started']);
+    expect(campaignStatuses.slice(-2)).toEqual(['stopping', 'completed']);
+  });
+});
+
+describe('switchboard simulate', () => {
+  let redis: TestRedis;
+  let hub: Hub;
+  beforeAll(async () => {
+    redis = await startRedis({ appendOnly: false });
+    hub = await startHub(redis.url);
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await redis?.close();
+  });
+
+  it('drives traffic through the intake and prints a summary that matches the log', async () => {
+    const out = new PassThrough();
+    let printed = '';
+    out.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const summary = await simulateCommand(
+      { url: hub.url, token: TEST_TOKEN, rate: 300, agents: 8, campaigns: 2, durationS: 1, maxBatch: 50, seed: 1 },
+      out,
+    );
+    expect(summary.rejected.size).toBe(0);
+    expect(summary.accepted).toBeGreaterThan(200);
+    const client = await connectClient(redis.url);
+    expect(await client.xLen(hub.context.keys.eventLog)).toBe(summary.accepted);
+    await client.quit();
+    expect(printed).toMatch(new RegExp(`summary: ${summary.accepted} events accepted`));
+    expect(printed).toContain('CDRs by disposition:');
+  });
+});
