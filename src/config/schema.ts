@@ -178,6 +178,47 @@ const CtiConfig = Type.Object(
   { ...strict, default: {} },
 );
 
+/** Event subscriptions (issue 4): NetSapiens-style webhooks. Durations in ms. */
+const WebhooksConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    /** Private, loopback and link-local targets are refused unless this is true (tests, on-prem). */
+    allowPrivateTargets: Type.Boolean({ default: false }),
+    /** This hub's name in the node registry and in `current-active-server`; defaults to the hostname. */
+    nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^:{}\\s]+$' })),
+    /** Subscriptions are spread over this many lease slots; fixed for a deployment. */
+    slots: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
+    leaseTtlMs: Type.Integer({ minimum: 300, default: 15_000 }),
+    batchMaxEvents: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    batchLingerMs: Type.Integer({ minimum: 0, default: 100 }),
+    /** Matched events buffered per subscription; beyond it the subscription re-reads the log itself. */
+    maxPendingEvents: Type.Integer({ minimum: 1, default: 5000 }),
+    connectTimeoutMs: Type.Integer({ minimum: 10, default: 5000 }),
+    responseTimeoutMs: Type.Integer({ minimum: 10, default: 10_000 }),
+    maxResponseBodyBytes: Type.Integer({ minimum: 0, default: 65_536 }),
+    connectionsPerOrigin: Type.Integer({ minimum: 1, default: 16 }),
+    /** Delay before each retry; Svix's default (5 s … 10 h, ≈27.6 h with the first attempt). */
+    retryScheduleMs: Type.Array(Type.Integer({ minimum: 0 }), {
+      default: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+    }),
+    /** ±fraction of random jitter on every retry delay. */
+    retryJitter: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
+    /** Minimum delay after a timeout or a 429/502/503/504 (Svix's overload penalty). */
+    throttleFloorMs: Type.Integer({ minimum: 0, default: 60_000 }),
+    /** Consecutive failed attempts that turn a subscription's status to error. */
+    errorAfterFailures: Type.Integer({ minimum: 1, default: 4 }),
+    /** Clean posting time after which an error status returns to active. */
+    cleanIntervalMs: Type.Integer({ minimum: 0, default: 60_000 }),
+    /** Consecutive batches that exhaust their retries before the subscription is disabled. */
+    disableAfterExhaustedBatches: Type.Integer({ minimum: 1, default: 3 }),
+    /** A rotated-out secret keeps signing (beside the new one) for this long. */
+    secretRotationGraceMs: Type.Integer({ minimum: 0, default: 24 * 3_600_000 }),
+    /** How often a node looks for subscription changes made elsewhere. */
+    pollIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
+  },
+  { ...strict, default: {} },
+);
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data' }),
@@ -196,6 +237,7 @@ export const ConfigSchema = Type.Object(
     spool: SpoolConfig,
     profiles: ProfilesConfig,
     cti: CtiConfig,
+    webhooks: WebhooksConfig,
   },
   strict,
 );
@@ -205,3 +247,4 @@ export type EnigmaProfileConfig = Static<typeof EnigmaProfile>;
 export type NewfiesProfileConfig = Static<typeof NewfiesProfile>;
 export type IntegratorsConfig = Static<typeof IntegratorsConfig>;
 export type CtiConfig = Static<typeof CtiConfig>;
+export type WebhooksConfig = Static<typeof WebhooksConfig>;

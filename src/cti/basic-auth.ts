@@ -8,7 +8,7 @@ export const BASIC_CHALLENGE = 'Basic realm="switchboard-cti", charset="UTF-8"';
 const DEFAULT_COST = { N: 16_384, r: 8, p: 1 } as const;
 const KEY_BYTES = 32;
 const HASH_FORMAT = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
-/** Verified credentials remembered (by digest) so scrypt runs once per client, not per request. */
+/** Verified credentials remembered so scrypt runs once per client, not per request. */
 const VERIFIED_CACHE_SIZE = 1024;
 
 interface PasswordHash {
@@ -27,7 +27,8 @@ export async function hashPassword(password: string): Promise<string> {
 
 /** HTTP Basic credentials from `cti.users`; plain passwords are hashed at load and not kept. */
 export class BasicAuthenticator {
-  private readonly verified = new Map<string, string>();
+  /** By digest of the Authorization header; concurrent first requests share one scrypt run. */
+  private readonly verified = new Map<string, Promise<string>>();
 
   private constructor(
     private readonly users: ReadonlyMap<string, PasswordHash>,
@@ -60,9 +61,18 @@ export class BasicAuthenticator {
     if (this.open) return 'anonymous';
     if (!authorization) throw new AuthRequiredError('missing Authorization: Basic credentials', { challenge: BASIC_CHALLENGE });
     const digest = createHash('sha256').update(authorization).digest('base64');
-    const known = this.verified.get(digest);
-    if (known !== undefined) return known;
+    let verification = this.verified.get(digest);
+    if (!verification) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      verification = this.verify(authorization);
+      this.verified.set(digest, verification);
+      // Failures are not remembered: a later request with the same header is checked again.
+      verification.catch(() => this.verified.delete(digest));
+    }
+    return verification;
+  }
 
+  private async verify(authorization: string): Promise<string> {
     const credentials = parseBasic(authorization);
     const stored = this.users.get(credentials.username);
     const hash = stored ?? this.decoy;
@@ -70,8 +80,6 @@ export class BasicAuthenticator {
     if (!timingSafeEqual(key, hash.key) || !stored) {
       throw new AuthInvalidError('wrong user name or password', { challenge: BASIC_CHALLENGE });
     }
-    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
-    this.verified.set(digest, credentials.username);
     return credentials.username;
   }
 }

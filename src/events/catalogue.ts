@@ -111,6 +111,20 @@ const ctiEntryFields = {
 const CtiDataStored = Type.Object(ctiEntryFields);
 const CtiDataFetched = Type.Object({ ...ctiEntryFields, deleted: Type.Boolean() });
 
+/** Operational events of event subscriptions (src/webhooks): status changes, never silent. */
+const subscriptionFields = {
+  subscription_id: Text(64),
+  model: Text(64),
+  status: oneOf(['active', 'error', 'disabled'] as const),
+  reason: Type.Optional(Text(1024)),
+  /** Events of a batch that exhausted its retries and went to the subscription's failed deliveries. */
+  failed_events: Type.Optional(Type.Integer({ minimum: 0 })),
+  post_origin: Type.Optional(Text(2048)),
+};
+const SubscriptionError = Type.Object(subscriptionFields);
+const SubscriptionDisabled = Type.Object(subscriptionFields);
+const SubscriptionRecovered = Type.Object(subscriptionFields);
+
 export const EVENT_DATA_SCHEMAS = {
   'agent.status_changed': AgentStatusChanged,
   'call.offered': CallOffered,
@@ -120,6 +134,9 @@ export const EVENT_DATA_SCHEMAS = {
   'campaign.dial_preview': CampaignDialPreview,
   'cti.data_stored': CtiDataStored,
   'cti.data_fetched': CtiDataFetched,
+  'subscription.error': SubscriptionError,
+  'subscription.disabled': SubscriptionDisabled,
+  'subscription.recovered': SubscriptionRecovered,
 } satisfies Record<string, TObject>;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;

@@ -42,6 +42,29 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
       const tag = `${config.keyPrefix}:{cti:${pool}}`;
       return { leases: `${tag}:leases`, usage: `${tag}:usage`, order: `${tag}:order`, entryPrefix: `${tag}:entry:` };
     },
+
+    /**
+     * Event subscriptions (src/webhooks). The registry (definitions, identities, the per-domain
+     * index, the change feed) shares `{whsub}`; each subscription's delivery state (cursor,
+     * counters, failed deliveries) shares `{wh:<slot>}` with that slot's lease, so every fenced
+     * write is one atomic script.
+     */
+    webhookSubscription: (id: string) => `${config.keyPrefix}:{whsub}:sub:${id}`,
+    webhookSubscriptionIds: `${config.keyPrefix}:{whsub}:ids`,
+    webhookIdentities: `${config.keyPrefix}:{whsub}:identities`,
+    webhookDomainIndex: (domain: string) => `${config.keyPrefix}:{whsub}:domain:${domain}`,
+    webhookChanges: `${config.keyPrefix}:{whsub}:changes`,
+    webhookSlot: (slot: number) => {
+      const tag = `${config.keyPrefix}:{wh:${slot}}`;
+      return {
+        lease: `${tag}:lease`,
+        epoch: `${tag}:epoch`,
+        state: (id: string) => `${tag}:state:${id}`,
+        failed: (id: string) => `${tag}:failed:${id}`,
+      };
+    },
+    /** Live hub nodes: ZSET member nodeId, score = expiry (ms, Redis clock). */
+    nodes: `${config.keyPrefix}:{ctl}:nodes`,
   };
 }
 
