@@ -1,0 +1,41 @@
+--[[
+  Records one delivery attempt of a subscription's batch, fenced by the slot lease and by the
+  subscription's generation (a replay or a status change bumps it): counters, status, cursor
+  advance on success, failed-delivery bookkeeping, in one atomic step.
+
+  KEYS[1] slot lease   KEYS[2] subscription state hash   KEYS[3] failed deliveries stream
+  ARGV[1] lease token            ARGV[2] generation
+  ARGV[3] outcome: ok | error    ARGV[4] new cursor, or ''
+  ARGV[5] new status, or ''      ARGV[6] failed batch JSON to keep, or ''
+  ARGV[7] failed entry id to delete (a redriven batch that succeeded), or ''
+  ARGV[8] consecutive exhausted batches   ARGV[9] last error, or ''
+  Returns 1; -6 when the lease is not ours (stop the slot); -2 when the generation changed or the
+  subscription was deleted (reload it).
+]]
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -6
+end
+if redis.call('HGET', KEYS[2], 'gen') ~= ARGV[2] then
+  return -2
+end
+redis.call('HINCRBY', KEYS[2], 'posts', 1)
+if ARGV[3] ~= 'ok' then
+  redis.call('HINCRBY', KEYS[2], 'errors', 1)
+end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[2], 'cursor', ARGV[4])
+end
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[2], 'status', ARGV[5])
+end
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[3], '*', 'batch', ARGV[6])
+end
+if ARGV[7] ~= '' then
+  redis.call('XDEL', KEYS[3], ARGV[7])
+end
+redis.call('HSET', KEYS[2], 'exhausted', ARGV[8])
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[2], 'lastError', ARGV[9])
+end
+return 1

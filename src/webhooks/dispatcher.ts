@@ -1,0 +1,248 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { AcceptedEvent } from '../events/catalogue.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import { fieldOf, SubscriptionWorker, type WorkerDeps } from './delivery.js';
+import { eventTenant, modelsForType, type Model } from './models.js';
+import type { SubscriptionDef, SubscriptionStore } from './store.js';
+
+const SEP = '\u0000';
+
+/**
+ * Subscriptions indexed by model, then by (domain, user) with `*` as its own bucket: an event
+ * looks at four buckets per model it maps to, so subscriptions for other models, domains or users
+ * cost nothing. Reseller, rarer and coarser, is checked on the few candidates.
+ */
+export class MatchIndex<T extends { def: SubscriptionDef }> {
+  private readonly byModel = new Map<Model, Map<string, Set<T>>>();
+
+  add(item: T): void {
+    const { model, domain, user } = item.def;
+    let buckets = this.byModel.get(model);
+    if (!buckets) this.byModel.set(model, (buckets = new Map()));
+    const key = domain + SEP + user;
+    let bucket = buckets.get(key);
+    if (!bucket) buckets.set(key, (bucket = new Set()));
+    bucket.add(item);
+  }
+
+  delete(item: T): void {
+    const { model, domain, user } = item.def;
+    const buckets = this.byModel.get(model);
+    const key = domain + SEP + user;
+    const bucket = buckets?.get(key);
+    if (!bucket?.delete(item) || bucket.size > 0) return;
+    buckets?.delete(key);
+    if (buckets?.size === 0) this.byModel.delete(model);
+  }
+
+  /** True when some subscription takes this event type at all (skips parsing events nobody wants). */
+  wants(type: string): boolean {
+    return modelsForType(type).some((model) => this.byModel.has(model));
+  }
+
+  /** Calls `visit` for every subscription the event matches. */
+  match(event: AcceptedEvent, visit: (item: T) => void): void {
+    const tenant = eventTenant(event);
+    const domains = tenant.domain === undefined ? ['*'] : [tenant.domain, '*'];
+    const users = tenant.user === undefined ? ['*'] : [tenant.user, '*'];
+    for (const model of modelsForType(event.type)) {
+      const buckets = this.byModel.get(model);
+      if (!buckets) continue;
+      for (const domain of domains) {
+        for (const user of users) {
+          const bucket = buckets.get(domain + SEP + user);
+          if (!bucket) continue;
+          for (const item of bucket) if (item.def.reseller === '*' || item.def.reseller === tenant.reseller) visit(item);
+        }
+      }
+    }
+  }
+}
+
+export interface DispatcherOptions {
+  keys: Keys;
+  logger: Logger;
+  store: SubscriptionStore;
+  /** Dedicated client for XREAD BLOCK. */
+  blocking: RedisClient;
+  /** Patient client for the change feed and the workers. */
+  work: RedisClient;
+  pollIntervalMs: number;
+  workerDeps: Omit<WorkerDeps, 'head' | 'stale' | 'leaseLost'>;
+  /** A worker's write found the slot lease gone: the lease manager must drop it. */
+  leaseLost(slot: number): void;
+}
+
+/**
+ * Reads the event log once for all subscriptions this node owns (XREAD BLOCK from the newest
+ * entry at start) and hands each entry to the workers it matches. Owns the workers: they start
+ * when their slot lease is acquired and stop when it is lost or the subscription changes.
+ */
+export class Dispatcher {
+  private readonly defs = new Map<string, SubscriptionDef>();
+  private readonly slotTokens = new Map<number, string>();
+  private readonly workers = new Map<string, SubscriptionWorker>();
+  private readonly index = new MatchIndex<SubscriptionWorker>();
+  private readonly refreshing = new Map<string, Promise<void>>();
+  private head = '0-0';
+  private changesPos = '0-0';
+  private ready = false;
+  private stopped = false;
+  private loops: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  get ownedCount(): number {
+    return this.workers.size;
+  }
+
+  *lag(): Iterable<[string, number]> {
+    const now = Date.now();
+    for (const [id, worker] of this.workers) yield [id, worker.lagSeconds(now)];
+  }
+
+  /** Loads the registry and starts the reader and change-feed loops (retrying while Redis is away). */
+  start(): void {
+    this.loops = this.init().then(() => Promise.all([this.readLoop(), this.changesLoop()]).then(() => undefined));
+  }
+
+  private async init(): Promise<void> {
+    const { work, keys, store, logger } = this.options;
+    for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2000)) {
+      try {
+        const [lastLog] = (await work.sendCommand(['XREVRANGE', keys.eventLog, '+', '-', 'COUNT', '1'])) as [string, string[]][];
+        const [lastChange] = (await work.sendCommand(['XREVRANGE', keys.webhookChanges, '+', '-', 'COUNT', '1'])) as [string, string[]][];
+        this.head = lastLog?.[0] ?? '0-0';
+        this.changesPos = lastChange?.[0] ?? '0-0';
+        for (const def of await store.list()) this.defs.set(def.id, def);
+        this.ready = true;
+        for (const [slot, token] of this.slotTokens) this.startSlot(slot, token);
+        return;
+      } catch (error) {
+        logger.warn({ err: error }, 'webhook dispatcher cannot load subscriptions yet; retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  slotAcquired(slot: number, token: string): void {
+    this.slotTokens.set(slot, token);
+    if (this.ready) this.startSlot(slot, token);
+  }
+
+  slotLost(slot: number): void {
+    this.slotTokens.delete(slot);
+    for (const worker of [...this.workers.values()]) if (worker.def.slot === slot) void this.stopWorker(worker);
+  }
+
+  private startSlot(slot: number, token: string): void {
+    for (const def of this.defs.values()) if (def.slot === slot && !this.workers.has(def.id)) this.startWorker(def, token);
+  }
+
+  private startWorker(def: SubscriptionDef, token: string): void {
+    const worker = new SubscriptionWorker(def, token, {
+      ...this.options.workerDeps,
+      head: () => this.head,
+      stale: (id) => void this.refresh(id),
+      leaseLost: (slot) => this.options.leaseLost(slot),
+    });
+    this.workers.set(def.id, worker);
+    this.index.add(worker);
+    worker.start();
+  }
+
+  private async stopWorker(worker: SubscriptionWorker): Promise<void> {
+    if (this.workers.get(worker.def.id) === worker) {
+      this.workers.delete(worker.def.id);
+      this.index.delete(worker);
+    }
+    await worker.stop();
+  }
+
+  /** Reloads one subscription after a change (here or on another node), one reload at a time per id. */
+  refresh(id: string): Promise<void> {
+    const previous = this.refreshing.get(id) ?? Promise.resolve();
+    const next = previous.then(() => this.reload(id)).catch((error: unknown) => {
+      this.options.logger.warn({ err: error, subscription: id }, 'webhook subscription reload failed');
+    });
+    this.refreshing.set(id, next);
+    void next.finally(() => {
+      if (this.refreshing.get(id) === next) this.refreshing.delete(id);
+    });
+    return next;
+  }
+
+  /** Restarts the worker from its durable cursor, unless nothing it depends on changed. */
+  private async reload(id: string): Promise<void> {
+    if (this.stopped) return;
+    const def = await this.options.store.get(id);
+    const worker = this.workers.get(id);
+    if (def && worker && !worker.isStopped && JSON.stringify(def) === JSON.stringify(worker.def)) {
+      const state = await this.options.store.state(def);
+      const generation = worker.generation;
+      if (state && (generation === undefined || generation === state.gen) && state.redrive === 0) return;
+    }
+    if (def) this.defs.set(id, def);
+    else this.defs.delete(id);
+    if (worker) await this.stopWorker(worker);
+    const token = def ? this.slotTokens.get(def.slot) : undefined;
+    if (def && token && this.ready && !this.stopped && !this.workers.has(id)) this.startWorker(def, token);
+  }
+
+  private async readLoop(): Promise<void> {
+    const { blocking, keys, pollIntervalMs, logger } = this.options;
+    while (!this.stopped) {
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = (await blocking.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(pollIntervalMs), 'STREAMS', keys.eventLog, this.head])) as typeof reply;
+      } catch (error) {
+        if (this.stopped) return;
+        logger.warn({ err: error }, 'webhook dispatcher cannot read the event log; retrying');
+        await sleep(500);
+        continue;
+      }
+      for (const [seq, fields] of reply?.[0]?.[1] ?? []) {
+        const type = fieldOf(fields, 'type');
+        const raw = fieldOf(fields, 'event');
+        if (type !== undefined && raw !== undefined && this.index.wants(type)) {
+          const entry = { seq, raw };
+          this.index.match(JSON.parse(raw) as AcceptedEvent, (worker) => worker.offer(entry));
+        }
+        this.head = seq;
+      }
+    }
+  }
+
+  /** Follows the registry's change feed, for changes made through other hub nodes. */
+  private async changesLoop(): Promise<void> {
+    const { work, keys, pollIntervalMs } = this.options;
+    while (!this.stopped) {
+      await sleep(pollIntervalMs);
+      try {
+        const entries = (await work.sendCommand(['XRANGE', keys.webhookChanges, `(${this.changesPos}`, '+', 'COUNT', '1000'])) as [string, string[]][];
+        const ids = new Set<string>();
+        for (const [seq, fields] of entries) {
+          const id = fieldOf(fields, 'id');
+          if (id) ids.add(id);
+          this.changesPos = seq;
+        }
+        for (const id of ids) void this.refresh(id);
+      } catch {
+        // Redis away: the next tick tries again from the same position.
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.workers.values()].map((worker) => this.stopWorker(worker)));
+    await Promise.all(this.refreshing.values());
+  }
+
+  /** Resolves when the loops have ended (after `stop` and the blocking client's close). */
+  async ended(): Promise<void> {
+    await this.loops;
+  }
+}

@@ -1,0 +1,55 @@
+import type { AcceptedEvent } from '../events/catalogue.js';
+
+/**
+ * NetSapiens-style subscription models (seed 002) and the catalogue event types each one carries.
+ * This table is the whole mapping: a type not listed here reaches no subscription (the
+ * `subscription.*` operational events are deliberately absent, so a failing subscription cannot
+ * feed itself). One event may serve several models (an agent status change is also presence).
+ */
+export const MODEL_EVENT_TYPES = {
+  agent: ['agent.status_changed', 'call.offered', 'call.connected'],
+  call: ['call.offered', 'call.connected'],
+  cdr: ['cdr.created'],
+  presence: ['agent.status_changed'],
+  campaign: ['campaign.status_changed', 'campaign.dial_preview'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type Model = keyof typeof MODEL_EVENT_TYPES;
+export const MODELS = Object.keys(MODEL_EVENT_TYPES) as Model[];
+
+const MODELS_BY_TYPE = new Map<string, Model[]>();
+for (const model of MODELS) {
+  for (const type of MODEL_EVENT_TYPES[model]) MODELS_BY_TYPE.set(type, [...(MODELS_BY_TYPE.get(type) ?? []), model]);
+}
+
+export function isModel(value: string): value is Model {
+  return Object.hasOwn(MODEL_EVENT_TYPES, value);
+}
+
+export function modelsForType(type: string): readonly Model[] {
+  return MODELS_BY_TYPE.get(type) ?? [];
+}
+
+/** The tenant coordinates a subscription filters on: `scope`, with the agent standing in for the user. */
+export function eventTenant(event: AcceptedEvent): { reseller?: string; domain?: string; user?: string } {
+  const agent = event.data.agent;
+  return {
+    ...(event.scope?.reseller === undefined ? {} : { reseller: event.scope.reseller }),
+    ...(event.scope?.domain === undefined ? {} : { domain: event.scope.domain }),
+    ...(event.scope?.user !== undefined ? { user: event.scope.user } : typeof agent === 'string' ? { user: agent } : {}),
+  };
+}
+
+/**
+ * One element of a POST body (a JSON array of these): the accepted event envelope, plus the
+ * subscription's `model` and `seq`, the event's position in the hub's event log (ordered; equal
+ * across retries and replays, so receivers can dedupe on `id` and sort on `seq`).
+ */
+export interface ModelObject extends AcceptedEvent {
+  model: Model;
+  seq: string;
+}
+
+export function toModelObject(model: Model, seq: string, event: AcceptedEvent): ModelObject {
+  return { model, seq, ...event };
+}

@@ -1,0 +1,353 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { WebhooksConfig } from '../config/schema.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import type { Principal } from '../server/auth.js';
+import { ErrorResponse } from '../server/schemas.js';
+import { isModel, MODELS } from './models.js';
+import { generateSecret, parseSecret } from './signing.js';
+import { slotOf, type SubscriptionDef, type SubscriptionStore } from './store.js';
+import type { TargetPolicy } from './target-policy.js';
+
+export interface SubscriptionRoutesOptions {
+  store: SubscriptionStore;
+  policy: TargetPolicy;
+  config: WebhooksConfig;
+  redis: RedisClient;
+  keys: Keys;
+}
+
+const Name = Type.String({ minLength: 1, maxLength: 256 });
+const NS_DATETIME = '^\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}';
+
+const writable = {
+  model: Type.String({ description: `One of ${MODELS.join(', ')}` }),
+  'post-url': Type.String({ minLength: 1, maxLength: 2048, description: 'http or https, any port' }),
+  reseller: Type.Optional(Name),
+  domain: Type.Optional(Name),
+  user: Type.Optional(Name),
+  'subscription-expires-datetime': Type.Optional(Type.String({ pattern: NS_DATETIME, description: 'ISO 8601 or YYYY-MM-DD HH:MM:SS (UTC); default 20 years' })),
+  'preferred-server': Type.Optional(Name),
+  'subscription-geo-support': Type.Optional(Type.Union([Type.Literal('yes'), Type.Literal('no')])),
+  secret: Type.Optional(Type.String({ description: 'whsec_ + base64 of 24–64 random bytes; generated when absent, shown once' })),
+};
+/** Read-only fields a client may echo back on PUT; they are ignored. */
+const echoed = {
+  id: Type.Optional(Type.String()),
+  'current-active-server': Type.Optional(Type.String()),
+  'subscription-creation-datetime': Type.Optional(Type.String()),
+  'failed-deliveries': Type.Optional(Type.Integer()),
+  'last-error': Type.Optional(Type.String()),
+};
+
+const CreateBody = Type.Object({ ...writable, server_preferred: Type.Optional(Name) }, { additionalProperties: false });
+const UpdateBody = Type.Object(
+  {
+    ...Type.Partial(Type.Object(writable)).properties,
+    ...echoed,
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled'), Type.Literal('pending'), Type.Literal('error')], { description: 'active re-enables (resumes from the cursor), disabled stops' })),
+    'error-count': Type.Optional(Type.Integer({ description: 'may be reset to 0 only' })),
+    'posts-count': Type.Optional(Type.Integer({ description: 'may be reset to 0 only' })),
+  },
+  { additionalProperties: false },
+);
+const ReplayBody = Type.Object({ since: Type.String({ pattern: NS_DATETIME, description: 'Re-deliver every matching event accepted at or after this time' }) }, { additionalProperties: false });
+
+const Subscription = Type.Object(
+  {
+    id: Type.String(),
+    model: Type.String(),
+    'post-url': Type.String(),
+    reseller: Type.String(),
+    domain: Type.String(),
+    user: Type.String(),
+    'subscription-geo-support': Type.String(),
+    'subscription-creation-datetime': Type.String(),
+    'subscription-expires-datetime': Type.String(),
+    'preferred-server': Type.String(),
+    'current-active-server': Type.String(),
+    status: Type.String(),
+    'posts-count': Type.Integer(),
+    'error-count': Type.Integer(),
+    'failed-deliveries': Type.Integer(),
+    'last-error': Type.Optional(Type.String()),
+    secret: Type.Optional(Type.String({ description: 'Only in the answer that created or set it' })),
+  },
+  { additionalProperties: true },
+);
+
+const IdParams = Type.Object({ id: Type.String() });
+const DomainParams = Type.Object({ domain: Type.String() });
+const DomainIdParams = Type.Object({ domain: Type.String(), id: Type.String() });
+
+/** Validates with TypeBox so every problem is listed (Fastify's default would strip unknown keys). */
+function check<T extends TSchema>(schema: T, body: unknown): Static<T> {
+  const errors = [...Value.Errors(schema, body ?? {})];
+  if (errors.length > 0) {
+    throw new ValidationError('invalid subscription request', {
+      details: errors.map((error) => ({ path: error.path || '/', message: error.message })),
+    });
+  }
+  return body as Static<T>;
+}
+
+function parseDatetime(value: string, field: string): string {
+  const iso = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value) ? `${value.replace(' ', 'T')}Z` : value;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new ValidationError(`${field}: not a valid date-time`, { details: [{ path: `/${field}`, message: 'invalid date-time' }] });
+  return new Date(ms).toISOString();
+}
+
+/** NetSapiens scope rules: `*` (all) needs a token not limited to one tenant at that level. */
+function resolveScope(
+  principal: Principal | undefined,
+  requested: { reseller?: string | undefined; domain?: string | undefined; user?: string | undefined },
+): { reseller: string; domain: string; user: string } {
+  const limit = principal?.scope;
+  const scope = { reseller: requested.reseller ?? limit?.reseller ?? '*', domain: requested.domain ?? limit?.domain ?? '*', user: requested.user ?? '*' };
+  for (const level of ['reseller', 'domain'] as const) {
+    const allowed = limit?.[level];
+    if (allowed && scope[level] !== allowed) {
+      throw new ForbiddenError(`token "${principal?.name}" is limited to ${level} "${allowed}" and cannot subscribe to ${level} "${scope[level]}"`);
+    }
+  }
+  return scope;
+}
+
+function visible(principal: Principal | undefined, def: SubscriptionDef): boolean {
+  const limit = principal?.scope;
+  return !limit || ((!limit.reseller || limit.reseller === def.reseller) && (!limit.domain || limit.domain === def.domain));
+}
+
+/** Subscriptions API in the NetSapiens v2 shape, plus replay, failed deliveries and redrive. */
+export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> = async (app: FastifyInstance, options) => {
+  const { store, policy, config, redis, keys } = options;
+  const tags = ['subscriptions'];
+  const security = [{ bearer: [] }];
+  const noValidation = { validatorCompiler: () => (value: unknown) => ({ value }) };
+
+  async function present(def: SubscriptionDef, secret?: string) {
+    const [state, owner, failed] = await Promise.all([store.state(def), store.owner(def), store.failedCount(def)]);
+    return {
+      id: def.id,
+      model: def.model,
+      'post-url': def.postUrl,
+      reseller: def.reseller,
+      domain: def.domain,
+      user: def.user,
+      'subscription-geo-support': def.geoSupport,
+      'subscription-creation-datetime': def.createdAt,
+      'subscription-expires-datetime': def.expiresAt,
+      'preferred-server': def.preferredServer ?? '',
+      'current-active-server': owner ?? '',
+      status: state?.status ?? 'pending',
+      'posts-count': state?.posts ?? 0,
+      'error-count': state?.errors ?? 0,
+      'failed-deliveries': failed,
+      ...(state?.lastError ? { 'last-error': state.lastError } : {}),
+      ...(secret ? { secret } : {}),
+    };
+  }
+
+  async function load(request: FastifyRequest, id: string, domain?: string): Promise<SubscriptionDef> {
+    const def = await store.get(id);
+    if (!def || !visible(request.principal, def) || (domain !== undefined && def.domain !== domain)) throw new NotFoundError(`no subscription ${id}`);
+    return def;
+  }
+
+  async function create(request: FastifyRequest, pathDomain?: string) {
+    const body = check(CreateBody, request.body);
+    if (pathDomain !== undefined && body.domain !== undefined && body.domain !== pathDomain) {
+      throw new ValidationError(`domain "${body.domain}" differs from the path's "${pathDomain}"`, { details: [{ path: '/domain', message: 'differs from the path' }] });
+    }
+    if (!isModel(body.model)) {
+      throw new ValidationError(`unknown model "${body.model}"; one of ${MODELS.join(', ')}`, { details: [{ path: '/model', message: `one of ${MODELS.join(', ')}` }] });
+    }
+    const scope = resolveScope(request.principal, { ...body, domain: pathDomain ?? body.domain });
+    await policy.validate(body['post-url']);
+    const secret = body.secret ?? generateSecret();
+    parseSecret(secret);
+    const id = randomBytes(16).toString('hex');
+    const now = new Date();
+    const preferred = body['preferred-server'] ?? body.server_preferred;
+    const def: SubscriptionDef = {
+      id,
+      model: body.model,
+      postUrl: body['post-url'],
+      ...scope,
+      geoSupport: body['subscription-geo-support'] ?? 'yes',
+      ...(preferred ? { preferredServer: preferred } : {}),
+      createdAt: now.toISOString(),
+      expiresAt: body['subscription-expires-datetime']
+        ? parseDatetime(body['subscription-expires-datetime'], 'subscription-expires-datetime')
+        : new Date(now.getTime() + 20 * 365.25 * 86_400_000).toISOString(),
+      slot: slotOf(id, config.slots),
+      secret,
+    };
+    // Delivery starts after the newest event already in the log.
+    const [last] = (await redis.sendCommand(['XREVRANGE', keys.eventLog, '+', '-', 'COUNT', '1'])) as [string, string[]][];
+    await store.create(def, last?.[0] ?? '0-0');
+    request.log.info({ subscription: id, model: def.model, domain: def.domain }, 'subscription created');
+    return present(def, secret);
+  }
+
+  async function update(request: FastifyRequest, id: string, pathDomain?: string) {
+    const body = check(UpdateBody, request.body);
+    const previous = await load(request, id, pathDomain);
+    for (const counter of ['error-count', 'posts-count'] as const) {
+      if (body[counter] !== undefined && body[counter] !== 0) {
+        throw new ValidationError(`${counter} can only be reset to 0`, { details: [{ path: `/${counter}`, message: 'must be 0' }] });
+      }
+    }
+    if (body.status === 'pending' || body.status === 'error') {
+      throw new ValidationError('status can be set to active or disabled only', { details: [{ path: '/status', message: 'active or disabled' }] });
+    }
+    if (body.model !== undefined && !isModel(body.model)) {
+      throw new ValidationError(`unknown model "${body.model}"; one of ${MODELS.join(', ')}`, { details: [{ path: '/model', message: `one of ${MODELS.join(', ')}` }] });
+    }
+    if (pathDomain !== undefined && body.domain !== undefined && body.domain !== pathDomain) {
+      throw new ValidationError(`domain "${body.domain}" differs from the path's "${pathDomain}"`, { details: [{ path: '/domain', message: 'differs from the path' }] });
+    }
+    const scope = resolveScope(request.principal, {
+      reseller: body.reseller ?? previous.reseller,
+      domain: body.domain ?? previous.domain,
+      user: body.user ?? previous.user,
+    });
+    if (body['post-url'] !== undefined) await policy.validate(body['post-url']);
+    if (body.secret !== undefined) parseSecret(body.secret);
+    const rotated = body.secret !== undefined && body.secret !== previous.secret;
+    const def: SubscriptionDef = {
+      ...previous,
+      ...scope,
+      ...(body.model !== undefined && isModel(body.model) ? { model: body.model } : {}),
+      ...(body['post-url'] !== undefined ? { postUrl: body['post-url'] } : {}),
+      ...(body['subscription-geo-support'] !== undefined ? { geoSupport: body['subscription-geo-support'] } : {}),
+      ...(body['preferred-server'] !== undefined ? { preferredServer: body['preferred-server'] } : {}),
+      ...(body['subscription-expires-datetime'] !== undefined
+        ? { expiresAt: parseDatetime(body['subscription-expires-datetime'], 'subscription-expires-datetime') }
+        : {}),
+      ...(rotated && body.secret !== undefined
+        ? { secret: body.secret, previousSecret: previous.secret, previousSecretUntil: new Date(Date.now() + config.secretRotationGraceMs).toISOString() }
+        : {}),
+    };
+    if (JSON.stringify(def) !== JSON.stringify(previous)) await store.update(def, previous);
+    await store.resetCounters(def, { errors: body['error-count'] === 0, posts: body['posts-count'] === 0 });
+    if (body.status !== undefined) await store.control(def, { status: body.status });
+    return present(def);
+  }
+
+  async function remove(request: FastifyRequest, id: string, pathDomain?: string) {
+    const def = await load(request, id, pathDomain);
+    await store.delete(def);
+    request.log.info({ subscription: id }, 'subscription deleted');
+    return { id, deleted: true };
+  }
+
+  async function list(request: FastifyRequest, query: { start?: number; limit?: number }, pathDomain?: string) {
+    if (pathDomain !== undefined) resolveScope(request.principal, { domain: pathDomain, reseller: request.principal?.scope?.reseller });
+    const domain = pathDomain ?? request.principal?.scope?.domain;
+    const defs = (await store.list(domain)).filter((def) => visible(request.principal, def));
+    const start = query.start ?? 0;
+    return Promise.all(defs.slice(start, start + (query.limit ?? 1000)).map((def) => present(def)));
+  }
+
+  const ListQuery = Type.Object({ start: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) });
+  const listSchema = { summary: 'List subscriptions visible to the token', tags, security, querystring: ListQuery, response: { 200: Type.Array(Subscription), '4xx': ErrorResponse } };
+  const readSchema = { summary: 'Read a subscription', tags, security, response: { 200: Subscription, '4xx': ErrorResponse } };
+  const createSchema = {
+    summary: 'Create a subscription (409 when an identical one exists; the secret is shown once)',
+    tags,
+    security,
+    body: CreateBody,
+    response: { 200: Subscription, '4xx': ErrorResponse },
+  };
+  const updateSchema = { summary: 'Update a subscription; counters may be reset to 0 only', tags, security, body: UpdateBody, response: { 202: Subscription, '4xx': ErrorResponse } };
+  const deleteSchema = { summary: 'Delete a subscription', tags, security, response: { '4xx': ErrorResponse } };
+
+  app.post('/v1/subscriptions', { config: { role: 'admin' }, ...noValidation, schema: createSchema }, async (request) => create(request));
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/subscriptions', { config: { role: 'read' }, schema: listSchema }, async (request) => list(request, request.query));
+  app.get<{ Params: Static<typeof IdParams> }>('/v1/subscriptions/:id', { config: { role: 'read' }, schema: { ...readSchema, params: IdParams } }, async (request) =>
+    present(await load(request, request.params.id)),
+  );
+  app.put<{ Params: Static<typeof IdParams> }>('/v1/subscriptions/:id', { config: { role: 'admin' }, ...noValidation, schema: { ...updateSchema, params: IdParams } }, async (request, reply) =>
+    reply.code(202).send(await update(request, request.params.id)),
+  );
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/subscriptions/:id', { config: { role: 'admin' }, schema: { ...deleteSchema, params: IdParams } }, async (request, reply) =>
+    reply.code(202).send(await remove(request, request.params.id)),
+  );
+
+  app.post<{ Params: Static<typeof DomainParams> }>('/v1/domains/:domain/subscriptions', { config: { role: 'admin' }, ...noValidation, schema: { ...createSchema, params: DomainParams } }, async (request) =>
+    create(request, request.params.domain),
+  );
+  app.get<{ Params: Static<typeof DomainParams>; Querystring: Static<typeof ListQuery> }>(
+    '/v1/domains/:domain/subscriptions',
+    { config: { role: 'read' }, schema: { ...listSchema, params: DomainParams } },
+    async (request) => list(request, request.query, request.params.domain),
+  );
+  app.get<{ Params: Static<typeof DomainIdParams> }>('/v1/domains/:domain/subscriptions/:id', { config: { role: 'read' }, schema: { ...readSchema, params: DomainIdParams } }, async (request) =>
+    present(await load(request, request.params.id, request.params.domain)),
+  );
+  app.put<{ Params: Static<typeof DomainIdParams> }>(
+    '/v1/domains/:domain/subscriptions/:id',
+    { config: { role: 'admin' }, ...noValidation, schema: { ...updateSchema, params: DomainIdParams } },
+    async (request, reply) => reply.code(202).send(await update(request, request.params.id, request.params.domain)),
+  );
+  app.delete<{ Params: Static<typeof DomainIdParams> }>(
+    '/v1/domains/:domain/subscriptions/:id',
+    { config: { role: 'admin' }, schema: { ...deleteSchema, params: DomainIdParams } },
+    async (request, reply) => reply.code(202).send(await remove(request, request.params.id, request.params.domain)),
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/v1/subscriptions/:id/replay',
+    {
+      config: { role: 'admin' },
+      ...noValidation,
+      schema: { summary: 'Re-deliver, in order, every matching event accepted since a time (then continue live)', tags, security, params: IdParams, body: ReplayBody },
+    },
+    async (request, reply) => {
+      const body = check(ReplayBody, request.body);
+      const def = await load(request, request.params.id);
+      const since = Date.parse(parseDatetime(body.since, 'since'));
+      if (since > Date.now()) throw new ValidationError('since is in the future', { details: [{ path: '/since', message: 'in the future' }] });
+      // The cursor is the last entry delivered: just below the first entry at `since`.
+      const cursor = since <= 0 ? '0-0' : `${since - 1}-18446744073709551615`;
+      await store.control(def, { cursor });
+      request.log.info({ subscription: def.id, since: new Date(since).toISOString() }, 'subscription replay requested');
+      return reply.code(202).send({ id: def.id, since: new Date(since).toISOString() });
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/subscriptions/:id/failed',
+    { config: { role: 'read' }, schema: { summary: 'Failed deliveries: batches that exhausted their retries, kept for redrive', tags, security, params: IdParams } },
+    async (request) => {
+      const def = await load(request, request.params.id);
+      const failed = await store.failedDeliveries(def);
+      return failed.map((delivery) => ({
+        id: delivery.id,
+        'failed-at': delivery.failedAt,
+        'webhook-id': delivery.webhookId,
+        reason: delivery.reason,
+        events: delivery.entries.length,
+        'first-seq': delivery.entries[0]?.seq,
+        'last-seq': delivery.entries.at(-1)?.seq,
+      }));
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/v1/subscriptions/:id/redrive',
+    { config: { role: 'admin' }, schema: { summary: 'Deliver the failed deliveries again (each leaves the list once delivered)', tags, security, params: IdParams } },
+    async (request, reply) => {
+      const def = await load(request, request.params.id);
+      const batches = await store.requestRedrive(def);
+      request.log.info({ subscription: def.id, batches }, 'subscription redrive requested');
+      return reply.code(202).send({ id: def.id, batches });
+    },
+  );
+};

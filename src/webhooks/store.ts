@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import { LuaScript } from '../redis/scripts.js';
+import type { Model } from './models.js';
+
+/** A subscription as stored in the registry (`{whsub}`); `secret` never leaves the hub after creation. */
+export interface SubscriptionDef {
+  id: string;
+  model: Model;
+  postUrl: string;
+  reseller: string;
+  domain: string;
+  user: string;
+  geoSupport: 'yes' | 'no';
+  preferredServer?: string;
+  createdAt: string;
+  expiresAt: string;
+  /** Lease slot, fixed at creation so the subscription's delivery keys never move. */
+  slot: number;
+  secret: string;
+  /** The secret before the last rotation, still signing (beside the new one) until `previousSecretUntil`. */
+  previousSecret?: string;
+  previousSecretUntil?: string;
+}
+
+export type SubscriptionStatus = 'pending' | 'active' | 'error' | 'disabled';
+
+/** Delivery state in the subscription's slot (`{wh:<slot>}`), written by the owner under its lease. */
+export interface SubscriptionState {
+  /** Last event-log entry delivered (or moved to failed deliveries). */
+  cursor: string;
+  /** Bumped by operator changes; fences the owner's writes. */
+  gen: string;
+  status: SubscriptionStatus;
+  posts: number;
+  errors: number;
+  exhausted: number;
+  /** Bumped by each redrive request. */
+  redrive: number;
+  lastError?: string;
+}
+
+export interface FailedDelivery {
+  /** Entry id in the failed-deliveries stream. */
+  id: string;
+  failedAt: string;
+  webhookId: string;
+  reason: string;
+  /** Event-log entries of the batch, in order. */
+  entries: { seq: string; event: string }[];
+}
+
+export function identityOf(def: Pick<SubscriptionDef, 'model' | 'postUrl' | 'reseller' | 'domain' | 'user'>): string {
+  return createHash('sha256').update(JSON.stringify([def.model, def.postUrl, def.reseller, def.domain, def.user])).digest('hex');
+}
+
+export function slotOf(id: string, slots: number): number {
+  return createHash('sha256').update(id).digest().readUInt32BE(0) % slots;
+}
+
+type ChangeListener = (id: string) => void;
+
+/** Subscriptions in Redis: definitions and index in the registry, delivery state per slot. */
+export class SubscriptionStore {
+  private readonly saveScript = new LuaScript('webhookSave');
+  private readonly deleteScript = new LuaScript('webhookDelete');
+  private readonly controlScript = new LuaScript('webhookControl');
+  private readonly listeners = new Set<ChangeListener>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Called after every change made through this store (the owner may be this very node). */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(id: string): void {
+    for (const listener of this.listeners) listener(id);
+  }
+
+  async get(id: string): Promise<SubscriptionDef | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
+    const json = await this.redis.hGet(this.keys.webhookSubscription(id), 'def');
+    return json ? (JSON.parse(json) as SubscriptionDef) : undefined;
+  }
+
+  async require(id: string): Promise<SubscriptionDef> {
+    const def = await this.get(id);
+    if (!def) throw new NotFoundError(`no subscription ${id}`);
+    return def;
+  }
+
+  /** Every subscription, or those of one domain (`*` included only when asked for). */
+  async list(domain?: string): Promise<SubscriptionDef[]> {
+    const ids = await this.redis.sMembers(domain === undefined ? this.keys.webhookSubscriptionIds : this.keys.webhookDomainIndex(domain));
+    return this.getMany(ids);
+  }
+
+  async getMany(ids: readonly string[]): Promise<SubscriptionDef[]> {
+    const defs: SubscriptionDef[] = [];
+    for (let start = 0; start < ids.length; start += 1000) {
+      const chunk = ids.slice(start, start + 1000);
+      const replies = await Promise.all(chunk.map((id) => this.redis.hGet(this.keys.webhookSubscription(id), 'def')));
+      for (const json of replies) if (json) defs.push(JSON.parse(json) as SubscriptionDef);
+    }
+    return defs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Creates the delivery state (cursor at `cursor`) and then the definition; 409 when identical to another. */
+  async create(def: SubscriptionDef, cursor: string): Promise<void> {
+    const slot = this.keys.webhookSlot(def.slot);
+    await this.redis.hSet(slot.state(def.id), { cursor, gen: '0', status: 'pending', posts: '0', errors: '0', exhausted: '0', redrive: '0' });
+    const reply = await this.save(def, '', def.domain);
+    if (reply !== 'OK') {
+      await this.redis.del(slot.state(def.id));
+      throw new ConflictError(`Subscription already exists: ${String(reply)}`);
+    }
+    this.changed(def.id);
+  }
+
+  async update(def: SubscriptionDef, previous: SubscriptionDef): Promise<void> {
+    let reply: unknown;
+    try {
+      reply = await this.save(def, identityOf(previous), previous.domain);
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('NOTFOUND')) throw new NotFoundError(`no subscription ${def.id}`);
+      throw error;
+    }
+    if (reply !== 'OK') throw new ConflictError(`Subscription already exists: ${String(reply)}`);
+    this.changed(def.id);
+  }
+
+  private save(def: SubscriptionDef, oldIdentity: string, oldDomain: string): Promise<unknown> {
+    const k = this.keys;
+    return this.saveScript.run(
+      this.redis,
+      [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookDomainIndex(oldDomain), k.webhookChanges],
+      [def.id, JSON.stringify(def), identityOf(def), oldIdentity],
+    );
+  }
+
+  async delete(def: SubscriptionDef): Promise<void> {
+    const k = this.keys;
+    const removed = await this.deleteScript.run(
+      this.redis,
+      [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookChanges],
+      [def.id, identityOf(def)],
+    );
+    if (removed !== 1) throw new NotFoundError(`no subscription ${def.id}`);
+    const slot = k.webhookSlot(def.slot);
+    await this.redis.del([slot.state(def.id), slot.failed(def.id)]);
+    this.changed(def.id);
+  }
+
+  async state(def: SubscriptionDef): Promise<SubscriptionState | undefined> {
+    const hash = await this.redis.hGetAll(this.keys.webhookSlot(def.slot).state(def.id));
+    if (!hash.cursor) return undefined;
+    return {
+      cursor: hash.cursor,
+      gen: hash.gen ?? '0',
+      status: (hash.status ?? 'pending') as SubscriptionStatus,
+      posts: Number(hash.posts ?? 0),
+      errors: Number(hash.errors ?? 0),
+      exhausted: Number(hash.exhausted ?? 0),
+      redrive: Number(hash.redrive ?? 0),
+      ...(hash.lastError ? { lastError: hash.lastError } : {}),
+    };
+  }
+
+  /** The node holding the subscription's slot lease, if any. */
+  async owner(def: SubscriptionDef): Promise<string | undefined> {
+    const token = await this.redis.get(this.keys.webhookSlot(def.slot).lease);
+    return token ? token.slice(0, token.lastIndexOf(':')) : undefined;
+  }
+
+  /** Rewinds the cursor and/or sets the status; the owner drops in-flight work and reloads. */
+  async control(def: SubscriptionDef, change: { cursor?: string; status?: SubscriptionStatus }): Promise<void> {
+    const gen = await this.controlScript.run(this.redis, [this.keys.webhookSlot(def.slot).state(def.id)], [change.cursor ?? '', change.status ?? '']);
+    if (gen === null) throw new NotFoundError(`no subscription ${def.id}`);
+    await this.announce(def.id);
+  }
+
+  /** PUT may reset the counters, to 0 only (NetSapiens). */
+  async resetCounters(def: SubscriptionDef, counters: { errors?: boolean; posts?: boolean }): Promise<void> {
+    const fields: Record<string, string> = {};
+    if (counters.errors) fields.errors = '0';
+    if (counters.posts) fields.posts = '0';
+    if (Object.keys(fields).length > 0) await this.redis.hSet(this.keys.webhookSlot(def.slot).state(def.id), fields);
+  }
+
+  async failedCount(def: SubscriptionDef): Promise<number> {
+    return this.redis.xLen(this.keys.webhookSlot(def.slot).failed(def.id));
+  }
+
+  async failedDeliveries(def: SubscriptionDef, count = 1000): Promise<FailedDelivery[]> {
+    const entries = await this.redis.xRange(this.keys.webhookSlot(def.slot).failed(def.id), '-', '+', { COUNT: count });
+    return (entries ?? []).map((entry) => ({ id: entry.id, ...(JSON.parse(entry.message.batch ?? '{}') as Omit<FailedDelivery, 'id'>) }));
+  }
+
+  /** Asks the owner to deliver the failed deliveries again (they leave the list once delivered). */
+  async requestRedrive(def: SubscriptionDef): Promise<number> {
+    const count = await this.failedCount(def);
+    await this.redis.hSet(this.keys.webhookSlot(def.slot).state(def.id), 'redrive', '1');
+    await this.announce(def.id);
+    return count;
+  }
+
+  private async announce(id: string): Promise<void> {
+    await this.redis.xAdd(this.keys.webhookChanges, '*', { id }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } });
+    this.changed(id);
+  }
+}
