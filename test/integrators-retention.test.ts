@@ -46,7 +46,7 @@ describe('ack-aware retention of the integrators stream', () => {
     const slow = await readAll('slow');
     await client.sendCommand(['XACK', stream(), 'slow', ...slow.slice(0, 30)]);
     await waitFor(async () => (await client.xLen(stream())) === 10, 5000, 'trim to the oldest pending entry');
-    const [first] = await client.xRange(stream(), '-', '+', { COUNT: 1 });
+    const first = (await client.xRange(stream(), '-', '+', { COUNT: 1 }))?.[0];
     expect(first?.id).toBe(slow[30]);
     expect((await ready()).warnings).toBeUndefined();
   });
