@@ -34,6 +34,7 @@ export interface AppenderOptions {
 
 /** Events per Redis call: large enough to amortise round trips, small enough not to stall Redis. */
 const MAX_EVENTS_PER_WRITE = 2000;
+const DRAIN_WRITE_TIMEOUT_MS = 30_000;
 
 /**
  * The single writer that makes accepted events durable, in acceptance order.
@@ -150,7 +151,8 @@ export class Appender {
       const last = batch.at(-1);
       if (!last) return;
       try {
-        await withTimeout(writer.append(client, batch), this.options.writeTimeoutMs);
+        // No client waits on the drain, so a slow Redis gets more time before the batch is retried.
+        await withTimeout(writer.append(client, batch), DRAIN_WRITE_TIMEOUT_MS);
       } catch (error) {
         logger.warn({ err: error }, 'spool drain write failed; retrying');
         await sleep(this.options.drainRetryMs);

@@ -18,12 +18,14 @@ export interface LocalRedisOptions {
 export class LocalRedisServer {
   readonly url: string;
   readonly port: number;
+  readonly dir: string;
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
 
-  private constructor(child: ChildProcess, port: number) {
+  private constructor(child: ChildProcess, port: number, dir: string) {
     this.child = child;
     this.port = port;
+    this.dir = dir;
     this.url = `redis://127.0.0.1:${port}`;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
@@ -48,7 +50,7 @@ export class LocalRedisServer {
         reject(error.code === 'ENOENT' ? new DependencyMissingError(INSTALL_REDIS_HINT, { cause: error }) : error),
       ),
     );
-    const server = new LocalRedisServer(child, options.port);
+    const server = new LocalRedisServer(child, options.port, options.dir);
     await Promise.race([waitForPort(options.port, 10_000), spawnError]);
     return server;
   }

@@ -1,0 +1,242 @@
+// Intake benchmarks (issue 2). Every figure is printed beside a ceiling measured in the same run.
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import { createClient } from 'redis';
+import { Pool } from 'undici';
+import { SandboxDialler } from '../dist/sandbox/dialler.js';
+import { LocalRedisServer, waitForPort } from '../dist/redis/local-server.js';
+import { freePort, percentile, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
+const CONNECTIONS = 8;
+const BATCH = 100;
+
+/** Realistic mixed traffic from the sandbox dialler, `count` events. */
+function sandboxEvents(count, seed = 1) {
+  const dialler = new SandboxDialler({ agents: 50, campaigns: 4, seed });
+  const events = [];
+  while (events.length < count) events.push(...dialler.next());
+  return events.slice(0, count);
+}
+
+async function startHub(redisUrl, extraEnv = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [new URL('../dist/cli/main.js', import.meta.url).pathname, 'start'], {
+    env: { PATH: process.env.PATH, SWITCHBOARD_REDIS_URL: redisUrl, SWITCHBOARD_HTTP_PORT: String(port), SWITCHBOARD_DATA_DIR: tempDir(), SWITCHBOARD_LOG_LEVEL: 'error', ...extraEnv },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let errors = '';
+  child.stderr.on('data', (chunk) => (errors += chunk));
+  child.once('exit', (code) => code && console.error(`hub exited with ${code}:\n${errors}`));
+  await waitForPort(port, 15_000);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+function cannon(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ duration: DURATION_S, connections: CONNECTIONS, method: 'POST', headers: { 'content-type': 'application/json' }, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
+  });
+}
+
+async function metric(hubUrl, name) {
+  const text = await (await fetch(`${hubUrl}/metrics`)).text();
+  const match = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'));
+  return match ? Number(match[1]) : NaN;
+}
+
+/** The Redis commands the append script runs per event, sent as raw node-redis pipelines. */
+async function rawPipelineEventsPerSecond(redisUrl, batches) {
+  const clients = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    const client = createClient({ url: redisUrl, RESP: 2 });
+    await client.connect();
+    return client;
+  }));
+  let events = 0;
+  let sequence = 0;
+  const deadline = performance.now() + DURATION_S * 1000;
+  await Promise.all(clients.map(async (client, worker) => {
+    while (performance.now() < deadline) {
+      const batch = batches[sequence++ % batches.length];
+      const multi = client.multi();
+      for (const event of batch) {
+        const id = `raw-${worker}-${sequence}-${events}`;
+        multi.get(`raw:{log}:dedup:${id}`);
+        multi.xAdd('raw:{log}:events', '*', { id, type: event.type, event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 1_000_000 } });
+        if (event.type === 'cdr.created') multi.lPush('raw:enigma:notifications:campaigns', JSON.stringify(event.data));
+        else multi.publish(`raw:enigma:${event.type}`, JSON.stringify(event.data));
+        if (event.type !== 'cdr.created' && !event.type.startsWith('campaign')) multi.publish('raw:callcenter_events', JSON.stringify(event.data));
+        multi.set(`raw:{log}:dedup:${id}`, '1', { PX: 86_400_000 });
+      }
+      await multi.execAsPipeline();
+      events += batch.length;
+    }
+  }));
+  await Promise.all(clients.map((client) => client.quit()));
+  return events / DURATION_S;
+}
+
+async function batchedIntake() {
+  section(`batched intake: ${BATCH} sandbox events per request, ${CONNECTIONS} connections, ${DURATION_S} s`);
+  const redis = await startRedis();
+  const batches = Array.from({ length: 20 }, (_, i) => sandboxEvents(BATCH, i + 1));
+  const ceiling = await rawPipelineEventsPerSecond(redis.url, batches);
+  const hub = await startHub(redis.url);
+  let rssPeak = 0;
+  const sampler = setInterval(async () => {
+    rssPeak = Math.max(rssPeak, await metric(hub.url, 'switchboard_process_resident_memory_bytes').catch(() => 0));
+  }, 500);
+  let next = 0;
+  const result = await cannon({
+    url: `${hub.url}/v1/events`,
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batches[next++ % batches.length]) }) }],
+  });
+  clearInterval(sampler);
+  const eventsPerSecond = (result['2xx'] * BATCH) / DURATION_S;
+  report({ name: 'batched intake (events/s)', value: eventsPerSecond, unit: 'ev/s', ceilingName: 'raw node-redis pipeline, same commands', ceiling, goal: '≥ 0.50' });
+  report({ name: 'batched intake request p99', value: result.latency.p99, unit: 'ms', goal: '(for information)' });
+  if (result.non2xx > 0) console.log(`  !! ${result.non2xx} non-2xx answers`);
+  report({ name: 'hub RSS under batched load (peak)', value: rssPeak / 1024 / 1024, unit: 'MiB', goal: '(for information)' });
+  await hub.stop();
+  await redis.close();
+}
+
+async function singleEventIntake() {
+  section(`single-event intake: ${CONNECTIONS} connections, ${DURATION_S} s`);
+  const redis = await startRedis();
+  const events = sandboxEvents(500);
+  const bodies = events.map((event) => JSON.stringify(event));
+
+  const barePort = await freePort();
+  const bare = fork(new URL('./baseline/bare-intake.mjs', import.meta.url).pathname, [redis.url, String(barePort)], { stdio: 'inherit' });
+  await once(bare, 'message');
+  let next = 0;
+  const requests = [{ setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }) }];
+  const ceiling = await cannon({ url: `http://127.0.0.1:${barePort}/`, requests });
+  bare.kill('SIGTERM');
+  await once(bare, 'exit');
+
+  const hub = await startHub(redis.url);
+  const result = await cannon({ url: `${hub.url}/v1/events`, requests });
+  report({ name: 'single-event intake (requests/s)', value: result.requests.average, unit: 'req/s', ceilingName: 'bare node:http + one XADD', ceiling: ceiling.requests.average, goal: '≥ 0.60' });
+  report({ name: 'single-event intake request p99', value: result.latency.p99, unit: 'ms', ceilingName: 'bare node:http + one XADD', ceiling: ceiling.latency.p99, goal: '(for information)' });
+  await hub.stop();
+  await redis.close();
+}
+
+/** Open-loop sender: `rate` messages/s for `seconds`, calling `send(sequence)` on a fixed schedule. */
+async function openLoop(rate, seconds, send) {
+  const total = rate * seconds;
+  const started = performance.now();
+  const inFlight = [];
+  for (let sequence = 0; sequence < total; sequence += 1) {
+    const due = started + (sequence * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    inFlight.push(send(sequence));
+  }
+  await Promise.all(inFlight);
+}
+
+async function pubSubLatency() {
+  const rate = 5000;
+  const seconds = Math.min(DURATION_S, 6);
+  section(`request → Pub/Sub subscriber latency at ${rate} events/s, ${seconds} s`);
+  const redis = await startRedis();
+  const subscriber = createClient({ url: redis.url, RESP: 2 });
+  await subscriber.connect();
+  const publisher = createClient({ url: redis.url, RESP: 2 });
+  await publisher.connect();
+
+  // Ceiling: PUBLISH straight from node-redis to a subscriber, same rate.
+  const rawLatencies = [];
+  await subscriber.subscribe('raw:latency', (message) => rawLatencies.push(performance.now() - Number(message)));
+  await openLoop(rate, seconds, (sequence) => publisher.publish('raw:latency', String(performance.now() + sequence * 0)));
+  await sleep(200);
+
+  const hub = await startHub(redis.url);
+  const sentAt = new Map();
+  const latencies = [];
+  await subscriber.pSubscribe('enigma:notifications:agents:*', (message) => {
+    const { ref } = JSON.parse(message).payload;
+    const start = sentAt.get(ref);
+    if (start !== undefined) latencies.push(performance.now() - start);
+  });
+  const pool = new Pool(hub.url, { connections: 32, pipelining: 1 });
+  await openLoop(rate, seconds, async (sequence) => {
+    const ref = `lat-${sequence}`;
+    sentAt.set(ref, performance.now());
+    const response = await pool.request({
+      path: '/v1/events',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'agent.status_changed', data: { agent: String(1000 + (sequence % 200)), status: 'available', ref } }),
+    });
+    await response.body.dump();
+  });
+  await sleep(300);
+  const sorted = latencies.sort((a, b) => a - b);
+  const rawSorted = rawLatencies.sort((a, b) => a - b);
+  report({ name: `request → subscriber p50 (${sorted.length} received)`, value: percentile(sorted, 50), unit: 'ms', ceilingName: 'raw publish → subscriber p50', ceiling: percentile(rawSorted, 50), goal: '(for information)' });
+  report({ name: 'request → subscriber p99', value: percentile(sorted, 99), unit: 'ms', ceilingName: 'raw publish → subscriber p99', ceiling: percentile(rawSorted, 99), goal: '≤ 3.00' });
+  await pool.close();
+  await subscriber.quit();
+  await publisher.quit();
+  await hub.stop();
+  await redis.close();
+}
+
+async function spool() {
+  section(`spool: intake while Redis is down, then drain (${BATCH} events per request, ${CONNECTIONS} connections)`);
+  const batches = Array.from({ length: 20 }, (_, i) => sandboxEvents(BATCH, i + 1));
+
+  // Ceiling: the same SQLite settings and transactions, without HTTP.
+  const db = new Database(join(tempDir(), 'ceiling.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, token TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO spool (event, token) VALUES (?, ?)');
+  const insertMany = db.transaction((events) => { for (const event of events) insert.run(JSON.stringify(event), 'token'); });
+  let rawEvents = 0;
+  const rawDeadline = performance.now() + 3000;
+  while (performance.now() < rawDeadline) {
+    insertMany(batches[rawEvents % batches.length]);
+    rawEvents += BATCH;
+  }
+  db.close();
+
+  const redis = await startRedis();
+  const hub = await startHub(redis.url);
+  await redis.close();
+  let next = 0;
+  const result = await cannon({
+    url: `${hub.url}/v1/events`,
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batches[next++ % batches.length]) }) }],
+  });
+  const spooled = await metric(hub.url, 'switchboard_spool_depth');
+  report({ name: 'intake while Redis is down (events/s)', value: (result['2xx'] * BATCH) / DURATION_S, unit: 'ev/s', ceilingName: 'raw SQLite fsync per batch (3 s)', ceiling: rawEvents / 3, goal: '≥ 20,000 ev/s' });
+  if (result.non2xx > 0) console.log(`  !! ${result.non2xx} non-2xx answers`);
+
+  const restarted = await LocalRedisServer.start({ port: redis.port, dir: redis.dir });
+  const drainStart = performance.now();
+  while ((await metric(hub.url, 'switchboard_spool_depth')) > 0) await sleep(20);
+  const drainSeconds = (performance.now() - drainStart) / 1000;
+  report({ name: `spool drain after Redis returns (${spooled} events)`, value: spooled / drainSeconds, unit: 'ev/s', goal: '≥ 50,000 ev/s' });
+  await hub.stop();
+  await restarted.close();
+}
+
+await batchedIntake();
+await singleEventIntake();
+await pubSubLatency();
+await spool();
