@@ -158,7 +158,7 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
 
     expect(done).toEqual(['cdr-4000', 'cdr-4001', 'cdr-4003', 'cdr-4004']);
     expect(attempts.get('cdr-4002')).toBe(3);
-    const [dead] = await client.xRange(keys().integratorDeadLetters('quality'), '-', '+');
+    const dead = (await client.xRange(keys().integratorDeadLetters('quality'), '-', '+'))?.[0];
     expect(dead?.message).toMatchObject({ id: 'cdr-4002', type: 'cdr.created', deliveries: '3' });
     expect(JSON.parse(dead!.message.event!)).toMatchObject({ id: 'cdr-4002', data: { call_id: 'call-4002' } });
     const lag = (await api(hub.url, 'GET', '/v1/integrators/quality')).body.lag;
