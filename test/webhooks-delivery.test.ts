@@ -135,6 +135,7 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     const state = await sub.get();
     expect(state).toMatchObject({ status: 'error', 'posts-count': 4, 'error-count': 4 });
     const failed = await api(hub, 'GET', `/v1/subscriptions/${sub.id}/failed`);
+    const failedWebhookId = (failed.body as unknown as { 'webhook-id': string }[])[0]?.['webhook-id'];
     expect(failed.body).toMatchObject([{ events: 2, reason: expect.stringContaining('4 attempts') }]);
     const errors = await logEvents(redis.url, hub.context.keys.eventLog, 'subscription.error');
     expect(errors.find((event) => event.data.subscription_id === sub.id && event.data.failed_events === 2)).toBeDefined();
@@ -142,7 +143,7 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     // Later events still flow (the cursor moved past the failed batch).
     failing = false;
     await postEvents(hub.url, campaign('dead.example', 3));
-    await receiver.waitFor(() => refsIn(postsTo(receiver, sub.id).filter((post) => post.headers['webhook-id'] !== failed.body[0 as never]?.['webhook-id'])).includes('3'));
+    await receiver.waitFor(() => refsIn(postsTo(receiver, sub.id).filter((post) => post.headers['webhook-id'] !== failedWebhookId)).includes('3'));
 
     const redrive = await api(hub, 'POST', `/v1/subscriptions/${sub.id}/redrive`);
     expect(redrive).toMatchObject({ status: 202, body: { batches: 1 } });

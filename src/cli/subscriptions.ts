@@ -1,0 +1,105 @@
+import type { Command } from 'commander';
+
+export interface SubscriptionCliDefaults {
+  url: string;
+  token: string | undefined;
+}
+
+interface Connection {
+  url: string;
+  token?: string;
+}
+
+/** One call to the hub's subscriptions API; a non-2xx answer becomes an error carrying its message. */
+async function call(connection: Connection, method: string, path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(new URL(path, connection.url), {
+    method,
+    headers: {
+      ...(connection.token ? { authorization: `Bearer ${connection.token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  const parsed: unknown = text ? JSON.parse(text) : undefined;
+  if (!response.ok) {
+    const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+    throw new Error(`${response.status} ${error?.code ?? ''}: ${error?.message ?? text}`.trim());
+  }
+  return parsed;
+}
+
+/**
+ * `switchboard subscriptions …`: the event-subscription API from a terminal (list, show, create,
+ * delete, replay, failed, redrive). Prints the hub's JSON answers.
+ */
+export function registerSubscriptionCommands(program: Command, defaults: SubscriptionCliDefaults, out: NodeJS.WritableStream = process.stdout): void {
+  const group = program
+    .command('subscriptions')
+    .description('manage event subscriptions (webhooks) through the hub API')
+    .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaults.url)
+    .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', defaults.token);
+  const connection = (): Connection => {
+    const options = group.opts<{ url: string; token?: string }>();
+    return { url: options.url, ...(options.token ? { token: options.token } : {}) };
+  };
+  const print = (value: unknown) => void out.write(`${JSON.stringify(value, null, 2)}\n`);
+
+  group
+    .command('list')
+    .description('list subscriptions')
+    .option('--domain <domain>', 'only this domain')
+    .action(async (options: { domain?: string }) =>
+      print(await call(connection(), 'GET', options.domain ? `/v1/domains/${encodeURIComponent(options.domain)}/subscriptions` : '/v1/subscriptions')),
+    );
+
+  group
+    .command('show <id>')
+    .description('show one subscription (status, counters, current server)')
+    .action(async (id: string) => print(await call(connection(), 'GET', `/v1/subscriptions/${encodeURIComponent(id)}`)));
+
+  group
+    .command('create')
+    .description('create a subscription; prints its secret, shown only this once')
+    .requiredOption('--model <model>', 'agent, call, cdr, presence or campaign')
+    .requiredOption('--post-url <url>', 'where to POST the JSON arrays')
+    .option('--reseller <reseller>', 'reseller scope (default *)')
+    .option('--domain <domain>', 'domain scope (default *, or the token\'s domain)')
+    .option('--user <user>', 'user scope (default *)')
+    .option('--secret <secret>', 'whsec_… signing secret (default: generated)')
+    .action(async (options: { model: string; postUrl: string; reseller?: string; domain?: string; user?: string; secret?: string }) =>
+      print(
+        await call(connection(), 'POST', '/v1/subscriptions', {
+          model: options.model,
+          'post-url': options.postUrl,
+          ...(options.reseller ? { reseller: options.reseller } : {}),
+          ...(options.domain ? { domain: options.domain } : {}),
+          ...(options.user ? { user: options.user } : {}),
+          ...(options.secret ? { secret: options.secret } : {}),
+        }),
+      ),
+    );
+
+  group
+    .command('delete <id>')
+    .description('delete a subscription')
+    .action(async (id: string) => print(await call(connection(), 'DELETE', `/v1/subscriptions/${encodeURIComponent(id)}`)));
+
+  group
+    .command('replay <id>')
+    .description('re-deliver, in order, every matching event accepted since a time')
+    .requiredOption('--since <time>', 'ISO 8601 time, e.g. 2026-11-21T10:00:00Z')
+    .action(async (id: string, options: { since: string }) =>
+      print(await call(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/replay`, { since: options.since })),
+    );
+
+  group
+    .command('failed <id>')
+    .description('list failed deliveries (batches that exhausted their retries)')
+    .action(async (id: string) => print(await call(connection(), 'GET', `/v1/subscriptions/${encodeURIComponent(id)}/failed`)));
+
+  group
+    .command('redrive <id>')
+    .description('deliver the failed deliveries again')
+    .action(async (id: string) => print(await call(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/redrive`)));
+}
