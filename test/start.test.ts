@@ -78,3 +78,24 @@ describe('switchboard start', () => {
     expect(hub.output()).toMatch(/redis has no append-only persistence/);
   });
 });
+
+describe('switchboard tail', () => {
+  it('pattern-subscribes and prints each notification with its channel', async () => {
+    const redis = await startRedis({ appendOnly: false });
+    const { spawn } = await import('node:child_process');
+    const tail = spawn(process.execPath, ['dist/cli/main.js', 'tail', 'enigma:notifications:agents:*', '--redis', redis.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    tail.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!output.includes('subscribed to') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const client = await connectClient(redis.url);
+    await client.publish('enigma:notifications:agents:1002', '{"type":"status","payload":{"status":"available"}}');
+    await client.publish('enigma:notifications:campaigns:c1', '{"type":"status"}');
+    while (!output.includes('agents:1002') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    tail.kill('SIGINT');
+    await client.quit();
+    await redis.close();
+    expect(output).toMatch(/\d\d:\d\d:\d\d\.\d{3} enigma:notifications:agents:1002 \{"type":"status","payload":\{"status":"available"\}\}/);
+    expect(output).not.toContain('campaigns:c1');
+  });
+});
