@@ -1,9 +1,12 @@
+import { PassThrough } from 'node:stream';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerIntegratorCommands } from '../src/cli/integrators.js';
 import { consumeCdrs, type Cdr } from '../src/client/index.js';
 import type { Hub } from '../src/hub.js';
 import { api, cdrEvent, waitFor } from './helpers/integrators.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
-import { postEvents, startHub } from './helpers/hub.js';
+import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 
 describe('integrators API, legacy lists, replay, dead letters', () => {
   let redis: TestRedis;
@@ -206,5 +209,27 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
     const groups = (await client.sendCommand(['XINFO', 'GROUPS', keys().cdrStream])) as unknown[][];
     expect(groups.map((group) => group[1])).not.toContain('quality');
     expect((await api(hub.url, 'POST', '/v1/integrators', { name: 'quality' })).status).toBe(201);
+  });
+
+  it('does the same from the CLI: integrators add|show|remove and replay', async () => {
+    const cli = async (...args: string[]) => {
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      const program = new Command().exitOverride();
+      registerIntegratorCommands(program, { url: hub.url, token: TEST_TOKEN }, out);
+      await program.parseAsync(['node', 'switchboard', ...args]);
+      return text;
+    };
+    const added = JSON.parse(await cli('integrators', 'add', 'cli-a', '--legacy-list', '--stream'));
+    expect(added).toMatchObject({ name: 'cli-a', stream: keys().cdrStream, group: 'cli-a', list: keys().integratorList('cli-a') });
+    const since = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await postEvents(hub.url, [cdrEvent(6000), cdrEvent(6001), cdrEvent(6002)]);
+    const lines = (await cli('replay', 'cli-a', '--since', since, '--page', '2')).trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line).id)).toEqual(['cdr-6000', 'cdr-6001', 'cdr-6002']);
+    expect(JSON.parse(await cli('integrators', 'show', 'cli-a')).lag).toMatchObject({ listLength: 3, undelivered: 3 });
+    await expect(cli('integrators', 'add', 'cli-a')).rejects.toThrow(/409 CONFLICT/);
+    expect(await cli('integrators', 'remove', 'cli-a')).toBe('removed integrator cli-a\n');
   });
 });

@@ -3,8 +3,8 @@ import { Command } from 'commander';
 import { SwitchboardError } from '../errors.js';
 import { eventLogKey } from '../redis/keys.js';
 import { simulateCommand } from './simulate.js';
+import { registerIntegratorCommands } from './integrators.js';
 import { startCommand } from './start.js';
-import { registerSubscriptionCommands } from './subscriptions.js';
 import { tailCommand } from './tail.js';
 
 const env = process.env;
@@ -52,7 +52,7 @@ program
     tailCommand(patterns, { redis: options.redis, ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
   );
 
-registerSubscriptionCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
+registerIntegratorCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = error instanceof SwitchboardError ? `${error.code}: ${error.message}` : String((error as Error)?.stack ?? error);

@@ -46,7 +46,7 @@ export interface IntegratorLag {
   pending: number;
   /** Age of the oldest pending entry since it was accepted; null when nothing is pending. */
   oldestPendingAgeMs: number | null;
-  /** In the stream, not delivered to any worker of the group yet (XINFO GROUPS lag; null when Redis cannot tell). */
+  /** In the stream, not delivered to any worker of the group yet (counted up to UNDELIVERED_COUNT_CAP when Redis's lag is unknown); null without a group. */
   undelivered: number | null;
   deadLetters: number;
   /** Entries the hard cap dropped before this integrator acknowledged them. */
@@ -70,6 +70,9 @@ export interface ReplayPage {
   oldestAvailable: string | null;
 }
 
+/** Undelivered entries are counted exactly up to this many when Redis's own `lag` is unknown. */
+export const UNDELIVERED_COUNT_CAP = 10_000;
+
 /** Entries scanned per replay page at most, so a page of a rarely taken type stays bounded. */
 const REPLAY_SCAN_FACTOR = 10;
 
@@ -77,6 +80,7 @@ const REPLAY_SCAN_FACTOR = 10;
 export class IntegratorRegistry {
   private readonly registerScript = new LuaScript('registerIntegrator');
   private readonly unregisterScript = new LuaScript('unregisterIntegrator');
+  private readonly countScript = new LuaScript('countStreamAfter');
 
   constructor(
     private readonly client: RedisClient,
@@ -155,7 +159,7 @@ export class IntegratorRegistry {
     const stream = this.keys.cdrStream;
     const withGroup = specs.filter((spec) => spec.stream);
     const [groups, counters, summaries, lists] = await Promise.all([
-      withGroup.length > 0 ? this.groupInfo() : Promise.resolve(new Map<string, Record<string, unknown>>()),
+      withGroup.length > 0 ? this.groupInfo() : Promise.resolve(new Map<string, number>()),
       this.client.hGetAll(this.keys.integratorCounters),
       Promise.all(
         withGroup.map((spec) =>
@@ -167,13 +171,11 @@ export class IntegratorRegistry {
     const lag = new Map<string, IntegratorLag>();
     specs.forEach((spec, index) => {
       const summary = spec.stream ? summaries[withGroup.indexOf(spec)] : undefined;
-      const group = groups.get(spec.name);
-      const groupLag = group?.lag;
       const oldest = summary?.[1];
       lag.set(spec.name, {
         pending: Number(summary?.[0] ?? 0),
         oldestPendingAgeMs: oldest ? Math.max(0, now - entryIdTime(oldest)) : null,
-        undelivered: spec.stream && groupLag !== null && groupLag !== undefined ? Number(groupLag) : null,
+        undelivered: spec.stream ? (groups.get(spec.name) ?? null) : null,
         deadLetters: Number(counters[`${spec.name}:dead`] ?? 0),
         lost: Number(counters[`${spec.name}:lost`] ?? 0),
         listLength: lists[index] ?? null,
@@ -214,14 +216,21 @@ export class IntegratorRegistry {
     return { items, next, oldestAvailable: oldest?.[0] ?? null };
   }
 
-  private async groupInfo(): Promise<Map<string, Record<string, unknown>>> {
+  /** Undelivered entries per group: Redis's lag, else counted up to the cap. */
+  private async groupInfo(): Promise<Map<string, number>> {
     const reply = (await this.client.sendCommand(['XINFO', 'GROUPS', this.keys.cdrStream]).catch(() => [])) as unknown[][];
-    const groups = new Map<string, Record<string, unknown>>();
-    for (const flat of reply) {
-      const group: Record<string, unknown> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) group[String(flat[i])] = flat[i + 1];
-      groups.set(String(group.name), group);
-    }
+    const groups = new Map<string, number>();
+    await Promise.all(
+      reply.map(async (flat) => {
+        const group: Record<string, unknown> = {};
+        for (let i = 0; i + 1 < flat.length; i += 2) group[String(flat[i])] = flat[i + 1];
+        const undelivered =
+          group.lag === null || group.lag === undefined
+            ? await this.countScript.run(this.client, [this.keys.cdrStream], [String(group['last-delivered-id']), String(UNDELIVERED_COUNT_CAP)])
+            : group.lag;
+        groups.set(String(group.name), Number(undelivered));
+      }),
+    );
     return groups;
   }
 }
