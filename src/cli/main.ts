@@ -5,6 +5,7 @@ import { eventLogKey } from '../redis/keys.js';
 import { simulateCommand } from './simulate.js';
 import { registerIntegratorCommands } from './integrators.js';
 import { startCommand } from './start.js';
+import { registerSubscriptionCommands } from './subscriptions.js';
 import { tailCommand } from './tail.js';
 
 const env = process.env;
@@ -51,6 +52,8 @@ program
   .action((patterns: string[], options: { redis: string; log?: boolean; keyPrefix: string }) =>
     tailCommand(patterns, { redis: options.redis, ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
   );
+
+registerSubscriptionCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
 
 registerIntegratorCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
 
