@@ -91,10 +91,9 @@ export class LeaseManager {
         }),
       );
 
-      const free: number[] = [];
-      for (let slot = 0; slot < slots && this.held.size + free.length < target; slot += 1) {
-        if (!this.held.has(slot)) free.push(slot);
-      }
+      const unheld = Array.from({ length: slots }, (_, slot) => slot).filter((slot) => !this.held.has(slot));
+      const holders = await Promise.all(unheld.map((slot) => redis.exists(keys.webhookSlot(slot).lease)));
+      const free = unheld.filter((_, index) => holders[index] === 0).slice(0, Math.max(0, target - this.held.size));
       const tokens = await Promise.all(
         free.map((slot) => this.acquireScript.run(redis, [keys.webhookSlot(slot).lease, keys.webhookSlot(slot).epoch], [nodeId, String(ttlMs)])),
       );
