@@ -174,6 +174,8 @@ const CtiConfig = Type.Object(
     maxValueBytes: Type.Integer({ minimum: 16, maximum: 1_048_576, default: 4096 }),
     /** /readyz warns when a pool has more of its numbers in use than this. */
     utilisationWarningPercent: Type.Number({ minimum: 0, maximum: 100, default: 80 }),
+    /** cti.data_stored / cti.data_fetched in the event log; they carry the caller's ANI (personal data). */
+    recordEvents: Type.Boolean({ default: true }),
   },
   { ...strict, default: {} },
 );

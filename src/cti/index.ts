@@ -84,6 +84,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
 
 /** The event log records stored and fetched entries (never the value). It must not fail the request. */
 function record(context: HubContext, type: 'cti.data_stored' | 'cti.data_fetched', data: Record<string, unknown>): void {
+  if (!context.config.cti.recordEvents) return;
   const event: AcceptedEvent = { id: uuidv7(), type, time: new Date().toISOString(), source: 'switchboard-cti', data };
   context.appender.append([event]).catch((error: unknown) => context.logger.warn({ err: error, type }, 'cti: event not recorded'));
 }
