@@ -172,6 +172,26 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
     expect(metrics).toMatch(/switchboard_integrator_undelivered\{integrator="crm-a"\} \d+/);
   });
 
+  it("dead-letters in the hub's sweeper too, for consumers that do not use the helper", async () => {
+    await api(hub.url, 'POST', '/v1/integrators', { name: 'raw' });
+    await postEvents(hub.url, [cdrEvent(4500)]);
+    const read = (from: string) => client.sendCommand(['XREADGROUP', 'GROUP', 'raw', 'r1', 'COUNT', '10', 'STREAMS', keys().cdrStream, from]);
+    await read('>');
+    await read('0');
+    await read('0'); // three deliveries, never acknowledged
+    await waitFor(async () => (await client.xLen(keys().integratorDeadLetters('raw'))) === 1, 5000, 'sweeper');
+    expect((await api(hub.url, 'GET', '/v1/integrators/raw')).body.lag).toMatchObject({ pending: 0, deadLetters: 1 });
+  });
+
+  it('stops the helper with an error when its integrator is removed', async () => {
+    const worker = consumeCdrs({ url: redis.url, keyPrefix: 'sbtest', integrator: 'raw', consumer: 'r1', blockMs: 50, handler: () => {} });
+    const stopped = expect(worker).rejects.toThrow('integrator "raw" was removed');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await api(hub.url, 'DELETE', '/v1/integrators/raw')).status).toBe(204);
+    await stopped;
+    await expect(consumeCdrs({ url: redis.url, keyPrefix: 'sbtest', integrator: 'raw', consumer: 'r1', handler: () => {} })).rejects.toThrow(/no integrator "raw"/);
+  });
+
   it('delivers opted-in types to the integrators that chose them only', async () => {
     await api(hub.url, 'POST', '/v1/integrators', { name: 'desk', types: ['cdr.created', 'call.connected'], legacyList: true, stream: true });
     const seen: string[] = [];
@@ -184,18 +204,18 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
     const qualityController = new AbortController();
     const qualityWorker = consumeCdrs({
       url: redis.url, keyPrefix: 'sbtest', integrator: 'quality', consumer: 'q1', blockMs: 50, signal: qualityController.signal,
-      handler: (cdr) => void quality.push(cdr.type),
+      handler: (cdr) => void quality.push(`${cdr.type} ${cdr.id}`),
     });
     await postEvents(hub.url, [
       { type: 'call.connected', data: { call_id: 'k1', agent: '1002' } },
       cdrEvent(5000),
     ]);
-    await waitFor(() => seen.length === 2 && quality.length === 1, 10_000, 'typed delivery');
+    await waitFor(() => seen.length === 2 && quality.includes('cdr.created cdr-5000'), 10_000, 'typed delivery');
     controller.abort();
     qualityController.abort();
     await Promise.all([worker, qualityWorker]);
     expect(seen).toEqual(['call.connected', 'cdr.created']);
-    expect(quality).toEqual(['cdr.created']);
+    expect(quality).toEqual(['cdr.created cdr-4500', 'cdr.created cdr-5000']); // 4500: posted for `raw` meanwhile
     // Its legacy list gets the event JSON for non-CDR types and the Enigma CDR message for CDRs.
     const list = await client.lRange(keys().integratorList('desk'), 0, -1);
     expect(list.reverse().map((message) => JSON.parse(message).type)).toEqual(['call.connected', 'cdr']);

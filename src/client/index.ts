@@ -51,7 +51,7 @@ type StreamEntry = [string, string[] | null];
  * ones (`>`); entries idle past `claimIdleMs` with other workers are claimed (XAUTOCLAIM) after
  * poison ones (delivered `maxDeliveries` times) went to the dead-letter stream. Entries of types
  * the integrator did not register for (the stream is shared) are acknowledged without the handler.
- * Delivery is at least once: deduplicate on `cdr.id`.
+ * Delivery is at least once: deduplicate on `cdr.id`. Rejects when the integrator is removed.
  */
 export async function consumeCdrs(options: ConsumeCdrsOptions): Promise<void> {
   if (!options.client && !options.url) throw new TypeError('consumeCdrs needs `url` or `client`');
@@ -124,6 +124,10 @@ class Consumer {
         }
       } catch (error) {
         if (this.aborted) break;
+        // The group is gone: stop rather than retry forever, if the integrator was removed.
+        if (error instanceof Error && error.message.startsWith('NOGROUP') && !(await this.client.hExists(this.registry, integrator))) {
+          throw new Error(`integrator "${integrator}" was removed`, { cause: error });
+        }
         this.options.onError?.(error);
         history = '0'; // a batch may have been cut short: its entries are ours, pending
         await sleep(200);
