@@ -53,6 +53,21 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
     expect(one.body.lag).toEqual({ pending: 0, oldestPendingAgeMs: null, undelivered: 0, deadLetters: 0, lost: 0, listLength: null });
   });
 
+  it('applies a registration made on one hub node to the next append on another, at once', async () => {
+    const other = await startHub(redis.url);
+    try {
+      await api(other.url, 'POST', '/v1/integrators', { name: 'node-b', legacyList: true });
+      await postEvents(hub.url, cdrEvent(900)); // appended by the first node right after
+      const [message] = await client.lRange(keys().integratorList('node-b'), 0, -1);
+      expect(JSON.parse(message!).payload.call_ref).toBe('call-900');
+      expect((await api(hub.url, 'DELETE', '/v1/integrators/node-b')).status).toBe(204);
+    } finally {
+      await other.close();
+    }
+    const openapi = (await (await fetch(`${hub.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/integrators', '/v1/integrators/{name}', '/v1/integrators/{name}/replay']));
+  });
+
   it('answers validation, duplicate, unknown and role errors precisely', async () => {
     const duplicate = await api(hub.url, 'POST', '/v1/integrators', { name: 'crm-a' });
     expect(duplicate.status).toBe(409);
@@ -82,7 +97,7 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
   });
 
   it('feeds the legacy Enigma list and each legacy integrator list, FIFO and complete', async () => {
-    await client.del(keys().enigmaCdrList);
+    await client.del([keys().enigmaCdrList, keys().integratorList('billing')]);
     const events = Array.from({ length: 300 }, (_, i) => cdrEvent(1000 + i));
     for (let i = 0; i < events.length; i += 100) expect((await postEvents(hub.url, events.slice(i, i + 100))).status).toBe(202);
     // One more event of another type: lists of CDR integrators must not see it.
