@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
 import { hashPassword } from '../src/cti/basic-auth.js';
+import { parsePools } from '../src/cti/pools.js';
 import type { Hub } from '../src/hub.js';
 import { startHub, TEST_TOKEN } from './helpers/hub.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
@@ -60,7 +62,8 @@ describe('CTI call-data cache (seed 004)', () => {
     client = await connectClient(redis.url);
   });
   afterAll(async () => {
-    await client?.quit();
+    // Not quit(): this client lived through a Redis restart.
+    client?.destroy();
     await hub?.close();
     await redis?.close();
   });
@@ -284,9 +287,52 @@ describe('CTI call-data cache (seed 004)', () => {
     expect((await get(hub.url, '999:123')).status).toBe(404);
   });
 
+  it('puts a pool lost by Redis back on the next POST, and answers 503 while Redis is down', async () => {
+    await client.flushAll();
+    const created = await post(hub.url, { value: 'after flush', ani: '7000' });
+    expect(created.status).toBe(201);
+    await del(hub.url, `${created.body.dnis as string}:7000`);
+
+    await redis.stop();
+    try {
+      const down = await post(hub.url, { value: 'x', ani: '7001' });
+      expect(down.status).toBe(503);
+      expect(down.body.error).toMatchObject({ code: 'REDIS_UNAVAILABLE' });
+      expect((await get(hub.url, '5551234568:7001')).status).toBe(503);
+      expect((await call(`${hub.url}/metrics`)).status).toBe(200);
+    } finally {
+      await redis.start();
+    }
+    await expect.poll(async () => (await post(hub.url, { value: 'back', ani: '7002' })).status, { timeout: 10_000 }).toBe(201);
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const openapi = (await call(`${hub.url}/openapi.json`)).body as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(openapi.paths['/cticache/DNIS-ANI']!)).toContain('post');
     expect(Object.keys(openapi.paths['/cticache/DNIS-ANI/{key}']!)).toEqual(expect.arrayContaining(['get', 'delete']));
+  });
+});
+
+describe('cti.pools', () => {
+  const pools = (cti: Record<string, unknown>) => parsePools(parseConfig({ cti }).cti);
+
+  it('expands ranges, keeps leading zeros and +, and picks the default pool', () => {
+    const parsed = pools({ pools: { y: ['0201-0203', 5550000, '+4420-+4421'], z: { numbers: ['7'], ttlSeconds: 5 } }, defaultPool: 'z', ttlSeconds: 30 });
+    expect(parsed.byName.get('y')).toEqual({ name: 'y', numbers: ['0201', '0202', '0203', '5550000', '+4420', '+4421'], ttlSeconds: 30 });
+    expect(parsed.byName.get('z')?.ttlSeconds).toBe(5);
+    expect(parsed.defaultPool?.name).toBe('z');
+    expect(parsed.byDnis.get('0202')?.name).toBe('y');
+    expect(pools({ pools: { only: ['1'] } }).defaultPool?.name).toBe('only');
+    expect(pools({ pools: { a: ['1'], b: ['2'] } }).defaultPool).toBeUndefined();
+  });
+
+  it('refuses bad numbers, bad ranges, shared numbers and an unknown default pool, naming the key', () => {
+    expect(() => pools({ pools: { y: ['12ab'] } })).toThrow(/cti\.pools\.y\[0\]: "12ab"/);
+    expect(() => pools({ pools: { y: ['200-199'] } })).toThrow(/ends before it starts/);
+    expect(() => pools({ pools: { y: ['1-100'] } })).toThrow(/same form and number of digits/);
+    expect(() => pools({ pools: { y: ['1000000-1999999'] } })).toThrow(/more than 100000 numbers/);
+    expect(() => pools({ pools: { y: ['5'], z: ['4-6'] } })).toThrow(/cti\.pools\.z\[0\]: 5 is already in pool "y"/);
+    expect(() => pools({ pools: { y: ['5'] }, defaultPool: 'x' })).toThrow(/cti\.defaultPool/);
+    expect(() => pools({ pools: { 'bad{tag}': ['1'] } })).toThrow(/cti\.pools\.bad\{tag\}: pool names/);
   });
 });

@@ -165,7 +165,7 @@ const CtiConfig = Type.Object(
   {
     users: Type.Array(CtiUser, { default: [] }),
     /** One pool of DNIS numbers per target system; the CTI routes exist only when a pool is configured. */
-    pools: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), CtiPool, { default: {} }),
+    pools: Type.Record(Type.String(), CtiPool, { default: {} }),
     /** The pool a POST without `pool` uses; optional when there is only one pool. */
     defaultPool: Type.Optional(Type.String({ minLength: 1 })),
     /** How long an entry (and its DNIS lease) lives unless fetched with DELETE first. */

@@ -16,6 +16,7 @@ export interface CtiPools {
   defaultPool: CtiPool | undefined;
 }
 
+const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const NUMBER = /^\+?[0-9]{1,32}$/;
 const RANGE = /^(\+?)([0-9]{1,32})-(\+?)([0-9]{1,32})$/;
 /** Guards against a typo such as "5550000-5559999999" filling memory and Redis. */
@@ -28,6 +29,8 @@ export function parsePools(cti: Readonly<CtiConfig>): CtiPools {
   let total = 0;
 
   for (const [name, spec] of Object.entries(cti.pools)) {
+    // The name becomes part of a Redis hash tag: no braces.
+    if (!POOL_NAME.test(name)) throw new ConfigError(`cti.pools.${name}: pool names are 1-64 of A-Z a-z 0-9 _ . -`);
     const entries = Array.isArray(spec) ? spec : spec.numbers;
     const ttlSeconds = (Array.isArray(spec) ? undefined : spec.ttlSeconds) ?? cti.ttlSeconds;
     const numbers: string[] = [];
