@@ -1,8 +1,19 @@
 import type { Command } from 'commander';
+import { SwitchboardError } from '../errors.js';
 
 export interface IntegratorCliDefaults {
   url: string;
   token: string | undefined;
+}
+
+/** The hub's error answer, so the CLI prints `CODE: message` without a stack trace. */
+class HubAnswerError extends SwitchboardError {
+  readonly code: string;
+
+  constructor(status: number, code: string | undefined, message: string) {
+    super(`${message} (HTTP ${status})`);
+    this.code = code ?? 'HTTP_ERROR';
+  }
 }
 
 interface Connection {
@@ -25,7 +36,7 @@ async function call(connection: Connection, method: string, path: string, body?:
   if (!response.ok) {
     const error = (parsed as { error?: { code?: string; message?: string; details?: { path: string; message: string }[] } } | undefined)?.error;
     const details = error?.details?.map((detail) => `${detail.path}: ${detail.message}`).join('; ');
-    throw new Error(`${response.status} ${error?.code ?? ''}: ${error?.message ?? text}${details ? ` (${details})` : ''}`.trim());
+    throw new HubAnswerError(response.status, error?.code, `${error?.message ?? text}${details ? `: ${details}` : ''}`);
   }
   return parsed;
 }
