@@ -1,9 +1,11 @@
 import type { ComponentFactory } from './context.js';
 import { ctiComponent } from './cti/index.js';
+import { integratorsComponent } from './streams/component.js';
 import { webhooksComponent } from './webhooks/index.js';
 
 /** The capabilities the hub starts, in order (each issue adds its own). */
 export const COMPONENTS: readonly ComponentFactory[] = [
+  integratorsComponent,
   ctiComponent,
   webhooksComponent,
 ];
