@@ -16,8 +16,8 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
 
   return {
     /** The event log: every accepted event, in acceptance order. */
-    eventLog: `${log}:events`,
-    /** Marks an event id as seen for the dedup window; the value is its log entry id. */
+    eventLog: eventLogKey(config.keyPrefix),
+    /** Marks an event id as seen for the dedup window; the value is the acceptance token that wrote it. */
     dedup: (eventId: string) => `${log}:dedup:${eventId}`,
 
     /** Integrators (src/streams): registry hash (name → spec JSON) read by the append script. */
@@ -69,3 +69,8 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
 }
 
 export type Keys = ReturnType<typeof createKeys>;
+
+/** The event log stream, also needed by tools that have no full config (`switchboard tail --log`). */
+export function eventLogKey(keyPrefix: string): string {
+  return `${keyPrefix}:{log}:events`;
+}
