@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { ComponentFactory, HubContext } from '../context.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
+import { connectInBackground, createRedisClient, type RedisClient } from '../redis/client.js';
 import type { ReadinessReport } from '../server/health.js';
 import { BasicAuthenticator } from './basic-auth.js';
 import { parsePools, type CtiPool } from './pools.js';
@@ -19,7 +20,13 @@ export const ctiComponent: ComponentFactory = async (context) => {
 
   const auth = await BasicAuthenticator.create(config.cti.users, context.tokens.open);
   const metrics = createCtiMetrics(context.metrics.registry, () => snapshot());
-  const store = new CtiStore(context.redis, context.keys, (pool, count) => metrics.expirations.inc({ pool: pool.name }, count));
+  // Its own connection: CTI replies do not queue behind event-log batches on the shared one.
+  // No node-redis command timeout (it builds an AbortSignal per command): the store times calls.
+  const redis = createRedisClient({ url: context.redisUrl, failFast: true, commandTimeoutMs: 0, name: 'switchboard-cti' });
+  connectInBackground(redis, () => {}); // the hub's own client reports Redis trouble
+  await ready(redis, config.redis.commandTimeoutMs * 3);
+  const onExpired = (pool: CtiPool, count: number) => metrics.expirations.inc({ pool: pool.name }, count);
+  const store = new CtiStore(redis, context.keys, onExpired, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {
     // Redis may come up later: the first allocation syncs the pool then.
     logger.warn({ err: error }, 'cti: could not write the pools to Redis yet');
@@ -78,9 +85,25 @@ export const ctiComponent: ComponentFactory = async (context) => {
       const warning = busy.length > 0 ? `cti pool numbers in use above ${threshold}%: ${busy.join(', ')}` : undefined;
       return { name: 'cti', ok: true, pools: detail, ...(warning ? { warning } : {}) };
     },
-    close: async () => {},
+    close: async () => {
+      if (redis.isOpen) await redis.close().catch(() => redis.destroy());
+    },
   };
 };
+
+/** Waits for the connection, at most `timeoutMs` (Redis may be down: requests answer 503 until it is up). */
+async function ready(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.isReady) return;
+  let timer: NodeJS.Timeout | undefined;
+  let done = () => {};
+  await new Promise<void>((resolve) => {
+    done = resolve;
+    timer = setTimeout(resolve, timeoutMs);
+    client.once('ready', done);
+  });
+  clearTimeout(timer);
+  client.off('ready', done);
+}
 
 /** The event log records stored and fetched entries (never the value). It must not fail the request. */
 function record(context: HubContext, type: 'cti.data_stored' | 'cti.data_fetched', data: Record<string, unknown>): void {

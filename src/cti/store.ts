@@ -28,6 +28,8 @@ export class CtiStore {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly onExpired: ExpiredListener,
+    /** A command unanswered after this long fails the request with 503. */
+    private readonly timeoutMs: number,
   ) {}
 
   /** Writes the configured numbers of each pool to Redis (idempotent; every hub does it at start). */
@@ -77,13 +79,22 @@ export class CtiStore {
     return { inUse, leases };
   }
 
-  /** Connection trouble becomes a 503; a script error stays a bug (500). */
+  /**
+   * Connection trouble and slowness become a 503; a script error stays a bug (500). One timer per
+   * call: node-redis's per-command timeout builds an AbortSignal each time, a hot-path cost.
+   */
   private async call<T>(command: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
     try {
-      return await command();
+      return await Promise.race([command(), timeout]);
     } catch (error) {
       if (error instanceof SwitchboardError || error instanceof ErrorReply) throw error;
       throw new RedisUnavailableError(`redis unavailable: ${(error as Error).message}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

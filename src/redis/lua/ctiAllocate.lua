@@ -36,10 +36,12 @@ end
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', leases, '-inf', '(' .. now) end
 
 local exclusive = ani == ''
-local size = redis.call('ZCARD', order)
-local batch = 100
-for start = 0, size - 1, batch do
-  for _, dnis in ipairs(redis.call('ZRANGE', order, start, start + batch - 1)) do
+-- Usually the least recently used number is free: read a few first, more while none is.
+local start, batch = 0, 4
+while true do
+  local numbers = redis.call('ZRANGE', order, start, start + batch - 1)
+  if #numbers == 0 then break end
+  for _, dnis in ipairs(numbers) do
     local used = tonumber(redis.call('HGET', usage, dnis) or '0')
     local member = dnis .. ':' .. ani
     local eligible
@@ -58,5 +60,7 @@ for start = 0, size - 1, batch do
       return {'ok', dnis, #expired}
     end
   end
+  start = start + batch
+  batch = math.min(batch * 4, 1024)
 end
 return {'exhausted', '', #expired}
