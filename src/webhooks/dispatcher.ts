@@ -45,19 +45,20 @@ export class MatchIndex<T extends { def: SubscriptionDef }> {
   /** Calls `visit` for every subscription the event matches. */
   match(event: AcceptedEvent, visit: (item: T) => void): void {
     const tenant = eventTenant(event);
-    const domains = tenant.domain === undefined ? ['*'] : [tenant.domain, '*'];
-    const users = tenant.user === undefined ? ['*'] : [tenant.user, '*'];
     for (const model of modelsForType(event.type)) {
       const buckets = this.byModel.get(model);
       if (!buckets) continue;
-      for (const domain of domains) {
-        for (const user of users) {
-          const bucket = buckets.get(domain + SEP + user);
-          if (!bucket) continue;
-          for (const item of bucket) if (item.def.reseller === '*' || item.def.reseller === tenant.reseller) visit(item);
-        }
-      }
+      this.visitBucket(buckets, '*', '*', tenant.reseller, visit);
+      if (tenant.user !== undefined) this.visitBucket(buckets, '*', tenant.user, tenant.reseller, visit);
+      if (tenant.domain === undefined) continue;
+      this.visitBucket(buckets, tenant.domain, '*', tenant.reseller, visit);
+      if (tenant.user !== undefined) this.visitBucket(buckets, tenant.domain, tenant.user, tenant.reseller, visit);
     }
+  }
+
+  private visitBucket(buckets: Map<string, Set<T>>, domain: string, user: string, reseller: string | undefined, visit: (item: T) => void): void {
+    const bucket = buckets.get(domain + SEP + user);
+    if (bucket) for (const item of bucket) if (item.def.reseller === '*' || item.def.reseller === reseller) visit(item);
   }
 }
 

@@ -37,7 +37,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
 
   const sender = new WebhookSender(settings, policy);
   // The closures below run only after start, when both the dispatcher and the leases exist.
-  const metrics = createWebhookMetrics(context.metrics.registry, () => dispatcher.lag());
+  const metrics = createWebhookMetrics(context.metrics.registry, { lag: () => dispatcher.lag(), owned: () => dispatcher.ownedCount });
 
   const emit = (type: OperationalEventType, def: SubscriptionDef, data: Record<string, unknown>) => {
     const scope = {
@@ -74,14 +74,8 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     slots: settings.slots,
     ttlMs: settings.leaseTtlMs,
     events: {
-      acquired: (slot, token) => {
-        dispatcher.slotAcquired(slot, token);
-        metrics.owned.set(dispatcher.ownedCount);
-      },
-      lost: (slot) => {
-        dispatcher.slotLost(slot);
-        metrics.owned.set(dispatcher.ownedCount);
-      },
+      acquired: (slot, token) => dispatcher.slotAcquired(slot, token),
+      lost: (slot) => dispatcher.slotLost(slot),
     },
   });
   const unsubscribe = store.onChange((id) => void dispatcher.refresh(id));

@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-/** Webhook delivery metrics, registered in the hub's registry. `lag` is filled in at scrape time. */
-export function createWebhookMetrics(registry: Registry, lagBySubscription: () => Iterable<[string, number]>) {
+/** Webhook delivery metrics, registered in the hub's registry. The gauges are read at scrape time. */
+export function createWebhookMetrics(registry: Registry, source: { lag(): Iterable<[string, number]>; owned(): number }) {
   const registers = [registry];
   return {
     posts: new Counter({
@@ -17,7 +17,14 @@ export function createWebhookMetrics(registry: Registry, lagBySubscription: () =
       registers,
     }),
     eventsDelivered: new Counter({ name: 'switchboard_webhook_events_delivered_total', help: 'Events delivered with a 2xx answer', registers }),
-    owned: new Gauge({ name: 'switchboard_webhook_subscriptions_owned', help: 'Subscriptions this node delivers (it holds their slot lease)', registers }),
+    owned: new Gauge({
+      name: 'switchboard_webhook_subscriptions_owned',
+      help: 'Subscriptions this node delivers (it holds their slot lease)',
+      registers,
+      collect() {
+        this.set(source.owned());
+      },
+    }),
     lag: new Gauge({
       name: 'switchboard_webhook_lag_seconds',
       help: 'Per subscription: age of the oldest matched event not yet delivered (0 when caught up)',
@@ -25,7 +32,7 @@ export function createWebhookMetrics(registry: Registry, lagBySubscription: () =
       registers,
       collect() {
         this.reset();
-        for (const [subscription, seconds] of lagBySubscription()) this.set({ subscription }, seconds);
+        for (const [subscription, seconds] of source.lag()) this.set({ subscription }, seconds);
       },
     }),
   };

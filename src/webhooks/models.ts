@@ -31,12 +31,12 @@ export function modelsForType(type: string): readonly Model[] {
 }
 
 /** The tenant coordinates a subscription filters on: `scope`, with the agent standing in for the user. */
-export function eventTenant(event: AcceptedEvent): { reseller?: string; domain?: string; user?: string } {
+export function eventTenant(event: AcceptedEvent): { reseller: string | undefined; domain: string | undefined; user: string | undefined } {
   const agent = event.data.agent;
   return {
-    ...(event.scope?.reseller === undefined ? {} : { reseller: event.scope.reseller }),
-    ...(event.scope?.domain === undefined ? {} : { domain: event.scope.domain }),
-    ...(event.scope?.user !== undefined ? { user: event.scope.user } : typeof agent === 'string' ? { user: agent } : {}),
+    reseller: event.scope?.reseller,
+    domain: event.scope?.domain,
+    user: event.scope?.user ?? (typeof agent === 'string' ? agent : undefined),
   };
 }
 
