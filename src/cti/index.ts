@@ -24,7 +24,8 @@ export const ctiComponent: ComponentFactory = async (context) => {
   // No node-redis command timeout (it builds an AbortSignal per command): the store times calls.
   const redis = createRedisClient({ url: context.redisUrl, failFast: true, commandTimeoutMs: 0, name: 'switchboard-cti' });
   connectInBackground(redis, () => {}); // the hub's own client reports Redis trouble
-  await ready(redis, config.redis.commandTimeoutMs * 3);
+  // The hub already waited for Redis; with it down, requests answer 503 until it is up.
+  if (context.redis.isReady) await ready(redis, 2000);
   const onExpired = (pool: CtiPool, count: number) => metrics.expirations.inc({ pool: pool.name }, count);
   const store = new CtiStore(redis, context.keys, onExpired, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {
@@ -47,10 +48,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
 
   const events: CtiRouteEvents = {
     allocated: (pool) => metrics.allocations.inc({ pool: pool.name }),
-    exhausted: (pool) => {
-      metrics.exhaustions.inc({ pool: pool.name });
-      logger.warn({ pool: pool.name }, 'cti pool exhausted');
-    },
+    exhausted: (pool) => metrics.exhaustions.inc({ pool: pool.name }),
     stored: (pool, dnis, ani, sizeBytes) => record(context, 'cti.data_stored', { pool: pool.name, dnis, ani, size_bytes: sizeBytes }),
     fetched: (pool, dnis, ani, value, deleted) => {
       const labels = { pool: pool?.name ?? '', method: deleted ? 'DELETE' : 'GET' };
@@ -91,7 +89,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
   };
 };
 
-/** Waits for the connection, at most `timeoutMs` (Redis may be down: requests answer 503 until it is up). */
+/** Waits for the connection, at most `timeoutMs`. */
 async function ready(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.isReady) return;
   let timer: NodeJS.Timeout | undefined;
