@@ -236,10 +236,11 @@ export class Dispatcher {
     }
   }
 
+  /** Stops every worker (in-flight posts aborted); one stuck on an unreachable Redis is not waited for long. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.workers.values()].map((worker) => this.stopWorker(worker)));
-    await Promise.all(this.refreshing.values());
+    const stopping = Promise.all([...this.workers.values()].map((worker) => this.stopWorker(worker)));
+    await Promise.race([Promise.all([stopping, ...this.refreshing.values()]), sleep(1000)]);
   }
 
   /** Resolves when the loops have ended (after `stop` and the blocking client's close). */

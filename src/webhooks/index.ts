@@ -97,10 +97,11 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       unsubscribe();
       await dispatcher.stop();
       await leases.close();
+      // Nothing left to flush: every write the workers make is fenced and retried by a successor.
       blocking.destroy();
+      work.destroy();
       await dispatcher.ended();
       await sender.close();
-      await work.close().catch(() => work.destroy());
     },
   };
 };

@@ -35,6 +35,7 @@ export class LeaseManager {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = false;
+  private lastError: string | undefined;
 
   constructor(private readonly options: LeaseManagerOptions) {}
 
@@ -108,8 +109,11 @@ export class LeaseManager {
         this.drop(slot, 'rebalancing');
         await this.releaseScript.run(redis, [keys.webhookSlot(slot).lease], [token]);
       }
+      this.lastError = undefined;
     } catch (error) {
-      logger.warn({ err: error }, 'webhook lease tick failed');
+      // One line per distinct failure, not one per tick while Redis is away.
+      if ((error as Error).message !== this.lastError) logger.warn({ err: error }, 'webhook lease tick failed');
+      this.lastError = (error as Error).message;
     } finally {
       for (const [slot, lease] of this.held) {
         if (performance.now() - lease.renewedAt > ttlMs - margin) this.drop(slot, 'not renewed within the ttl');
