@@ -37,7 +37,7 @@ describe('event subscriptions: slot leases and failover', () => {
 
     hubB = await startHub(redis.url, { keyPrefix: 'sblease', ...webhooks('node-b') });
     await expect.poll(async () => (await owners()).filter((owner) => owner === 'node-b').length, { timeout: 5000 }).toBeGreaterThanOrEqual(3);
-    expect(await client.zRange(hubA.context.keys.nodes, 0, -1)).toEqual(['node-a', 'node-b']);
+    expect((await client.zRange(hubA.context.keys.nodes, 0, -1)).sort()).toEqual(['node-a', 'node-b']);
 
     // A subscription owned by node-a (the slot is derived from its random id).
     let sub: { id: string; 'current-active-server': string } | undefined;
