@@ -15,7 +15,7 @@ const BASE = '/cticache/DNIS-ANI';
  */
 const WITHHELD_ANI = new Set(['', 'anonymous', 'unknown', 'restricted', 'private']);
 
-export function isWithheld(ani: string): boolean {
+function isWithheld(ani: string): boolean {
   return WITHHELD_ANI.has(ani.trim().toLowerCase());
 }
 
