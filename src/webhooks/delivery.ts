@@ -55,24 +55,22 @@ export function compareSeq(a: string, b: string): number {
 
 /** Wakes async loops waiting for more work; each waiter gives up after its own timeout. */
 class Signal {
-  private waiters: (() => void)[] = [];
+  private waiters = new Set<() => void>();
 
   wait(timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(done, Math.max(0, timeoutMs));
-      const waiter = () => done();
-      this.waiters.push(waiter);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.waiters.delete(done);
         resolve();
-      }
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(done, Math.max(0, timeoutMs));
+      this.waiters.add(done);
     });
   }
 
   notify(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
+    for (const waiter of [...this.waiters]) waiter();
   }
 }
 
@@ -150,7 +148,7 @@ export class SubscriptionWorker {
     if (this.pending.length >= this.deps.config.maxPendingEvents) {
       // Too far behind to buffer: read the log from here on our own, at our own pace.
       this.live = false;
-      void this.catchUp();
+      this.startCatchUp();
       return;
     }
     this.pending.push(entry);
@@ -174,7 +172,7 @@ export class SubscriptionWorker {
       this.redriveQueue = await this.retry('load failed deliveries', () => this.deps.store.failedDeliveries(this.def)) ?? [];
       await this.retry('clear redrive request', () => this.deps.redis.hSet(this.deps.keys.webhookSlot(this.def.slot).state(this.def.id), 'redrive', '0'));
     }
-    void this.catchUp();
+    this.startCatchUp();
     while (!this.stopped && this.state.status !== 'disabled' && !this.expired()) {
       const redriven = this.redriveQueue.shift();
       const batch = redriven
@@ -204,6 +202,14 @@ export class SubscriptionWorker {
     return undefined;
   }
 
+  private startCatchUp(): void {
+    this.catchUp().catch((error: unknown) => {
+      this.log.error({ err: error }, 'webhook catch-up failed; restarting the subscription');
+      void this.stop();
+      this.deps.stale(this.def.id);
+    });
+  }
+
   /** Reads the log from `readPos` until it reaches the dispatcher's live position, then goes live. */
   private async catchUp(): Promise<void> {
     const { redis, keys, config } = this.deps;
@@ -219,12 +225,21 @@ export class SubscriptionWorker {
       const before = this.pending.length;
       for (const [seq, fields] of reply) {
         const raw = fieldOf(fields, 'event');
-        if (raw !== undefined && subscriptionMatches(this.def, JSON.parse(raw) as AcceptedEvent)) this.pending.push({ seq, raw });
+        if (raw !== undefined && this.matches(seq, raw)) this.pending.push({ seq, raw });
         this.readPos = seq;
       }
       if (this.pending.length > before) this.work.notify();
       // Same tick as the reply: nothing the dispatcher handed out since can fall in between.
       if (reply.length < CATCH_UP_PAGE && compareSeq(this.deps.head(), this.readPos) <= 0) this.live = true;
+    }
+  }
+
+  private matches(seq: string, raw: string): boolean {
+    try {
+      return subscriptionMatches(this.def, JSON.parse(raw) as AcceptedEvent);
+    } catch (error) {
+      this.log.error({ err: error, seq }, 'unreadable event-log entry skipped');
+      return false;
     }
   }
 

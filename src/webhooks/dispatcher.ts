@@ -209,7 +209,11 @@ export class Dispatcher {
         const raw = fieldOf(fields, 'event');
         if (type !== undefined && raw !== undefined && this.index.wants(type)) {
           const entry = { seq, raw };
-          this.index.match(JSON.parse(raw) as AcceptedEvent, (worker) => worker.offer(entry));
+          try {
+            this.index.match(JSON.parse(raw) as AcceptedEvent, (worker) => worker.offer(entry));
+          } catch (error) {
+            logger.error({ err: error, seq }, 'unreadable event-log entry skipped by the webhook dispatcher');
+          }
         }
         this.head = seq;
       }
