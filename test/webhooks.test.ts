@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import type { Hub } from '../src/hub.js';
@@ -205,5 +208,24 @@ describe('event subscriptions: API, filtering, signing', () => {
       expect(() => new Webhook(secret).verify(post.body, post.headers as Record<string, string>)).not.toThrow();
     }
     await api(hub, 'DELETE', `/v1/subscriptions/${created.body.id}`);
+  });
+
+  it('is driven from the CLI (switchboard subscriptions …) through the HTTP API', async () => {
+    const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+    const run = async (...args: string[]) => {
+      const { stdout } = await promisify(execFile)(process.execPath, [cli, 'subscriptions', '--url', hub.url, '--token', TEST_TOKEN, ...args]);
+      return JSON.parse(stdout) as Record<string, unknown> & Record<string, unknown>[];
+    };
+    const created = await run('create', '--model', 'cdr', '--post-url', `${receiver.url}?cli=1`, '--domain', 'cli.example');
+    expect(created).toMatchObject({ model: 'cdr', domain: 'cli.example', status: 'pending' });
+    expect(created.secret).toMatch(/^whsec_/);
+    const id = created.id as string;
+    expect((await run('list', '--domain', 'cli.example')).map((sub) => sub.id)).toEqual([id]);
+    expect(await run('show', id)).toMatchObject({ id, model: 'cdr' });
+    expect(await run('failed', id)).toEqual([]);
+    expect(await run('redrive', id)).toMatchObject({ id, batches: 0 });
+    expect(await run('replay', id, '--since', new Date(Date.now() - 60_000).toISOString())).toMatchObject({ id });
+    expect(await run('delete', id)).toMatchObject({ id, deleted: true });
+    await expect(run('show', id)).rejects.toThrow(/404/);
   });
 });
