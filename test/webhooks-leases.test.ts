@@ -78,4 +78,34 @@ describe('event subscriptions: slot leases and failover', () => {
     expect(((await after.json()) as { 'current-active-server': string })['current-active-server']).toBe('node-b');
     await client.quit();
   });
+
+  it('a new owner resumes the retry schedule of the batch at the cursor instead of starting it again', async () => {
+    const settings = { keyPrefix: 'sbresume', webhooks: { nodeId: 'resume-1', allowPrivateTargets: true, retryScheduleMs: [300, 300, 300], retryJitter: 0, throttleFloorMs: 0, batchLingerMs: 5, leaseTtlMs: 1500, pollIntervalMs: 50 } };
+    let first = await startHub(redis.url, settings);
+    const client = await connectClient(redis.url);
+    try {
+      const response = await fetch(`${first.url}/v1/subscriptions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'campaign', 'post-url': `${receiver.url}?resume=1` }),
+      });
+      const sub = (await response.json()) as { id: string };
+      const definition = JSON.parse((await client.hGet(first.context.keys.webhookSubscription(sub.id), 'def'))!) as { slot: number };
+      const stateKey = first.context.keys.webhookSlot(definition.slot).state(sub.id);
+      receiver.reply = (post) => (post.headers['x-correlation-id'] === sub.id ? { status: 500 } : { status: 200 });
+      await sleep(300);
+      await postEvents(first.url, { type: 'campaign.status_changed', data: { campaign: 'resume', status: 'started' } });
+      await expect.poll(() => client.hGet(stateKey, 'attempts'), { timeout: 5000 }).toBe('2');
+      await first.close();
+      first = await startHub(redis.url, { ...settings, webhooks: { ...settings.webhooks, nodeId: 'resume-2' } });
+      await expect.poll(() => client.xLen(first.context.keys.webhookSlot(definition.slot).failed(sub.id)), { timeout: 5000 }).toBe(1);
+      // 1 + 3 retries in all, across both owners.
+      expect(receiver.received.filter((post) => post.headers['x-correlation-id'] === sub.id)).toHaveLength(4);
+      expect(await client.hGet(stateKey, 'attempts')).toBe('0');
+    } finally {
+      receiver.reply = () => ({ status: 200 });
+      await first.close();
+      await client.quit();
+    }
+  });
 });

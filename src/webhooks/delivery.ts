@@ -173,6 +173,7 @@ export class SubscriptionWorker {
       await this.retry('clear redrive request', () => this.deps.redis.hSet(this.deps.keys.webhookSlot(this.def.slot).state(this.def.id), 'redrive', '0'));
     }
     this.startCatchUp();
+    let resumeAttempts = state.attempts;
     while (!this.stopped && this.state.status !== 'disabled' && !this.expired()) {
       const redriven = this.redriveQueue.shift();
       const batch = redriven
@@ -180,7 +181,9 @@ export class SubscriptionWorker {
         : await this.nextBatch();
       if (!batch) return;
       this.inFlight = batch;
-      await this.deliver(batch);
+      // The first batch starts at the durable cursor: it continues the previous owner's schedule.
+      await this.deliver(batch, batch.failedId === undefined ? resumeAttempts : 0);
+      if (batch.failedId === undefined) resumeAttempts = 0;
       this.inFlight = undefined;
     }
   }
@@ -266,13 +269,13 @@ export class SubscriptionWorker {
     return keys;
   }
 
-  private async deliver(batch: Batch): Promise<void> {
+  private async deliver(batch: Batch, priorAttempts: number): Promise<void> {
     const { config, sender, metrics } = this.deps;
     const model = JSON.stringify(this.def.model);
     // Model object = the logged envelope plus `model` and `seq`, spliced in without re-serialising.
     const body = `[${batch.entries.map((entry) => `{"model":${model},"seq":"${entry.seq}",${entry.raw.slice(1)}`).join(',')}]`;
     const keys = this.signingKeys();
-    for (let attempt = 1; !this.stopped; attempt += 1) {
+    for (let attempt = priorAttempts + 1; !this.stopped; attempt += 1) {
       const timestamp = Math.floor(Date.now() / 1000);
       const headers = {
         'content-type': 'application/json',
@@ -292,14 +295,14 @@ export class SubscriptionWorker {
       }
       this.log.info({ attempt, status: result.status, error: result.error, webhookId: batch.webhookId }, 'webhook post failed');
       if (result.gone) {
-        await this.failed(batch, result, 'disabled', 'the receiver answered 410 Gone');
+        await this.failed(batch, result, 0, 'disabled', 'the receiver answered 410 Gone');
         return;
       }
       if (attempt > config.retryScheduleMs.length) {
         await this.exhausted(batch, result, attempt);
         return;
       }
-      if (!(await this.failed(batch, result))) return;
+      if (!(await this.failed(batch, result, attempt))) return;
       metrics.retries.inc();
       await sleep(this.retryDelay(attempt, result), undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
@@ -331,14 +334,14 @@ export class SubscriptionWorker {
   }
 
   /** Records a failed attempt; a 410 (`status` disabled) or enough failures change the status. Returns false when the worker must stop. */
-  private async failed(batch: Batch, result: PostResult, forced?: SubscriptionStatus, reason?: string): Promise<boolean> {
+  private async failed(batch: Batch, result: PostResult, attempts: number, forced?: SubscriptionStatus, reason?: string): Promise<boolean> {
     const state = this.state as SubscriptionState;
     this.cleanSince = undefined;
     this.consecutiveFailures += 1;
     let status = forced ?? state.status;
     if (!forced && status !== 'error' && this.consecutiveFailures >= this.deps.config.errorAfterFailures) status = 'error';
     const changed = status !== state.status;
-    if (!(await this.record(batch, { outcome: 'error', status, exhausted: state.exhausted, lastError: result.error }))) return false;
+    if (!(await this.record(batch, { outcome: 'error', status, exhausted: state.exhausted, lastError: result.error, attempts }))) return false;
     if (changed && (status === 'error' || status === 'disabled')) {
       this.deps.emit(status === 'error' ? 'subscription.error' : 'subscription.disabled', this.def, {
         status,
@@ -383,7 +386,16 @@ export class SubscriptionWorker {
   /** Fenced write of one attempt's outcome (webhookRecord.lua); retried while Redis is unreachable. */
   private async record(
     batch: Batch,
-    change: { outcome: 'ok' | 'error'; status: SubscriptionStatus; cursor?: string | undefined; failedEntry?: string | undefined; exhausted: number; lastError?: string | undefined },
+    change: {
+      outcome: 'ok' | 'error';
+      status: SubscriptionStatus;
+      cursor?: string | undefined;
+      failedEntry?: string | undefined;
+      exhausted: number;
+      lastError?: string | undefined;
+      /** Failed attempts so far of a batch that stays at the cursor; 0 once the cursor moves. */
+      attempts?: number;
+    },
   ): Promise<boolean> {
     const slot = this.deps.keys.webhookSlot(this.def.slot);
     const state = this.state as SubscriptionState;
@@ -401,12 +413,15 @@ export class SubscriptionWorker {
           change.outcome === 'ok' ? (batch.failedId ?? '') : '',
           String(change.exhausted),
           change.lastError ?? '',
+          // A redriven batch is not at the cursor: the cursor batch's count stays as it was.
+          String(batch.failedId === undefined ? (change.attempts ?? 0) : state.attempts),
         ],
       ),
     );
     if (reply === 1) {
       state.status = change.status;
       state.exhausted = change.exhausted;
+      if (batch.failedId === undefined) state.attempts = change.attempts ?? 0;
       if (change.cursor !== undefined) state.cursor = change.cursor;
       return true;
     }

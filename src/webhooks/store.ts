@@ -37,7 +37,9 @@ export interface SubscriptionState {
   posts: number;
   errors: number;
   exhausted: number;
-  /** Bumped by each redrive request. */
+  /** Failed attempts of the batch at the cursor, so a new owner resumes its retry schedule. */
+  attempts: number;
+  /** Set by a redrive request, cleared by the owner once it has taken the failed deliveries. */
   redrive: number;
   lastError?: string;
 }
@@ -115,7 +117,7 @@ export class SubscriptionStore {
   /** Creates the delivery state (cursor at `cursor`) and then the definition; 409 when identical to another. */
   async create(def: SubscriptionDef, cursor: string): Promise<void> {
     const slot = this.keys.webhookSlot(def.slot);
-    await this.redis.hSet(slot.state(def.id), { cursor, gen: '0', status: 'pending', posts: '0', errors: '0', exhausted: '0', redrive: '0' });
+    await this.redis.hSet(slot.state(def.id), { cursor, gen: '0', status: 'pending', posts: '0', errors: '0', exhausted: '0', attempts: '0', redrive: '0' });
     const reply = await this.save(def, '', def.domain);
     if (reply !== 'OK') {
       await this.redis.del(slot.state(def.id));
@@ -168,6 +170,7 @@ export class SubscriptionStore {
       posts: Number(hash.posts ?? 0),
       errors: Number(hash.errors ?? 0),
       exhausted: Number(hash.exhausted ?? 0),
+      attempts: Number(hash.attempts ?? 0),
       redrive: Number(hash.redrive ?? 0),
       ...(hash.lastError ? { lastError: hash.lastError } : {}),
     };

@@ -11,9 +11,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return false
 end
 if ARGV[1] ~= '' then
-  redis.call('HSET', KEYS[1], 'cursor', ARGV[1])
+  redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'attempts', 0)
 end
 if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'exhausted', 0)
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'exhausted', 0, 'attempts', 0)
 end
 return redis.call('HINCRBY', KEYS[1], 'gen', 1)

@@ -9,6 +9,7 @@
   ARGV[5] new status, or ''      ARGV[6] failed batch JSON to keep, or ''
   ARGV[7] failed entry id to delete (a redriven batch that succeeded), or ''
   ARGV[8] consecutive exhausted batches   ARGV[9] last error, or ''
+  ARGV[10] failed attempts of the batch at the cursor so far (a successor resumes the schedule)
   Returns 1; -6 when the lease is not ours (stop the slot); -2 when the generation changed or the
   subscription was deleted (reload it).
 ]]
@@ -34,7 +35,7 @@ end
 if ARGV[7] ~= '' then
   redis.call('XDEL', KEYS[3], ARGV[7])
 end
-redis.call('HSET', KEYS[2], 'exhausted', ARGV[8])
+redis.call('HSET', KEYS[2], 'exhausted', ARGV[8], 'attempts', ARGV[10])
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[2], 'lastError', ARGV[9])
 end
