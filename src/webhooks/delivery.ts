@@ -142,6 +142,11 @@ export class SubscriptionWorker {
     return this.state?.gen;
   }
 
+  /** Redrive requests this worker has seen (undefined while it loads). */
+  get redriveRequests(): number | undefined {
+    return this.state?.redrive;
+  }
+
   /** The dispatcher hands out a matching live entry; ignored while this subscription catches up. */
   offer(entry: LogEntry): void {
     if (!this.live || this.stopped || compareSeq(entry.seq, this.readPos) <= 0) return;
@@ -168,13 +173,19 @@ export class SubscriptionWorker {
     this.state = state;
     if (state.status === 'disabled' || this.expired()) return;
     this.readPos = state.cursor;
-    if (state.redrive > 0) {
-      this.redriveQueue = await this.retry('load failed deliveries', () => this.deps.store.failedDeliveries(this.def)) ?? [];
-      await this.retry('clear redrive request', () => this.deps.redis.hSet(this.deps.keys.webhookSlot(this.def.slot).state(this.def.id), 'redrive', '0'));
+    // A redrive survives restarts: it counts as done only once the whole failed list was worked through.
+    const redriveTarget = state.redrive > state.redriveDone ? state.redrive : undefined;
+    if (redriveTarget !== undefined) {
+      this.redriveQueue = (await this.retry('load failed deliveries', () => this.deps.store.failedDeliveries(this.def))) ?? [];
     }
     this.startCatchUp();
     let resumeAttempts = state.attempts;
     while (!this.stopped && this.state.status !== 'disabled' && !this.expired()) {
+      if (redriveTarget !== undefined && this.redriveQueue.length === 0 && state.redriveDone < redriveTarget) {
+        const done = String(redriveTarget);
+        await this.retry('record the redrive as done', () => this.deps.redis.hSet(this.deps.keys.webhookSlot(this.def.slot).state(this.def.id), 'redriveDone', done));
+        state.redriveDone = redriveTarget;
+      }
       const redriven = this.redriveQueue.shift();
       const batch = redriven
         ? { entries: redriven.entries.map((entry) => ({ seq: entry.seq, raw: entry.event })), webhookId: redriven.webhookId, failedId: redriven.id }

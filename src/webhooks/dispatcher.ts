@@ -182,8 +182,8 @@ export class Dispatcher {
     const worker = this.workers.get(id);
     if (def && worker && !worker.isStopped && JSON.stringify(def) === JSON.stringify(worker.def)) {
       const state = await this.options.store.state(def);
-      const generation = worker.generation;
-      if (state && (generation === undefined || generation === state.gen) && state.redrive === 0) return;
+      // A worker still loading might have read the state before this change: restart it too.
+      if (state && worker.generation === state.gen && worker.redriveRequests === state.redrive) return;
     }
     if (def) this.defs.set(id, def);
     else this.defs.delete(id);

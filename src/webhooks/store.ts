@@ -39,8 +39,9 @@ export interface SubscriptionState {
   exhausted: number;
   /** Failed attempts of the batch at the cursor, so a new owner resumes its retry schedule. */
   attempts: number;
-  /** Set by a redrive request, cleared by the owner once it has taken the failed deliveries. */
+  /** Redrive requests made, and the number the owner has carried out (the failed list was worked through). */
   redrive: number;
+  redriveDone: number;
   lastError?: string;
 }
 
@@ -117,7 +118,7 @@ export class SubscriptionStore {
   /** Creates the delivery state (cursor at `cursor`) and then the definition; 409 when identical to another. */
   async create(def: SubscriptionDef, cursor: string): Promise<void> {
     const slot = this.keys.webhookSlot(def.slot);
-    await this.redis.hSet(slot.state(def.id), { cursor, gen: '0', status: 'pending', posts: '0', errors: '0', exhausted: '0', attempts: '0', redrive: '0' });
+    await this.redis.hSet(slot.state(def.id), { cursor, gen: '0', status: 'pending', posts: '0', errors: '0', exhausted: '0', attempts: '0', redrive: '0', redriveDone: '0' });
     const reply = await this.save(def, '', def.domain);
     if (reply !== 'OK') {
       await this.redis.del(slot.state(def.id));
@@ -172,6 +173,7 @@ export class SubscriptionStore {
       exhausted: Number(hash.exhausted ?? 0),
       attempts: Number(hash.attempts ?? 0),
       redrive: Number(hash.redrive ?? 0),
+      redriveDone: Number(hash.redriveDone ?? 0),
       ...(hash.lastError ? { lastError: hash.lastError } : {}),
     };
   }
@@ -209,7 +211,7 @@ export class SubscriptionStore {
   /** Asks the owner to deliver the failed deliveries again (they leave the list once delivered). */
   async requestRedrive(def: SubscriptionDef): Promise<number> {
     const count = await this.failedCount(def);
-    await this.redis.hSet(this.keys.webhookSlot(def.slot).state(def.id), 'redrive', '1');
+    await this.redis.hIncrBy(this.keys.webhookSlot(def.slot).state(def.id), 'redrive', 1);
     await this.announce(def.id);
     return count;
   }
