@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
+// A larger young generation: intake allocates many short-lived strings (npm run bench: about +20 % spool drain).
 import { Command } from 'commander';
 import { SwitchboardError } from '../errors.js';
 import { eventLogKey } from '../redis/keys.js';

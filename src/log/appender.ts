@@ -4,6 +4,7 @@ import { ShuttingDownError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
 import type { Acceptance, EventLogWriter } from './event-log.js';
 import type { Spool } from './spool.js';
 
@@ -20,10 +21,19 @@ interface PendingAppend {
   reject: (error: Error) => void;
 }
 
+/** A batch sent to Redis: straight from intake, or from the spool (then `lastSeq` is its last row). */
+interface Write {
+  acceptances: Acceptance[];
+  result: Promise<(string | null)[]>;
+  pending?: PendingAppend[];
+  lastSeq?: number;
+}
+
 export interface AppenderOptions {
   client: RedisClient;
   writer: EventLogWriter;
   spool: Spool;
+  keys: Keys;
   metrics: Metrics;
   logger: Logger;
   /** A Redis write not answered within this time is treated as failed and spooled. */
@@ -34,29 +44,45 @@ export interface AppenderOptions {
 
 /** Events per Redis call: large enough to amortise round trips, small enough not to stall Redis. */
 const MAX_EVENTS_PER_WRITE = 2000;
+/** Writes pipelined on the connection; the script's fence keeps them in order. */
+const MAX_WRITES_IN_FLIGHT = 4;
+/** No client waits on the drain, so a slow Redis gets more time before the batch is retried. */
 const DRAIN_WRITE_TIMEOUT_MS = 30_000;
 
 /**
  * The single writer that makes accepted events durable, in acceptance order.
  *
- * Appends queue up while a write is in flight and go out together (group commit). A write goes to
- * Redis only while the spool is empty; otherwise, or when Redis fails or is too slow, it goes to
- * the spool, so nothing accepted later overtakes something spooled earlier. The spool drains in
- * order as soon as Redis answers. Replays are safe: the append script skips ids it has seen.
+ * While the spool is empty and Redis is up, appends are sent straight to Redis, several batches
+ * pipelined on one connection (appends that arrive meanwhile go out together). Each batch names
+ * its predecessor (the fence in appendEvents.lua), so once one fails nothing sent after it lands.
+ * A failed batch goes to the spool, and so does everything after it until the spool has drained,
+ * oldest first, through the same pipeline. Nothing accepted later overtakes something spooled
+ * earlier. Replays are safe: the append script skips ids it has seen.
  */
 export class Appender {
   private readonly options: AppenderOptions;
+  private readonly fenceKey: string;
   private queue: PendingAppend[] = [];
-  private flushing: Promise<void> | undefined;
-  private draining: Promise<void> | undefined;
+  private readonly inFlight: Write[] = [];
+  private settling: Promise<void> = Promise.resolve();
+  private batchCounter = 0;
+  /** Id of the last batch sent on the current chain; '' starts a new one. */
+  private chainTail = '';
+  /** Last spool row sent on the current chain. */
+  private drainedUpTo = 0;
+  /** A write failed: send nothing until every write in flight has settled, then start a new chain. */
+  private broken = false;
+  private drainPaused = false;
   private closed = false;
-  private readonly onReady = () => this.startDrain();
+  private idleWaiters: (() => void)[] = [];
+  private readonly onReady = () => this.pump();
 
   constructor(options: AppenderOptions) {
     this.options = options;
+    this.fenceKey = options.keys.writerFence(randomUUID());
     options.client.on('ready', this.onReady);
     options.metrics.spoolDepth.set(options.spool.depth);
-    this.startDrain();
+    this.pump();
   }
 
   get spoolDepth(): number {
@@ -66,109 +92,151 @@ export class Appender {
   append(events: AcceptedEvent[]): Promise<AppendOutcome> {
     if (this.closed) return Promise.reject(new ShuttingDownError('the hub is shutting down'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ acceptances: events.map((event) => ({ event, token: randomUUID() })), resolve, reject });
-      this.flushing ??= this.flush().finally(() => {
-        this.flushing = undefined;
-      });
+      this.queue.push({ acceptances: events.map((event) => this.options.writer.accept(event)), resolve, reject });
+      this.pump();
     });
   }
 
-  /** Stops taking appends, finishes queued ones and gives the spool `timeoutMs` to drain. */
+  /** Stops taking appends, settles queued and in-flight ones, and gives the spool `timeoutMs` to drain. */
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
-    await this.flushing;
-    if (this.draining) await Promise.race([this.draining, sleep(timeoutMs)]);
+    const deadline = Date.now() + timeoutMs;
+    while (this.queue.length > 0 || this.inFlight.length > 0 || (this.spoolDepth > 0 && this.options.client.isReady)) {
+      if (Date.now() > deadline && this.queue.length === 0 && this.inFlight.length === 0) break;
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
     this.options.client.off('ready', this.onReady);
   }
 
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      await this.write(this.takeBatch());
+  /** Decides what to send or spool next; runs after every append, settlement and reconnect. */
+  private pump(): void {
+    const { spool, client } = this.options;
+    for (;;) {
+      if (this.broken) {
+        if (this.inFlight.length > 0) break;
+        this.broken = false;
+        this.chainTail = '';
+        this.drainedUpTo = 0;
+      }
+      const directInFlight = this.inFlight.some((write) => write.pending);
+      if (spool.depth === 0 && client.isReady) {
+        if (this.queue.length === 0 || this.inFlight.length >= MAX_WRITES_IN_FLIGHT) break;
+        const pending = this.takeBatch();
+        this.send({ acceptances: pending.flatMap((append) => append.acceptances), pending }, this.options.writeTimeoutMs);
+        continue;
+      }
+      // Durable path: behind any direct write still in flight, queued appends go to the spool…
+      if (this.queue.length > 0) {
+        if (directInFlight) break;
+        this.spoolAppends(this.queue.splice(0));
+        continue;
+      }
+      // …and the spool drains, oldest first, once Redis answers.
+      if (!client.isReady || this.drainPaused || directInFlight || this.inFlight.length >= MAX_WRITES_IN_FLIGHT) break;
+      const rows = spool.read(this.drainedUpTo, this.options.drainBatchEvents);
+      const last = rows.at(-1);
+      if (!last) break;
+      this.drainedUpTo = last.seq;
+      this.send({ acceptances: rows, lastSeq: last.seq }, DRAIN_WRITE_TIMEOUT_MS);
+    }
+    if (this.queue.length === 0 && this.inFlight.length === 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 
   private takeBatch(): PendingAppend[] {
     let events = 0;
     let count = 0;
-    while (count < this.queue.length && (count === 0 || events + (this.queue[count]?.acceptances.length ?? 0) <= MAX_EVENTS_PER_WRITE)) {
-      events += this.queue[count]?.acceptances.length ?? 0;
+    while (count < this.queue.length) {
+      const size = this.queue[count]?.acceptances.length ?? 0;
+      if (count > 0 && events + size > MAX_EVENTS_PER_WRITE) break;
+      events += size;
       count += 1;
     }
     return this.queue.splice(0, count);
   }
 
-  private async write(batch: PendingAppend[]): Promise<void> {
-    const { client, spool, metrics, logger } = this.options;
-    const acceptances = batch.flatMap((pending) => pending.acceptances);
-    const events = acceptances.map((acceptance) => acceptance.event);
+  private send(write: Omit<Write, 'result'>, timeoutMs: number): void {
+    const id = String(++this.batchCounter);
+    const fence = { key: this.fenceKey, previous: this.chainTail, id };
+    this.chainTail = id;
+    const sent: Write = {
+      ...write,
+      result: withTimeout(this.options.writer.append(this.options.client, write.acceptances, fence), timeoutMs),
+    };
+    // Handled in `settle`, which may run after it fails; this only keeps it from counting as unhandled.
+    sent.result.catch(() => {});
+    this.inFlight.push(sent);
+    // Settle strictly in send order, whatever order the promises complete in.
+    this.settling = this.settling.then(() => this.settle(sent));
+  }
 
-    if (spool.depth === 0 && client.isReady) {
-      try {
-        const entryIds = await withTimeout(this.options.writer.append(client, acceptances), this.options.writeTimeoutMs);
+  private async settle(write: Write): Promise<void> {
+    const { metrics, logger, spool } = this.options;
+    try {
+      const entryIds = await write.result;
+      const duplicates = entryIds.filter((id) => id === null).length;
+      if (write.pending) {
         let offset = 0;
-        for (const pending of batch) {
+        for (const pending of write.pending) {
           const ids = entryIds.slice(offset, offset + pending.acceptances.length);
           offset += pending.acceptances.length;
           pending.resolve({ duplicates: ids.filter((id) => id === null).length, spooled: false });
         }
-        countAccepted(metrics, events, entryIds.filter((id) => id === null).length);
-        return;
-      } catch (error) {
-        // The outcome is unknown (the script may have run): spool, and let the replay dedupe.
-        metrics.redisWriteFailures.inc();
-        logger.warn({ err: error, events: events.length }, 'event-log write failed; spooling');
+        countAccepted(metrics, write.acceptances, duplicates);
+      } else if (write.lastSeq !== undefined) {
+        spool.remove(write.lastSeq);
+        metrics.eventsDrained.inc(write.acceptances.length);
+        metrics.spoolDepth.set(spool.depth);
+        if (spool.depth === 0) logger.info('spool drained');
       }
+    } catch (error) {
+      // The outcome is unknown (the script may have run): spool, and let the replay dedupe.
+      this.broken = true;
+      metrics.redisWriteFailures.inc();
+      if (write.pending) {
+        logger.warn({ err: error, events: write.acceptances.length }, 'event-log write failed; spooling');
+        this.spoolAppends(write.pending);
+      } else {
+        logger.warn({ err: error, events: write.acceptances.length }, 'spool drain write failed; retrying');
+        this.pauseDrain();
+      }
+    } finally {
+      this.inFlight.shift();
+      this.pump();
     }
+  }
 
+  private spoolAppends(batch: PendingAppend[]): void {
+    const { spool, metrics } = this.options;
+    const acceptances = batch.flatMap((pending) => pending.acceptances);
     try {
       spool.push(acceptances);
     } catch (error) {
       for (const pending of batch) pending.reject(error as Error);
       return;
     }
-    metrics.eventsSpooled.inc(events.length);
+    metrics.eventsSpooled.inc(acceptances.length);
     metrics.spoolDepth.set(spool.depth);
-    countAccepted(metrics, events, 0);
+    countAccepted(metrics, acceptances, 0);
     for (const pending of batch) pending.resolve({ duplicates: 0, spooled: true });
-    this.startDrain();
   }
 
-  private startDrain(): void {
-    if (this.draining || this.options.spool.depth === 0) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      // Events spooled while the last batch was in flight.
-      if (this.options.client.isReady) this.startDrain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    const { client, spool, writer, metrics, logger } = this.options;
-    logger.info({ depth: spool.depth }, 'draining the spool into Redis');
-    while (spool.depth > 0) {
-      if (!client.isReady) return; // resumes on the client's next 'ready'
-      const batch = spool.peek(this.options.drainBatchEvents);
-      const last = batch.at(-1);
-      if (!last) return;
-      try {
-        // No client waits on the drain, so a slow Redis gets more time before the batch is retried.
-        await withTimeout(writer.append(client, batch), DRAIN_WRITE_TIMEOUT_MS);
-      } catch (error) {
-        logger.warn({ err: error }, 'spool drain write failed; retrying');
-        await sleep(this.options.drainRetryMs);
-        continue;
-      }
-      spool.remove(last.seq);
-      metrics.eventsDrained.inc(batch.length);
-      metrics.spoolDepth.set(spool.depth);
-    }
-    logger.info('spool drained');
+  private pauseDrain(): void {
+    this.drainPaused = true;
+    setTimeout(() => {
+      this.drainPaused = false;
+      this.pump();
+    }, this.options.drainRetryMs).unref();
   }
 }
 
-function countAccepted(metrics: Metrics, events: readonly AcceptedEvent[], duplicates: number): void {
+function countAccepted(metrics: Metrics, acceptances: readonly Acceptance[], duplicates: number): void {
   const byType = new Map<string, number>();
-  for (const event of events) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
+  for (const { type } of acceptances) byType.set(type, (byType.get(type) ?? 0) + 1);
   for (const [type, count] of byType) metrics.eventsAccepted.inc({ type }, count);
   if (duplicates > 0) metrics.eventsDuplicate.inc(duplicates);
 }
@@ -179,8 +247,4 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,17 +1,33 @@
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
-import type { OutputProfile } from '../profiles/output.js';
+import type { Output, OutputProfile } from '../profiles/output.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
 
 /**
- * An event on its way into the log. The token identifies this acceptance: a retry with the same
- * token is our own in-doubt write, a different token is a client re-submitting the id.
+ * An event on its way into the log, rendered once at acceptance: the spool keeps it as is, so a
+ * replay writes what the profiles configured at acceptance produced. The token identifies this
+ * acceptance: a retry with the same token is our own in-doubt write, a different token is a
+ * client re-submitting the id.
  */
 export interface Acceptance {
-  event: AcceptedEvent;
+  id: string;
+  type: string;
+  /** The event as the log stores it. */
+  json: string;
   token: string;
+  outputs: Output[];
+}
+
+/** Where a batch sits on its writer's chain (see the fence in appendEvents.lua). */
+export interface Fence {
+  /** The writer's fence key (keys.writerFence). */
+  key: string;
+  /** The batch sent before this one on the chain; '' starts a new chain. */
+  previous: string;
+  id: string;
 }
 
 const OP_CODES = { publish: 'P', lpush: 'L', xadd: 'X', fanout: 'I' } as const;
@@ -29,25 +45,35 @@ export class EventLogWriter {
     private readonly config: Config['eventLog'],
   ) {}
 
+  /** Renders an accepted event for the log and every profile's outputs. */
+  accept(event: AcceptedEvent): Acceptance {
+    return {
+      id: event.id,
+      type: event.type,
+      json: JSON.stringify(event),
+      token: randomUUID(),
+      outputs: this.profiles.flatMap((profile) => profile.outputsFor(event)),
+    };
+  }
+
   /** Returns, per event, its log entry id, or null for a duplicate inside the dedup window. */
-  async append(client: RedisClient, acceptances: readonly Acceptance[]): Promise<(string | null)[]> {
-    const dedupKeys = acceptances.map(({ event }) => this.keys.dedup(event.id));
+  async append(client: RedisClient, acceptances: readonly Acceptance[], fence: Fence): Promise<(string | null)[]> {
+    const dedupKeys = acceptances.map(({ id }) => this.keys.dedup(id));
     const outputKeys: string[] = [];
     const outputKeyIndex = new Map<string, number>();
     const keyIndex = (key: string) => {
       let index = outputKeyIndex.get(key);
       if (index === undefined) {
         outputKeys.push(key);
-        index = 1 + dedupKeys.length + outputKeys.length;
+        index = 2 + dedupKeys.length + outputKeys.length;
         outputKeyIndex.set(key, index);
       }
       return String(index);
     };
 
-    const args = [String(this.config.dedupWindowMs), String(this.config.maxLength), String(acceptances.length)];
-    for (const { event, token } of acceptances) {
-      const outputs = this.profiles.flatMap((profile) => profile.outputsFor(event));
-      args.push(event.id, token, event.type, JSON.stringify(event), String(outputs.length));
+    const args = [String(this.config.dedupWindowMs), String(this.config.maxLength), String(acceptances.length), fence.previous, fence.id];
+    for (const { id, type, json, token, outputs } of acceptances) {
+      args.push(id, token, type, json, String(outputs.length));
       for (const output of outputs) {
         const target =
           output.op === 'publish' ? output.channel
@@ -56,7 +82,6 @@ export class EventLogWriter {
         args.push(OP_CODES[output.op], target, output.message);
       }
     }
-    const reply = (await this.script.run(client, [this.keys.eventLog, ...dedupKeys, ...outputKeys], args)) as (string | null)[];
-    return reply;
+    return (await this.script.run(client, [this.keys.eventLog, fence.key, ...dedupKeys, ...outputKeys], args)) as (string | null)[];
   }
 }

@@ -2,8 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SpoolFailedError, SpoolFullError } from '../errors.js';
-import type { AcceptedEvent } from '../events/catalogue.js';
+import type { Output } from '../profiles/output.js';
 import type { Acceptance } from './event-log.js';
+
+interface SpoolRow {
+  seq: number;
+  id: string;
+  type: string;
+  event: string;
+  token: string;
+  outputs: string;
+}
 
 export interface SpooledAcceptance extends Acceptance {
   seq: number;
@@ -16,8 +25,10 @@ export interface SpooledAcceptance extends Acceptance {
  */
 export class Spool {
   private readonly db: Database.Database;
-  private readonly insert: Database.Statement<[string, string]>;
-  private readonly selectOldest: Database.Statement<[number], { seq: number; event: string; token: string }>;
+  /** Removals go through their own connection without fsync: see `remove`. */
+  private readonly removals: Database.Database;
+  private readonly insert: Database.Statement<[string, string, string, string, string]>;
+  private readonly selectAfter: Database.Statement<[number, number], SpoolRow>;
   private readonly deleteUpTo: Database.Statement<[number]>;
   private readonly insertMany: (acceptances: readonly Acceptance[]) => void;
   private count: number;
@@ -29,12 +40,16 @@ export class Spool {
     this.db.pragma('synchronous = FULL');
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.db.pragma(`max_page_count = ${Math.max(16, Math.floor(maxBytes / pageSize))}`);
-    this.db.exec('CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, token TEXT NOT NULL)');
-    this.insert = this.db.prepare('INSERT INTO spool (event, token) VALUES (?, ?)');
-    this.selectOldest = this.db.prepare('SELECT seq, event, token FROM spool ORDER BY seq LIMIT ?');
-    this.deleteUpTo = this.db.prepare('DELETE FROM spool WHERE seq <= ?');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, type TEXT NOT NULL, event TEXT NOT NULL, token TEXT NOT NULL, outputs TEXT NOT NULL)',
+    );
+    this.insert = this.db.prepare('INSERT INTO spool (id, type, event, token, outputs) VALUES (?, ?, ?, ?, ?)');
+    this.selectAfter = this.db.prepare('SELECT seq, id, type, event, token, outputs FROM spool WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.removals = new Database(join(dataDir, 'spool.db'));
+    this.removals.pragma('synchronous = NORMAL');
+    this.deleteUpTo = this.removals.prepare('DELETE FROM spool WHERE seq <= ?');
     this.insertMany = this.db.transaction((acceptances: readonly Acceptance[]) => {
-      for (const { event, token } of acceptances) this.insert.run(JSON.stringify(event), token);
+      for (const { id, type, json, token, outputs } of acceptances) this.insert.run(id, type, json, token, JSON.stringify(outputs));
     });
     this.count = (this.db.prepare('SELECT count(*) AS n FROM spool').get() as { n: number }).n;
   }
@@ -58,17 +73,28 @@ export class Spool {
     this.count += acceptances.length;
   }
 
-  /** The oldest spooled events, in acceptance order. */
-  peek(limit: number): SpooledAcceptance[] {
-    return this.selectOldest.all(limit).map((row) => ({ seq: row.seq, token: row.token, event: JSON.parse(row.event) as AcceptedEvent }));
+  /** Spooled events after `seq` (0: the oldest), in acceptance order. */
+  read(afterSeq: number, limit: number): SpooledAcceptance[] {
+    return this.selectAfter.all(afterSeq, limit).map((row) => ({
+      seq: row.seq,
+      id: row.id,
+      type: row.type,
+      json: row.event,
+      token: row.token,
+      outputs: JSON.parse(row.outputs) as Output[],
+    }));
   }
 
-  /** Forgets every event up to and including `seq`, once Redis holds them. */
+  /**
+   * Forgets every event up to and including `seq`, once Redis holds them. Not fsynced: a removal
+   * lost to a power cut only replays events the append script then recognises by id.
+   */
   remove(seq: number): void {
     this.count -= this.deleteUpTo.run(seq).changes;
   }
 
   close(): void {
+    if (this.removals.open) this.removals.close();
     if (this.db.open) this.db.close();
   }
 }

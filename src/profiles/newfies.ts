@@ -50,12 +50,12 @@ export class NewfiesProfile implements OutputProfile {
   }
 
   private publish(eventName: string, fields: [string, string | undefined][]): Output {
-    const body = fields.map(([key, value]) => `${pythonString(key)}: ${pythonString(value ?? '')}`).join(', ');
-    return { op: 'publish', channel: this.config.channel, message: `{${pythonString(`${eventName}:`)} : {${body}}}` };
+    const body = fields.map(([key, value]) => `${JSON.stringify(key)}: ${JSON.stringify(value ?? '')}`).join(', ');
+    return { op: 'publish', channel: this.config.channel, message: asciiOnly(`{${JSON.stringify(`${eventName}:`)} : {${body}}}`) };
   }
 }
 
-/** A JSON string as Python's json.dumps writes it (ensure_ascii=True). */
-function pythonString(value: string): string {
-  return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** Escapes non-ASCII as \uXXXX, as Python's json.dumps does by default (ensure_ascii=True). */
+function asciiOnly(json: string): string {
+  return json.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -19,6 +19,8 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     eventLog: eventLogKey(config.keyPrefix),
     /** Marks an event id as seen for the dedup window; the value is the acceptance token that wrote it. */
     dedup: (eventId: string) => `${log}:dedup:${eventId}`,
+    /** The last batch of a log writer that landed whole: orders its pipelined appends. */
+    writerFence: (writerId: string) => `${log}:fence:${writerId}`,
 
     /** Integrators (src/streams): registry hash (name → spec JSON) read by the append script. */
     integrators: `${log}:integrators`,

@@ -8,11 +8,17 @@
   again, because they die with the reply when Redis stops (lists and streams are durable and are
   not touched). A different token is a client re-submitting the id: nothing is delivered.
 
+  Writers pipeline several calls on one connection. The fence keeps them in order even when one
+  fails: a call names the batch sent before it on this writer's chain and is refused (FENCED,
+  nothing written) unless that batch landed whole; '' starts a new chain.
+
   KEYS[1]           event log stream
-  KEYS[2 .. n+1]    dedup key of event i
-  KEYS[n+2 ..]      output keys (lists, streams), referenced by index from the outputs
+  KEYS[2]           this writer's fence (the last batch id that landed whole)
+  KEYS[3 .. n+2]    dedup key of event i
+  KEYS[n+3 ..]      output keys (lists, streams), referenced by index from the outputs
 
   ARGV[1] dedup window (ms)   ARGV[2] log max length (approximate)   ARGV[3] n
+  ARGV[4] previous batch id on the chain ('' = none)   ARGV[5] this batch id
   then per event:  id, acceptance token, type, event JSON, output count,
   then per output: op, target, message
     P  PUBLISH to channel `target`
@@ -30,8 +36,12 @@
 local dedupWindowMs = ARGV[1]
 local logMaxLength = ARGV[2]
 local count = tonumber(ARGV[3])
+local fenceKey = KEYS[2]
+if ARGV[4] ~= '' and redis.call('GET', fenceKey) ~= ARGV[4] then
+  return redis.error_reply('FENCED batch ' .. ARGV[4] .. ' did not land; nothing written')
+end
 local results = {}
-local arg = 4
+local arg = 6
 
 -- Each registry is decoded once per call: event type -> {lists = {key…}} of the integrators taking it.
 local registries = {}
@@ -59,8 +69,9 @@ for i = 1, count do
   local eventId, token, eventType, body = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3]
   local outputs = tonumber(ARGV[arg + 4])
   arg = arg + 5
-  local dedupKey = KEYS[1 + i]
-  local seenToken = redis.call('GET', dedupKey)
+  local dedupKey = KEYS[2 + i]
+  -- One call both claims the id and reads who claimed it before.
+  local seenToken = redis.call('SET', dedupKey, token, 'NX', 'GET', 'PX', dedupWindowMs)
 
   if seenToken then
     if seenToken == token then
@@ -73,8 +84,12 @@ for i = 1, count do
     results[i] = false
     arg = arg + outputs * 3
   else
-    local entryId = redis.call('XADD', KEYS[1], 'MAXLEN', '~', logMaxLength, '*',
-      'id', eventId, 'type', eventType, 'event', body)
+    local entryId = redis.pcall('XADD', KEYS[1], '*', 'id', eventId, 'type', eventType, 'event', body)
+    if type(entryId) == 'table' and entryId.err then
+      -- Not in the log, so the id must not stay claimed (the retry would skip the event).
+      redis.call('DEL', dedupKey)
+      return entryId
+    end
     for _ = 1, outputs do
       local op, target, message = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2]
       arg = arg + 3
@@ -96,9 +111,10 @@ for i = 1, count do
         return redis.error_reply('ERR unknown output op ' .. tostring(op))
       end
     end
-    redis.call('SET', dedupKey, token, 'PX', dedupWindowMs)
     results[i] = entryId
   end
 end
 
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', logMaxLength)
+redis.call('SET', fenceKey, ARGV[5], 'PX', dedupWindowMs)
 return results
