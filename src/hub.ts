@@ -75,6 +75,7 @@ export class Hub {
       client: redis,
       writer: new EventLogWriter(keys, profiles, config.eventLog),
       spool,
+      keys,
       metrics,
       logger,
       writeTimeoutMs: config.redis.commandTimeoutMs,
