@@ -41,6 +41,7 @@ export class Hub {
       spool: Spool;
       retention: LogRetention;
       components: HubComponent[];
+      logClient: RedisClient;
       localRedis: LocalRedisServer | undefined;
     },
   ) {}
@@ -62,6 +63,10 @@ export class Hub {
       if (error.message !== lastRedisError) logger.warn({ err: error }, 'redis connection error');
       lastRedisError = error.message;
     });
+    // The log writer's own connection: no per-command timeout (the appender keeps its own
+    // deadline per batch), and intake is not queued behind other components' commands.
+    const logClient = createRedisClient({ url: redisUrl, failFast: true, name: 'switchboard-log' });
+    connectInBackground(logClient, () => {}); // failures are logged once, by the main client
     await waitUntilReady(redis, 3000);
     await warnWithoutPersistence(redis, logger);
 
@@ -72,7 +77,7 @@ export class Hub {
 
     const spool = new Spool(config.dataDir, config.spool.maxBytes);
     const appender = new Appender({
-      client: redis,
+      client: logClient,
       writer: new EventLogWriter(keys, profiles, config.eventLog),
       spool,
       keys,
@@ -106,7 +111,7 @@ export class Hub {
     await server.listen({ host: config.http.host, port: config.http.port });
     if (tokens.open) logger.warn('no API token configured: every route is open (allowed on loopback only)');
 
-    return new Hub(config, logger, server, context, { spool, retention, components, localRedis });
+    return new Hub(config, logger, server, context, { spool, retention, components, logClient, localRedis });
   }
 
   /** Base URL of the HTTP server. */
@@ -124,13 +129,13 @@ export class Hub {
   }
 
   private async shutdown(): Promise<void> {
-    const { spool, retention, components, localRedis } = this.parts;
+    const { spool, retention, components, logClient, localRedis } = this.parts;
     this.logger.info('shutting down');
     await this.server.close();
     await this.context.appender.close(this.config.shutdownTimeoutMs);
     for (const component of [...components].reverse()) await component.close();
     retention.close();
-    await this.context.redis.close().catch(() => this.context.redis.destroy());
+    for (const client of [logClient, this.context.redis]) await client.close().catch(() => client.destroy());
     spool.close();
     await localRedis?.close();
     this.logger.info({ spoolDepth: spool.depth }, 'stopped');
