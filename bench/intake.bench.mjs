@@ -42,12 +42,18 @@ async function startHub(redisUrl, extraEnv = {}) {
   };
 }
 
-function cannon(options) {
+function run(options) {
   return new Promise((resolve, reject) => {
     autocannon({ duration: DURATION_S, connections: CONNECTIONS, method: 'POST', headers: { 'content-type': 'application/json' }, ...options }, (error, result) =>
       error ? reject(error) : resolve(result),
     );
   });
+}
+
+/** Every server (ours and the baselines) gets the same 2 s warm-up, so JIT compilation is not measured. */
+async function cannon(options) {
+  await run({ ...options, duration: 2 });
+  return run(options);
 }
 
 async function metric(hubUrl, name) {
@@ -112,8 +118,11 @@ async function batchedIntake() {
   await redis.close();
 }
 
+/** Single-event requests from many concurrent sources (diallers, PBXs), as intake sees them. */
+const SINGLE_EVENT_CONNECTIONS = 32;
+
 async function singleEventIntake() {
-  section(`single-event intake: ${CONNECTIONS} connections, ${DURATION_S} s`);
+  section(`single-event intake: ${SINGLE_EVENT_CONNECTIONS} connections, ${DURATION_S} s`);
   const redis = await startRedis();
   const events = sandboxEvents(500);
   const bodies = events.map((event) => JSON.stringify(event));
@@ -123,12 +132,12 @@ async function singleEventIntake() {
   await once(bare, 'message');
   let next = 0;
   const requests = [{ setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }) }];
-  const ceiling = await cannon({ url: `http://127.0.0.1:${barePort}/`, requests });
+  const ceiling = await cannon({ url: `http://127.0.0.1:${barePort}/`, requests, connections: SINGLE_EVENT_CONNECTIONS });
   bare.kill('SIGTERM');
   await once(bare, 'exit');
 
   const hub = await startHub(redis.url);
-  const result = await cannon({ url: `${hub.url}/v1/events`, requests });
+  const result = await cannon({ url: `${hub.url}/v1/events`, requests, connections: SINGLE_EVENT_CONNECTIONS });
   report({ name: 'single-event intake (requests/s)', value: result.requests.average, unit: 'req/s', ceilingName: 'bare node:http + one XADD', ceiling: ceiling.requests.average, goal: '≥ 0.60' });
   report({ name: 'single-event intake request p99', value: result.latency.p99, unit: 'ms', ceilingName: 'bare node:http + one XADD', ceiling: ceiling.latency.p99, goal: '(for information)' });
   await hub.stop();
@@ -165,8 +174,9 @@ async function pubSubLatency(eventsPerSecond, perRequest, goal) {
   const publisher = createClient({ url: redis.url, RESP: 2 });
   await publisher.connect();
 
-  // Ceiling: PUBLISH straight from node-redis to a subscriber, same rate.
+  // Ceiling: PUBLISH straight from node-redis to a subscriber, same rate, after the same 1 s warm-up.
   const rawLatencies = [];
+  await openLoop(eventsPerSecond, 1, () => publisher.publish('raw:warm-up', ''));
   await subscriber.subscribe('raw:latency', (message) => rawLatencies.push(performance.now() - Number(message)));
   await openLoop(eventsPerSecond, seconds, () => publisher.publish('raw:latency', String(performance.now())));
   await sleep(200);
@@ -180,6 +190,9 @@ async function pubSubLatency(eventsPerSecond, perRequest, goal) {
     if (start !== undefined) latencies.push(performance.now() - start);
   });
   const pool = new Pool(hub.url, { connections: 32, pipelining: 1 });
+  const post = async (body) => (await pool.request({ path: '/v1/events', method: 'POST', headers: { 'content-type': 'application/json' }, body })).body.dump();
+  const warmUp = JSON.stringify(Array.from({ length: perRequest }, () => ({ type: 'agent.status_changed', data: { agent: '999', status: 'available' } })));
+  await openLoop(rate, 1, () => post(warmUp));
   await openLoop(rate, seconds, async (sequence) => {
     const now = performance.now();
     const events = Array.from({ length: perRequest }, (_, i) => {
@@ -187,13 +200,7 @@ async function pubSubLatency(eventsPerSecond, perRequest, goal) {
       sentAt.set(ref, now);
       return { type: 'agent.status_changed', data: { agent: String(1000 + ((sequence * perRequest + i) % 200)), status: 'available', ref } };
     });
-    const response = await pool.request({
-      path: '/v1/events',
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(perRequest === 1 ? events[0] : events),
-    });
-    await response.body.dump();
+    await post(JSON.stringify(perRequest === 1 ? events[0] : events));
   });
   await sleep(300);
   const sorted = latencies.sort((a, b) => a - b);
@@ -247,8 +254,11 @@ async function spool() {
   await restarted.close();
 }
 
-await batchedIntake();
-await singleEventIntake();
-await pubSubLatency(5000, 10, '≤ 3.00');
-await pubSubLatency(2000, 1, '(for information)');
-await spool();
+const only = process.env.BENCH_ONLY;
+if (!only || only === 'batched') await batchedIntake();
+if (!only || only === 'single') await singleEventIntake();
+if (!only || only === 'latency') {
+  await pubSubLatency(5000, 10, '≤ 3.00');
+  await pubSubLatency(2000, 1, '(for information)');
+}
+if (!only || only === 'spool') await spool();
