@@ -1,56 +1,16 @@
 import type { Command } from 'commander';
-import { SwitchboardError } from '../errors.js';
-
-export interface IntegratorCliDefaults {
-  url: string;
-  token: string | undefined;
-}
-
-/** The hub's error answer, so the CLI prints `CODE: message` without a stack trace. */
-class HubAnswerError extends SwitchboardError {
-  readonly code: string;
-
-  constructor(status: number, code: string | undefined, message: string) {
-    super(`${message} (HTTP ${status})`);
-    this.code = code ?? 'HTTP_ERROR';
-  }
-}
-
-interface Connection {
-  url: string;
-  token?: string;
-}
-
-/** One call to the hub's API; a non-2xx answer becomes an error carrying the hub's message. */
-async function call(connection: Connection, method: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(new URL(path, connection.url), {
-    method,
-    headers: {
-      ...(connection.token ? { authorization: `Bearer ${connection.token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const parsed: unknown = text ? JSON.parse(text) : undefined;
-  if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; message?: string; details?: { path: string; message: string }[] } } | undefined)?.error;
-    const details = error?.details?.map((detail) => `${detail.path}: ${detail.message}`).join('; ');
-    throw new HubAnswerError(response.status, error?.code, `${error?.message ?? text}${details ? `: ${details}` : ''}`);
-  }
-  return parsed;
-}
+import { callHub, type HubCliDefaults, type HubConnection } from './hub-api.js';
 
 /**
  * `switchboard integrators add|list|show|remove` and `switchboard replay`: the integrators API
  * from a terminal. Prints the hub's JSON answers; replay prints one JSON line per event.
  */
-export function registerIntegratorCommands(program: Command, defaults: IntegratorCliDefaults, out: NodeJS.WritableStream = process.stdout): void {
+export function registerIntegratorCommands(program: Command, defaults: HubCliDefaults, out: NodeJS.WritableStream = process.stdout): void {
   const connectionOptions = (command: Command) =>
     command
       .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaults.url)
       .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', defaults.token);
-  const connectionOf = (command: Command): Connection => {
+  const connectionOf = (command: Command): HubConnection => {
     const options = command.optsWithGlobals<{ url: string; token?: string }>();
     return { url: options.url, ...(options.token ? { token: options.token } : {}) };
   };
@@ -68,7 +28,7 @@ export function registerIntegratorCommands(program: Command, defaults: Integrato
     .option('--no-stream', 'no consumer group (legacy list only)')
     .action(async (name: string, options: { types?: string; legacyList?: boolean; stream?: boolean }, command: Command) =>
       print(
-        await call(connectionOf(command), 'POST', '/v1/integrators', {
+        await callHub(connectionOf(command), 'POST', '/v1/integrators', {
           name,
           ...(options.types ? { types: options.types.split(',').map((type) => type.trim()).filter(Boolean) } : {}),
           ...(options.legacyList ? { legacyList: true } : {}),
@@ -80,18 +40,18 @@ export function registerIntegratorCommands(program: Command, defaults: Integrato
   group
     .command('list')
     .description('list integrators with their lag')
-    .action(async (_options: unknown, command: Command) => print(await call(connectionOf(command), 'GET', '/v1/integrators')));
+    .action(async (_options: unknown, command: Command) => print(await callHub(connectionOf(command), 'GET', '/v1/integrators')));
 
   group
     .command('show <name>')
     .description('one integrator: keys, pending, oldest pending age, dead letters, lost, list length')
-    .action(async (name: string, _options: unknown, command: Command) => print(await call(connectionOf(command), 'GET', path(name))));
+    .action(async (name: string, _options: unknown, command: Command) => print(await callHub(connectionOf(command), 'GET', path(name))));
 
   group
     .command('remove <name>')
     .description('remove an integrator with its consumer group, list and dead letters')
     .action(async (name: string, _options: unknown, command: Command) => {
-      await call(connectionOf(command), 'DELETE', path(name));
+      await callHub(connectionOf(command), 'DELETE', path(name));
       out.write(`removed integrator ${name}\n`);
     });
 
@@ -102,7 +62,7 @@ export function registerIntegratorCommands(program: Command, defaults: Integrato
     .action(async (integrator: string, options: { since: string; page: number }, command: Command) => {
       let since: string | null = options.since;
       while (since !== null) {
-        const page = (await call(connectionOf(command), 'GET', `${path(integrator)}/replay?since=${encodeURIComponent(since)}&limit=${options.page}`)) as {
+        const page = (await callHub(connectionOf(command), 'GET', `${path(integrator)}/replay?since=${encodeURIComponent(since)}&limit=${options.page}`)) as {
           items: unknown[];
           next: string | null;
         };

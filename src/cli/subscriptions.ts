@@ -1,45 +1,17 @@
 import type { Command } from 'commander';
-
-export interface SubscriptionCliDefaults {
-  url: string;
-  token: string | undefined;
-}
-
-interface Connection {
-  url: string;
-  token?: string;
-}
-
-/** One call to the hub's subscriptions API; a non-2xx answer becomes an error carrying its message. */
-async function call(connection: Connection, method: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(new URL(path, connection.url), {
-    method,
-    headers: {
-      ...(connection.token ? { authorization: `Bearer ${connection.token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const parsed: unknown = text ? JSON.parse(text) : undefined;
-  if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new Error(`${response.status} ${error?.code ?? ''}: ${error?.message ?? text}`.trim());
-  }
-  return parsed;
-}
+import { callHub, type HubCliDefaults, type HubConnection } from './hub-api.js';
 
 /**
  * `switchboard subscriptions …`: the event-subscription API from a terminal (list, show, create,
  * delete, replay, failed, redrive). Prints the hub's JSON answers.
  */
-export function registerSubscriptionCommands(program: Command, defaults: SubscriptionCliDefaults, out: NodeJS.WritableStream = process.stdout): void {
+export function registerSubscriptionCommands(program: Command, defaults: HubCliDefaults, out: NodeJS.WritableStream = process.stdout): void {
   const group = program
     .command('subscriptions')
     .description('manage event subscriptions (webhooks) through the hub API')
     .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaults.url)
     .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', defaults.token);
-  const connection = (): Connection => {
+  const connection = (): HubConnection => {
     const options = group.opts<{ url: string; token?: string }>();
     return { url: options.url, ...(options.token ? { token: options.token } : {}) };
   };
@@ -50,13 +22,13 @@ export function registerSubscriptionCommands(program: Command, defaults: Subscri
     .description('list subscriptions')
     .option('--domain <domain>', 'only this domain')
     .action(async (options: { domain?: string }) =>
-      print(await call(connection(), 'GET', options.domain ? `/v1/domains/${encodeURIComponent(options.domain)}/subscriptions` : '/v1/subscriptions')),
+      print(await callHub(connection(), 'GET', options.domain ? `/v1/domains/${encodeURIComponent(options.domain)}/subscriptions` : '/v1/subscriptions')),
     );
 
   group
     .command('show <id>')
     .description('show one subscription (status, counters, current server)')
-    .action(async (id: string) => print(await call(connection(), 'GET', `/v1/subscriptions/${encodeURIComponent(id)}`)));
+    .action(async (id: string) => print(await callHub(connection(), 'GET', `/v1/subscriptions/${encodeURIComponent(id)}`)));
 
   group
     .command('create')
@@ -69,7 +41,7 @@ export function registerSubscriptionCommands(program: Command, defaults: Subscri
     .option('--secret <secret>', 'whsec_… signing secret (default: generated)')
     .action(async (options: { model: string; postUrl: string; reseller?: string; domain?: string; user?: string; secret?: string }) =>
       print(
-        await call(connection(), 'POST', '/v1/subscriptions', {
+        await callHub(connection(), 'POST', '/v1/subscriptions', {
           model: options.model,
           'post-url': options.postUrl,
           ...(options.reseller ? { reseller: options.reseller } : {}),
@@ -83,23 +55,23 @@ export function registerSubscriptionCommands(program: Command, defaults: Subscri
   group
     .command('delete <id>')
     .description('delete a subscription')
-    .action(async (id: string) => print(await call(connection(), 'DELETE', `/v1/subscriptions/${encodeURIComponent(id)}`)));
+    .action(async (id: string) => print(await callHub(connection(), 'DELETE', `/v1/subscriptions/${encodeURIComponent(id)}`)));
 
   group
     .command('replay <id>')
     .description('re-deliver, in order, every matching event accepted since a time')
     .requiredOption('--since <time>', 'ISO 8601 time, e.g. 2026-11-21T10:00:00Z')
     .action(async (id: string, options: { since: string }) =>
-      print(await call(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/replay`, { since: options.since })),
+      print(await callHub(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/replay`, { since: options.since })),
     );
 
   group
     .command('failed <id>')
     .description('list failed deliveries (batches that exhausted their retries)')
-    .action(async (id: string) => print(await call(connection(), 'GET', `/v1/subscriptions/${encodeURIComponent(id)}/failed`)));
+    .action(async (id: string) => print(await callHub(connection(), 'GET', `/v1/subscriptions/${encodeURIComponent(id)}/failed`)));
 
   group
     .command('redrive <id>')
     .description('deliver the failed deliveries again')
-    .action(async (id: string) => print(await call(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/redrive`)));
+    .action(async (id: string) => print(await callHub(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/redrive`)));
 }
