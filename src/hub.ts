@@ -67,7 +67,7 @@ export class Hub {
     // deadline per batch), and intake is not queued behind other components' commands.
     const logClient = createRedisClient({ url: redisUrl, failFast: true, name: 'switchboard-log' });
     connectInBackground(logClient, () => {}); // failures are logged once, by the main client
-    await waitUntilReady(redis, 3000);
+    await Promise.all([waitUntilReady(redis, 3000), waitUntilReady(logClient, 3000)]);
     await warnWithoutPersistence(redis, logger);
 
     const keys = createKeys(config);
