@@ -7,6 +7,9 @@ import { fieldOf, SubscriptionWorker, type WorkerDeps } from './delivery.js';
 import { eventTenant, modelsForType, type Model } from './models.js';
 import type { SubscriptionDef, SubscriptionStore } from './store.js';
 
+/** How often the log's end is tracked while no subscription is owned here. */
+const NO_SUBSCRIPTION_POLL_MS = 100;
+
 const SEP = '\u0000';
 
 /**
@@ -195,6 +198,10 @@ export class Dispatcher {
   private async readLoop(): Promise<void> {
     const { blocking, keys, pollIntervalMs, logger } = this.options;
     while (!this.stopped) {
+      if (this.workers.size === 0) {
+        await this.followLogEnd();
+        continue;
+      }
       let reply: [string, [string, string[]][]][] | null;
       try {
         reply = (await blocking.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(pollIntervalMs), 'STREAMS', keys.eventLog, this.head])) as typeof reply;
@@ -218,6 +225,21 @@ export class Dispatcher {
         this.head = seq;
       }
     }
+  }
+
+  /**
+   * With no subscription here, nobody takes entries: track the log's end instead of reading (and
+   * decoding) every entry. A subscription that starts later catches up from its own cursor to
+   * this position before it goes live, so moving it forward loses nothing.
+   */
+  private async followLogEnd(): Promise<void> {
+    try {
+      const [last] = (await this.options.blocking.sendCommand(['XREVRANGE', this.options.keys.eventLog, '+', '-', 'COUNT', '1'])) as [string, string[]][];
+      if (last) this.head = last[0];
+    } catch {
+      // Redis away: try again on the next tick.
+    }
+    await sleep(NO_SUBSCRIPTION_POLL_MS);
   }
 
   /** Follows the registry's change feed, for changes made through other hub nodes. */
