@@ -64,7 +64,7 @@ describe('switchboard start', () => {
     expect(await client.configGet('appendonly')).toEqual({ appendonly: 'yes' });
     expect(await client.configGet('dir')).toEqual({ dir: join(dataDir, 'redis') });
     await client.quit();
-    expect(hub.output()).toContain("npx switchboard tail 'enigma:notifications:*'");
+    expect(hub.output()).toMatch(/ \S*dist\/cli\/main\.js tail 'enigma:notifications:\*' --redis redis:\/\/127\.0\.0\.1:\d+/);
     expect(await hub.kill('SIGTERM')).toBe(0);
     expect(await isPortOpen(redisPort)).toBe(false);
     expect(existsSync(join(dataDir, 'redis', 'appendonlydir'))).toBe(true);

@@ -1,3 +1,4 @@
+import { basename, relative } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { createLogger, Hub } from '../hub.js';
 
@@ -11,14 +12,15 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
   const logger = createLogger(config);
   const hub = await Hub.start(config, { logger });
   logger.info({ url: hub.url, redis: hub.context.redisUrl, dataDir: config.dataDir }, 'switchboard is running');
+  const cli = commandName(process.argv[1] ?? 'switchboard');
   process.stderr.write(
     [
       '',
       `Switchboard is listening on ${hub.url} (API reference: ${hub.url}/docs)`,
       'Watch events flow, in another terminal:',
-      `  npx switchboard tail 'enigma:notifications:*' --redis ${hub.context.redisUrl}`,
+      `  ${cli} tail 'enigma:notifications:*' --redis ${hub.context.redisUrl}`,
       'and drive sandbox traffic through the intake:',
-      `  npx switchboard simulate --url ${hub.url}${config.auth.apiToken ? ' --token $SWITCHBOARD_API_TOKEN' : ''}`,
+      `  ${cli} simulate --url ${hub.url}${config.auth.apiToken ? ' --token $SWITCHBOARD_API_TOKEN' : ''}`,
       '',
     ].join('\n'),
   );
@@ -38,4 +40,11 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** How the user can run this CLI again: `switchboard` when installed, else the script's path from here. */
+function commandName(script: string): string {
+  if (basename(script) === 'switchboard') return 'switchboard';
+  const path = relative(process.cwd(), script);
+  return path.startsWith('.') || path.startsWith('/') ? path : `./${path}`;
 }
