@@ -75,7 +75,7 @@ export class Hub {
     if (config.profiles.enigma.enabled) profiles.push(new EnigmaProfile(keys, config.profiles.enigma));
     if (config.profiles.newfies.enabled) profiles.push(new NewfiesProfile(config.profiles.newfies));
 
-    const spool = new Spool(config.dataDir, config.spool.maxBytes);
+    const spool = new Spool(config.dataDir, config.spool.maxBytes, config.spool.drainBatchEvents);
     const appender = new Appender({
       client: logClient,
       writer: new EventLogWriter(keys, profiles, config.eventLog),

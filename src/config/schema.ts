@@ -103,7 +103,7 @@ const SpoolConfig = Type.Object(
   {
     /** Upper bound of the on-disk spool; beyond it intake answers 503 SPOOL_FULL. */
     maxBytes: Type.Integer({ minimum: 65_536, default: 1024 ** 3 }),
-    /** Events per Redis call while the spool drains. */
+    /** Events per Redis call while the spool drains (and per spool row). */
     drainBatchEvents: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
     drainRetryMs: Type.Integer({ minimum: 10, default: 500 }),
   },

@@ -143,11 +143,10 @@ export class Appender {
       }
       // …and the spool drains, oldest first, once Redis answers.
       if (!client.isReady || this.drainPaused || directInFlight || this.inFlight.length >= MAX_DRAIN_WRITES_IN_FLIGHT) break;
-      const rows = spool.read(this.drainedUpTo, this.options.drainBatchEvents);
-      const last = rows.at(-1);
-      if (!last) break;
-      this.drainedUpTo = last.seq;
-      this.send({ acceptances: rows, lastSeq: last.seq }, DRAIN_WRITE_TIMEOUT_MS);
+      const batch = spool.read(this.drainedUpTo, this.options.drainBatchEvents);
+      if (!batch) break;
+      this.drainedUpTo = batch.lastSeq;
+      this.send(batch, DRAIN_WRITE_TIMEOUT_MS);
     }
     if (this.queue.length === 0 && this.inFlight.length === 0) {
       for (const wake of this.idleWaiters.splice(0)) wake();
