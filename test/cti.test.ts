@@ -173,7 +173,8 @@ describe('CTI call-data cache (seed 004)', () => {
 
     const readiness = await call(`${hub.url}/readyz`);
     expect(readiness.status).toBe(200);
-    expect(readiness.body.warnings).toEqual([expect.stringContaining('"tiny" 100% (3 of 3)')]);
+    // Other components may warn too (e.g. webhooks while acquiring their first lease).
+    expect(readiness.body.warnings).toEqual(expect.arrayContaining([expect.stringContaining('"tiny" 100% (3 of 3)')]));
 
     const metrics = (await call(`${hub.url}/metrics`)).text;
     expect(metrics).toMatch(/switchboard_cti_pool_utilisation_ratio\{pool="tiny"\} 1\b/);
