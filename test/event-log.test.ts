@@ -1,7 +1,9 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { AcceptedEvent } from '../src/events/catalogue.js';
 import { EventLogWriter, type Acceptance } from '../src/log/event-log.js';
+import { LogRetention } from '../src/log/retention.js';
 import { EnigmaProfile } from '../src/profiles/enigma.js';
 import { createRedisClient, type RedisClient } from '../src/redis/client.js';
 import { createKeys } from '../src/redis/keys.js';
@@ -72,5 +74,37 @@ describe('the append script', () => {
     expect(await reader.exists(keys.dedup('c1'))).toBe(0);
     await reader.del(brokenKeys.eventLog);
     await expect(broken.append(client, [acceptance('c1', 'token-c1', broken)], fence('', '21'))).resolves.toEqual([expect.stringMatching(/^\d+-\d+$/)]);
+  });
+});
+
+describe('event-log retention', () => {
+  it('trims by age (whole stream nodes) and caps the length at append', async () => {
+    const redis = await startRedis({ appendOnly: false });
+    const client = createRedisClient({ url: redis.url });
+    await client.connect();
+    const capped = parseConfig({ keyPrefix: 'retention', eventLog: { maxLength: 1000, maxAgeMs: 60_000 } });
+    const cappedKeys = createKeys(capped);
+    const writer = new EventLogWriter(cappedKeys, [], capped.eventLog);
+    const fence = { key: cappedKeys.writerFence('retention-test'), previous: '', id: '1' };
+    const batch = (from: number) => Array.from({ length: 500 }, (_, i) => acceptance(`r-${from + i}`, undefined, writer));
+
+    for (let from = 0; from < 3000; from += 500) {
+      await writer.append(client, batch(from), fence);
+      fence.previous = fence.id;
+      fence.id = String(Number(fence.id) + 1);
+    }
+    const length = await client.xLen(cappedKeys.eventLog);
+    // MAXLEN ~ keeps at least maxLength and trims whole nodes (100 entries each by default).
+    expect(length).toBeGreaterThanOrEqual(1000);
+    expect(length).toBeLessThanOrEqual(1100);
+
+    const retention = new LogRetention(client, cappedKeys.eventLog, capped.eventLog, pino({ level: 'silent' }));
+    expect(await retention.trim(Date.now() - 120_000)).toBe(0);
+    const removed = await retention.trim(Date.now() + 120_000);
+    retention.close();
+    expect(removed).toBeGreaterThanOrEqual(length - 100);
+    expect(await client.xLen(cappedKeys.eventLog)).toBeLessThanOrEqual(100);
+    await client.close();
+    await redis.close();
   });
 });
