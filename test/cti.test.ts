@@ -5,6 +5,7 @@ import { parsePools } from '../src/cti/pools.js';
 import type { Hub } from '../src/hub.js';
 import { startHub, TEST_TOKEN } from './helpers/hub.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
+import { sleep } from './helpers/wait.js';
 
 // curl --user "username:password", as in seed 004.
 const SEED_AUTH = `Basic ${Buffer.from('username:password').toString('base64')}`;
@@ -34,7 +35,6 @@ const post = (base: string, body: unknown, authorization?: string) =>
   );
 const get = (base: string, key: string) => call(`${base}/cticache/DNIS-ANI/${key}`);
 const del = (base: string, key: string) => call(`${base}/cticache/DNIS-ANI/${key}`, { method: 'DELETE' });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('CTI call-data cache (seed 004)', () => {
   let redis: TestRedis;

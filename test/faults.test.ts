@@ -3,16 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { connectClient, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 import { postEvents, startChildHub, startHub, type ChildHub } from './helpers/hub.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+import { sleep, waitFor } from './helpers/wait.js';
 
 /** Alternates agent status events and CDRs, numbered, so order can be checked on every channel. */
 function eventFor(sequence: number) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
-import { api, cdrEvent, waitFor } from './helpers/integrators.js';
+import { api, cdrEvent } from './helpers/integrators.js';
+import { waitFor } from './helpers/wait.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { postEvents, startHub } from './helpers/hub.js';
 

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerIntegratorCommands } from '../src/cli/integrators.js';
 import { consumeCdrs, type Cdr } from '../src/client/index.js';
 import type { Hub } from '../src/hub.js';
-import { api, cdrEvent, waitFor } from './helpers/integrators.js';
+import { api, cdrEvent } from './helpers/integrators.js';
+import { waitFor } from './helpers/wait.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 

@@ -3,6 +3,7 @@ import type { Hub } from '../src/hub.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
+import { sleep } from './helpers/wait.js';
 
 async function api(hub: Hub, method: string, path: string, body?: unknown) {
   const response = await fetch(`${hub.url}${path}`, {
@@ -15,7 +16,6 @@ async function api(hub: Hub, method: string, path: string, body?: unknown) {
 }
 
 const campaign = (name: string, n: number) => ({ type: 'campaign.status_changed', scope: { domain: name }, data: { campaign: name, status: 'started', ref: String(n) } });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Creates a campaign subscription for one domain and waits until this node owns it. */
 async function subscribe(hub: Hub, receiver: Receiver, domain: string) {

@@ -3,8 +3,8 @@ import type { Hub } from '../src/hub.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
+import { sleep } from './helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const webhooks = (nodeId: string) => ({
   webhooks: { nodeId, slots: 8, leaseTtlMs: 900, allowPrivateTargets: true, batchLingerMs: 5, retryScheduleMs: [50, 100, 200, 400, 800], retryJitter: 0, pollIntervalMs: 50 },
 });

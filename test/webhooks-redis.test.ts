@@ -3,8 +3,8 @@ import type { Hub } from '../src/hub.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
+import { sleep } from './helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('event subscriptions across a Redis restart', () => {
   let redis: TestRedis;
