@@ -2,6 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { parseConfig } from '../src/config/load.js';
+import { createKeys } from '../src/redis/keys.js';
 import { startChildHub, type ChildHub } from './helpers/hub.js';
 import { connectClient, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 
@@ -103,7 +105,7 @@ describe('CTI allocation with two hub processes on one Redis', () => {
     expect(violations).toEqual([]);
     expect(allocations).toBeGreaterThan(50);
 
-    const keys = { leases: 'ctitest:{cti:y}:leases', usage: 'ctitest:{cti:y}:usage' };
+    const keys = createKeys(parseConfig({ keyPrefix: 'ctitest' })).ctiPool('y');
     expect(await client.zCard(keys.leases)).toBe(0);
     expect(await client.hLen(keys.usage)).toBe(0);
   });

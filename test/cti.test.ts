@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
 import { parseConfig } from '../src/config/load.js';
 import { hashPassword } from '../src/cti/basic-auth.js';
 import { parsePools } from '../src/cti/pools.js';
+import { EVENT_DATA_SCHEMAS, type EventType } from '../src/events/catalogue.js';
 import type { Hub } from '../src/hub.js';
 import { startHub, TEST_TOKEN } from './helpers/hub.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
@@ -92,25 +94,36 @@ describe('CTI call-data cache (seed 004)', () => {
     }
   });
 
-  it('records cti.data_stored and cti.data_fetched in the event log, without the value', async () => {
-    const created = await post(hub.url, { value: { secret: 'card-4111' }, ani: '447700900123' });
-    await del(hub.url, `${created.body.dnis as string}:447700900123`);
-    await expect
-      .poll(async () => {
-        const entries = await client.xRange(hub.context.keys.eventLog, '-', '+');
-        return (entries ?? []).map((entry) => JSON.parse(entry.message.event!) as { type: string; data: Record<string, unknown> });
-      })
-      .toEqual(
-        expect.arrayContaining([
-          expect.objectContaining({ type: 'cti.data_stored', data: { pool: 'seed', dnis: created.body.dnis, ani: '447700900123', size_bytes: 22 } }),
-          expect.objectContaining({
-            type: 'cti.data_fetched',
-            data: { pool: 'seed', dnis: created.body.dnis, ani: '447700900123', size_bytes: 22, deleted: true },
-          }),
-        ]),
-      );
-    const raw = JSON.stringify(await client.xRange(hub.context.keys.eventLog, '-', '+'));
-    expect(raw).not.toContain('card-4111');
+  it('records cti.data_stored and cti.data_fetched in the event log with the write itself, without the value', async () => {
+    const logged = async () =>
+      ((await client.xRange(hub.context.keys.eventLog, '-', '+')) ?? []).map((entry) => ({
+        fields: entry.message,
+        event: JSON.parse(entry.message.event!) as { id: string; type: EventType; time: string; source: string; data: unknown },
+      }));
+    const before = (await logged()).length;
+    const created = await post(hub.url, { value: { secret: 'card-4111' }, ani: 'Anonymous' });
+    const dnis = created.body.dnis as string;
+    expect((await get(hub.url, `${dnis}:anonymous`)).status).toBe(200);
+    expect((await get(hub.url, `${dnis}:447700900999`)).status).toBe(404); // a miss records nothing
+    expect((await del(hub.url, `${dnis}:private`)).status).toBe(200);
+    expect((await del(hub.url, `${dnis}:private`)).status).toBe(404);
+
+    // Written by the same script as the entry: present as soon as the answer is.
+    const entries = (await logged()).slice(before);
+    const common = { pool: 'seed', dnis, size_bytes: 22 };
+    expect(entries.map(({ event }) => [event.type, event.data])).toEqual([
+      ['cti.data_stored', { ...common, ani: 'Anonymous' }],
+      ['cti.data_fetched', { ...common, ani: 'anonymous', deleted: false }],
+      ['cti.data_fetched', { ...common, ani: 'private', deleted: true }],
+    ]);
+    for (const { fields, event } of entries) {
+      expect(fields).toMatchObject({ id: event.id, type: event.type });
+      expect(event.source).toBe('switchboard-cti');
+      expect(Date.now() - Date.parse(event.time)).toBeLessThan(60_000);
+      expect(Value.Check(EVENT_DATA_SCHEMAS[event.type], event.data)).toBe(true);
+    }
+    expect(new Set(entries.map(({ event }) => event.id)).size).toBe(3);
+    expect(JSON.stringify(entries)).not.toContain('card-4111');
   });
 
   it('answers 401 with a Basic challenge to missing or wrong credentials, and accepts hashed passwords', async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { hash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { CtiConfig } from '../config/schema.js';
 import { AuthInvalidError, AuthRequiredError, ConfigError } from '../errors.js';
 
@@ -10,6 +10,12 @@ const KEY_BYTES = 32;
 const HASH_FORMAT = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 /** Verified credentials remembered so scrypt runs once per client, not per request. */
 const VERIFIED_CACHE_SIZE = 1024;
+
+interface Verification {
+  result: Promise<string>;
+  /** Set once `result` resolved. */
+  user?: string;
+}
 
 interface PasswordHash {
   cost: { N: number; r: number; p: number };
@@ -27,8 +33,11 @@ export async function hashPassword(password: string): Promise<string> {
 
 /** HTTP Basic credentials from `cti.users`; plain passwords are hashed at load and not kept. */
 export class BasicAuthenticator {
-  /** By digest of the Authorization header; concurrent first requests share one scrypt run. */
-  private readonly verified = new Map<string, Promise<string>>();
+  /**
+   * By digest of the Authorization header (credentials are not kept in memory); concurrent first
+   * requests share one scrypt run.
+   */
+  private readonly verified = new Map<string, Verification>();
 
   private constructor(
     private readonly users: ReadonlyMap<string, PasswordHash>,
@@ -56,20 +65,33 @@ export class BasicAuthenticator {
     return new BasicAuthenticator(byName, decoy, users.length === 0);
   }
 
+  /**
+   * The user of credentials verified before, without waiting: the per-request path. Undefined
+   * when `authenticate` must check them.
+   */
+  verifiedUser(authorization: string | undefined): string | undefined {
+    if (this.open) return 'anonymous';
+    return authorization ? this.verified.get(digestOf(authorization))?.user : undefined;
+  }
+
   /** Returns the user name, or throws a 401 error carrying the Basic challenge. */
   async authenticate(authorization: string | undefined): Promise<string> {
     if (this.open) return 'anonymous';
     if (!authorization) throw new AuthRequiredError('missing Authorization: Basic credentials', { challenge: BASIC_CHALLENGE });
-    const digest = createHash('sha256').update(authorization).digest('base64');
+    const digest = digestOf(authorization);
     let verification = this.verified.get(digest);
     if (!verification) {
       if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
-      verification = this.verify(authorization);
-      this.verified.set(digest, verification);
-      // Failures are not remembered: a later request with the same header is checked again.
-      verification.catch(() => this.verified.delete(digest));
+      const entry: Verification = { result: this.verify(authorization) };
+      verification = entry;
+      this.verified.set(digest, entry);
+      entry.result.then(
+        (user) => (entry.user = user),
+        // Failures are not remembered: a later request with the same header is checked again.
+        () => this.verified.delete(digest),
+      );
     }
-    return verification;
+    return verification.result;
   }
 
   private async verify(authorization: string): Promise<string> {
@@ -82,6 +104,10 @@ export class BasicAuthenticator {
     }
     return credentials.username;
   }
+}
+
+function digestOf(authorization: string): string {
+  return hash('sha256', authorization, 'base64');
 }
 
 function parseBasic(authorization: string): { username: string; password: string } {

@@ -1,10 +1,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { v7 as uuidv7 } from 'uuid';
-import type { ComponentFactory, HubContext } from '../context.js';
-import type { AcceptedEvent } from '../events/catalogue.js';
+import type { ComponentFactory } from '../context.js';
 import { connectInBackground, createRedisClient, type RedisClient } from '../redis/client.js';
 import type { ReadinessReport } from '../server/health.js';
 import { BasicAuthenticator } from './basic-auth.js';
+import { CtiEventRenderer } from './events.js';
 import { parsePools, type CtiPool } from './pools.js';
 import { ctiRoutes, type CtiRouteEvents } from './routes.js';
 import { CtiStore, type PoolStatus } from './store.js';
@@ -27,7 +26,8 @@ export const ctiComponent: ComponentFactory = async (context) => {
   // The hub already waited for Redis; with it down, requests answer 503 until it is up.
   if (context.redis.isReady) await ready(redis, 2000);
   const onExpired = (pool: CtiPool, count: number) => metrics.expirations.inc({ pool: pool.name }, count);
-  const store = new CtiStore(redis, context.keys, onExpired, config.redis.commandTimeoutMs);
+  const events = new CtiEventRenderer(config.cti.recordEvents, config.eventLog.maxLength);
+  const store = new CtiStore(redis, context.keys, events, onExpired, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {
     // Redis may come up later: the first allocation syncs the pool then.
     logger.warn({ err: error }, 'cti: could not write the pools to Redis yet');
@@ -46,24 +46,18 @@ export const ctiComponent: ComponentFactory = async (context) => {
     return cached.statuses;
   }
 
-  const events: CtiRouteEvents = {
+  const routeEvents: CtiRouteEvents = {
     allocated: (pool) => metrics.allocations.inc({ pool: pool.name }),
     exhausted: (pool) => metrics.exhaustions.inc({ pool: pool.name }),
-    stored: (pool, dnis, ani, sizeBytes) => record(context, 'cti.data_stored', { pool: pool.name, dnis, ani, size_bytes: sizeBytes }),
-    fetched: (pool, dnis, ani, value, deleted) => {
+    fetched: (pool, found, deleted) => {
       const labels = { pool: pool?.name ?? '', method: deleted ? 'DELETE' : 'GET' };
-      if (value === null || !pool) {
-        metrics.misses.inc(labels);
-        return;
-      }
-      metrics.hits.inc(labels);
-      record(context, 'cti.data_fetched', { pool: pool.name, dnis, ani, size_bytes: Buffer.byteLength(value), deleted });
+      (found ? metrics.hits : metrics.misses).inc(labels);
     },
   };
 
   return {
     name: 'cti',
-    routes: ctiRoutes({ pools, store, auth, maxValueBytes: config.cti.maxValueBytes, events }),
+    routes: ctiRoutes({ pools, store, auth, maxValueBytes: config.cti.maxValueBytes, events: routeEvents }),
     readiness: async (): Promise<ReadinessReport> => {
       let statuses: Map<CtiPool, PoolStatus>;
       try {
@@ -84,6 +78,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
       return { name: 'cti', ok: true, pools: detail, ...(warning ? { warning } : {}) };
     },
     close: async () => {
+      store.close();
       if (redis.isOpen) await redis.close().catch(() => redis.destroy());
     },
   };
@@ -101,13 +96,6 @@ async function ready(client: RedisClient, timeoutMs: number): Promise<void> {
   });
   clearTimeout(timer);
   client.off('ready', done);
-}
-
-/** The event log records stored and fetched entries (never the value). It must not fail the request. */
-function record(context: HubContext, type: 'cti.data_stored' | 'cti.data_fetched', data: Record<string, unknown>): void {
-  if (!context.config.cti.recordEvents) return;
-  const event: AcceptedEvent = { id: uuidv7(), type, time: new Date().toISOString(), source: 'switchboard-cti', data };
-  context.appender.append([event]).catch((error: unknown) => context.logger.warn({ err: error, type }, 'cti: event not recorded'));
 }
 
 function createCtiMetrics(registry: Registry, snapshot: () => Promise<Map<CtiPool, PoolStatus>>) {

@@ -16,6 +16,9 @@ const BASE = '/cticache/DNIS-ANI';
 const WITHHELD_ANI = new Set(['', 'anonymous', 'unknown', 'restricted', 'private']);
 
 function isWithheld(ani: string): boolean {
+  const first = ani.charCodeAt(0);
+  // A number (the usual case) skips the normalisation.
+  if ((first >= 48 && first <= 57) || first === 43) return false;
   return WITHHELD_ANI.has(ani.trim().toLowerCase());
 }
 
@@ -39,11 +42,11 @@ const Stored = Type.Object({ dnis: Type.String(), ani: Type.String(), value: Typ
 const Fetched = Type.Object({ value: Type.Unknown() });
 const errors = { '4xx': ErrorResponse, 503: ErrorResponse };
 
+/** What the routes report to metrics (the event log records are written by the store's scripts). */
 export interface CtiRouteEvents {
   allocated(pool: CtiPool): void;
   exhausted(pool: CtiPool): void;
-  stored(pool: CtiPool, dnis: string, ani: string, sizeBytes: number): void;
-  fetched(pool: CtiPool | undefined, dnis: string, ani: string, value: string | null, deleted: boolean): void;
+  fetched(pool: CtiPool | undefined, found: boolean, deleted: boolean): void;
 }
 
 export interface CtiRouteOptions {
@@ -59,8 +62,10 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
   return async (app) => {
     // Values are JSON only: anything else is 415, not a confusing validation error.
     app.removeContentTypeParser('text/plain');
-    app.addHook('onRequest', async (request) => {
-      await auth.authenticate(request.headers.authorization);
+    app.addHook('onRequest', (request, _reply, done) => {
+      // Known credentials pass without a promise; new ones wait for scrypt.
+      if (auth.verifiedUser(request.headers.authorization) !== undefined) return done();
+      auth.authenticate(request.headers.authorization).then(() => done(), done);
     });
     const common = {
       tags: ['cti'],
@@ -89,13 +94,12 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
         }
         let dnis: string;
         try {
-          dnis = await store.put(pool, isWithheld(body.ani) ? '' : body.ani, value);
+          dnis = await store.put(pool, body.ani, isWithheld(body.ani) ? '' : body.ani, value);
         } catch (error) {
           if (error instanceof PoolExhaustedError) events.exhausted(pool);
           throw error;
         }
         events.allocated(pool);
-        events.stored(pool, dnis, body.ani, sizeBytes);
         return sendJson(
           reply.code(201).header('location', `${BASE}/${encodeURIComponent(dnis)}:${encodeURIComponent(body.ani)}`),
           `{"dnis":${JSON.stringify(dnis)},"ani":${JSON.stringify(body.ani)},"value":${value}}`,
@@ -111,8 +115,8 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
       const ani = key.slice(colon + 1);
       const pool = pools.byDnis.get(dnis);
       const storedAni = isWithheld(ani) ? '' : ani;
-      const value = pool ? await (deleted ? store.take(pool, dnis, storedAni) : store.get(pool, dnis, storedAni)) : null;
-      events.fetched(pool, dnis, ani, value, deleted);
+      const value = pool ? await (deleted ? store.take(pool, dnis, ani, storedAni) : store.get(pool, dnis, ani, storedAni)) : null;
+      events.fetched(pool, value !== null, deleted);
       if (value === null) throw new NotFoundError(`no entry for ${dnis}:${ani} (never stored, fetched with DELETE, or expired)`);
       return sendJson(reply, `{"value":${value}}`);
     };

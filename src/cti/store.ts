@@ -3,6 +3,7 @@ import { PoolExhaustedError, RedisUnavailableError, SwitchboardError } from '../
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
+import type { CtiEventRenderer } from './events.js';
 import type { CtiPool } from './pools.js';
 
 export interface PoolStatus {
@@ -11,15 +12,25 @@ export interface PoolStatus {
   leases: number;
 }
 
+interface PendingCall {
+  /** performance.now() after which the call fails. */
+  deadline: number;
+  reject: (error: Error) => void;
+}
+
 /** Counts what the store learns only inside Redis: leases that ran out without a DELETE. */
 export type ExpiredListener = (pool: CtiPool, count: number) => void;
 
 /**
- * The CTI entries and DNIS leases in Redis (see src/redis/lua/cti*.lua). Every pool lives under
- * its own hash tag; an entry is `<entryPrefix><dnis>:<ani>`, with ani "" for a withheld ANI.
+ * The CTI entries and DNIS leases in Redis (see src/redis/lua/cti*.lua). An entry is
+ * `<entryPrefix><dnis>:<ani>`, with ani "" for a withheld ANI. Every write and every hit appends
+ * its cti.* event to the event log in the same script.
  */
 export class CtiStore {
+  private readonly pending = new Set<PendingCall>();
+  private readonly sweeper: NodeJS.Timeout;
   private readonly allocate = new LuaScript('ctiAllocate');
+  private readonly fetch = new LuaScript('ctiFetch');
   private readonly release = new LuaScript('ctiRelease');
   private readonly poolStatus = new LuaScript('ctiPoolStatus');
   private readonly syncPool = new LuaScript('ctiSyncPool');
@@ -27,24 +38,29 @@ export class CtiStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
+    private readonly events: CtiEventRenderer,
     private readonly onExpired: ExpiredListener,
     /** A command unanswered after this long fails the request with 503. */
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(5, Math.floor(timeoutMs / 4))).unref();
+  }
 
   /** Writes the configured numbers of each pool to Redis (idempotent; every hub does it at start). */
   async sync(pools: Iterable<CtiPool>): Promise<void> {
     for (const pool of pools) await this.call(() => this.syncPool.run(this.redis, [this.keys.ctiPool(pool.name).order], pool.numbers));
   }
 
-  /** Leases a DNIS for `ani` ("" leases it exclusively) and stores `value` under it; returns the DNIS. */
-  async put(pool: CtiPool, ani: string, value: string): Promise<string> {
+  /**
+   * Leases a DNIS for the caller and stores `value` under it; returns the DNIS. `storedAni` is the
+   * key's ANI ("" leases the DNIS exclusively), `ani` the caller's number as given, for the event.
+   */
+  async put(pool: CtiPool, ani: string, storedAni: string, value: string): Promise<string> {
     const keys = this.keys.ctiPool(pool.name);
-    const args = [keys.entryPrefix, ani, String(pool.ttlSeconds * 1000), value];
+    const scriptKeys = [keys.leases, keys.usage, keys.order, this.keys.eventLog];
+    const args = [keys.entryPrefix, storedAni, String(pool.ttlSeconds * 1000), value, ...this.events.stored(pool, ani, Buffer.byteLength(value))];
     for (let attempt = 0; ; attempt += 1) {
-      const [outcome, dnis, expired] = (await this.call(() =>
-        this.allocate.run(this.redis, [keys.leases, keys.usage, keys.order], args),
-      )) as [string, string, number];
+      const [outcome, dnis, expired] = (await this.call(() => this.allocate.run(this.redis, scriptKeys, args))) as [string, string, number];
       if (expired > 0) this.onExpired(pool, expired);
       if (outcome === 'ok') return dnis;
       if (outcome === 'exhausted') throw new PoolExhaustedError(`pool "${pool.name}" is exhausted: every number is in use for this caller`);
@@ -54,16 +70,20 @@ export class CtiStore {
     }
   }
 
-  get(pool: CtiPool, dnis: string, ani: string): Promise<string | null> {
-    return this.call(() => this.redis.get(this.keys.ctiPool(pool.name).entryPrefix + `${dnis}:${ani}`));
+  /** Fetches the entry stored under `<dnis>:<storedAni>`; `ani` is the caller's number as asked, for the event. */
+  get(pool: CtiPool, dnis: string, ani: string, storedAni: string): Promise<string | null> {
+    const entry = this.keys.ctiPool(pool.name).entryPrefix + `${dnis}:${storedAni}`;
+    const args = this.events.fetched(pool, dnis, ani, false);
+    return this.call(async () => (await this.fetch.run(this.redis, [entry, this.keys.eventLog], args)) as string | null);
   }
 
   /** Fetches and deletes the entry atomically, releasing its lease. */
-  take(pool: CtiPool, dnis: string, ani: string): Promise<string | null> {
+  take(pool: CtiPool, dnis: string, ani: string, storedAni: string): Promise<string | null> {
     const keys = this.keys.ctiPool(pool.name);
-    const member = `${dnis}:${ani}`;
+    const member = `${dnis}:${storedAni}`;
+    const args = [member, ...this.events.fetched(pool, dnis, ani, true)];
     return this.call(
-      async () => (await this.release.run(this.redis, [keys.leases, keys.usage, keys.entryPrefix + member], [member])) as string | null,
+      async () => (await this.release.run(this.redis, [keys.leases, keys.usage, keys.entryPrefix + member, this.keys.eventLog], args)) as string | null,
     );
   }
 
@@ -79,22 +99,40 @@ export class CtiStore {
     return { inUse, leases };
   }
 
+  /** Stops the deadline sweep; calls still pending settle with their commands. */
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
   /**
-   * Connection trouble and slowness become a 503; a script error stays a bug (500). One timer per
-   * call: node-redis's per-command timeout builds an AbortSignal each time, a hot-path cost.
+   * Connection trouble and slowness become a 503; a script error stays a bug (500). Deadlines are
+   * checked by one sweep for all calls (a timer per call, or node-redis's per-command timeout with
+   * its AbortSignal, costs the hot path), so a call fails at most a quarter of the timeout late.
    */
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisUnavailableError(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+  private call<T>(command: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const pending: PendingCall = { deadline: performance.now() + this.timeoutMs, reject };
+      this.pending.add(pending);
+      command().then(
+        (value) => {
+          this.pending.delete(pending);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.pending.delete(pending);
+          const known = error instanceof SwitchboardError || error instanceof ErrorReply;
+          reject(known ? error : new RedisUnavailableError(`redis unavailable: ${(error as Error).message}`, { cause: error }));
+        },
+      );
     });
-    try {
-      return await Promise.race([command(), timeout]);
-    } catch (error) {
-      if (error instanceof SwitchboardError || error instanceof ErrorReply) throw error;
-      throw new RedisUnavailableError(`redis unavailable: ${(error as Error).message}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const pending of this.pending) {
+      if (pending.deadline > now) continue;
+      this.pending.delete(pending);
+      pending.reject(new RedisUnavailableError(`redis did not answer within ${this.timeoutMs} ms`));
     }
   }
 }

@@ -4,9 +4,9 @@ import type { Config } from '../config/schema.js';
  * Every Redis key and channel name Switchboard uses comes from here.
  *
  * Keys that one script or transaction touches share a hash tag (`{…}`), so the same code runs on
- * Redis Cluster: the event log, its dedup window and the per-integrator streams/lists live under
- * `{log}`. The Enigma and Newfies names are external contracts (seeds 000, 001, 003) and are
- * built from the profile templates in config.
+ * Redis Cluster: the event log, its dedup window, the per-integrator streams/lists and the CTI
+ * pools (whose scripts append to the log) live under `{log}`. The Enigma and Newfies names are
+ * external contracts (seeds 000, 001, 003) and are built from the profile templates in config.
  */
 export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
   const log = `${config.keyPrefix}:{log}`;
@@ -38,11 +38,12 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
 
     /**
      * CTI pool `pool` (src/cti): lease expiry ZSET, per-DNIS usage hash, allocation-order ZSET and
-     * the prefix of entry keys (`<prefix><dnis>:<ani>`), all under one hash tag per pool.
+     * the prefix of entry keys (`<prefix><dnis>:<ani>`). They share `{log}`: each CTI script also
+     * appends its cti.* event to the log, so the operation and its record are one atomic write.
      */
     ctiPool: (pool: string) => {
-      const tag = `${config.keyPrefix}:{cti:${pool}}`;
-      return { leases: `${tag}:leases`, usage: `${tag}:usage`, order: `${tag}:order`, entryPrefix: `${tag}:entry:` };
+      const base = `${log}:cti:${pool}`;
+      return { leases: `${base}:leases`, usage: `${base}:usage`, order: `${base}:order`, entryPrefix: `${base}:entry:` };
     },
 
     /**

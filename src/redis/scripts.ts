@@ -15,12 +15,14 @@ export class LuaScript {
   }
 
   async run(client: RedisClient, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const tail = [String(keys.length), ...keys, ...args];
+    const command = ['EVALSHA', this.sha, String(keys.length), ...keys, ...args];
     try {
-      return await client.sendCommand(['EVALSHA', this.sha, ...tail]);
+      return await client.sendCommand(command);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return client.sendCommand(['EVAL', this.source, ...tail]);
+      command[0] = 'EVAL';
+      command[1] = this.source;
+      return client.sendCommand(command);
     }
   }
 }

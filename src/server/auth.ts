@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config, Role, TenantScope } from '../config/schema.js';
 import { AuthInvalidError, AuthRequiredError, ForbiddenError } from '../errors.js';
@@ -60,13 +60,26 @@ export function authorize(request: FastifyRequest, tokens: TokenStore, role: Rol
   return principal;
 }
 
-/** Checks the route's `config.role` on every request that names one. */
+/**
+ * Checks the bearer token on every route whose `config.role` names one. The hook is attached to
+ * those routes only: the others (CTI with Basic auth, health) pay nothing for it.
+ */
 export const bearerAuth = fp<{ tokens: TokenStore }>(
   async (app: FastifyInstance, { tokens }) => {
     app.decorateRequest('principal', undefined);
-    app.addHook('onRequest', async (request) => {
-      const role = request.routeOptions.config.role;
-      if (role) request.principal = authorize(request, tokens, role);
+    app.addHook('onRoute', (route) => {
+      const role = route.config?.role;
+      if (!role) return;
+      const check: onRequestHookHandler = (request, _reply, done) => {
+        try {
+          request.principal = authorize(request, tokens, role);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done();
+      };
+      route.onRequest = [check, ...(route.onRequest === undefined ? [] : [route.onRequest].flat())];
     });
   },
   { name: 'switchboard-bearer-auth' },

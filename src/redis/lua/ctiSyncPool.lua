@@ -1,9 +1,9 @@
 --[[
-  Makes a CTI pool's order ZSET hold exactly the configured numbers: adds new ones as least
-  recently used (score 0, existing scores kept) and removes numbers no longer configured (their
-  live leases run out on their own). Every hub runs it at start; it is idempotent.
+  Makes a CTI pool's order list hold exactly the configured numbers, each once. Numbers kept
+  keep their place; new ones go to the head (offered first). Numbers no longer configured leave
+  the list; their live leases run out on their own. Every hub runs it at start; it is idempotent.
 
-  KEYS[1]  order  ZSET  every number of the pool -> allocation sequence (see ctiAllocate.lua)
+  KEYS[1]  order  LIST  every number of the pool, least recently offered first (see ctiAllocate.lua)
   ARGV     the pool's numbers
 
   Returns the pool size.
@@ -11,15 +11,28 @@
 local order = KEYS[1]
 local wanted = {}
 for _, dnis in ipairs(ARGV) do wanted[dnis] = true end
-for _, dnis in ipairs(redis.call('ZRANGE', order, 0, -1)) do
-  if not wanted[dnis] then redis.call('ZREM', order, dnis) end
-end
-for start = 1, #ARGV, 1000 do
-  local args = {}
-  for i = start, math.min(start + 999, #ARGV) do
-    args[#args + 1] = 0
-    args[#args + 1] = ARGV[i]
+
+local kept, seen = {}, {}
+for _, dnis in ipairs(redis.call('LRANGE', order, 0, -1)) do
+  if wanted[dnis] and not seen[dnis] then
+    seen[dnis] = true
+    table.insert(kept, dnis)
   end
-  redis.call('ZADD', order, 'NX', unpack(args))
 end
-return redis.call('ZCARD', order)
+local added = {}
+for _, dnis in ipairs(ARGV) do
+  if not seen[dnis] then
+    seen[dnis] = true
+    table.insert(added, dnis)
+  end
+end
+
+local current = redis.call('LLEN', order)
+if #added == 0 and #kept == current then return current end
+redis.call('DEL', order)
+for _, numbers in ipairs({added, kept}) do
+  for start = 1, #numbers, 1000 do
+    redis.call('RPUSH', order, unpack(numbers, start, math.min(start + 999, #numbers)))
+  end
+end
+return redis.call('LLEN', order)
