@@ -6,7 +6,7 @@ import { BasicAuthenticator } from './basic-auth.js';
 import { CtiEventRenderer } from './events.js';
 import { parsePools, type CtiPool } from './pools.js';
 import { ctiRoutes, type CtiRouteEvents } from './routes.js';
-import { CtiStore, type PoolStatus } from './store.js';
+import { CtiStore } from './store.js';
 
 /** Pool status is read from Redis at most this often, however many scrapes and probes ask. */
 const STATUS_MAX_AGE_MS = 1000;
@@ -25,19 +25,19 @@ export const ctiComponent: ComponentFactory = async (context) => {
   connectInBackground(redis, () => {}); // the hub's own client reports Redis trouble
   // The hub already waited for Redis; with it down, requests answer 503 until it is up.
   if (context.redis.isReady) await ready(redis, 2000);
-  const onExpired = (pool: CtiPool, count: number) => metrics.expirations.inc({ pool: pool.name }, count);
   const events = new CtiEventRenderer(config.cti.recordEvents, config.eventLog.maxLength);
-  const store = new CtiStore(redis, context.keys, events, onExpired, config.redis.commandTimeoutMs);
+  const store = new CtiStore(redis, context.keys, events, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {
     // Redis may come up later: the first allocation syncs the pool then.
     logger.warn({ err: error }, 'cti: could not write the pools to Redis yet');
   });
   for (const pool of pools.byName.values()) metrics.numbers.set({ pool: pool.name }, pool.numbers.length);
 
-  let cached: { at: number; statuses: Promise<Map<CtiPool, PoolStatus>> } | undefined;
-  function snapshot(): Promise<Map<CtiPool, PoolStatus>> {
+  let cached: { at: number; statuses: Promise<Map<CtiPool, number>> } | undefined;
+  /** Numbers in use, per pool. */
+  function snapshot(): Promise<Map<CtiPool, number>> {
     if (!cached || Date.now() - cached.at > STATUS_MAX_AGE_MS) {
-      const statuses = Promise.all([...pools.byName.values()].map(async (pool) => [pool, await store.status(pool)] as const)).then(
+      const statuses = Promise.all([...pools.byName.values()].map(async (pool) => [pool, await store.inUse(pool)] as const)).then(
         (entries) => new Map(entries),
       );
       cached = { at: Date.now(), statuses };
@@ -59,7 +59,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
     name: 'cti',
     routes: ctiRoutes({ pools, store, auth, maxValueBytes: config.cti.maxValueBytes, events: routeEvents }),
     readiness: async (): Promise<ReadinessReport> => {
-      let statuses: Map<CtiPool, PoolStatus>;
+      let statuses: Map<CtiPool, number>;
       try {
         statuses = await snapshot();
       } catch {
@@ -69,10 +69,10 @@ export const ctiComponent: ComponentFactory = async (context) => {
       const threshold = config.cti.utilisationWarningPercent;
       const busy: string[] = [];
       const detail: Record<string, { numbers: number; inUse: number }> = {};
-      for (const [pool, status] of statuses) {
-        detail[pool.name] = { numbers: pool.numbers.length, inUse: status.inUse };
-        const percent = (100 * status.inUse) / pool.numbers.length;
-        if (percent > threshold) busy.push(`"${pool.name}" ${Math.round(percent)}% (${status.inUse} of ${pool.numbers.length})`);
+      for (const [pool, inUse] of statuses) {
+        detail[pool.name] = { numbers: pool.numbers.length, inUse };
+        const percent = (100 * inUse) / pool.numbers.length;
+        if (percent > threshold) busy.push(`"${pool.name}" ${Math.round(percent)}% (${inUse} of ${pool.numbers.length})`);
       }
       const warning = busy.length > 0 ? `cti pool numbers in use above ${threshold}%: ${busy.join(', ')}` : undefined;
       return { name: 'cti', ok: true, pools: detail, ...(warning ? { warning } : {}) };
@@ -98,15 +98,15 @@ async function ready(client: RedisClient, timeoutMs: number): Promise<void> {
   client.off('ready', done);
 }
 
-function createCtiMetrics(registry: Registry, snapshot: () => Promise<Map<CtiPool, PoolStatus>>) {
+function createCtiMetrics(registry: Registry, snapshot: () => Promise<Map<CtiPool, number>>) {
   const registers = [registry];
   const byPool = ['pool'] as const;
   const byPoolAndMethod = ['pool', 'method'] as const;
   /** Scrapes must not fail when Redis is down: the gauges keep their last values. */
-  const fromSnapshot = (read: (pool: CtiPool, status: PoolStatus) => number) =>
+  const fromSnapshot = (read: (pool: CtiPool, inUse: number) => number) =>
     async function collect(this: Gauge<'pool'>) {
       try {
-        for (const [pool, status] of await snapshot()) this.set({ pool: pool.name }, read(pool, status));
+        for (const [pool, inUse] of await snapshot()) this.set({ pool: pool.name }, read(pool, inUse));
       } catch {
         // see above
       }
@@ -126,26 +126,20 @@ function createCtiMetrics(registry: Registry, snapshot: () => Promise<Map<CtiPoo
       labelNames: byPoolAndMethod,
       registers,
     }),
-    expirations: new Counter({
-      name: 'switchboard_cti_expirations_total',
-      help: 'Leases that ran out before a DELETE fetched their entry (often: the transfer never arrived)',
-      labelNames: byPool,
-      registers,
-    }),
     numbers: new Gauge({ name: 'switchboard_cti_pool_numbers', help: 'Numbers configured in the pool', labelNames: byPool, registers }),
     inUse: new Gauge({
       name: 'switchboard_cti_pool_in_use',
       help: 'Numbers of the pool with at least one live lease',
       labelNames: byPool,
       registers,
-      collect: fromSnapshot((_pool, status) => status.inUse),
+      collect: fromSnapshot((_pool, inUse) => inUse),
     }),
     utilisation: new Gauge({
       name: 'switchboard_cti_pool_utilisation_ratio',
       help: 'Share of the pool\'s numbers with at least one live lease (0-1)',
       labelNames: byPool,
       registers,
-      collect: fromSnapshot((pool, status) => status.inUse / pool.numbers.length),
+      collect: fromSnapshot((pool, inUse) => inUse / pool.numbers.length),
     }),
   };
 }

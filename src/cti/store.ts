@@ -6,20 +6,13 @@ import { LuaScript } from '../redis/scripts.js';
 import type { CtiEventRenderer } from './events.js';
 import type { CtiPool } from './pools.js';
 
-export interface PoolStatus {
-  /** Numbers with at least one live lease. */
-  inUse: number;
-  leases: number;
-}
+type PoolKeys = ReturnType<Keys['ctiPool']>;
 
 interface PendingCall {
   /** performance.now() after which the call fails. */
   deadline: number;
   reject: (error: Error) => void;
 }
-
-/** Counts what the store learns only inside Redis: leases that ran out without a DELETE. */
-export type ExpiredListener = (pool: CtiPool, count: number) => void;
 
 /**
  * The CTI entries and DNIS leases in Redis (see src/redis/lua/cti*.lua). An entry is
@@ -28,6 +21,7 @@ export type ExpiredListener = (pool: CtiPool, count: number) => void;
  */
 export class CtiStore {
   private readonly pending = new Set<PendingCall>();
+  private readonly keysByPool = new Map<CtiPool, PoolKeys>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly allocate = new LuaScript('ctiAllocate');
   private readonly fetch = new LuaScript('ctiFetch');
@@ -39,7 +33,6 @@ export class CtiStore {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly events: CtiEventRenderer,
-    private readonly onExpired: ExpiredListener,
     /** A command unanswered after this long fails the request with 503. */
     private readonly timeoutMs: number,
   ) {
@@ -48,7 +41,7 @@ export class CtiStore {
 
   /** Writes the configured numbers of each pool to Redis (idempotent; every hub does it at start). */
   async sync(pools: Iterable<CtiPool>): Promise<void> {
-    for (const pool of pools) await this.call(() => this.syncPool.run(this.redis, [this.keys.ctiPool(pool.name).order], pool.numbers));
+    for (const pool of pools) await this.call(() => this.syncPool.run(this.redis, [this.poolKeys(pool).order], pool.numbers));
   }
 
   /**
@@ -56,12 +49,12 @@ export class CtiStore {
    * key's ANI ("" leases the DNIS exclusively), `ani` the caller's number as given, for the event.
    */
   async put(pool: CtiPool, ani: string, storedAni: string, value: string): Promise<string> {
-    const keys = this.keys.ctiPool(pool.name);
-    const scriptKeys = [keys.leases, keys.usage, keys.order, this.keys.eventLog];
-    const args = [keys.entryPrefix, storedAni, String(pool.ttlSeconds * 1000), value, ...this.events.stored(pool, ani, Buffer.byteLength(value))];
+    const keys = this.poolKeys(pool);
+    const scriptKeys = [keys.order, this.keys.eventLog];
+    const ttlMs = String(pool.ttlSeconds * 1000);
+    const args = [keys.busyPrefix, keys.entryPrefix, storedAni, ttlMs, value, ...this.events.stored(pool, ani, Buffer.byteLength(value))];
     for (let attempt = 0; ; attempt += 1) {
-      const [outcome, dnis, expired] = (await this.call(() => this.allocate.run(this.redis, scriptKeys, args))) as [string, string, number];
-      if (expired > 0) this.onExpired(pool, expired);
+      const [outcome, dnis] = (await this.call(() => this.allocate.run(this.redis, scriptKeys, args))) as [string, string];
       if (outcome === 'ok') return dnis;
       if (outcome === 'exhausted') throw new PoolExhaustedError(`pool "${pool.name}" is exhausted: every number is in use for this caller`);
       // Redis lost the pool (restart without persistence, FLUSHALL): put it back once.
@@ -72,31 +65,32 @@ export class CtiStore {
 
   /** Fetches the entry stored under `<dnis>:<storedAni>`; `ani` is the caller's number as asked, for the event. */
   get(pool: CtiPool, dnis: string, ani: string, storedAni: string): Promise<string | null> {
-    const entry = this.keys.ctiPool(pool.name).entryPrefix + `${dnis}:${storedAni}`;
+    const entry = `${this.poolKeys(pool).entryPrefix}${dnis}:${storedAni}`;
     const args = this.events.fetched(pool, dnis, ani, false);
     return this.call(async () => (await this.fetch.run(this.redis, [entry, this.keys.eventLog], args)) as string | null);
   }
 
-  /** Fetches and deletes the entry atomically, releasing its lease. */
+  /** Fetches and deletes the entry atomically, releasing its lease on the DNIS. */
   take(pool: CtiPool, dnis: string, ani: string, storedAni: string): Promise<string | null> {
-    const keys = this.keys.ctiPool(pool.name);
-    const member = `${dnis}:${storedAni}`;
-    const args = [member, ...this.events.fetched(pool, dnis, ani, true)];
-    return this.call(
-      async () => (await this.release.run(this.redis, [keys.leases, keys.usage, keys.entryPrefix + member, this.keys.eventLog], args)) as string | null,
-    );
+    const keys = this.poolKeys(pool);
+    const scriptKeys = [`${keys.entryPrefix}${dnis}:${storedAni}`, keys.busyPrefix + dnis, this.keys.eventLog];
+    const args = [storedAni === '' ? '1' : '0', ...this.events.fetched(pool, dnis, ani, true)];
+    return this.call(async () => (await this.release.run(this.redis, scriptKeys, args)) as string | null);
   }
 
-  /** Releases expired leases and reports the pool's use. */
-  async status(pool: CtiPool): Promise<PoolStatus> {
-    const keys = this.keys.ctiPool(pool.name);
-    const [inUse, leases, expired] = (await this.call(() => this.poolStatus.run(this.redis, [keys.leases, keys.usage], []))) as [
-      number,
-      number,
-      number,
-    ];
-    if (expired > 0) this.onExpired(pool, expired);
-    return { inUse, leases };
+  /** Numbers of the pool with at least one live lease. */
+  async inUse(pool: CtiPool): Promise<number> {
+    const keys = this.poolKeys(pool);
+    return (await this.call(() => this.poolStatus.run(this.redis, [keys.order], [keys.busyPrefix]))) as number;
+  }
+
+  private poolKeys(pool: CtiPool): PoolKeys {
+    let keys = this.keysByPool.get(pool);
+    if (!keys) {
+      keys = this.keys.ctiPool(pool.name);
+      this.keysByPool.set(pool, keys);
+    }
+    return keys;
   }
 
   /** Stops the deadline sweep; calls still pending settle with their commands. */

@@ -37,13 +37,13 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     newfiesChannel: config.profiles.newfies.channel,
 
     /**
-     * CTI pool `pool` (src/cti): lease expiry ZSET, per-DNIS usage hash, allocation-order ZSET and
-     * the prefix of entry keys (`<prefix><dnis>:<ani>`). They share `{log}`: each CTI script also
-     * appends its cti.* event to the log, so the operation and its record are one atomic write.
+     * CTI pool `pool` (src/cti): the allocation-order list, and the prefixes of the per-DNIS busy
+     * keys (`<busyPrefix><dnis>`) and of the entries (`<entryPrefix><dnis>:<ani>`). They share
+     * `{log}`: each CTI script also appends its cti.* event to the log, in the same atomic step.
      */
     ctiPool: (pool: string) => {
       const base = `${log}:cti:${pool}`;
-      return { leases: `${base}:leases`, usage: `${base}:usage`, order: `${base}:order`, entryPrefix: `${base}:entry:` };
+      return { order: `${base}:order`, busyPrefix: `${base}:busy:`, entryPrefix: `${base}:entry:` };
     },
 
     /**

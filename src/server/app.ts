@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { bearerAuth, type TokenStore } from './auth.js';
 import { registerErrorHandling } from './errors.js';
+import { LazyRequestLogger } from './request-logger.js';
 
 export interface ServerOptions {
   logger: Logger;
@@ -20,6 +21,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     bodyLimit: options.bodyLimitBytes,
     // Per-request info lines would dominate the log at intake rates.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });

@@ -3,70 +3,54 @@
   cti.data_stored in the event log, in one atomic step, so hub nodes allocating from the same pool
   at once never hand out a pair in use, and the log never misses or invents a store.
 
-  KEYS[1]  leases  ZSET  "<dnis>:<ani>" -> lease expiry (ms since the epoch); ani "" marks an
-                         exclusive lease (withheld ANI)
-  KEYS[2]  usage   HASH  dnis -> number of leases on it, or -1 when leased exclusively; a number
-                         without leases has no field
-  KEYS[3]  order   LIST  every number of the pool, least recently offered first
-  KEYS[4]  event log stream
+  KEYS[1]  order  LIST  every number of the pool, least recently offered first
+  KEYS[2]  event log stream
 
-  ARGV[1]  entry key prefix; the entry key is ARGV[1] .. "<dnis>:<ani>". It shares the hash tag of
-           KEYS, so the computed key stays in the same Redis Cluster slot.
-  ARGV[2]  ani ("" for a withheld ANI: the DNIS is leased exclusively)
-  ARGV[3]  ttl (ms)
-  ARGV[4]  value (JSON text)
-  ARGV[5]  event log max length (approximate)
-  ARGV[6]  event id ('' records nothing)   ARGV[7]  event type
-  ARGV[8], ARGV[9]  the event JSON before and after the allocated DNIS
+  ARGV[1]  busy key prefix: ARGV[1] .. dnis counts the DNIS's leases, or is -1 while it is leased
+           exclusively; it expires with the last of them
+  ARGV[2]  entry key prefix: ARGV[2] .. "<dnis>:<ani>" holds the caller's data (the lease)
+           Both computed keys share the hash tag of KEYS, so they stay in the same Cluster slot.
+  ARGV[3]  ani ("" for a withheld ANI: the DNIS is leased exclusively)
+  ARGV[4]  ttl (ms)
+  ARGV[5]  value (JSON text)
+  ARGV[6]  event log max length (approximate)
+  ARGV[7]  event id ('' records nothing)   ARGV[8]  event type
+  ARGV[9], ARGV[10]  the event JSON before and after the allocated DNIS
 
-  Candidates come from the head of the order list, which each one then moves to the tail
-  (LMOVE), so use spreads over the whole pool. A normal ANI may share a DNIS with other ANIs,
-  never with an exclusive lease; an exclusive lease needs a DNIS nobody uses. Expired leases are
-  released first (their entries have already expired: same instant, PXAT). The entry key lives
-  exactly as long as its lease, so SET NX both checks that the pair is free and stores the data.
+  Candidates come from the head of the order list, and each moves to the tail (LMOVE), so use
+  spreads over the whole pool. A normal ANI may share a DNIS with other ANIs, never with an
+  exclusive lease; an exclusive lease needs a DNIS nobody uses. SET NX on the entry both checks
+  that the pair is free and stores the data. The busy count only grows by allocation and shrinks
+  by DELETE (ctiRelease.lua), never by an entry's expiry, so it is never below the live leases:
+  a DNIS never looks free while in use (it may look busy until its last lease would have ended).
 
-  Returns {"ok", dnis, expired} | {"exhausted", "", expired} | {"uninitialised", "", expired}
-  when the order list is missing (never synced, or Redis lost its data): the caller syncs and
-  retries.
+  Returns {"ok", dnis} | {"exhausted", ""} | {"uninitialised", ""} when the order list is missing
+  (never synced, or Redis lost its data): the caller syncs and retries.
 ]]
-local leases, usage, order, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local prefix, ani, ttl, value = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local expiresAt = now + ttl
+local order, log = KEYS[1], KEYS[2]
+local busyPrefix, entryPrefix, ani, ttl, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local exclusive = ani == ''
 
-local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', '(' .. now)
-for _, member in ipairs(expired) do
-  local dnis, leasedAni = string.match(member, '^([^:]*):(.*)$')
-  if leasedAni == '' or redis.call('HINCRBY', usage, dnis, -1) <= 0 then redis.call('HDEL', usage, dnis) end
-end
-if #expired > 0 then redis.call('ZREMRANGEBYSCORE', leases, '-inf', '(' .. now) end
-
-local function unlease(dnis)
-  if redis.call('HINCRBY', usage, dnis, -1) <= 0 then redis.call('HDEL', usage, dnis) end
-end
-
--- Leases `dnis` when it is eligible; one write also checks eligibility on the usual path.
+-- Leases `dnis` when it is eligible; on the usual path the writes themselves are the checks.
 local function tryLease(dnis)
-  local member = dnis .. ':' .. ani
+  local busy = busyPrefix .. dnis
+  local entry = entryPrefix .. dnis .. ':' .. ani
   if exclusive then
-    if redis.call('HSETNX', usage, dnis, -1) == 0 then return false end
-    redis.call('SET', prefix .. member, value, 'PXAT', expiresAt)
-    redis.call('ZADD', leases, expiresAt, member)
+    if not redis.call('SET', busy, -1, 'PX', ttl, 'NX') then return false end
+    redis.call('SET', entry, value, 'PX', ttl)
     return true
   end
-  if redis.call('HINCRBY', usage, dnis, 1) <= 0 then
-    redis.call('HSET', usage, dnis, -1) -- it is leased exclusively
+  local leases = redis.call('INCR', busy)
+  if leases <= 0 then
+    redis.call('DECR', busy) -- leased exclusively (INCR and DECR keep its expiry)
     return false
   end
-  if not redis.call('SET', prefix .. member, value, 'PXAT', expiresAt, 'NX') then
-    unlease(dnis) -- this very pair is in use
+  if not redis.call('SET', entry, value, 'PX', ttl, 'NX') then
+    if redis.call('DECR', busy) <= 0 then redis.call('DEL', busy) end -- this very pair is in use
     return false
   end
-  -- Not new when an entry evicted under memory pressure left its lease behind: count it once.
-  if redis.call('ZADD', leases, expiresAt, member) == 0 then unlease(dnis) end
+  -- A new count has no expiry yet; an existing one is only ever extended (a pool's ttl may change).
+  if leases == 1 then redis.call('PEXPIRE', busy, ttl) else redis.call('PEXPIRE', busy, ttl, 'GT') end
   return true
 end
 
@@ -74,14 +58,14 @@ local candidates = nil
 local tried = 0
 while true do
   local dnis = redis.call('LMOVE', order, order, 'LEFT', 'RIGHT')
-  if not dnis then return {'uninitialised', '', #expired} end
+  if not dnis then return {'uninitialised', ''} end
   if tryLease(dnis) then
-    if ARGV[6] ~= '' then
-      redis.call('XADD', log, 'MAXLEN', '~', ARGV[5], '*', 'id', ARGV[6], 'type', ARGV[7], 'event', ARGV[8] .. dnis .. ARGV[9])
+    if ARGV[7] ~= '' then
+      redis.call('XADD', log, 'MAXLEN', '~', ARGV[6], '*', 'id', ARGV[7], 'type', ARGV[8], 'event', ARGV[9] .. dnis .. ARGV[10])
     end
-    return {'ok', dnis, #expired}
+    return {'ok', dnis}
   end
   candidates = candidates or redis.call('LLEN', order)
   tried = tried + 1
-  if tried >= candidates then return {'exhausted', '', #expired} end
+  if tried >= candidates then return {'exhausted', ''} end
 end

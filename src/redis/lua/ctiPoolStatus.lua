@@ -1,20 +1,17 @@
 --[[
-  Releases expired CTI leases of one pool (as ctiAllocate.lua does) and reports its use.
+  Counts the numbers of one CTI pool in use: those whose busy key exists (see ctiAllocate.lua).
 
-  KEYS[1]  leases  ZSET  "<dnis>:<ani>" -> lease expiry (see ctiAllocate.lua)
-  KEYS[2]  usage   HASH  dnis -> number of leases on it, or -1 when leased exclusively
+  KEYS[1]  order  LIST  every number of the pool
+  ARGV[1]  busy key prefix; the computed keys share the hash tag of KEYS[1]
 
-  Returns {numbers in use, leases, leases expired by this call}.
+  Returns the count. Cost grows with the pool (one EXISTS per 1,000 numbers); the hub asks at
+  most once a second.
 ]]
-local leases, usage = KEYS[1], KEYS[2]
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-
-local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', '(' .. now)
-for _, member in ipairs(expired) do
-  local dnis, ani = string.match(member, '^([^:]*):(.*)$')
-  if ani == '' or redis.call('HINCRBY', usage, dnis, -1) <= 0 then redis.call('HDEL', usage, dnis) end
+local numbers = redis.call('LRANGE', KEYS[1], 0, -1)
+local inUse = 0
+for start = 1, #numbers, 1000 do
+  local keys = {}
+  for i = start, math.min(start + 999, #numbers) do keys[#keys + 1] = ARGV[1] .. numbers[i] end
+  inUse = inUse + redis.call('EXISTS', unpack(keys))
 end
-if #expired > 0 then redis.call('ZREMRANGEBYSCORE', leases, '-inf', '(' .. now) end
-
-return {redis.call('HLEN', usage), redis.call('ZCARD', leases), #expired}
+return inUse

@@ -1,23 +1,22 @@
 --[[
-  Fetches and deletes one CTI entry atomically, releases its DNIS lease and records
+  Fetches and deletes one CTI entry atomically, releases its lease on the DNIS and records
   cti.data_fetched in the event log (DELETE /cticache/...).
 
-  KEYS[1]  leases  ZSET  "<dnis>:<ani>" -> lease expiry (see ctiAllocate.lua)
-  KEYS[2]  usage   HASH  dnis -> number of leases on it, or -1 when leased exclusively
-  KEYS[3]  the entry key
-  KEYS[4]  event log stream
+  KEYS[1]  the entry key
+  KEYS[2]  the DNIS's busy key (see ctiAllocate.lua)
+  KEYS[3]  event log stream
 
-  ARGV[1]  lease member "<dnis>:<ani>" ("" ani: exclusive lease)
+  ARGV[1]  "1" when the entry's ANI is withheld (its lease is exclusive), else "0"
   ARGV[2..6]  the event, as in ctiFetch.lua
 
-  Returns the entry's value, or nil when it is absent or expired.
+  Returns the entry's value, or nil when it is absent or expired (an expired lease is not
+  counted down: the busy key runs out with the DNIS's last lease).
 ]]
-local value = redis.call('GETDEL', KEYS[3])
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
-  local dnis, ani = string.match(ARGV[1], '^([^:]*):(.*)$')
-  if ani == '' or redis.call('HINCRBY', KEYS[2], dnis, -1) <= 0 then redis.call('HDEL', KEYS[2], dnis) end
-end
-if value and ARGV[3] ~= '' then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'type', ARGV[4], 'event', ARGV[5] .. #value .. ARGV[6])
+local value = redis.call('GETDEL', KEYS[1])
+if value then
+  if ARGV[1] == '1' or redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
+  if ARGV[3] ~= '' then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'type', ARGV[4], 'event', ARGV[5] .. #value .. ARGV[6])
+  end
 end
 return value
