@@ -5,13 +5,19 @@
 // them from this process. Switchboard does more per request than both: an atomic Lua allocation
 // with lease bookkeeping (safe with several nodes), validation, metrics and a cti.* event in the
 // event log for every store and hit (a second Switchboard with cti.recordEvents: false shows
-// what those writes cost). Noisy machines: compare figures from the same run only.
+// what those writes cost; the last section shows the Redis CPU each operation takes).
+// Noisy machines: compare figures from the same run only.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { createClient } from 'redis';
+import { parseConfig } from '../dist/config/load.js';
+import { CtiEventRenderer } from '../dist/cti/events.js';
+import { createKeys } from '../dist/redis/keys.js';
 import { waitForPort } from '../dist/redis/local-server.js';
+import { LuaScript } from '../dist/redis/scripts.js';
 import { freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 const DURATION_S = Number(process.env.CTI_BENCH_SECONDS ?? 5);
@@ -207,3 +213,78 @@ for (const op of ['POST', 'GET', 'DELETE']) {
     goal: 'info',
   });
 }
+
+/**
+ * Where the gap to bare node:http comes from: Redis CPU per operation (user + system time of the
+ * redis-server process, from /proc), Switchboard's script beside the one plain command bare
+ * node:http sends, with no HTTP in the way. On a small machine Redis shares the cores with the
+ * server and the load generator, so this CPU is throughput lost.
+ */
+async function redisCostSection() {
+  const CALLS = 30_000;
+  section(`CTI cache: Redis CPU per operation, ${CALLS.toLocaleString('en-US')} calls each, 64 in flight, append-only Redis`);
+  const redis = await startRedis();
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  const cpuSeconds = () => {
+    const fields = readFileSync(`/proc/${redis.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  const measure = async (call) => {
+    const before = cpuSeconds();
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < CALLS) await call(next++);
+    }));
+    return ((cpuSeconds() - before) / CALLS) * 1e6;
+  };
+  const keys = createKeys(parseConfig({}));
+  const poolKeys = keys.ctiPool('bench');
+  const pool = { name: 'bench', numbers: POOL, ttlSeconds: TTL_SECONDS };
+  const events = new CtiEventRenderer(true, 1_000_000);
+  const script = (name) => new LuaScript(name);
+  const [sync, allocate, fetch, release] = ['ctiSyncPool', 'ctiAllocate', 'ctiFetch', 'ctiRelease'].map(script);
+  await sync.run(client, [poolKeys.order], POOL);
+  const value = JSON.stringify(VALUE);
+  const ani = (i) => `44${String(i).padStart(9, '0')}`;
+  const stored = [];
+  const ttlMs = String(TTL_SECONDS * 1000);
+  try {
+    const rows = [
+      [
+        'POST',
+        await measure(async (i) => {
+          const args = [poolKeys.busyPrefix, poolKeys.entryPrefix, ani(i), ttlMs, value, ...events.stored(pool, ani(i), value.length)];
+          stored[i] = (await allocate.run(client, [poolKeys.order, keys.eventLog], args))[1];
+        }),
+        'SET EX',
+        await measure((i) => client.set(`bare:${i}`, value, { EX: TTL_SECONDS })),
+      ],
+      [
+        'GET',
+        await measure((i) => fetch.run(client, [`${poolKeys.entryPrefix}${stored[i]}:${ani(i)}`, keys.eventLog], events.fetched(pool, stored[i], ani(i), false))),
+        'GET',
+        await measure((i) => client.get(`bare:${i}`)),
+      ],
+      [
+        'DELETE',
+        await measure((i) => {
+          const scriptKeys = [`${poolKeys.entryPrefix}${stored[i]}:${ani(i)}`, poolKeys.busyPrefix + stored[i], keys.eventLog];
+          return release.run(client, scriptKeys, ['0', ...events.fetched(pool, stored[i], ani(i), true)]);
+        }),
+        'GETDEL',
+        await measure((i) => client.getDel(`bare:${i}`)),
+      ],
+    ];
+    const logged = await client.xLen(keys.eventLog);
+    if (logged !== 3 * CALLS) throw new Error(`expected ${3 * CALLS} cti.* events in the log, found ${logged}: not every call hit`);
+    for (const [op, ours, plainName, plain] of rows) {
+      report({ name: `CTI ${op}: Redis CPU per request (script + cti.* event)`, value: ours, unit: 'µs', ceilingName: `bare's ${plainName}`, ceiling: plain, goal: 'info' });
+    }
+  } finally {
+    await client.quit();
+    await redis.close();
+  }
+}
+
+await redisCostSection();

@@ -302,6 +302,22 @@ describe('CTI call-data cache (seed 004)', () => {
     expect((await get(hub.url, '999:123')).status).toBe(404);
   });
 
+  it('answers 503 when Redis does not answer within redis.commandTimeoutMs, and serves again after', async () => {
+    const created = await post(hub.url, { value: 'slow', ani: '7100' });
+    const key = `${created.body.dnis as string}:7100`;
+    await client.sendCommand(['CLIENT', 'PAUSE', '1500', 'ALL']);
+    const started = performance.now();
+    const stalled = await get(hub.url, key);
+    const waitedMs = performance.now() - started;
+    expect(stalled.status).toBe(503);
+    expect(stalled.body.error).toMatchObject({ code: 'REDIS_UNAVAILABLE' });
+    // The test hub's commandTimeoutMs is 300; the deadline sweep runs every quarter of it.
+    expect(waitedMs).toBeGreaterThanOrEqual(290);
+    expect(waitedMs).toBeLessThan(1000);
+    await expect.poll(async () => (await get(hub.url, key)).status, { timeout: 5000 }).toBe(200);
+    expect((await del(hub.url, key)).status).toBe(200);
+  });
+
   it('puts a pool lost by Redis back on the next POST, and answers 503 while Redis is down', async () => {
     await client.flushAll();
     const created = await post(hub.url, { value: 'after flush', ani: '7000' });
