@@ -5,7 +5,8 @@
 // them from this process. Switchboard does more per request than both: an atomic Lua allocation
 // with lease bookkeeping (safe with several nodes), validation, metrics and a cti.* event in the
 // event log for every store and hit (a second Switchboard with cti.recordEvents: false shows
-// what those writes cost; the last section shows the Redis CPU each operation takes).
+// what those writes cost; bare node:http running Switchboard's own scripts, cti-bare-scripts.mjs,
+// shows what the HTTP side costs; the last section shows the Redis CPU each operation takes).
 // Noisy machines: compare figures from the same run only.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -32,8 +33,22 @@ const TTL_SECONDS = 600;
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
-async function startServer(name, script, args, env) {
+/**
+ * An append-only redis-server (everysec, as in production) without automatic AOF rewrites: a
+ * rewrite is a forked child writing the whole dataset for seconds, and it would land in whichever
+ * server's phase runs next on this machine, not in the phase that caused it.
+ */
+async function startBenchRedis() {
   const redis = await startRedis();
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  await client.configSet('auto-aof-rewrite-percentage', '0');
+  await client.quit();
+  return redis;
+}
+
+async function startServer(name, script, args, env) {
+  const redis = await startBenchRedis();
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, [script, ...args], {
@@ -183,12 +198,15 @@ async function round(servers, results) {
 const ROUNDS = Number(process.env.CTI_BENCH_ROUNDS ?? 2);
 section(`CTI cache: ${CONNECTIONS} connections, ${DURATION_S} s per phase, best of ${ROUNDS} rounds, pool of ${POOL.length} numbers, fresh ANI per POST`);
 const NO_EVENTS = 'SB no events';
+const BARE_SCRIPTS = 'bare+scripts';
 const servers = [
   await startSwitchboard(),
   // Diagnostic: what the cti.* event-log writes cost (the default records them).
   await startSwitchboard(NO_EVENTS, false),
   await startBaseline('Express', 'cti-express.mjs'),
   await startBaseline('bare http', 'cti-bare-http.mjs'),
+  // Diagnostic: bare node:http doing Switchboard's Redis work (its scripts and events).
+  await startBaseline(BARE_SCRIPTS, 'cti-bare-scripts.mjs'),
 ];
 const results = Object.fromEntries(servers.map((server) => [server.name, {}]));
 try {
@@ -204,6 +222,14 @@ for (const op of ['POST', 'GET', 'DELETE']) {
   report({ name: `CTI ${op} req/s vs bare node:http + 1 Redis call`, value: ours.rps, unit: 'req/s', ceilingName: 'bare node:http', ceiling: results['bare http'][op].rps, goal: '≥ 0.9' });
   report({ name: `CTI ${op} p99 latency`, value: ours.p99, unit: 'ms', ceilingName: 'Express p99', ceiling: results.Express[op].p99, goal: 'lower' });
   report({ name: `CTI ${op} p99 latency`, value: ours.p99, unit: 'ms', ceilingName: 'bare node:http p99', ceiling: results['bare http'][op].p99, goal: 'lower' });
+  report({
+    name: `CTI ${op} req/s vs bare node:http + Switchboard's scripts (diagnostic)`,
+    value: ours.rps,
+    unit: 'req/s',
+    ceilingName: 'bare + same scripts',
+    ceiling: results[BARE_SCRIPTS][op].rps,
+    goal: 'info',
+  });
   report({
     name: `CTI ${op} req/s, cti.recordEvents: false (diagnostic)`,
     value: results[NO_EVENTS][op].rps,
@@ -223,7 +249,7 @@ for (const op of ['POST', 'GET', 'DELETE']) {
 async function redisCostSection() {
   const CALLS = 30_000;
   section(`CTI cache: Redis CPU per operation, ${CALLS.toLocaleString('en-US')} calls each, 64 in flight, append-only Redis`);
-  const redis = await startRedis();
+  const redis = await startBenchRedis();
   const client = createClient({ url: redis.url });
   await client.connect();
   const cpuSeconds = () => {
