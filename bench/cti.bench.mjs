@@ -16,9 +16,9 @@ import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { parseConfig } from '../dist/config/load.js';
 import { CtiEventRenderer } from '../dist/cti/events.js';
+import { CtiStore } from '../dist/cti/store.js';
 import { createKeys } from '../dist/redis/keys.js';
 import { waitForPort } from '../dist/redis/local-server.js';
-import { LuaScript } from '../dist/redis/scripts.js';
 import { freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 const DURATION_S = Number(process.env.CTI_BENCH_SECONDS ?? 5);
@@ -265,42 +265,18 @@ async function redisCostSection() {
     return ((cpuSeconds() - before) / CALLS) * 1e6;
   };
   const keys = createKeys(parseConfig({}));
-  const poolKeys = keys.ctiPool('bench');
+  // Switchboard's own store: the same scripts and arguments as the hub sends.
+  const store = new CtiStore(client, keys, new CtiEventRenderer(true, 1_000_000), 10_000);
   const pool = { name: 'bench', numbers: POOL, ttlSeconds: TTL_SECONDS };
-  const events = new CtiEventRenderer(true, 1_000_000);
-  const script = (name) => new LuaScript(name);
-  const [sync, allocate, fetch, release] = ['ctiSyncPool', 'ctiAllocate', 'ctiFetch', 'ctiRelease'].map(script);
-  await sync.run(client, [poolKeys.order], POOL);
+  await store.sync([pool]);
   const value = JSON.stringify(VALUE);
   const ani = (i) => `44${String(i).padStart(9, '0')}`;
   const stored = [];
-  const ttlMs = String(TTL_SECONDS * 1000);
   try {
     const rows = [
-      [
-        'POST',
-        await measure(async (i) => {
-          const args = [poolKeys.busyPrefix, poolKeys.entryPrefix, ani(i), ttlMs, value, ...events.stored(pool, ani(i), value.length)];
-          stored[i] = (await allocate.run(client, [poolKeys.order, keys.eventLog], args))[1];
-        }),
-        'SET EX',
-        await measure((i) => client.set(`bare:${i}`, value, { EX: TTL_SECONDS })),
-      ],
-      [
-        'GET',
-        await measure((i) => fetch.run(client, [`${poolKeys.entryPrefix}${stored[i]}:${ani(i)}`, keys.eventLog], events.fetched(pool, stored[i], ani(i), false))),
-        'GET',
-        await measure((i) => client.get(`bare:${i}`)),
-      ],
-      [
-        'DELETE',
-        await measure((i) => {
-          const scriptKeys = [`${poolKeys.entryPrefix}${stored[i]}:${ani(i)}`, poolKeys.busyPrefix + stored[i], keys.eventLog];
-          return release.run(client, scriptKeys, ['0', ...events.fetched(pool, stored[i], ani(i), true)]);
-        }),
-        'GETDEL',
-        await measure((i) => client.getDel(`bare:${i}`)),
-      ],
+      ['POST', await measure(async (i) => (stored[i] = await store.put(pool, ani(i), ani(i), value))), 'SET EX', await measure((i) => client.set(`bare:${i}`, value, { EX: TTL_SECONDS }))],
+      ['GET', await measure((i) => store.get(pool, stored[i], ani(i), ani(i))), 'GET', await measure((i) => client.get(`bare:${i}`))],
+      ['DELETE', await measure((i) => store.take(pool, stored[i], ani(i), ani(i))), 'GETDEL', await measure((i) => client.getDel(`bare:${i}`))],
     ];
     const logged = await client.xLen(keys.eventLog);
     if (logged !== 3 * CALLS) throw new Error(`expected ${3 * CALLS} cti.* events in the log, found ${logged}: not every call hit`);
@@ -308,6 +284,7 @@ async function redisCostSection() {
       report({ name: `CTI ${op}: Redis CPU per request (script + cti.* event)`, value: ours, unit: 'µs', ceilingName: `bare's ${plainName}`, ceiling: plain, goal: 'info' });
     }
   } finally {
+    store.close();
     await client.quit();
     await redis.close();
   }

@@ -1,29 +1,26 @@
 // Diagnostic ceiling: bare node:http (as cti-bare-http.mjs) doing Switchboard's own Redis work per
-// request: the same Lua scripts (atomic allocation across nodes, fetch, fetch-and-release), each
-// appending its cti.* event to the event log. Switchboard against this shows what its HTTP side
-// costs; this against cti-bare-http.mjs shows what the Redis work costs.
+// request through its CtiStore: the same Lua scripts (atomic allocation across nodes, fetch,
+// fetch-and-release), each appending its cti.* event to the event log. Switchboard against this
+// shows what its HTTP side costs; this against cti-bare-http.mjs shows what the Redis work costs.
 // Configured by environment: PORT, REDIS_URL, POOL (comma-separated), TTL_SECONDS, CTI_USER, CTI_PASSWORD.
 import { createServer } from 'node:http';
 import { createClient } from 'redis';
 import { parseConfig } from '../../dist/config/load.js';
 import { CtiEventRenderer } from '../../dist/cti/events.js';
+import { CtiStore } from '../../dist/cti/store.js';
 import { createKeys } from '../../dist/redis/keys.js';
-import { LuaScript } from '../../dist/redis/scripts.js';
 
 const { PORT, REDIS_URL, POOL, TTL_SECONDS = '600', CTI_USER, CTI_PASSWORD } = process.env;
 const expectedAuth = `Basic ${Buffer.from(`${CTI_USER}:${CTI_PASSWORD}`).toString('base64')}`;
 const prefix = '/cticache/DNIS-ANI';
 const pool = { name: 'bench', numbers: POOL.split(','), ttlSeconds: Number(TTL_SECONDS) };
-const keys = createKeys(parseConfig({}));
-const poolKeys = keys.ctiPool(pool.name);
-const events = new CtiEventRenderer(true, 1_000_000);
-const ttlMs = String(pool.ttlSeconds * 1000);
-const [allocate, fetch, release] = ['ctiAllocate', 'ctiFetch', 'ctiRelease'].map((name) => new LuaScript(name));
 
 const redis = createClient({ url: REDIS_URL, RESP: 2 });
 redis.on('error', (error) => console.error('redis', error.message));
 await redis.connect();
-await new LuaScript('ctiSyncPool').run(redis, [poolKeys.order], pool.numbers);
+// Switchboard's own store: the same scripts and arguments as the hub sends.
+const store = new CtiStore(redis, createKeys(parseConfig({})), new CtiEventRenderer(true, 1_000_000), 10_000);
+await store.sync([pool]);
 
 function send(res, status, json, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), ...headers });
@@ -44,13 +41,9 @@ createServer((req, res) => {
       }
       if (body?.value === undefined || typeof body.ani !== 'string') return send(res, 400, '{"error":"value and ani are required"}');
       const value = JSON.stringify(body.value);
-      const args = [poolKeys.busyPrefix, poolKeys.entryPrefix, body.ani, ttlMs, value, ...events.stored(pool, body.ani, Buffer.byteLength(value))];
-      allocate.run(redis, [poolKeys.order, keys.eventLog], args).then(
-        ([outcome, dnis]) =>
-          outcome === 'ok'
-            ? send(res, 201, `{"dnis":${JSON.stringify(dnis)},"ani":${JSON.stringify(body.ani)},"value":${value}}`, { location: `${prefix}/${dnis}:${body.ani}` })
-            : send(res, 503, `{"error":"${outcome}"}`),
-        () => send(res, 503, '{"error":"redis"}'),
+      store.put(pool, body.ani, body.ani, value).then(
+        (dnis) => send(res, 201, `{"dnis":${JSON.stringify(dnis)},"ani":${JSON.stringify(body.ani)},"value":${value}}`, { location: `${prefix}/${dnis}:${body.ani}` }),
+        () => send(res, 503, '{"error":"unavailable"}'),
       );
     });
     return;
@@ -58,11 +51,7 @@ createServer((req, res) => {
   if ((req.method === 'GET' || req.method === 'DELETE') && req.url.startsWith(`${prefix}/`)) {
     const key = decodeURIComponent(req.url.slice(prefix.length + 1));
     const [dnis, ani] = key.split(':');
-    const entry = `${poolKeys.entryPrefix}${dnis}:${ani}`;
-    const answer =
-      req.method === 'GET'
-        ? fetch.run(redis, [entry, keys.eventLog], events.fetched(pool, dnis, ani, false))
-        : release.run(redis, [entry, poolKeys.busyPrefix + dnis, keys.eventLog], ['0', ...events.fetched(pool, dnis, ani, true)]);
+    const answer = req.method === 'GET' ? store.get(pool, dnis, ani, ani) : store.take(pool, dnis, ani, ani);
     answer.then(
       (value) => (value === null ? send(res, 404, '{"error":"not found"}') : send(res, 200, `{"value":${value}}`)),
       () => send(res, 503, '{"error":"redis"}'),
