@@ -10,6 +10,7 @@ import type { CtiPool } from './pools.js';
  * Script arguments: [log max length, event id ('' = record nothing), type, JSON head, JSON tail].
  */
 export class CtiEventRenderer {
+  private readonly maxLength: string;
   private readonly off: readonly string[];
   /** The time of the last event, formatted once per millisecond. */
   private lastMs = 0;
@@ -17,9 +18,10 @@ export class CtiEventRenderer {
 
   constructor(
     private readonly enabled: boolean,
-    private readonly logMaxLength: number,
+    logMaxLength: number,
   ) {
-    this.off = [String(logMaxLength), '', '', '', ''];
+    this.maxLength = String(logMaxLength);
+    this.off = [this.maxLength, '', '', '', ''];
   }
 
   /** cti.data_stored; the script puts the DNIS between head and tail. */
@@ -27,7 +29,7 @@ export class CtiEventRenderer {
     if (!this.enabled) return this.off;
     const { id, head } = this.start('cti.data_stored');
     return [
-      String(this.logMaxLength),
+      this.maxLength,
       id,
       'cti.data_stored',
       `${head}{"pool":"${pool.name}","dnis":"`,
@@ -40,7 +42,7 @@ export class CtiEventRenderer {
     if (!this.enabled) return this.off;
     const { id, head } = this.start('cti.data_fetched');
     return [
-      String(this.logMaxLength),
+      this.maxLength,
       id,
       'cti.data_fetched',
       `${head}{"pool":"${pool.name}","dnis":"${dnis}","ani":${JSON.stringify(ani)},"size_bytes":`,
