@@ -66,6 +66,70 @@ const callAgentFields = {
 const CallOffered = Type.Object(callAgentFields);
 const CallConnected = Type.Object(callAgentFields);
 
+/** The caller's side of a queued call, shared by its lifecycle events (queued, ended, abandoned). */
+const queuedCallFields = {
+  call_id: Text(128),
+  queue: Type.Optional(Text()),
+  campaign: Type.Optional(Text(128)),
+  number: Type.Optional(Text(64)),
+  caller_id: Type.Optional(Text(64)),
+  caller_name: Type.Optional(Text()),
+  contact_ref: Type.Optional(Text()),
+  member_uuid: Type.Optional(Text(128)),
+  member_session_uuid: Type.Optional(Text(128)),
+  /** When the caller entered the queue. */
+  queued_at: Type.Optional(Timestamp),
+  ref: Type.Optional(Text()),
+};
+const strictData = { additionalProperties: false } as const;
+
+/** A caller entered a queue (FreeSWITCH member-queue-start, Asterisk QueueCallerJoin). */
+const CallQueued = Type.Object(
+  {
+    ...queuedCallFields,
+    queue: Text(),
+    /** 1-based position in the queue on entry, and callers waiting then, where the PBX says. */
+    position: Type.Optional(Type.Integer({ minimum: 1 })),
+    waiting: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  strictData,
+);
+
+/** A queued call that reached an agent ended (the bridge ended or the caller left after being served). */
+const CallEnded = Type.Object(
+  {
+    ...queuedCallFields,
+    agent: Type.Optional(Text(128)),
+    answered_at: Type.Optional(Timestamp),
+    ended_at: Type.Optional(Timestamp),
+    wait_s: Type.Optional(Seconds),
+    talk_s: Type.Optional(Seconds),
+    hold_s: Type.Optional(Seconds),
+    /** Who ended it, where the PBX says. */
+    ended_by: Type.Optional(oneOf(['caller', 'agent', 'system'] as const)),
+    /** The PBX's hangup cause as it names it (e.g. NORMAL_CLEARING). */
+    cause: Type.Optional(Text(128)),
+  },
+  strictData,
+);
+
+export const ABANDON_REASONS = ['caller_hungup', 'timeout', 'no_agent', 'exit_key', 'break_out', 'other'] as const;
+
+/** A caller left the queue before reaching an agent. */
+const CallAbandoned = Type.Object(
+  {
+    ...queuedCallFields,
+    reason: oneOf(ABANDON_REASONS),
+    /** The PBX's own word for it (FreeSWITCH CC-Cancel-Reason, Asterisk event name). */
+    reason_raw: Type.Optional(Text(128)),
+    abandoned_at: Type.Optional(Timestamp),
+    wait_s: Type.Optional(Seconds),
+    position: Type.Optional(Type.Integer({ minimum: 1 })),
+    original_position: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  strictData,
+);
+
 const CdrCreated = Type.Object({
   call_id: Text(128),
   number: Text(64),
@@ -125,10 +189,54 @@ const SubscriptionError = Type.Object(subscriptionFields);
 const SubscriptionDisabled = Type.Object(subscriptionFields);
 const SubscriptionRecovered = Type.Object(subscriptionFields);
 
+/** Operational events of PBX sources (src/sources): emitted by the hub, never accepted at intake. */
+export const SOURCE_KINDS = ['freeswitch', 'asterisk'] as const;
+const sourceFields = {
+  /** The source's configured name. */
+  source: Text(128),
+  kind: oneOf(SOURCE_KINDS),
+};
+
+/** The hub re-read the PBX's state (agents, queues) after connecting, a restart or a gap. */
+const SourceResynced = Type.Object(
+  {
+    ...sourceFields,
+    reason: oneOf(['connected', 'reconnected', 'restarted', 'sequence_gap'] as const),
+    agents: Type.Integer({ minimum: 0 }),
+    queues: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Callers waiting in a queue at the time of the resync. */
+    waiting: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** agent.status_changed events emitted because an agent's status differed from the last one known. */
+    corrected: Type.Integer({ minimum: 0 }),
+    /** FreeSWITCH Core-UUID: a new one means the PBX restarted. */
+    core_uuid: Type.Optional(Text(128)),
+  },
+  strictData,
+);
+
+/** Events the hub may have missed: a jump in the PBX's event sequence, a restart, or time disconnected. */
+const SourceGap = Type.Object(
+  {
+    ...sourceFields,
+    reason: oneOf(['sequence_gap', 'restarted', 'disconnected'] as const),
+    /** Events missed, where the PBX numbers its events (FreeSWITCH Event-Sequence). */
+    missed: Type.Optional(Type.Integer({ minimum: 0 })),
+    last_seq: Type.Optional(Type.Integer({ minimum: 0 })),
+    next_seq: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** How long the hub was disconnected, when the gap comes from a reconnect. */
+    disconnected_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+    core_uuid: Type.Optional(Text(128)),
+  },
+  strictData,
+);
+
 export const EVENT_DATA_SCHEMAS = {
   'agent.status_changed': AgentStatusChanged,
   'call.offered': CallOffered,
   'call.connected': CallConnected,
+  'call.queued': CallQueued,
+  'call.ended': CallEnded,
+  'call.abandoned': CallAbandoned,
   'cdr.created': CdrCreated,
   'campaign.status_changed': CampaignStatusChanged,
   'campaign.dial_preview': CampaignDialPreview,
@@ -137,6 +245,8 @@ export const EVENT_DATA_SCHEMAS = {
   'subscription.error': SubscriptionError,
   'subscription.disabled': SubscriptionDisabled,
   'subscription.recovered': SubscriptionRecovered,
+  'source.resynced': SourceResynced,
+  'source.gap': SourceGap,
 } satisfies Record<string, TObject>;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;
@@ -145,6 +255,11 @@ export const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS) as EventType[];
 export type AgentStatusChangedData = Static<typeof AgentStatusChanged>;
 export type CallAgentData = Static<typeof CallOffered>;
 export type CdrCreatedData = Static<typeof CdrCreated>;
+export type CallQueuedData = Static<typeof CallQueued>;
+export type CallEndedData = Static<typeof CallEnded>;
+export type CallAbandonedData = Static<typeof CallAbandoned>;
+export type SourceResyncedData = Static<typeof SourceResynced>;
+export type SourceGapData = Static<typeof SourceGap>;
 export type CampaignStatusChangedData = Static<typeof CampaignStatusChanged>;
 export type CampaignDialPreviewData = Static<typeof CampaignDialPreview>;
 

@@ -8,7 +8,7 @@ import type { AcceptedEvent } from '../events/catalogue.js';
  */
 export const MODEL_EVENT_TYPES = {
   agent: ['agent.status_changed', 'call.offered', 'call.connected'],
-  call: ['call.offered', 'call.connected'],
+  call: ['call.queued', 'call.offered', 'call.connected', 'call.ended', 'call.abandoned'],
   cdr: ['cdr.created'],
   presence: ['agent.status_changed'],
   campaign: ['campaign.status_changed', 'campaign.dial_preview'],
