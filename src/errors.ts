@@ -104,3 +104,8 @@ export class PoolExhaustedError extends SwitchboardError {
 export class ValueTooLargeError extends SwitchboardError {
   readonly code = 'VALUE_TOO_LARGE';
 }
+
+/** An event-log entry whose stored event cannot be decoded (written by something other than the hub). */
+export class LogEntryUnreadableError extends SwitchboardError {
+  readonly code = 'LOG_ENTRY_UNREADABLE';
+}

@@ -48,12 +48,16 @@ describe('sandbox dialler', () => {
     const abandoned = cdrs.filter((cdr) => cdr.disposition === 'abandoned');
     expect(abandoned.length).toBeGreaterThan(0);
     expect(abandoned.every((cdr) => cdr.agent === null)).toBe(true);
+    for (const cdr of abandoned) {
+      const lifecycle = events.filter((event) => event.data.call_id === cdr.call_id).map((event) => event.type);
+      expect(lifecycle).toEqual(['call.queued', 'call.abandoned', 'cdr.created']);
+    }
     const talked = cdrs.filter((cdr) => cdr.disposition === 'callee_hungup' || cdr.disposition === 'agent_hungup');
     expect(talked.length).toBeGreaterThan(0);
     for (const cdr of talked) {
       const index = events.findIndex((event) => event.type === 'cdr.created' && event.data.call_id === cdr.call_id);
       const before = events.slice(0, index).filter((event) => event.data.call_id === cdr.call_id).map((event) => event.type);
-      expect(before).toEqual(['call.offered', 'call.connected']);
+      expect(before).toEqual(['call.queued', 'call.offered', 'call.connected', 'call.ended']);
       expect(cdr).toMatchObject({ q850_cause: 16, sip_code: 200, agent: expect.any(String) });
     }
     const unanswered = cdrs.filter((cdr) => cdr.disposition === 'busy');

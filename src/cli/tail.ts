@@ -1,3 +1,4 @@
+import { LogReader } from '../log/reader.js';
 import { createRedisClient } from '../redis/client.js';
 
 export interface TailOptions {
@@ -23,17 +24,11 @@ export async function tailCommand(patterns: string[], options: TailOptions, out:
   const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   if (options.logKey) {
     out.write(`following ${options.logKey} on ${options.redis} (Ctrl-C to stop)\n`);
-    let lastId = '$';
-    let stopped = false;
-    void stop.then(() => (stopped = true));
-    while (!stopped) {
-      const reply = await client.xRead({ key: options.logKey, id: lastId }, { BLOCK: 1000, COUNT: 100 });
-      for (const stream of (reply as { messages: { id: string; message: Record<string, string> }[] }[] | null) ?? []) {
-        for (const entry of stream.messages) {
-          lastId = entry.id;
-          print(`${entry.id} ${entry.message.type}`, entry.message.event ?? '');
-        }
-      }
+    const log = new LogReader(client, options.logKey);
+    const stopped = new AbortController();
+    void stop.then(() => stopped.abort());
+    for await (const entries of log.follow(await log.head(), { signal: stopped.signal, count: 100 })) {
+      for (const entry of entries) print(`${entry.position} ${entry.type}`, entry.json);
     }
   } else {
     const subscribed = patterns.length > 0 ? patterns : ['enigma:notifications:*', 'callcenter_events'];

@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import { encodeEnvelopeHead } from '../log/codec.js';
 import type { CtiPool } from './pools.js';
 
 /**
@@ -58,6 +59,6 @@ export class CtiEventRenderer {
       this.lastMs = now;
       this.lastTime = new Date(now).toISOString();
     }
-    return { id, head: `{"id":"${id}","type":"${type}","time":"${this.lastTime}","source":"switchboard-cti","data":` };
+    return { id, head: encodeEnvelopeHead({ id, type, time: this.lastTime, source: 'switchboard-cti' }) };
   }
 }

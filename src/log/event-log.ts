@@ -5,6 +5,7 @@ import type { Output, OutputProfile } from '../profiles/output.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
+import { encodeEvent } from './codec.js';
 
 /**
  * An event on its way into the log, rendered once at acceptance: the spool keeps it as is, so a
@@ -50,7 +51,7 @@ export class EventLogWriter {
     return {
       id: event.id,
       type: event.type,
-      json: JSON.stringify(event),
+      json: encodeEvent(event),
       token: randomUUID(),
       outputs: this.profiles.flatMap((profile) => profile.outputsFor(event)),
     };

@@ -26,9 +26,21 @@ interface Campaign {
   callees: Callee[];
 }
 
+/** A call answered by the callee and queued for its agent, then talking. */
+interface ActiveCall {
+  callId: string;
+  campaign: string;
+  queue: string;
+  number: string;
+  contactRef: string;
+  dialedAt: Date;
+  connectedAt?: Date;
+}
+
 interface Agent {
   extension: string;
   status: AgentStatus;
+  call?: ActiveCall;
 }
 
 /** Outcomes of a number that did not reach a person, with their Q.850 cause and SIP code. */
@@ -44,8 +56,10 @@ const UNANSWERED: readonly { disposition: CdrDisposition; q850: number; sip: num
 /**
  * A sandbox predictive dialler: agents log in and cycle through statuses, campaigns start with dial
  * previews, each callee's numbers are tried in order with one CDR per number tried (the rest are
- * skipped once one connects), connected calls are offered to and connected with an agent, and some
- * callers hang up in queue (CDR with agent null). Deterministic for a given seed.
+ * skipped once one connects). An answered call is queued (call.queued); on a later step the callee
+ * either hangs up in queue (call.abandoned, CDR with agent null) or is offered to and connected
+ * with the agent (call.offered, call.connected); the call ends some steps later (call.ended, CDR,
+ * wrap-up). Calls thus span time, as on a real floor. Deterministic for a given seed.
  */
 export class SandboxDialler {
   private readonly agents: Agent[];
@@ -75,6 +89,7 @@ export class SandboxDialler {
       ]);
     }
     const agent = this.pick(this.agents);
+    if (agent.call) return this.progress(agent, agent.call);
     switch (agent.status) {
       case 'offline':
         return [this.setStatus(agent, 'logging_in'), this.setStatus(agent, 'available', this.pick(this.campaigns).name)];
@@ -89,7 +104,13 @@ export class SandboxDialler {
 
   /** Campaigns stop and agents log out, as at the end of a shift. */
   finish(): SandboxEvent[] {
+    const calls = this.agents.flatMap((agent) => {
+      const events: SandboxEvent[] = [];
+      while (agent.call) events.push(...this.progress(agent, agent.call));
+      return events;
+    });
     return [
+      ...calls,
       ...this.campaigns.flatMap((campaign) => [
         this.event('campaign.status_changed', { campaign: campaign.name, status: 'stopping' }),
         this.event('campaign.status_changed', { campaign: campaign.name, status: 'completed' }),
@@ -116,36 +137,72 @@ export class SandboxDialler {
         continue;
       }
       // The number answered: the remaining numbers of this callee are not dialled.
-      const roll = this.random();
-      if (roll < 0.08) {
+      if (this.random() < 0.08) {
         events.push(this.event('cdr.created', { ...base, disposition: 'machine', agent: null, q850_cause: 16, sip_code: 200, duration_s: this.int(5, 25) }));
-      } else if (roll < 0.18) {
-        events.push(this.event('cdr.created', { ...base, disposition: 'abandoned', agent: null, q850_cause: 16, sip_code: 200, duration_s: this.int(3, 40) }));
       } else {
-        const call = { call_id: callId, agent: agent.extension, campaign: campaign.name, number, contact_ref: callee.contactRef, queue: `${campaign.name}-queue`, caller_id: '+27210000000' };
-        const talk = this.int(20, 600);
-        events.push(
-          this.event('call.offered', call),
-          this.event('call.connected', call),
-          this.setStatus(agent, 'busy', campaign.name),
-          this.event('cdr.created', {
-            ...base,
-            disposition: this.random() < 0.6 ? 'callee_hungup' : 'agent_hungup',
-            agent: agent.extension,
-            answered_at: dialedAt.toISOString(),
-            duration_s: talk + this.int(3, 20),
-            talk_s: talk,
-            hold_s: this.random() < 0.2 ? this.int(5, 60) : 0,
-            q850_cause: 16,
-            sip_code: 200,
-            recording_url: `https://recordings.example/${callId}.wav`,
-          }),
-          this.setStatus(agent, 'wrapup', campaign.name),
-        );
+        agent.call = { callId, campaign: campaign.name, queue: `${campaign.name}-queue`, number, contactRef: callee.contactRef, dialedAt };
+        events.push(this.event('call.queued', this.queueData(agent.call)));
       }
       break;
     }
     return events;
+  }
+
+  /** The next step of an agent's call: out of the queue (abandoned or connected), or ended. */
+  private progress(agent: Agent, call: ActiveCall): SandboxEvent[] {
+    const base = {
+      call_id: call.callId,
+      number: call.number,
+      direction: 'outbound',
+      dialed_at: call.dialedAt.toISOString(),
+      campaign: call.campaign,
+      contact_ref: call.contactRef,
+      dial_number: '+27210000000',
+    };
+    if (!call.connectedAt) {
+      if (this.random() < 0.12) {
+        agent.call = undefined;
+        const waited = this.elapsedSeconds(call.dialedAt);
+        return [
+          this.event('call.abandoned', { ...this.queueData(call), reason: 'caller_hungup', wait_s: waited }),
+          this.event('cdr.created', { ...base, disposition: 'abandoned', agent: null, q850_cause: 16, sip_code: 200, duration_s: waited }),
+        ];
+      }
+      call.connectedAt = this.now();
+      const offer = { call_id: call.callId, agent: agent.extension, campaign: call.campaign, number: call.number, contact_ref: call.contactRef, queue: call.queue, caller_id: '+27210000000' };
+      return [this.event('call.offered', offer), this.event('call.connected', offer), this.setStatus(agent, 'busy', call.campaign)];
+    }
+    // A call lasts a few of its agent's steps.
+    if (this.random() < 0.6) return [];
+    agent.call = undefined;
+    const talk = this.elapsedSeconds(call.connectedAt);
+    const endedBy = this.random() < 0.6 ? 'caller' : 'agent';
+    const hold = this.random() < 0.2 ? Math.min(talk, this.int(1, 30)) : 0;
+    return [
+      this.event('call.ended', { ...this.queueData(call), agent: agent.extension, talk_s: talk, hold_s: hold, ended_by: endedBy, cause: 'NORMAL_CLEARING' }),
+      this.event('cdr.created', {
+        ...base,
+        disposition: endedBy === 'caller' ? 'callee_hungup' : 'agent_hungup',
+        agent: agent.extension,
+        answered_at: call.dialedAt.toISOString(),
+        ended_at: this.now().toISOString(),
+        duration_s: this.elapsedSeconds(call.dialedAt),
+        talk_s: talk,
+        hold_s: hold,
+        q850_cause: 16,
+        sip_code: 200,
+        recording_url: `https://recordings.example/${call.callId}.wav`,
+      }),
+      this.setStatus(agent, 'wrapup', call.campaign),
+    ];
+  }
+
+  private queueData(call: ActiveCall): Record<string, unknown> {
+    return { call_id: call.callId, queue: call.queue, campaign: call.campaign, number: call.number, contact_ref: call.contactRef, caller_id: '+27210000000' };
+  }
+
+  private elapsedSeconds(since: Date): number {
+    return Math.max(0, Math.round((this.now().getTime() - since.getTime()) / 100) / 10);
   }
 
   private preview(campaign: Campaign): SandboxEvent {

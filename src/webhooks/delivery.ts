@@ -4,6 +4,8 @@ import type { WebhooksConfig } from '../config/schema.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import type { LogEntry as StoredEntry } from '../log/codec.js';
+import { comparePositions, LogReader } from '../log/reader.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { PostResult, WebhookSender } from './http.js';
 import { eventTenant, modelsForType } from './models.js';
@@ -11,7 +13,7 @@ import { batchMessageId, parseSecret, signatureHeader } from './signing.js';
 import type { FailedDelivery, SubscriptionDef, SubscriptionState, SubscriptionStatus, SubscriptionStore } from './store.js';
 import type { WebhookMetrics } from './metrics.js';
 
-/** One event-log entry: its stream id (`seq`) and the event JSON exactly as the log stores it. */
+/** One event-log entry as a batch holds it: its position (`seq`) and the event JSON exactly as stored. */
 export interface LogEntry {
   seq: string;
   raw: string;
@@ -44,13 +46,6 @@ export interface WorkerDeps {
   stale(id: string): void;
   /** A fenced write found the slot lease held by someone else. */
   leaseLost(slot: number): void;
-}
-
-/** Stream ids compare as (ms, seq) pairs. */
-export function compareSeq(a: string, b: string): number {
-  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
-  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
-  return aMs - bMs || aSeq - bSeq;
 }
 
 /** Wakes async loops waiting for more work; each waiter gives up after its own timeout. */
@@ -149,7 +144,7 @@ export class SubscriptionWorker {
 
   /** The dispatcher hands out a matching live entry; ignored while this subscription catches up. */
   offer(entry: LogEntry): void {
-    if (!this.live || this.stopped || compareSeq(entry.seq, this.readPos) <= 0) return;
+    if (!this.live || this.stopped || comparePositions(entry.seq, this.readPos) <= 0) return;
     if (this.pending.length >= this.deps.config.maxPendingEvents) {
       // Too far behind to buffer: read the log from here on our own, at our own pace.
       this.live = false;
@@ -227,32 +222,31 @@ export class SubscriptionWorker {
   /** Reads the log from `readPos` until it reaches the dispatcher's live position, then goes live. */
   private async catchUp(): Promise<void> {
     const { redis, keys, config } = this.deps;
+    const log = new LogReader(redis, keys.eventLog);
     while (!this.stopped && !this.live) {
       if (this.pending.length >= config.maxPendingEvents) {
         await this.room.wait(1000);
         continue;
       }
-      const reply = (await this.retry('read the event log', () =>
-        redis.sendCommand(['XRANGE', keys.eventLog, `(${this.readPos}`, '+', 'COUNT', String(CATCH_UP_PAGE)]),
-      )) as [string, string[]][] | undefined;
+      const reply = await this.retry('read the event log', () => log.after(this.readPos, CATCH_UP_PAGE));
       if (!reply || this.stopped || this.live) return;
       const before = this.pending.length;
-      for (const [seq, fields] of reply) {
-        const raw = fieldOf(fields, 'event');
-        if (raw !== undefined && this.matches(seq, raw)) this.pending.push({ seq, raw });
-        this.readPos = seq;
+      for (const entry of reply) {
+        if (this.matches(entry)) this.pending.push({ seq: entry.position, raw: entry.json });
+        this.readPos = entry.position;
       }
       if (this.pending.length > before) this.work.notify();
       // Same tick as the reply: nothing the dispatcher handed out since can fall in between.
-      if (reply.length < CATCH_UP_PAGE && compareSeq(this.deps.head(), this.readPos) <= 0) this.live = true;
+      if (reply.length < CATCH_UP_PAGE && comparePositions(this.deps.head(), this.readPos) <= 0) this.live = true;
     }
   }
 
-  private matches(seq: string, raw: string): boolean {
+  private matches(entry: StoredEntry): boolean {
+    if (modelsForType(entry.type).length === 0) return false;
     try {
-      return subscriptionMatches(this.def, JSON.parse(raw) as AcceptedEvent);
+      return subscriptionMatches(this.def, entry.event);
     } catch (error) {
-      this.log.error({ err: error, seq }, 'unreadable event-log entry skipped');
+      this.log.error({ err: error, seq: entry.position }, 'unreadable event-log entry skipped');
       return false;
     }
   }
@@ -441,9 +435,4 @@ export class SubscriptionWorker {
     this.stopped = true;
     return false;
   }
-}
-
-export function fieldOf(fields: readonly string[], name: string): string | undefined {
-  for (let index = 0; index < fields.length; index += 2) if (fields[index] === name) return fields[index + 1];
-  return undefined;
 }

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AcceptedEvent } from '../events/catalogue.js';
+import { LOG_START, LogReader } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { fieldOf, SubscriptionWorker, type WorkerDeps } from './delivery.js';
+import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
 import { eventTenant, modelsForType, type Model } from './models.js';
 import type { SubscriptionDef, SubscriptionStore } from './store.js';
 
@@ -95,8 +96,14 @@ export class Dispatcher {
   private ready = false;
   private stopped = false;
   private loops: Promise<void> = Promise.resolve();
+  /** Blocking reads of the log (on the dedicated client), and the patient client's view of it. */
+  private readonly liveLog: LogReader;
+  private readonly log: LogReader;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.liveLog = new LogReader(options.blocking, options.keys.eventLog);
+    this.log = new LogReader(options.work, options.keys.eventLog);
+  }
 
   get ownedCount(): number {
     return this.workers.size;
@@ -116,9 +123,8 @@ export class Dispatcher {
     const { work, keys, store, logger } = this.options;
     for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2000)) {
       try {
-        const [lastLog] = (await work.sendCommand(['XREVRANGE', keys.eventLog, '+', '-', 'COUNT', '1'])) as [string, string[]][];
+        this.head = await this.log.head();
         const [lastChange] = (await work.sendCommand(['XREVRANGE', keys.webhookChanges, '+', '-', 'COUNT', '1'])) as [string, string[]][];
-        this.head = lastLog?.[0] ?? '0-0';
         this.changesPos = lastChange?.[0] ?? '0-0';
         for (const def of await store.list()) this.defs.set(def.id, def);
         this.ready = true;
@@ -196,33 +202,31 @@ export class Dispatcher {
   }
 
   private async readLoop(): Promise<void> {
-    const { blocking, keys, pollIntervalMs, logger } = this.options;
+    const { pollIntervalMs, logger } = this.options;
     while (!this.stopped) {
       if (this.workers.size === 0) {
         await this.followLogEnd();
         continue;
       }
-      let reply: [string, [string, string[]][]][] | null;
+      let entries;
       try {
-        reply = (await blocking.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(pollIntervalMs), 'STREAMS', keys.eventLog, this.head])) as typeof reply;
+        entries = await this.liveLog.wait(this.head, 1000, pollIntervalMs);
       } catch (error) {
         if (this.stopped) return;
         logger.warn({ err: error }, 'webhook dispatcher cannot read the event log; retrying');
         await sleep(500);
         continue;
       }
-      for (const [seq, fields] of reply?.[0]?.[1] ?? []) {
-        const type = fieldOf(fields, 'type');
-        const raw = fieldOf(fields, 'event');
-        if (type !== undefined && raw !== undefined && this.index.wants(type)) {
-          const entry = { seq, raw };
+      for (const entry of entries) {
+        if (this.index.wants(entry.type)) {
+          const offered = { seq: entry.position, raw: entry.json };
           try {
-            this.index.match(JSON.parse(raw) as AcceptedEvent, (worker) => worker.offer(entry));
+            this.index.match(entry.event, (worker) => worker.offer(offered));
           } catch (error) {
-            logger.error({ err: error, seq }, 'unreadable event-log entry skipped by the webhook dispatcher');
+            logger.error({ err: error, seq: entry.position }, 'unreadable event-log entry skipped by the webhook dispatcher');
           }
         }
-        this.head = seq;
+        this.head = entry.position;
       }
     }
   }
@@ -234,8 +238,8 @@ export class Dispatcher {
    */
   private async followLogEnd(): Promise<void> {
     try {
-      const [last] = (await this.options.blocking.sendCommand(['XREVRANGE', this.options.keys.eventLog, '+', '-', 'COUNT', '1'])) as [string, string[]][];
-      if (last) this.head = last[0];
+      const head = await this.liveLog.head();
+      if (head !== LOG_START) this.head = head;
     } catch {
       // Redis away: try again on the next tick.
     }
@@ -273,4 +277,10 @@ export class Dispatcher {
   async ended(): Promise<void> {
     await this.loops;
   }
+}
+
+/** A field of a change-feed entry (`XRANGE` replies list fields and values alternately). */
+function fieldOf(fields: readonly string[], name: string): string | undefined {
+  for (let index = 0; index < fields.length; index += 2) if (fields[index] === name) return fields[index + 1];
+  return undefined;
 }

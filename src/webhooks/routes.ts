@@ -4,6 +4,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { WebhooksConfig } from '../config/schema.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { LogReader, positionBefore } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { Principal } from '../server/auth.js';
@@ -126,6 +127,7 @@ function visible(principal: Principal | undefined, def: SubscriptionDef): boolea
 /** Subscriptions API in the NetSapiens v2 shape, plus replay, failed deliveries and redrive. */
 export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> = async (app: FastifyInstance, options) => {
   const { store, policy, config, redis, keys } = options;
+  const log = new LogReader(redis, keys.eventLog);
   const tags = ['subscriptions'];
   const security = [{ bearer: [] }];
   const noValidation = { validatorCompiler: () => (value: unknown) => ({ value }) };
@@ -189,8 +191,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
       secret,
     };
     // Delivery starts after the newest event already in the log.
-    const [last] = (await redis.sendCommand(['XREVRANGE', keys.eventLog, '+', '-', 'COUNT', '1'])) as [string, string[]][];
-    await store.create(def, last?.[0] ?? '0-0');
+    await store.create(def, await log.head());
     request.log.info({ subscription: id, model: def.model, domain: def.domain }, 'subscription created');
     return present(def, secret);
   }
@@ -315,8 +316,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
       const since = Date.parse(parseDatetime(body.since, 'since'));
       if (since > Date.now()) throw new ValidationError('since is in the future', { details: [{ path: '/since', message: 'in the future' }] });
       // The cursor is the last entry delivered: just below the first entry at `since`.
-      const cursor = since <= 0 ? '0-0' : `${since - 1}-18446744073709551615`;
-      await store.control(def, { cursor });
+      await store.control(def, { cursor: positionBefore(since) });
       request.log.info({ subscription: def.id, since: new Date(since).toISOString() }, 'subscription replay requested');
       return reply.code(202).send({ id: def.id, since: new Date(since).toISOString() });
     },
