@@ -6,7 +6,7 @@
 //        -H 'content-type: application/json' -d '{"name": "crm-a"}'
 //   INTEGRATOR=crm-a CONSUMER=worker-1 node examples/consume-cdrs.mjs
 import { hostname } from 'node:os';
-import { consumeCdrs } from 'switchboard/client';
+import { consumeCdrs } from '@switchboard/client';
 
 const env = process.env;
 const controller = new AbortController();

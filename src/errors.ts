@@ -2,6 +2,33 @@
  * Typed errors with stable codes. HTTP status codes are mapped from `code` in one place
  * (src/server/errors.ts); nothing else decides a status.
  */
+/**
+ * Every stable code the hub can answer or fail with. The HTTP status map in src/server/errors.ts
+ * is a `Record<ErrorCode, number>`, so adding a code without a status is a compile error.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DEPENDENCY_MISSING'
+  | 'STARTUP_FAILED'
+  | 'VALIDATION_FAILED'
+  | 'MALFORMED_JSON'
+  | 'BAD_REQUEST'
+  | 'AUTH_REQUIRED'
+  | 'AUTH_INVALID'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'BODY_TOO_LARGE'
+  | 'BATCH_TOO_LARGE'
+  | 'VALUE_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'SPOOL_FULL'
+  | 'SPOOL_FAILED'
+  | 'SHUTTING_DOWN'
+  | 'REDIS_UNAVAILABLE'
+  | 'POOL_EXHAUSTED'
+  | 'INTERNAL';
+
 export interface ErrorDetail {
   index?: number;
   path: string;
@@ -14,7 +41,7 @@ export interface SwitchboardErrorOptions {
 }
 
 export abstract class SwitchboardError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
 
   constructor(message: string, options: SwitchboardErrorOptions = {}) {
@@ -31,10 +58,6 @@ export class ConfigError extends SwitchboardError {
 
 export class ValidationError extends SwitchboardError {
   readonly code = 'VALIDATION_FAILED';
-}
-
-export class MalformedBodyError extends SwitchboardError {
-  readonly code = 'MALFORMED_JSON';
 }
 
 export class BatchTooLargeError extends SwitchboardError {
@@ -88,6 +111,11 @@ export class ShuttingDownError extends SwitchboardError {
 
 export class RedisUnavailableError extends SwitchboardError {
   readonly code = 'REDIS_UNAVAILABLE';
+}
+
+/** A start-up step failed in a way the operator can fix (a port in use, Redis unreachable); the message says how. */
+export class StartupError extends SwitchboardError {
+  readonly code = 'STARTUP_FAILED';
 }
 
 /** An external dependency the hub needs at start is missing (e.g. redis-server). */

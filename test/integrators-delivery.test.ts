@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumeCdrs } from '../src/client/index.js';
+import { consumeCdrs } from '@switchboard/client';
 import type { Hub } from '../src/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
 import { waitFor } from './helpers/wait.js';

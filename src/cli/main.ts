@@ -1,8 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=32
 // A larger young generation: intake allocates many short-lived strings (npm run bench: about +20 % spool drain).
 import { Command } from 'commander';
-import { SwitchboardError } from '../errors.js';
 import { eventLogKey } from '../redis/keys.js';
+import { describeCliError } from './errors.js';
 import { simulateCommand } from './simulate.js';
 import { registerIntegratorCommands } from './integrators.js';
 import { startCommand } from './start.js';
@@ -59,7 +59,6 @@ registerSubscriptionCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_
 registerIntegratorCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  const message = error instanceof SwitchboardError ? `${error.code}: ${error.message}` : String((error as Error)?.stack ?? error);
-  process.stderr.write(`switchboard: ${message}\n`);
+  process.stderr.write(`switchboard: ${describeCliError(error)}\n`);
   process.exit(1);
 });

@@ -7,7 +7,6 @@ import {
   EVENT_DATA_SCHEMAS,
   SubmittedEvent,
   type AcceptedEvent,
-  type EventType,
 } from '../events/catalogue.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -19,10 +18,6 @@ const envelopeCheck = TypeCompiler.Compile(SubmittedEvent);
 const dataChecks = new Map<string, TypeCheck<TSchema>>(
   Object.entries(EVENT_DATA_SCHEMAS).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
 );
-
-export function isKnownEventType(type: string): type is EventType {
-  return dataChecks.has(type);
-}
 
 /**
  * Checks a whole intake body (one event or an array) and returns the accepted events with ids and

@@ -1,3 +1,4 @@
+import { integratorKeys } from '@switchboard/client';
 import type { Config } from '../config/schema.js';
 
 /**
@@ -10,6 +11,8 @@ import type { Config } from '../config/schema.js';
  */
 export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
   const log = `${config.keyPrefix}:{log}`;
+  // The integrators' keys come from the client package, which integrators read them with.
+  const integrator = integratorKeys(config.keyPrefix);
   const enigma = config.profiles.enigma;
   const expand = (template: string, values: Record<string, string>) =>
     template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
@@ -23,18 +26,17 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     writerFence: (writerId: string) => `${log}:fence:${writerId}`,
 
     /** Integrators (src/streams): registry hash (name → spec JSON) read by the append script. */
-    integrators: `${log}:integrators`,
+    integrators: integrator.registry,
     /** The critical-event stream; one consumer group per integrator. */
-    cdrStream: `${log}:cdr`,
+    cdrStream: integrator.cdrStream,
     /** Per-integrator counters (hash fields `<name>:dead` and `<name>:lost`). */
-    integratorCounters: `${log}:integrators:counters`,
-    integratorDeadLetters: (name: string) => `${log}:dlq:${name}`,
-    integratorList: (name: string) => `${log}:list:${name}`,
+    integratorCounters: integrator.counters,
+    integratorDeadLetters: integrator.deadLetters,
+    integratorList: integrator.list,
 
     enigmaAgentChannel: (agent: string) => expand(enigma.agentChannel, { prefix: enigma.prefix, agent }),
     enigmaCampaignChannel: (campaign: string) => expand(enigma.campaignChannel, { prefix: enigma.prefix, campaign }),
     enigmaCdrList: expand(enigma.cdrList, { prefix: enigma.prefix }),
-    newfiesChannel: config.profiles.newfies.channel,
 
     /**
      * CTI pool `pool` (src/cti): the allocation-order list, and the prefixes of the per-DNIS busy

@@ -1,8 +1,12 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AuthError, SwitchboardError, type ErrorDetail } from '../errors.js';
+import { AuthError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
 
-/** The one place where error codes become HTTP statuses. */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+/** The one place where error codes become HTTP statuses; a code without a status does not compile. */
+const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  CONFIG_INVALID: 500,
+  DEPENDENCY_MISSING: 500,
+  STARTUP_FAILED: 500,
+  BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,
   MALFORMED_JSON: 400,
   AUTH_REQUIRED: 401,
@@ -19,10 +23,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   SHUTTING_DOWN: 503,
   REDIS_UNAVAILABLE: 503,
   POOL_EXHAUSTED: 503,
+  INTERNAL: 500,
 };
 
 /** Fastify's own errors, renamed to our stable codes. */
-const FASTIFY_CODES: Readonly<Record<string, string>> = {
+const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
@@ -32,7 +37,7 @@ const FASTIFY_CODES: Readonly<Record<string, string>> = {
 };
 
 export interface ErrorBody {
-  error: { code: string; message: string; details?: ErrorDetail[] };
+  error: { code: ErrorCode; message: string; details?: ErrorDetail[] };
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
@@ -52,7 +57,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
 export function toHttp(error: FastifyError | SwitchboardError): { status: number; body: ErrorBody } {
   if (error instanceof SwitchboardError) {
-    const status = STATUS_BY_CODE[error.code] ?? 500;
+    const status = STATUS_BY_CODE[error.code];
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
     if (error.details) body.error.details = error.details;
     return { status, body };
@@ -67,7 +72,7 @@ export function toHttp(error: FastifyError | SwitchboardError): { status: number
         message: issue.message ?? 'invalid',
       }));
     }
-    return { status: STATUS_BY_CODE[code] ?? 400, body };
+    return { status: STATUS_BY_CODE[code], body };
   }
   const status = fastifyError.statusCode && fastifyError.statusCode < 500 ? fastifyError.statusCode : 500;
   const message = status === 500 ? 'internal error' : fastifyError.message;

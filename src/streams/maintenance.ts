@@ -1,3 +1,4 @@
+import { deadLetterGroup } from '@switchboard/client';
 import type { Logger } from 'pino';
 import type { IntegratorsConfig } from '../config/schema.js';
 import type { RedisClient } from '../redis/client.js';
@@ -8,8 +9,6 @@ import type { IntegratorRegistry } from './registry.js';
 
 /** Entries the janitor drops per script call under the hard cap, so one call never stalls Redis. */
 const MAX_DROPS_PER_CALL = 10_000;
-/** Pending entries the sweeper looks at per script call. */
-const SWEEP_PAGE = 200;
 
 export interface StreamState {
   length: number;
@@ -24,11 +23,11 @@ export interface StreamState {
  * idempotent, so nodes running them at once do no harm and count nothing twice):
  * - the janitor trims acknowledged entries, keeps the replay window, alarms before the hard cap
  *   and counts what the cap drops (src/redis/lua/trimIntegratorStream.lua);
- * - the sweeper moves poison entries to dead-letter streams (src/redis/lua/deadLetter.lua).
+ * - the sweeper moves poison entries to dead-letter streams (packages/client/lua/deadLetter.lua,
+ *   the same script the integrators' consumeCdrs runs before it claims).
  */
 export class IntegratorMaintenance {
   private readonly trimScript = new LuaScript('trimIntegratorStream');
-  private readonly deadLetterScript = new LuaScript('deadLetter');
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
@@ -85,7 +84,7 @@ export class IntegratorMaintenance {
     for (const spec of specs) {
       if (spec.list && (await this.client.lLen(spec.list)) > this.config.listAlarmLength) overAlarm.push(spec.name);
       if (!spec.stream) continue;
-      const moved = await deadLetterGroup(this.deadLetterScript, this.client, {
+      const moved = await deadLetterGroup(this.client, {
         stream: this.keys.cdrStream,
         deadLetter: this.keys.integratorDeadLetters(spec.name),
         counters: this.keys.integratorCounters,
@@ -142,30 +141,4 @@ export class IntegratorMaintenance {
     timer.unref();
     this.timers.push(timer);
   }
-}
-
-export interface DeadLetterTarget {
-  stream: string;
-  deadLetter: string;
-  counters: string;
-  group: string;
-  claimIdleMs: number;
-  maxDeliveries: number;
-  deadLetterMaxLength: number;
-}
-
-/** Scans a group's idle pending entries and dead-letters those delivered too often; returns how many moved. */
-export async function deadLetterGroup(script: LuaScript, client: RedisClient, target: DeadLetterTarget): Promise<number> {
-  let start = '-';
-  let moved = 0;
-  do {
-    const [count, , next] = (await script.run(
-      client,
-      [target.stream, target.deadLetter, target.counters],
-      [target.group, String(target.claimIdleMs), String(target.maxDeliveries), start, String(SWEEP_PAGE), String(target.deadLetterMaxLength)],
-    )) as [number, number, string];
-    moved += count;
-    start = next;
-  } while (start !== '');
-  return moved;
 }

@@ -39,17 +39,3 @@ export function eventTenant(event: AcceptedEvent): { reseller: string | undefine
     user: event.scope?.user ?? (typeof agent === 'string' ? agent : undefined),
   };
 }
-
-/**
- * One element of a POST body (a JSON array of these): the accepted event envelope, plus the
- * subscription's `model` and `seq`, the event's position in the hub's event log (ordered; equal
- * across retries and replays, so receivers can dedupe on `id` and sort on `seq`).
- */
-export interface ModelObject extends AcceptedEvent {
-  model: Model;
-  seq: string;
-}
-
-export function toModelObject(model: Model, seq: string, event: AcceptedEvent): ModelObject {
-  return { model, seq, ...event };
-}

@@ -1,0 +1,196 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClient } from 'redis';
+import { deadLetterGroup, type AnyRedisClient } from './dead-letter.js';
+import { integratorKeys } from './keys.js';
+
+/** One entry of the integrators' stream, as the handler sees it. */
+export interface Cdr {
+  /** Position in the stream (what XACK takes); also a replay cursor. */
+  streamId: string;
+  /** The event id: stable across redeliveries and replays, the key to deduplicate on. */
+  id: string;
+  type: string;
+  /** The accepted event: `{id, type, time, source?, scope?, data}`. */
+  event: { id: string; type: string; time: string; data: Record<string, unknown>; [field: string]: unknown };
+}
+
+export interface ConsumeCdrsOptions {
+  /** Redis URL; the helper opens (and closes) its own connection. Or pass `client`. */
+  url?: string;
+  /** A connected node-redis client used only by this loop (XREADGROUP blocks it). */
+  client?: AnyRedisClient;
+  /** The integrator (= consumer group) name. */
+  integrator: string;
+  /** This worker's name, stable across restarts so it picks up its own pending entries first. */
+  consumer: string;
+  /** Processes one CDR; resolving acknowledges it, throwing leaves it pending for a redelivery. */
+  handler: (cdr: Cdr) => Promise<void> | void;
+  /** The hub's keyPrefix (default `switchboard`); keys are derived as the registration answer names them. */
+  keyPrefix?: string;
+  /** Entries per read. Default 100. */
+  count?: number;
+  /** How long a read waits for new entries; also the longest an abort waits. Default 2000. */
+  blockMs?: number;
+  /** Entries pending this long with another (dead) worker are claimed by this one; longer than any handler call. Default 30000. */
+  claimIdleMs?: number;
+  /** How often to look for idle entries to claim; default claimIdleMs / 2. */
+  claimIntervalMs?: number;
+  /** Idle entries delivered this often move to the dead-letter stream instead of being claimed again. Default 5. */
+  maxDeliveries?: number;
+  /** Approximate cap of the dead-letter stream. Default 100000. */
+  deadLetterMaxLength?: number;
+  signal?: AbortSignal;
+  /** Handler failures and Redis errors (the loop carries on). */
+  onError?: (error: unknown, cdr?: Cdr) => void;
+}
+
+type StreamEntry = [string, string[] | null];
+
+/**
+ * Runs the read → process → ack → claim loop of one worker of an integrator until `signal`
+ * aborts: first this consumer's own pending entries (history `0`, left by a crash), then new
+ * ones (`>`); entries idle past `claimIdleMs` with other workers are claimed (XAUTOCLAIM) after
+ * poison ones (delivered `maxDeliveries` times) went to the dead-letter stream. Entries of types
+ * the integrator did not register for (the stream is shared) are acknowledged without the handler.
+ * Delivery is at least once: deduplicate on `cdr.id`. Rejects when the integrator is removed.
+ */
+export async function consumeCdrs(options: ConsumeCdrsOptions): Promise<void> {
+  if (!options.client && !options.url) throw new TypeError('consumeCdrs needs `url` or `client`');
+  const own = options.url && !options.client ? connect(options.url, `switchboard-consumer-${options.consumer}`) : undefined;
+  if (own) {
+    own.on('error', (error: Error) => options.onError?.(error));
+    await own.connect();
+  }
+  try {
+    await new Consumer((options.client ?? own) as AnyRedisClient, options).run();
+  } finally {
+    if (own) await own.close().catch(() => own.destroy());
+  }
+}
+
+/** RESP2 replies (the loop reads raw arrays), capped reconnect back-off, a bounded connect. */
+function connect(url: string, name: string) {
+  return createClient({
+    url,
+    name,
+    RESP: 2,
+    socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000) },
+  });
+}
+
+class Consumer {
+  private readonly keys: ReturnType<typeof integratorKeys>;
+  private readonly count: number;
+  private readonly blockMs: number;
+  private readonly claimIdleMs: number;
+  private readonly claimIntervalMs: number;
+  private types: Set<string> | undefined;
+
+  constructor(
+    private readonly client: AnyRedisClient,
+    private readonly options: ConsumeCdrsOptions,
+  ) {
+    this.keys = integratorKeys(options.keyPrefix);
+    this.count = options.count ?? 100;
+    this.blockMs = options.blockMs ?? 2000;
+    this.claimIdleMs = options.claimIdleMs ?? 30_000;
+    this.claimIntervalMs = options.claimIntervalMs ?? Math.max(10, Math.floor(this.claimIdleMs / 2));
+  }
+
+  private get aborted(): boolean {
+    return this.options.signal?.aborted ?? false;
+  }
+
+  async run(): Promise<void> {
+    const { integrator } = this.options;
+    const spec = (await this.client.sendCommand(['HGET', this.keys.registry, integrator])) as string | null;
+    if (!spec) throw new Error(`no integrator "${integrator}" is registered (POST /v1/integrators)`);
+    this.types = new Set((JSON.parse(spec) as { types: string[] }).types);
+
+    let history: string | undefined = '0';
+    let nextClaimAt = Date.now() + this.claimIntervalMs;
+    while (!this.aborted) {
+      try {
+        if (Date.now() >= nextClaimAt) {
+          await this.rescue();
+          nextClaimAt = Date.now() + this.claimIntervalMs;
+        }
+        if (history !== undefined) {
+          // Own pending entries first: a crash left them delivered to us and unacknowledged.
+          const entries = await this.read(history, false);
+          if (entries.length === 0) history = undefined;
+          else {
+            history = entries.at(-1)?.[0];
+            await this.process(entries);
+          }
+        } else {
+          await this.process(await this.read('>', true));
+        }
+      } catch (error) {
+        if (this.aborted) break;
+        // The group is gone: stop rather than retry forever, if the integrator was removed.
+        if (error instanceof Error && error.message.startsWith('NOGROUP') && !(await this.registered())) {
+          throw new Error(`integrator "${integrator}" was removed`, { cause: error });
+        }
+        this.options.onError?.(error);
+        history = '0'; // a batch may have been cut short: its entries are ours, pending
+        await sleep(200);
+      }
+    }
+  }
+
+  private async registered(): Promise<boolean> {
+    return Number(await this.client.sendCommand(['HEXISTS', this.keys.registry, this.options.integrator])) === 1;
+  }
+
+  private async read(from: string, block: boolean): Promise<StreamEntry[]> {
+    const args = ['XREADGROUP', 'GROUP', this.options.integrator, this.options.consumer, 'COUNT', String(this.count)];
+    if (block) args.push('BLOCK', String(this.blockMs));
+    args.push('STREAMS', this.keys.cdrStream, from);
+    const reply = (await this.client.sendCommand(args)) as [string, StreamEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Dead-letters poison entries, then claims the other idle ones to this worker and processes them. */
+  private async rescue(): Promise<void> {
+    await deadLetterGroup(this.client, {
+      stream: this.keys.cdrStream,
+      deadLetter: this.keys.deadLetters(this.options.integrator),
+      counters: this.keys.counters,
+      group: this.options.integrator,
+      claimIdleMs: this.claimIdleMs,
+      maxDeliveries: this.options.maxDeliveries ?? 5,
+      deadLetterMaxLength: this.options.deadLetterMaxLength ?? 100_000,
+    });
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await this.client.sendCommand([
+        'XAUTOCLAIM', this.keys.cdrStream, this.options.integrator, this.options.consumer, String(this.claimIdleMs), cursor, 'COUNT', String(this.count),
+      ])) as [string, StreamEntry[], string[]?];
+      await this.process(entries);
+      cursor = next;
+    } while (cursor !== '0-0' && !this.aborted);
+  }
+
+  private async process(entries: StreamEntry[]): Promise<void> {
+    const acks: string[] = [];
+    for (const [streamId, fields] of entries) {
+      const values: Record<string, string> = {};
+      for (let i = 0; fields && i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
+      // No payload: the hard cap dropped it (counted as lost by the hub); a type not ours: skip.
+      if (!fields || !this.types?.has(values.type ?? '')) {
+        acks.push(streamId);
+        continue;
+      }
+      const cdr: Cdr = { streamId, id: values.id ?? '', type: values.type ?? '', event: JSON.parse(values.event ?? '{}') as Cdr['event'] };
+      try {
+        await this.options.handler(cdr);
+        acks.push(streamId);
+      } catch (error) {
+        this.options.onError?.(error, cdr);
+      }
+      if (this.aborted) break;
+    }
+    if (acks.length > 0) await this.client.sendCommand(['XACK', this.keys.cdrStream, this.options.integrator, ...acks]);
+  }
+}
