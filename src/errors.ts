@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'SHUTTING_DOWN'
   | 'REDIS_UNAVAILABLE'
   | 'POOL_EXHAUSTED'
+  | 'LOG_ENTRY_UNREADABLE'
   | 'INTERNAL';
 
 export interface ErrorDetail {

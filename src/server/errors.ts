@@ -23,6 +23,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   SHUTTING_DOWN: 503,
   REDIS_UNAVAILABLE: 503,
   POOL_EXHAUSTED: 503,
+  LOG_ENTRY_UNREADABLE: 500,
   INTERNAL: 500,
 };
 
