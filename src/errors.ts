@@ -138,3 +138,8 @@ export class ValueTooLargeError extends SwitchboardError {
 export class LogEntryUnreadableError extends SwitchboardError {
   readonly code = 'LOG_ENTRY_UNREADABLE';
 }
+
+/** A body in a media type or charset the route does not take (JSON in UTF-8 only). */
+export class UnsupportedMediaTypeError extends SwitchboardError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+}

@@ -100,7 +100,7 @@ export class Hub {
     ];
     const server = await buildServer({
       logger,
-      bodyLimitBytes: config.http.bodyLimitBytes,
+      http: config.http,
       tokens,
       plugins: [
         { plugin: healthRoutes, options: { checks, registry: metrics.registry } },

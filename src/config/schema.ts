@@ -24,6 +24,16 @@ const HttpConfig = Type.Object(
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
     maxBatchEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+    /** JSON bodies nesting deeper than this are refused (400) before anything recursive sees them. */
+    maxJsonDepth: Type.Integer({ minimum: 4, maximum: 1000, default: 400 }),
+    /** A request (headers and body) not fully received within this time is answered 408 and closed. */
+    requestTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+    /** Request headers not fully received within this time: 408 and closed (Slowloris). At most requestTimeoutMs. */
+    headersTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+    /** A socket with no traffic either way for this long is closed; 0 disables. Streams (SSE) send heartbeats well within it. */
+    connectionTimeoutMs: Type.Integer({ minimum: 0, default: 120_000 }),
+    /** An idle keep-alive connection is closed after this long (above common load balancers' 60 s). */
+    keepAliveTimeoutMs: Type.Integer({ minimum: 100, default: 72_000 }),
   },
   { ...strict, default: {} },
 );
@@ -248,5 +258,6 @@ export type Config = Static<typeof ConfigSchema>;
 export type EnigmaProfileConfig = Static<typeof EnigmaProfile>;
 export type NewfiesProfileConfig = Static<typeof NewfiesProfile>;
 export type IntegratorsConfig = Static<typeof IntegratorsConfig>;
+export type HttpConfig = Static<typeof HttpConfig>;
 export type CtiConfig = Static<typeof CtiConfig>;
 export type WebhooksConfig = Static<typeof WebhooksConfig>;

@@ -250,6 +250,18 @@ export const EVENT_DATA_SCHEMAS = {
 } satisfies Record<string, TObject>;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;
+
+/**
+ * Nouns of the events only the hub itself emits (CTI cache records, subscription status, PBX
+ * source state). Intake refuses them, so consumers can trust that such an event came from the
+ * hub; every type under these nouns, present or future, is covered.
+ */
+export const HUB_EMITTED_NOUNS = ['cti', 'subscription', 'source', 'hub', 'integrator'] as const;
+
+export function isHubEmittedType(type: string): boolean {
+  const noun = type.slice(0, type.indexOf('.'));
+  return (HUB_EMITTED_NOUNS as readonly string[]).includes(noun);
+}
 export const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS) as EventType[];
 
 export type AgentStatusChangedData = Static<typeof AgentStatusChanged>;

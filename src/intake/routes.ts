@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../config/schema.js';
 import { ForbiddenError, type ErrorDetail } from '../errors.js';
-import { EVENT_DATA_SCHEMAS, SubmittedEvent, type AcceptedEvent } from '../events/catalogue.js';
+import { EVENT_DATA_SCHEMAS, isHubEmittedType, SubmittedEvent, type AcceptedEvent } from '../events/catalogue.js';
 import type { Appender } from '../log/appender.js';
 import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
@@ -38,6 +38,7 @@ export const intakeRoutes: FastifyPluginAsync<IntakeOptions> = async (app, { app
       response: { 202: IntakeAccepted, '4xx': ErrorResponse, 503: ErrorResponse },
     },
     handler: async (request, reply) => {
+      refuseHubEmittedTypes(request.body);
       const events = validateBatch(request.body, http.maxBatchEvents);
       if (request.principal) applyTokenScope(events, request.principal);
       const outcome = await appender.append(events);
@@ -57,6 +58,26 @@ export const intakeRoutes: FastifyPluginAsync<IntakeOptions> = async (app, { app
     handler: async () => ({ envelope: SubmittedEvent, types: EVENT_DATA_SCHEMAS }),
   });
 };
+
+/**
+ * Events that only the hub emits (cti.*, subscription.*, source.*, …) cannot be submitted: a
+ * forged one would be indistinguishable from a genuine one downstream.
+ */
+function refuseHubEmittedTypes(body: unknown): void {
+  const items: unknown[] = Array.isArray(body) ? body : [body];
+  const problems: ErrorDetail[] = [];
+  const types = new Set<string>();
+  items.forEach((item, index) => {
+    const type = (item as { type?: unknown } | null)?.type;
+    if (typeof type === 'string' && isHubEmittedType(type)) {
+      types.add(type);
+      problems.push({ index, path: '/type', message: `"${type}" is emitted by the hub only and cannot be submitted` });
+    }
+  });
+  if (problems.length > 0) {
+    throw new ForbiddenError(`event type ${[...types].join(', ')} is emitted by the hub only and cannot be submitted`, { details: problems });
+  }
+}
 
 /** A tenant-limited token fills in its scope and may not submit events for another tenant. */
 function applyTokenScope(events: AcceptedEvent[], principal: Principal): void {

@@ -3,12 +3,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { bearerAuth, type TokenStore } from './auth.js';
+import type { HttpConfig } from '../config/schema.js';
 import { registerErrorHandling } from './errors.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { LazyRequestLogger } from './request-logger.js';
 
 export interface ServerOptions {
   logger: Logger;
-  bodyLimitBytes: number;
+  http: Pick<HttpConfig, 'bodyLimitBytes' | 'maxJsonDepth' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs' | 'keepAliveTimeoutMs'>;
   tokens: TokenStore;
   /** Route plugins, each encapsulated. */
   plugins: readonly { plugin: FastifyPluginAsync<never>; options?: unknown }[];
@@ -18,7 +20,17 @@ export interface ServerOptions {
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    bodyLimit: options.bodyLimitBytes,
+    bodyLimit: options.http.bodyLimitBytes,
+    // A client that never finishes its request (or its headers) does not hold a socket forever.
+    requestTimeout: options.http.requestTimeoutMs,
+    connectionTimeout: options.http.connectionTimeoutMs,
+    keepAliveTimeout: options.http.keepAliveTimeoutMs,
+    // Node checks the request and header deadlines on this interval (30 s by default); headers
+    // are part of the request, so their deadline is never the later one.
+    http: {
+      headersTimeout: Math.min(options.http.headersTimeoutMs, options.http.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, options.http.headersTimeoutMs),
+    },
     // Per-request info lines would dominate the log at intake rates.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
@@ -26,6 +38,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     forceCloseConnections: 'idle',
   });
   registerErrorHandling(app);
+  registerJsonBodyParser(app, options.http.maxJsonDepth);
   await app.register(swagger, {
     openapi: {
       info: {

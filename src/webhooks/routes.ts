@@ -3,16 +3,16 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { WebhooksConfig } from '../config/schema.js';
-import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { ForbiddenError, NotFoundError, ValidationError, type ErrorDetail } from '../errors.js';
 import { LogReader, positionBefore } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
-import { isModel, MODELS } from './models.js';
+import { isModel, MODELS, type Model } from './models.js';
 import { generateSecret, parseSecret } from './signing.js';
 import { slotOf, type SubscriptionDef, type SubscriptionStore } from './store.js';
-import type { TargetPolicy } from './target-policy.js';
+import { redactUserinfo, type TargetPolicy } from './target-policy.js';
 
 export interface SubscriptionRoutesOptions {
   store: SubscriptionStore;
@@ -85,21 +85,40 @@ const IdParams = Type.Object({ id: Type.String() });
 const DomainParams = Type.Object({ domain: Type.String() });
 const DomainIdParams = Type.Object({ domain: Type.String(), id: Type.String() });
 
-/** Validates with TypeBox so every problem is listed (Fastify's default would strip unknown keys). */
-function check<T extends TSchema>(schema: T, body: unknown): Static<T> {
-  const errors = [...Value.Errors(schema, body ?? {})];
-  if (errors.length > 0) {
-    throw new ValidationError('invalid subscription request', {
-      details: errors.map((error) => ({ path: error.path || '/', message: error.message })),
-    });
-  }
-  return body as Static<T>;
+/** Schema problems of a request body, every one listed (Fastify's default would strip unknown keys). */
+function schemaProblems<T extends TSchema>(schema: T, body: unknown): ErrorDetail[] {
+  return [...Value.Errors(schema, body ?? {})].map((error) => ({ path: error.path || '/', message: error.message }));
 }
 
-function parseDatetime(value: string, field: string): string {
+function rejectIfAny(problems: readonly ErrorDetail[]): void {
+  if (problems.length === 0) return;
+  // One problem per path and message: TypeBox may report a field twice.
+  const unique = problems.filter((problem, i) => problems.findIndex((other) => other.path === problem.path && other.message === problem.message) === i);
+  throw new ValidationError(`invalid subscription request: ${unique.map((problem) => `${problem.path} ${problem.message}`).join('; ')}`, { details: unique });
+}
+
+/** Runs a check that throws a ValidationError, collecting its details instead. */
+async function collect(problems: ErrorDetail[], check: () => unknown): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    problems.push(...(error.details ?? [{ path: '/', message: error.message }]));
+  }
+}
+
+/** An ISO time, or undefined with a problem noted; an expiry must lie in the future. */
+function parseDatetime(value: string, field: string, problems: ErrorDetail[], { future = false } = {}): string | undefined {
   const iso = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value) ? `${value.replace(' ', 'T')}Z` : value;
   const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new ValidationError(`${field}: not a valid date-time`, { details: [{ path: `/${field}`, message: 'invalid date-time' }] });
+  if (Number.isNaN(ms)) {
+    problems.push({ path: `/${field}`, message: 'invalid date-time' });
+    return undefined;
+  }
+  if (future && ms <= Date.now()) {
+    problems.push({ path: `/${field}`, message: `${new Date(ms).toISOString()} is in the past` });
+    return undefined;
+  }
   return new Date(ms).toISOString();
 }
 
@@ -137,7 +156,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
     return {
       id: def.id,
       model: def.model,
-      'post-url': def.postUrl,
+      'post-url': redactUserinfo(def.postUrl),
       reseller: def.reseller,
       domain: def.domain,
       user: def.user,
@@ -162,31 +181,33 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   }
 
   async function create(request: FastifyRequest, pathDomain?: string) {
-    const body = check(CreateBody, request.body);
-    if (pathDomain !== undefined && body.domain !== undefined && body.domain !== pathDomain) {
-      throw new ValidationError(`domain "${body.domain}" differs from the path's "${pathDomain}"`, { details: [{ path: '/domain', message: 'differs from the path' }] });
+    const problems = schemaProblems(CreateBody, request.body);
+    const body = (request.body ?? {}) as Static<typeof CreateBody>;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    if (pathDomain !== undefined && text(body.domain) !== undefined && body.domain !== pathDomain) {
+      problems.push({ path: '/domain', message: `"${body.domain}" differs from the path's "${pathDomain}"` });
     }
-    if (!isModel(body.model)) {
-      throw new ValidationError(`unknown model "${body.model}"; one of ${MODELS.join(', ')}`, { details: [{ path: '/model', message: `one of ${MODELS.join(', ')}` }] });
-    }
+    if (text(body.model) !== undefined && !isModel(body.model)) problems.push({ path: '/model', message: `unknown model "${body.model}"; one of ${MODELS.join(', ')}` });
+    const postUrl = text(body['post-url']);
+    if (postUrl !== undefined) await collect(problems, () => policy.validate(postUrl));
+    if (text(body.secret) !== undefined) await collect(problems, () => parseSecret(body.secret as string));
+    const expiry = text(body['subscription-expires-datetime']);
+    const expiresAt = expiry === undefined ? undefined : parseDatetime(expiry, 'subscription-expires-datetime', problems, { future: true });
+    rejectIfAny(problems);
     const scope = resolveScope(request.principal, { ...body, domain: pathDomain ?? body.domain });
-    await policy.validate(body['post-url']);
     const secret = body.secret ?? generateSecret();
-    parseSecret(secret);
     const id = randomBytes(16).toString('hex');
     const now = new Date();
     const preferred = body['preferred-server'] ?? body.server_preferred;
     const def: SubscriptionDef = {
       id,
-      model: body.model,
+      model: body.model as Model,
       postUrl: body['post-url'],
       ...scope,
       geoSupport: body['subscription-geo-support'] ?? 'yes',
       ...(preferred ? { preferredServer: preferred } : {}),
       createdAt: now.toISOString(),
-      expiresAt: body['subscription-expires-datetime']
-        ? parseDatetime(body['subscription-expires-datetime'], 'subscription-expires-datetime')
-        : new Date(now.getTime() + 20 * 365.25 * 86_400_000).toISOString(),
+      expiresAt: expiresAt ?? new Date(now.getTime() + 20 * 365.25 * 86_400_000).toISOString(),
       slot: slotOf(id, config.slots),
       secret,
     };
@@ -197,29 +218,31 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   }
 
   async function update(request: FastifyRequest, id: string, pathDomain?: string) {
-    const body = check(UpdateBody, request.body);
     const previous = await load(request, id, pathDomain);
+    const problems = schemaProblems(UpdateBody, request.body);
+    const body = { ...((request.body ?? {}) as Static<typeof UpdateBody>) };
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    // A client echoing back what it read sends the redacted URL: that keeps the stored one.
+    if (body['post-url'] !== undefined && body['post-url'] === redactUserinfo(previous.postUrl)) delete body['post-url'];
     for (const counter of ['error-count', 'posts-count'] as const) {
-      if (body[counter] !== undefined && body[counter] !== 0) {
-        throw new ValidationError(`${counter} can only be reset to 0`, { details: [{ path: `/${counter}`, message: 'must be 0' }] });
-      }
+      if (body[counter] !== undefined && body[counter] !== 0) problems.push({ path: `/${counter}`, message: 'can only be reset to 0' });
     }
-    if (body.status === 'pending' || body.status === 'error') {
-      throw new ValidationError('status can be set to active or disabled only', { details: [{ path: '/status', message: 'active or disabled' }] });
+    if (body.status === 'pending' || body.status === 'error') problems.push({ path: '/status', message: 'can be set to active or disabled only' });
+    if (text(body.model) !== undefined && !isModel(body.model as string)) problems.push({ path: '/model', message: `unknown model "${body.model}"; one of ${MODELS.join(', ')}` });
+    if (pathDomain !== undefined && text(body.domain) !== undefined && body.domain !== pathDomain) {
+      problems.push({ path: '/domain', message: `"${body.domain}" differs from the path's "${pathDomain}"` });
     }
-    if (body.model !== undefined && !isModel(body.model)) {
-      throw new ValidationError(`unknown model "${body.model}"; one of ${MODELS.join(', ')}`, { details: [{ path: '/model', message: `one of ${MODELS.join(', ')}` }] });
-    }
-    if (pathDomain !== undefined && body.domain !== undefined && body.domain !== pathDomain) {
-      throw new ValidationError(`domain "${body.domain}" differs from the path's "${pathDomain}"`, { details: [{ path: '/domain', message: 'differs from the path' }] });
-    }
+    const postUrl = text(body['post-url']);
+    if (postUrl !== undefined) await collect(problems, () => policy.validate(postUrl));
+    if (text(body.secret) !== undefined) await collect(problems, () => parseSecret(body.secret as string));
+    const expiry = text(body['subscription-expires-datetime']);
+    const expiresAt = expiry === undefined ? undefined : parseDatetime(expiry, 'subscription-expires-datetime', problems, { future: true });
+    rejectIfAny(problems);
     const scope = resolveScope(request.principal, {
       reseller: body.reseller ?? previous.reseller,
       domain: body.domain ?? previous.domain,
       user: body.user ?? previous.user,
     });
-    if (body['post-url'] !== undefined) await policy.validate(body['post-url']);
-    if (body.secret !== undefined) parseSecret(body.secret);
     const rotated = body.secret !== undefined && body.secret !== previous.secret;
     const def: SubscriptionDef = {
       ...previous,
@@ -228,9 +251,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
       ...(body['post-url'] !== undefined ? { postUrl: body['post-url'] } : {}),
       ...(body['subscription-geo-support'] !== undefined ? { geoSupport: body['subscription-geo-support'] } : {}),
       ...(body['preferred-server'] !== undefined ? { preferredServer: body['preferred-server'] } : {}),
-      ...(body['subscription-expires-datetime'] !== undefined
-        ? { expiresAt: parseDatetime(body['subscription-expires-datetime'], 'subscription-expires-datetime') }
-        : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
       ...(rotated && body.secret !== undefined
         ? { secret: body.secret, previousSecret: previous.secret, previousSecretUntil: new Date(Date.now() + config.secretRotationGraceMs).toISOString() }
         : {}),
@@ -311,9 +332,13 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
       schema: { summary: 'Re-deliver, in order, every matching event accepted since a time (then continue live)', tags, security, params: IdParams, body: ReplayBody },
     },
     async (request, reply) => {
-      const body = check(ReplayBody, request.body);
+      const problems = schemaProblems(ReplayBody, request.body);
+      rejectIfAny(problems);
+      const body = request.body as Static<typeof ReplayBody>;
       const def = await load(request, request.params.id);
-      const since = Date.parse(parseDatetime(body.since, 'since'));
+      const sinceText = parseDatetime(body.since, 'since', problems);
+      rejectIfAny(problems);
+      const since = Date.parse(sinceText as string);
       if (since > Date.now()) throw new ValidationError('since is in the future', { details: [{ path: '/since', message: 'in the future' }] });
       // The cursor is the last entry delivered: just below the first entry at `since`.
       await store.control(def, { cursor: positionBefore(since) });

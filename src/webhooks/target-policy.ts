@@ -1,47 +1,67 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { ValidationError } from '../errors.js';
 
 /**
- * Outbound target policy (SSRF): a post-url must not reach private, loopback, link-local,
- * unique-local, multicast or unspecified addresses unless `webhooks.allowPrivateTargets` is set.
- * Checked when a subscription is saved and again on every connection, through the resolver the
- * socket actually uses, so a name that re-resolves to a private address (DNS rebinding) is refused.
+ * Outbound target policy (SSRF): a post-url must reach a public unicast address unless
+ * `webhooks.allowPrivateTargets` is set. Checked when a subscription is saved and again on every
+ * connection, through the resolver the socket actually uses, so a name that re-resolves to a
+ * private address (DNS rebinding) is refused.
+ *
+ * Addresses are classified by ipaddr.js (its IANA special-purpose ranges). IPv4 must be plain
+ * unicast. IPv6 must be global unicast (2000::/3); the transition forms that carry an IPv4
+ * address (mapped ::ffff:a.b.c.d, translated ::ffff:0:a.b.c.d, NAT64 64:ff9b::, 6to4 2002::/16
+ * and the old compatible ::a.b.c.d) are judged by the IPv4 address they carry, and Teredo is refused.
  */
-const BLOCKED = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  BLOCKED.addSubnet(network, prefix, 'ipv4');
+const GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
+
+/** Why an address is refused, or undefined when it is a public unicast address. */
+export function addressRefusal(address: string): string | undefined {
+  if (!ipaddr.isValid(address)) return 'not an IP address';
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv4') {
+    const range = parsed.range();
+    return range === 'unicast' ? undefined : `${range} address`;
+  }
+  const v6 = parsed as ipaddr.IPv6;
+  const range = v6.range();
+  const embedded = embeddedIPv4(v6, range);
+  if (embedded) {
+    const inner = addressRefusal(embedded.toString());
+    return inner === undefined ? undefined : `${range === 'unicast' ? 'IPv4-compatible' : range} form of ${embedded.toString()}, a ${inner}`;
+  }
+  if (range !== 'unicast') return `${range} address`;
+  if (!v6.match(GLOBAL_UNICAST)) return 'address outside global unicast (2000::/3)';
+  return undefined;
 }
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-  ['64:ff9b::', 96],
-] as const) {
-  BLOCKED.addSubnet(network, prefix, 'ipv6');
+
+function embeddedIPv4(v6: ipaddr.IPv6, range: string): ipaddr.IPv4 | undefined {
+  const parts = v6.parts;
+  const last32 = () => new ipaddr.IPv4([parts[6]! >> 8, parts[6]! & 0xff, parts[7]! >> 8, parts[7]! & 0xff]);
+  if (range === 'ipv4Mapped' || range === 'rfc6145' || range === 'rfc6052') return last32();
+  if (range === '6to4') return new ipaddr.IPv4([parts[1]! >> 8, parts[1]! & 0xff, parts[2]! >> 8, parts[2]! & 0xff]);
+  // ::a.b.c.d (RFC 4291 "IPv4-compatible", deprecated); ::1 and :: are classified above.
+  if (range === 'unicast' && parts.slice(0, 6).every((part) => part === 0)) return last32();
+  return undefined;
 }
 
 export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  // IPv4-mapped IPv6 (::ffff:10.0.0.1) is checked as the IPv4 address it carries.
-  const mapped = family === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] : undefined;
-  if (mapped) return BLOCKED.check(mapped, 'ipv4');
-  return BLOCKED.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  return addressRefusal(address) !== undefined;
+}
+
+/** The URL with any user name and password replaced by `***`: for every answer, log and event. */
+export function redactUserinfo(postUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(postUrl);
+  } catch {
+    return postUrl;
+  }
+  if (!url.username && !url.password) return postUrl;
+  url.username = '***';
+  url.password = '';
+  return url.href;
 }
 
 export class TargetRefusedError extends Error {
@@ -55,8 +75,11 @@ function resolveAll(hostname: string): Promise<LookupAddress[]> {
 }
 
 function refusal(hostname: string, addresses: readonly LookupAddress[]): string | undefined {
-  const blocked = addresses.find((entry) => isPrivateAddress(entry.address));
-  return blocked ? `${hostname} resolves to ${blocked.address}, a private or local address` : undefined;
+  for (const entry of addresses) {
+    const why = addressRefusal(entry.address);
+    if (why !== undefined) return hostname === entry.address ? `${hostname} is a ${why}` : `${hostname} resolves to ${entry.address}, a ${why}`;
+  }
+  return undefined;
 }
 
 export class TargetPolicy {
@@ -66,6 +89,8 @@ export class TargetPolicy {
   async validate(postUrl: string): Promise<URL> {
     const invalid = (message: string) =>
       new ValidationError(`post-url: ${message}`, { details: [{ path: '/post-url', message }] });
+    // The URL parser silently drops raw CR, LF and tab: refuse them rather than guess what was meant.
+    if (/[\u0000-\u001f\u007f]/.test(postUrl)) throw invalid('contains control characters (CR, LF, tab…)');
     let url: URL;
     try {
       url = new URL(postUrl);
@@ -90,9 +115,8 @@ export class TargetPolicy {
   checkLiteral(url: URL): void {
     if (this.allowPrivate) return;
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(hostname) && isPrivateAddress(hostname)) {
-      throw new TargetRefusedError(`${hostname} is a private or local address`);
-    }
+    const why = isIP(hostname) ? addressRefusal(hostname) : undefined;
+    if (why !== undefined) throw new TargetRefusedError(`${hostname} is a ${why}`);
   }
 
   /** A `net.connect` lookup that fails the connection when any resolved address is refused. */
