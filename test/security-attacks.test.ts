@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { Hub } from '../src/hub.js';
 import { addressRefusal, isPrivateAddress, TargetPolicy } from '../src/webhooks/target-policy.js';
-import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
+import { postEvents, TEST_TOKEN } from './helpers/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { connectClient, startRedis, tempDir, type TestRedis } from './helpers/redis.js';

@@ -90,7 +90,7 @@ export class TargetPolicy {
     const invalid = (message: string) =>
       new ValidationError(`post-url: ${message}`, { details: [{ path: '/post-url', message }] });
     // The URL parser silently drops raw CR, LF and tab: refuse them rather than guess what was meant.
-    if (/[\u0000-\u001f\u007f]/.test(postUrl)) throw invalid('contains control characters (CR, LF, tab…)');
+    if ([...postUrl].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) throw invalid('contains control characters (CR, LF, tab…)');
     let url: URL;
     try {
       url = new URL(postUrl);
