@@ -30,6 +30,8 @@ export interface HubComponent {
   /** Encapsulated Fastify routes. */
   routes?: FastifyPluginAsync;
   readiness?: ReadinessCheck;
+  /** Stops events coming in (PBX sources); called before the hub drains its appender on shutdown. */
+  stopInput?(): Promise<void>;
   /** Stops background work and releases connections; called once on shutdown. */
   close(): Promise<void>;
 }

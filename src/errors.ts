@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'REDIS_UNAVAILABLE'
   | 'POOL_EXHAUSTED'
   | 'LOG_ENTRY_UNREADABLE'
+  | 'SOURCE_PROTOCOL'
+  | 'SOURCE_AUTH'
   | 'INTERNAL';
 
 export interface ErrorDetail {
@@ -142,4 +144,14 @@ export class LogEntryUnreadableError extends SwitchboardError {
 /** A body in a media type or charset the route does not take (JSON in UTF-8 only). */
 export class UnsupportedMediaTypeError extends SwitchboardError {
   readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+}
+
+/** A PBX sent bytes that break its protocol's framing; the connection cannot continue. */
+export class SourceProtocolError extends SwitchboardError {
+  readonly code = 'SOURCE_PROTOCOL';
+}
+
+/** A PBX refused the configured credentials. */
+export class SourceAuthError extends SwitchboardError {
+  readonly code = 'SOURCE_AUTH';
 }

@@ -132,6 +132,7 @@ export class Hub {
     const { spool, retention, components, logClient, localRedis } = this.parts;
     this.logger.info('shutting down');
     await this.server.close();
+    for (const component of components) await component.stopInput?.();
     await this.context.appender.close(this.config.shutdownTimeoutMs);
     for (const component of [...components].reverse()) await component.close();
     retention.close();

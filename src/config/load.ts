@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { ConfigSchema, type Config } from './schema.js';
+import { AsteriskSourceConfig, ConfigSchema, FreeswitchSourceConfig, type Config } from './schema.js';
 
 type EnvKind = 'string' | 'integer' | 'boolean';
 
@@ -43,7 +43,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 /** Validates a raw object against the schema, filling defaults; the error names every bad key. */
 export function parseConfig(raw: unknown): Config {
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw ?? {}));
-  const errors = [...Value.Errors(ConfigSchema, withDefaults)];
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)].flatMap((error) => explainSourceError(error));
   if (errors.length > 0) {
     const problems = errors.map((error) => {
       const key = error.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
@@ -55,6 +55,16 @@ export function parseConfig(raw: unknown): Config {
     });
   }
   return withDefaults as Config;
+}
+
+/** A source that matches no variant of the union: list the problems against the variant its `type` names. */
+function explainSourceError(error: ValueError): ValueError[] {
+  if (error.type !== ValueErrorType.Union || !/^\/sources\/\d+$/.test(error.path)) return [error];
+  const variant = { freeswitch: FreeswitchSourceConfig, asterisk: AsteriskSourceConfig }[String((error.value as { type?: unknown })?.type)];
+  if (!variant) {
+    return [{ ...error, path: `${error.path}/type`, message: 'must be one of: freeswitch, asterisk' }];
+  }
+  return [...Value.Errors(variant, Value.Default(variant, Value.Clone(error.value)))].map((inner) => ({ ...inner, path: `${error.path}${inner.path}` }));
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -231,6 +231,69 @@ const WebhooksConfig = Type.Object(
   { ...strict, default: {} },
 );
 
+/** Settings every PBX source shares (src/sources, docs/sources.md). */
+const sourceCommon = {
+  /** Names the source in events (`source`), logs, /readyz and /metrics. */
+  name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+  host: Type.String({ minLength: 1 }),
+  /** Tenant stamped on every event from this PBX. */
+  scope: Type.Optional(TenantScope),
+  connectTimeoutMs: Type.Integer({ minimum: 10, default: 5000 }),
+  /** Reconnect backoff: doubles from the initial delay up to the cap, with jitter. */
+  reconnectInitialMs: Type.Integer({ minimum: 10, default: 500 }),
+  reconnectMaxMs: Type.Integer({ minimum: 10, default: 30_000 }),
+  /** Channel variables carrying the dialler's call id and campaign (Newfies-Dialer's names by default). */
+  variables: Type.Object(
+    {
+      callId: Type.String({ minLength: 1, default: 'callrequest_id' }),
+      campaign: Type.String({ minLength: 1, default: 'campaign_id' }),
+      contactRef: Type.Optional(Type.String({ minLength: 1 })),
+    },
+    { ...strict, default: {} },
+  ),
+};
+/** No line breaks: credentials and names are written into the PBX protocol's lines. */
+const Credential = (defaultValue?: string) =>
+  Type.String({ minLength: 1, pattern: '^[^\\r\\n]+$', ...(defaultValue ? { default: defaultValue } : {}) });
+
+export const FreeswitchSourceConfig = Type.Object(
+  {
+    type: Type.Literal('freeswitch'),
+    ...sourceCommon,
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 8021 }),
+    /** The Event Socket password (event_socket.conf.xml); FreeSWITCH ships with ClueCon. */
+    password: Credential('ClueCon'),
+    format: Type.Union([Type.Literal('json'), Type.Literal('plain')], { default: 'json' }),
+    events: Type.Array(Type.String({ minLength: 1, pattern: '^[^\\r\\n]+$' }), {
+      minItems: 1,
+      default: ['CUSTOM', 'callcenter::info', 'CHANNEL_HANGUP_COMPLETE'],
+    }),
+    /**
+     * Report a jump in Event-Sequence as lost events. FreeSWITCH numbers every event it fires, so
+     * this is only meaningful when subscribed to ALL; default: on exactly then.
+     */
+    detectSequenceGaps: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+export const AsteriskSourceConfig = Type.Object(
+  {
+    type: Type.Literal('asterisk'),
+    ...sourceCommon,
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 5038 }),
+    username: Credential(),
+    secret: Credential(),
+    authType: Type.Union([Type.Literal('md5'), Type.Literal('plain')], { default: 'md5' }),
+    events: Type.String({ minLength: 1, pattern: '^[^\\r\\n]+$', default: 'on' }),
+    /** Which way the queued calls go (AMI does not say): the CDR's direction and which party is `number`. */
+    direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')], { default: 'inbound' }),
+    /** IANA zone of the Asterisk server's clock (cdr_manager times carry no offset). */
+    timeZone: Type.String({ minLength: 1, default: 'UTC' }),
+  },
+  strict,
+);
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data' }),
@@ -250,6 +313,8 @@ export const ConfigSchema = Type.Object(
     profiles: ProfilesConfig,
     cti: CtiConfig,
     webhooks: WebhooksConfig,
+    /** PBXs the hub connects out to (src/sources). */
+    sources: Type.Array(Type.Union([FreeswitchSourceConfig, AsteriskSourceConfig]), { default: [] }),
   },
   strict,
 );
@@ -261,3 +326,5 @@ export type IntegratorsConfig = Static<typeof IntegratorsConfig>;
 export type HttpConfig = Static<typeof HttpConfig>;
 export type CtiConfig = Static<typeof CtiConfig>;
 export type WebhooksConfig = Static<typeof WebhooksConfig>;
+export type FreeswitchSourceSettings = Static<typeof FreeswitchSourceConfig>;
+export type AsteriskSourceSettings = Static<typeof AsteriskSourceConfig>;

@@ -43,6 +43,15 @@ export function validateBatch(body: unknown, maxBatchEvents: number, now = new D
   return items.map((item: AcceptedEvent) => ({ ...item, id: item.id ?? uuidv7(), time: item.time ?? time }));
 }
 
+/**
+ * Checks one event the hub itself emits (a PBX source's mapped event) against the catalogue, as
+ * intake does, and fills in its time. Unlike validateBatch it takes every catalogue type: intake's
+ * policy on who may submit which type does not apply to the hub. Returns the problems, if any.
+ */
+export function checkHubEvent(item: AcceptedEvent): ErrorDetail[] {
+  return checkEvent(item, 0);
+}
+
 function checkEvent(item: unknown, index: number): ErrorDetail[] {
   // Fast path: the compiled checks; the (slower) error enumeration only runs for invalid events.
   const dataCheck = dataChecks.get((item as { type?: string } | null)?.type as string);

@@ -24,6 +24,9 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   REDIS_UNAVAILABLE: 503,
   POOL_EXHAUSTED: 503,
   LOG_ENTRY_UNREADABLE: 500,
+  // Never answered over HTTP: they describe a PBX connection (src/sources), reported in /readyz.
+  SOURCE_PROTOCOL: 502,
+  SOURCE_AUTH: 502,
   INTERNAL: 500,
 };
 

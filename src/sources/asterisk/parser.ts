@@ -1,0 +1,106 @@
+import { SourceProtocolError } from '../../errors.js';
+
+/**
+ * One Asterisk Manager Interface message: a `Response:` or an `Event:` (the server never sends
+ * `Action:`). Headers are message-local; a name may repeat (`ChanVariable`), so repeats of a
+ * channel variable are gathered in `variables`.
+ */
+export interface AmiMessage {
+  headers: Record<string, string>;
+  /** `ChanVariable: name=value` (Asterisk 12+) and `ChanVariable(<channel>): name=value` (1.8). */
+  variables: Record<string, string>;
+  /** Lines without a colon (the output of a legacy `Response: Follows`). */
+  output: string[];
+}
+
+/** A message longer than this without its blank line is not AMI traffic. */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+
+/**
+ * Incremental AMI framing: `Key: Value` lines ending in CRLF, a blank line ends a message. The
+ * first line of a session is the banner (`Asterisk Call Manager/5.0.2`), with no blank line after
+ * it. Bytes arrive in arbitrary TCP chunks.
+ */
+export class AmiParser {
+  private text = '';
+  private bannerSeen = false;
+
+  constructor(private readonly onBanner: (banner: string) => void) {}
+
+  push(chunk: Buffer, onMessage: (message: AmiMessage) => void): void {
+    this.text = this.text.length === 0 ? chunk.toString('utf8') : this.text + chunk.toString('utf8');
+    let start = 0;
+    if (!this.bannerSeen) {
+      const end = this.text.indexOf('\n');
+      if (end < 0) {
+        if (this.text.length > 1024) throw new SourceProtocolError('no AMI banner line in the first 1024 bytes');
+        return;
+      }
+      const banner = this.text.slice(0, end).replace(/\r$/, '');
+      if (!banner.startsWith('Asterisk Call Manager/')) {
+        throw new SourceProtocolError(`not an Asterisk Manager banner: "${banner.slice(0, 80)}"`);
+      }
+      this.bannerSeen = true;
+      this.onBanner(banner);
+      start = end + 1;
+    }
+    for (;;) {
+      const end = findMessageEnd(this.text, start);
+      if (end === undefined) break;
+      const block = this.text.slice(start, end.at);
+      start = end.next;
+      if (block.trim().length === 0) continue;
+      onMessage(parseMessage(block));
+    }
+    this.text = start >= this.text.length ? '' : this.text.slice(start);
+    if (this.text.length > MAX_MESSAGE_BYTES) {
+      throw new SourceProtocolError(`AMI message longer than ${MAX_MESSAGE_BYTES} bytes without a blank line`);
+    }
+  }
+}
+
+/** The end of the first message at or after `from`: a blank line, CRLF or bare LF. */
+function findMessageEnd(text: string, from: number): { at: number; next: number } | undefined {
+  let index = from;
+  for (;;) {
+    const lf = text.indexOf('\n', index);
+    if (lf < 0) return undefined;
+    const next = text.charCodeAt(lf + 1);
+    if (next === 0x0a) return { at: lf, next: lf + 2 };
+    if (next === 0x0d && text.charCodeAt(lf + 2) === 0x0a) return { at: lf, next: lf + 3 };
+    if (Number.isNaN(next) || (next === 0x0d && lf + 2 >= text.length)) return undefined;
+    index = lf + 1;
+  }
+}
+
+function parseMessage(block: string): AmiMessage {
+  const message: AmiMessage = { headers: {}, variables: {}, output: [] };
+  for (const rawLine of block.split('\n')) {
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (line.length === 0) continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      message.output.push(line);
+      continue;
+    }
+    const key = line.slice(0, colon);
+    const value = line.charCodeAt(colon + 1) === 0x20 ? line.slice(colon + 2) : line.slice(colon + 1);
+    if (key === 'ChanVariable' || key.startsWith('ChanVariable(')) {
+      const equals = value.indexOf('=');
+      if (equals > 0) message.variables[value.slice(0, equals)] = value.slice(equals + 1);
+      continue;
+    }
+    if (!(key in message.headers)) message.headers[key] = value;
+  }
+  return message;
+}
+
+/** Serialises an action: `Key: Value` lines in CRLF and the blank line. Values must not carry CR or LF. */
+export function formatAction(fields: Record<string, string>): string {
+  let text = '';
+  for (const [key, value] of Object.entries(fields)) {
+    if (/[\r\n]/.test(value)) throw new SourceProtocolError(`AMI header ${key} would carry a line break`);
+    text += `${key}: ${value}\r\n`;
+  }
+  return `${text}\r\n`;
+}

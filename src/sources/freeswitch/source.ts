@@ -1,0 +1,319 @@
+import { SourceAuthError, SourceProtocolError } from '../../errors.js';
+import type { SourceResyncedData } from '../../events/catalogue.js';
+import { FREESWITCH_AGENT_STATUS } from '../mappings.js';
+import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
+import { FreeswitchMapper, NotAnEventError, type ChannelVariableNames } from './map.js';
+import { decodeEvent, EslParser, type EslFrame } from './parser.js';
+
+export interface FreeswitchSourceConfig extends SourceConnectionConfig {
+  /** The Event Socket password (event_socket.conf.xml; FreeSWITCH's default is ClueCon). */
+  password: string;
+  /** `json` (values as they are) or `plain` (URL-encoded values). */
+  format: 'json' | 'plain';
+  /** Event names to subscribe to, as the `event` command takes them. */
+  events: readonly string[];
+  /** Treat a jump in Event-Sequence as lost events (only meaningful when subscribed to ALL events). */
+  detectSequenceGaps: boolean;
+  variables: ChannelVariableNames;
+}
+
+type ResyncReason = SourceResyncedData['reason'];
+
+interface PendingCommand {
+  resolve: (frame: EslFrame) => void;
+  reject: (error: Error) => void;
+}
+
+/** An answer not received in this time means the connection is broken. */
+const COMMAND_TIMEOUT_MS = 15_000;
+
+/**
+ * FreeSWITCH as a source: an inbound Event Socket client (mod_event_socket, docs/sources.md).
+ *
+ * Session: the server asks for `auth/request`; `auth <password>`; `event json <events>`; then
+ * `api global_getvar core_uuid` tells whether FreeSWITCH restarted while we were away, and a
+ * resync (`callcenter_config agent list`, `queue list`, `queue list members <queue>`) corrects
+ * agents whose status changed meanwhile. Commands are answered in order (command/reply or
+ * api/response), events interleave freely with the answers.
+ */
+export class FreeswitchSource extends PbxSource {
+  private readonly mapper: FreeswitchMapper;
+  private parser = new EslParser();
+  private pending: PendingCommand[] = [];
+  private authenticated = false;
+  private coreUuid: string | undefined;
+  private lastSequence: number | undefined;
+  private resyncing: Promise<void> | undefined;
+  private resyncAgain: ResyncReason | undefined;
+
+  constructor(
+    protected override readonly config: FreeswitchSourceConfig,
+    deps: SourceDependencies,
+  ) {
+    super('freeswitch', config, deps);
+    this.mapper = new FreeswitchMapper(config.variables);
+  }
+
+  protected onConnected(): void {
+    this.parser = new EslParser();
+    this.authenticated = false;
+  }
+
+  protected onDisconnected(): void {
+    const error = new Error('connection closed');
+    for (const command of this.pending.splice(0)) command.reject(error);
+  }
+
+  protected onData(chunk: Buffer): void {
+    this.parser.push(chunk, (frame) => this.onFrame(frame));
+  }
+
+  protected appendFailed(): void {
+    this.requestResync('sequence_gap');
+  }
+
+  private onFrame(frame: EslFrame): void {
+    const type = frame.headers['Content-Type'];
+    switch (type) {
+      case 'auth/request':
+        this.sendAuth();
+        return;
+      case 'command/reply':
+      case 'api/response':
+        this.pending.shift()?.resolve(frame);
+        return;
+      case 'text/event-json':
+      case 'text/event-plain':
+        this.onEvent(frame);
+        return;
+      case 'text/disconnect-notice':
+        // Before authentication the notice only follows a refused password, which the auth reply reports.
+        if (!this.authenticated) return;
+        this.fail(`FreeSWITCH disconnected us: ${(frame.body ?? '').split('\n')[0] || 'disconnect notice'}`);
+        return;
+      case 'text/rude-rejection':
+        this.fail(`FreeSWITCH refused the connection (check the acl in event_socket.conf.xml): ${(frame.body ?? '').trim()}`);
+        return;
+      case 'log/data':
+        return;
+      default:
+        this.deps.metrics.parseErrors.inc({ source: this.name });
+        this.logger.warn({ contentType: type ?? null }, 'skipped an Event Socket frame of unknown type');
+    }
+  }
+
+  private sendAuth(): void {
+    const reply = this.command(`auth ${this.config.password}`);
+    reply
+      .then(async (frame) => {
+        const text = frame.headers['Reply-Text'] ?? '';
+        if (!text.startsWith('+OK')) {
+          throw new SourceAuthError(`authentication failed (${text || 'no reply text'}): check the source's password against event_socket.conf.xml`);
+        }
+        this.authenticated = true;
+        const subscribed = await this.command(`event ${this.config.format} ${this.config.events.join(' ')}`);
+        const subscribeText = subscribed.headers['Reply-Text'] ?? '';
+        if (!subscribeText.startsWith('+OK')) throw new SourceProtocolError(`the event subscription was refused: ${subscribeText}`);
+        const core = (await this.api('global_getvar core_uuid')).trim();
+        const { resumed } = this.handshakeDone();
+        this.onSession(core, resumed);
+      })
+      .catch((error: Error) => {
+        if (this.authenticated || error instanceof SourceAuthError || error instanceof SourceProtocolError) this.fail(error.message, error);
+      });
+  }
+
+  /** A session started: find out what may have been missed and resync. */
+  private onSession(core: string, resumed: boolean): void {
+    const known = this.coreUuid;
+    const validCore = /^[0-9a-f-]{8,64}$/i.test(core) ? core : undefined;
+    if (validCore && known && validCore !== known) {
+      this.pbxRestarted(validCore);
+      return;
+    }
+    if (validCore) this.coreUuid = validCore;
+    if (resumed) {
+      this.gap({ reason: 'disconnected', ...(this.disconnectedAt ? { disconnected_ms: Date.now() - this.disconnectedAt } : {}) });
+      this.requestResync('reconnected');
+    } else {
+      this.requestResync('connected');
+    }
+  }
+
+  private onEvent(frame: EslFrame): void {
+    this.noteEvent();
+    let event: Record<string, string>;
+    let mapped: SourceEvent[];
+    try {
+      event = decodeEvent(frame);
+      this.trackSequence(event);
+      mapped = this.mapper.map(event);
+    } catch (error) {
+      if (!(error instanceof SyntaxError || error instanceof URIError || error instanceof NotAnEventError)) throw error;
+      this.deps.metrics.parseErrors.inc({ source: this.name });
+      this.logger.warn({ reason: error.message }, 'skipped a malformed FreeSWITCH event');
+      return;
+    }
+    if (mapped.length === 0) {
+      this.deps.metrics.eventsIgnored.inc({ source: this.name });
+      return;
+    }
+    this.deps.metrics.eventsMapped.inc({ source: this.name });
+    for (const item of mapped) {
+      if (item.type === 'agent.status_changed') this.knownStatus.set(item.data.agent as string, item.data.status as never);
+    }
+    this.emit(mapped);
+  }
+
+  /** Core-UUID changes when FreeSWITCH restarts; Event-Sequence counts every event it fires. */
+  private trackSequence(event: Record<string, string>): void {
+    const core = event['Core-UUID'];
+    const sequence = Number(event['Event-Sequence']);
+    if (!core || !Number.isSafeInteger(sequence)) return;
+    if (this.coreUuid && core !== this.coreUuid) {
+      this.pbxRestarted(core);
+    } else if (this.config.detectSequenceGaps && this.lastSequence !== undefined && sequence > this.lastSequence + 1) {
+      this.gap({ reason: 'sequence_gap', missed: sequence - this.lastSequence - 1, last_seq: this.lastSequence, next_seq: sequence });
+      this.requestResync('sequence_gap');
+    }
+    this.coreUuid = core;
+    if (this.lastSequence === undefined || sequence > this.lastSequence) this.lastSequence = sequence;
+  }
+
+  private pbxRestarted(core: string): void {
+    this.logger.warn({ previous: this.coreUuid, core }, 'FreeSWITCH restarted (new Core-UUID)');
+    this.coreUuid = core;
+    this.lastSequence = undefined;
+    this.mapper.reset();
+    this.gap({ reason: 'restarted' });
+    this.requestResync('restarted');
+  }
+
+  private gap(details: Record<string, unknown>): void {
+    this.deps.metrics.gaps.inc({ source: this.name });
+    this.emit([
+      {
+        id: `fs:${this.name}:gap:${this.coreUuid ?? 'unknown'}:${details.reason as string}:${details.next_seq ?? Date.now()}`,
+        type: 'source.gap',
+        time: new Date().toISOString(),
+        data: { source: this.name, kind: 'freeswitch', ...details, ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}) },
+      },
+    ]);
+  }
+
+  /** One resync at a time; a request during one runs another right after it (the state may have moved). */
+  private requestResync(reason: ResyncReason): void {
+    if (this.resyncing) {
+      this.resyncAgain = reason;
+      return;
+    }
+    this.resyncing = this.resync(reason)
+      .catch((error: Error) => this.logger.warn({ err: error }, 'FreeSWITCH resync failed; the next reconnect retries it'))
+      .finally(() => {
+        this.resyncing = undefined;
+        const again = this.resyncAgain;
+        this.resyncAgain = undefined;
+        if (again && this.socket) this.requestResync(again);
+      });
+  }
+
+  private async resync(reason: ResyncReason): Promise<void> {
+    this.deps.metrics.resyncs.inc({ source: this.name });
+    const agents = parsePipeTable(await this.api('callcenter_config agent list'));
+    const queues = parsePipeTable(await this.api('callcenter_config queue list'));
+    let waiting = 0;
+    for (const queue of queues) {
+      if (!queue.name || /\s/.test(queue.name)) continue;
+      const members = parsePipeTable(await this.api(`callcenter_config queue list members ${queue.name}`));
+      waiting += members.filter((member) => member.state === 'Waiting' || member.state === 'Trying').length;
+    }
+    const now = new Date().toISOString();
+    const core = this.coreUuid ?? 'unknown';
+    const corrections: SourceEvent[] = [];
+    for (const agent of agents) {
+      const status = agent.status === undefined ? undefined : FREESWITCH_AGENT_STATUS[agent.status];
+      if (!agent.name || !status || this.knownStatus.get(agent.name) === status) continue;
+      this.knownStatus.set(agent.name, status);
+      // Keyed on the time FreeSWITCH recorded the change: the same correction made twice (or by two hubs) is one event.
+      corrections.push({
+        id: `fs:${core}:agent:${agent.name}:${agent.last_status_change ?? status}`.slice(0, 128),
+        type: 'agent.status_changed',
+        time: epochOrNow(agent.last_status_change, now),
+        data: { agent: agent.name, status, status_raw: agent.status },
+      });
+    }
+    this.emit([
+      ...corrections,
+      {
+        id: `fs:${this.name}:resync:${core}:${Date.now()}`,
+        type: 'source.resynced',
+        time: now,
+        data: {
+          source: this.name,
+          kind: 'freeswitch',
+          reason,
+          agents: agents.length,
+          queues: queues.length,
+          waiting,
+          corrected: corrections.length,
+          ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}),
+        },
+      },
+    ]);
+    this.logger.info({ reason, agents: agents.length, queues: queues.length, waiting, corrected: corrections.length }, 'FreeSWITCH resynced');
+  }
+
+  /** `api <command>`: the api/response body (FreeSWITCH's answer text, `-ERR …` on failure). */
+  private async api(command: string): Promise<string> {
+    const frame = await this.command(`api ${command}`);
+    return frame.body ?? '';
+  }
+
+  private command(text: string): Promise<EslFrame> {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new Error('not connected'));
+    return new Promise<EslFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new SourceProtocolError(`no answer to a command within ${COMMAND_TIMEOUT_MS} ms`));
+        socket.destroy();
+      }, COMMAND_TIMEOUT_MS);
+      this.pending.push({
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.write(`${text}\n\n`);
+    });
+  }
+}
+
+/**
+ * mod_callcenter's list output: a `|`-separated header row, one row per item, then `+OK`. An
+ * error answer (`-ERR …`, mod_callcenter not loaded) is an empty list.
+ */
+export function parsePipeTable(text: string): Record<string, string>[] {
+  const lines = text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.length > 0);
+  if (lines.length === 0 || lines[0]!.startsWith('-ERR')) return [];
+  const columns = lines[0]!.split('|');
+  const rows: Record<string, string>[] = [];
+  for (const line of lines.slice(1)) {
+    if (line === '+OK' || line.startsWith('-ERR')) break;
+    const cells = line.split('|');
+    const row: Record<string, string> = {};
+    columns.forEach((column, index) => {
+      if (cells[index] !== undefined) row[column] = cells[index]!;
+    });
+    rows.push(row);
+  }
+  return rows;
+}
+
+function epochOrNow(value: string | undefined, now: string): string {
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000).toISOString() : now;
+}

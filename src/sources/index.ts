@@ -1,0 +1,56 @@
+import type { ComponentFactory, HubComponent } from '../context.js';
+import { ConfigError } from '../errors.js';
+import { AsteriskSource } from './asterisk/source.js';
+import { FreeswitchSource } from './freeswitch/source.js';
+import { createSourceMetrics } from './metrics.js';
+import type { PbxSource } from './source.js';
+
+/**
+ * PBX sources (docs/sources.md): one connection per configured PBX, each appending through the
+ * hub's appender like intake does. Sources connect in the background: the hub starts, and stays
+ * ready, whatever state the PBXs are in.
+ */
+export const sourcesComponent: ComponentFactory = (context): HubComponent => {
+  const { config, logger, metrics, appender } = context;
+  const names = new Set<string>();
+  for (const source of config.sources) {
+    if (names.has(source.name)) throw new ConfigError(`sources: two sources are named "${source.name}"`);
+    names.add(source.name);
+  }
+  const sourceMetrics = createSourceMetrics(metrics.registry);
+  const deps = { appender, metrics: sourceMetrics, logger };
+  const sources: PbxSource[] = config.sources.map((source) =>
+    source.type === 'freeswitch'
+      ? new FreeswitchSource(
+          {
+            ...source,
+            detectSequenceGaps: source.detectSequenceGaps ?? source.events.some((event) => event.toUpperCase() === 'ALL'),
+          },
+          deps,
+        )
+      : new AsteriskSource(source, deps),
+  );
+  for (const source of sources) source.start();
+
+  return {
+    name: 'sources',
+    ...(sources.length === 0 ? {} : { readiness: async () => {
+      const reports = sources.map((source) => source.readiness());
+      const down = reports.filter((report) => report.warning);
+      return {
+        name: 'sources',
+        ok: true,
+        connected: reports.length - down.length,
+        sources: reports,
+        ...(down.length > 0 ? { warning: down.map((report) => report.warning).join('; ') } : {}),
+      };
+    } }),
+    // Sources stop before the hub drains its appender, so nothing they read is left unappended.
+    async stopInput() {
+      await Promise.all(sources.map((source) => source.close()));
+    },
+    async close() {
+      await Promise.all(sources.map((source) => source.close()));
+    },
+  };
+};

@@ -1,0 +1,282 @@
+import { connect, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { TenantScope } from '../config/schema.js';
+import type { AcceptedEvent, AgentStatus, EventType } from '../events/catalogue.js';
+import { checkHubEvent } from '../intake/validate.js';
+import type { Appender } from '../log/appender.js';
+import type { ReadinessReport } from '../server/health.js';
+import type { SourceMetrics } from './metrics.js';
+
+/** A catalogue event mapped from a PBX event, before the source's name and scope are stamped on it. */
+export interface SourceEvent {
+  /** Deterministic per PBX event, so a re-sent event is deduplicated by the log. */
+  id: string;
+  type: EventType;
+  time: string;
+  data: Record<string, unknown>;
+}
+
+/** What every source's configuration shares (src/config/schema.ts). */
+export interface SourceConnectionConfig {
+  name: string;
+  host: string;
+  port: number;
+  scope?: TenantScope | undefined;
+  connectTimeoutMs: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+}
+
+export interface SourceDependencies {
+  appender: Appender;
+  metrics: SourceMetrics;
+  logger: Logger;
+}
+
+/** Appends in flight above which the source stops reading its socket (TCP pushes back on the PBX). */
+const MAX_APPENDS_IN_FLIGHT = 16;
+
+/**
+ * A connection out to a PBX that keeps itself connected and appends what the PBX says.
+ *
+ * Connecting, the handshake and the protocol are the subclass's; this class owns the socket's
+ * life: a connect timeout, reconnects with capped, jittered exponential backoff (reset only once
+ * a handshake succeeds, so a wrong password keeps backing off), readiness, metrics, and the
+ * append path. Events go through the same checks as intake (the catalogue's schemas), get the
+ * source's name and scope, and are appended in order through the hub's single appender (Redis or
+ * the spool). Nothing a PBX sends can throw out of here: one source down or misbehaving never
+ * affects the hub or another source.
+ */
+export abstract class PbxSource {
+  protected socket: Socket | undefined;
+  protected readonly logger: Logger;
+  /** Last status known per agent, from events and resyncs: resyncs correct only what differs. */
+  protected readonly knownStatus = new Map<string, AgentStatus>();
+  private state: 'idle' | 'connecting' | 'handshake' | 'connected' | 'waiting' | 'closed' = 'idle';
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnects = 0;
+  private lastError: string | undefined;
+  private lastEventAt: number | undefined;
+  private connectedOnce = false;
+  protected disconnectedAt: number | undefined;
+  private appendsInFlight = 0;
+  private paused = false;
+  private idleWaiters: (() => void)[] = [];
+
+  protected constructor(
+    readonly kind: 'freeswitch' | 'asterisk',
+    protected readonly config: SourceConnectionConfig,
+    protected readonly deps: SourceDependencies,
+  ) {
+    this.logger = deps.logger.child({ source: config.name, pbx: kind });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Starts connecting in the background; never throws and never waits for the PBX. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    clearTimeout(this.reconnectTimer);
+    this.socket?.destroy();
+    this.deps.metrics.connected.set({ source: this.name }, 0);
+    // Appends already handed to the appender settle there (the hub drains it on shutdown).
+    if (this.appendsInFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  readiness(): ReadinessReport {
+    const connected = this.state === 'connected';
+    const report: ReadinessReport = {
+      name: `source:${this.name}`,
+      // A PBX being down is the PBX's problem: it must not take the hub (and every other source) out of service.
+      ok: true,
+      type: this.kind,
+      connected,
+      state: this.state,
+      lastEventAgeMs: this.lastEventAt === undefined ? null : Date.now() - this.lastEventAt,
+      reconnects: this.reconnects,
+    };
+    if (!connected && this.state !== 'closed') {
+      report.warning = `source ${this.name} (${this.kind} ${this.config.host}:${this.config.port}) is not connected${this.lastError ? `: ${this.lastError}` : ''}`;
+    }
+    if (this.lastError) report.lastError = this.lastError;
+    return report;
+  }
+
+  /** Called for every chunk read from the socket; may throw (the connection is then dropped). */
+  protected abstract onData(chunk: Buffer): void;
+  /** A new socket connected: start the handshake. */
+  protected abstract onConnected(): void;
+  /** The socket is gone: forget per-connection protocol state. */
+  protected abstract onDisconnected(): void;
+
+  /** The handshake succeeded: the source is live. `resumed` tells a reconnect from the first connection. */
+  protected handshakeDone(): { resumed: boolean } {
+    this.state = 'connected';
+    this.attempt = 0;
+    this.lastError = undefined;
+    this.deps.metrics.connected.set({ source: this.name }, 1);
+    const resumed = this.connectedOnce;
+    this.connectedOnce = true;
+    this.logger.info({ host: this.config.host, port: this.config.port }, resumed ? 'source reconnected' : 'source connected');
+    return { resumed };
+  }
+
+  /** Drops the connection for `reason` (logged once per distinct reason) and reconnects after a backoff. */
+  protected fail(reason: string, error?: unknown): void {
+    if (reason !== this.lastError) this.logger.warn({ err: error }, `source connection failed: ${reason}`);
+    this.lastError = reason;
+    this.socket?.destroy();
+  }
+
+  protected write(text: string): void {
+    this.socket?.write(text);
+  }
+
+  protected noteEvent(): void {
+    this.lastEventAt = Date.now();
+    this.deps.metrics.eventsIn.inc({ source: this.name });
+  }
+
+  /**
+   * Validates, stamps and appends mapped events, in order. Invalid ones are counted and logged
+   * (without the PBX's data) and the rest still go.
+   */
+  protected emit(events: SourceEvent[]): void {
+    const accepted: AcceptedEvent[] = [];
+    for (const mapped of events) {
+      const event: AcceptedEvent = { id: mapped.id, type: mapped.type, time: mapped.time, source: this.name, data: mapped.data };
+      if (this.config.scope) event.scope = { ...this.config.scope };
+      const problems = checkHubEvent(event);
+      if (problems.length > 0) {
+        this.deps.metrics.invalidEvents.inc({ source: this.name });
+        this.logger.warn({ type: event.type, id: event.id, problems }, 'mapped event refused by the catalogue; skipped');
+        continue;
+      }
+      accepted.push(event);
+    }
+    if (accepted.length === 0) return;
+    this.appendsInFlight += 1;
+    if (this.appendsInFlight >= MAX_APPENDS_IN_FLIGHT && !this.paused) {
+      this.paused = true;
+      this.socket?.pause();
+    }
+    this.deps.appender.append(accepted).then(
+      () => this.settled(),
+      (error: unknown) => {
+        this.deps.metrics.appendFailures.inc({ source: this.name }, accepted.length);
+        this.logger.error({ err: error, events: accepted.length }, 'could not make source events durable; a resync will follow');
+        this.settled();
+        this.appendFailed();
+      },
+    );
+  }
+
+  /** Events could not be made durable: the subclass schedules a resync to recover the state. */
+  protected abstract appendFailed(): void;
+
+  private settled(): void {
+    this.appendsInFlight -= 1;
+    if (this.paused && this.appendsInFlight < MAX_APPENDS_IN_FLIGHT / 2) {
+      this.paused = false;
+      this.socket?.resume();
+    }
+    if (this.appendsInFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private connect(): void {
+    if (this.state === 'closed') return;
+    this.state = 'connecting';
+    const socket = connect({ host: this.config.host, port: this.config.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    const connectTimer = setTimeout(() => {
+      this.lastError = `no connection within ${this.config.connectTimeoutMs} ms`;
+      socket.destroy();
+    }, this.config.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(connectTimer);
+      this.state = 'handshake';
+      this.safely(() => this.onConnected());
+    });
+    socket.on('data', (chunk: Buffer) => this.safely(() => this.onData(chunk)));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const reason = error.code === 'ECONNREFUSED' ? 'connection refused' : error.message;
+      if (reason !== this.lastError) this.logger.warn({ code: error.code }, `source connection error: ${reason}`);
+      this.lastError = reason;
+    });
+    socket.once('close', () => {
+      clearTimeout(connectTimer);
+      if (this.socket === socket) this.socket = undefined;
+      const wasConnected = this.state === 'connected';
+      if (wasConnected) this.disconnectedAt = Date.now();
+      this.deps.metrics.connected.set({ source: this.name }, 0);
+      this.safely(() => this.onDisconnected());
+      if (this.paused) this.paused = false;
+      if (this.state === 'closed') return;
+      this.state = 'waiting';
+      if (wasConnected && !this.lastError) this.lastError = 'connection closed by the PBX';
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    const delay = backoffDelayMs(this.attempt, this.config.reconnectInitialMs, this.config.reconnectMaxMs);
+    this.attempt += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnects += 1;
+      this.deps.metrics.reconnects.inc({ source: this.name });
+      this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  /** Runs protocol code so that nothing a PBX sends can crash the hub: an exception drops the connection. */
+  private safely(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.deps.metrics.parseErrors.inc({ source: this.name });
+      this.fail(`protocol error: ${(error as Error).message}`, error);
+    }
+  }
+}
+
+/**
+ * Exponential backoff, capped, with "equal jitter": half the delay is fixed, half random, so
+ * hubs reconnecting to a restarted PBX spread out and a delay never collapses to zero.
+ */
+export function backoffDelayMs(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** Seconds since the epoch (FreeSWITCH `*_epoch`, mod_callcenter times) → ISO time; undefined for 0 or junk. */
+export function epochSecondsToIso(value: string | undefined): string | undefined {
+  if (value === undefined || !/^\d+(\.\d+)?$/.test(value)) return undefined;
+  const seconds = Number(value);
+  return seconds > 0 ? new Date(seconds * 1000).toISOString() : undefined;
+}
+
+/** A non-negative integer from a PBX header, or undefined. */
+export function nonNegativeInt(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,12}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** Drops undefined and empty-string fields, so optional catalogue fields are absent rather than "". */
+export function compact(data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
