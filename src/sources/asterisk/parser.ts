@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { SourceProtocolError } from '../../errors.js';
 
 /**
@@ -24,11 +25,14 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
 export class AmiParser {
   private text = '';
   private bannerSeen = false;
+  /** Keeps a multi-byte UTF-8 character split across chunks whole. */
+  private readonly decoder = new StringDecoder('utf8');
 
   constructor(private readonly onBanner: (banner: string) => void) {}
 
   push(chunk: Buffer, onMessage: (message: AmiMessage) => void): void {
-    this.text = this.text.length === 0 ? chunk.toString('utf8') : this.text + chunk.toString('utf8');
+    const decoded = this.decoder.write(chunk);
+    this.text = this.text.length === 0 ? decoded : this.text + decoded;
     let start = 0;
     if (!this.bannerSeen) {
       const end = this.text.indexOf('\n');
