@@ -4,7 +4,8 @@ import type { Config } from './config/schema.js';
 import type { Appender } from './log/appender.js';
 import type { Metrics } from './metrics.js';
 import type { OutputProfile } from './profiles/output.js';
-import type { RedisClient } from './redis/client.js';
+import type { RedisClient, RedisClientOptions, RedisTopology } from './redis/client.js';
+import type { RedisFaults } from './redis/faults.js';
 import type { Keys } from './redis/keys.js';
 import type { TokenStore } from './server/auth.js';
 import type { ReadinessCheck } from './server/health.js';
@@ -17,7 +18,15 @@ export interface HubContext {
   metrics: Metrics;
   /** Fail-fast client (short timeouts, no offline queue): request paths. */
   redis: RedisClient;
-  redisUrl: string;
+  /** Where Redis is (one node, Sentinel or Cluster). */
+  redisTopology: RedisTopology;
+  /**
+   * A new connection of the hub's topology, connecting in the background (the one way components
+   * connect; `waitUntilReady` from src/redis/client.ts waits for it). The component closes it.
+   */
+  openRedis: (options: Omit<RedisClientOptions, 'topology' | 'url'>) => RedisClient;
+  /** Redis errors that retrying will not cure: report them here so /readyz names them. */
+  faults: RedisFaults;
   tokens: TokenStore;
   appender: Appender;
   /** Append-time output profiles; a component may add one before intake starts. */

@@ -15,8 +15,19 @@ import { createMetrics } from './metrics.js';
 import { EnigmaProfile } from './profiles/enigma.js';
 import { NewfiesProfile } from './profiles/newfies.js';
 import type { OutputProfile } from './profiles/output.js';
-import { connectInBackground, createRedisClient, hasAppendOnlyPersistence, type RedisClient } from './redis/client.js';
-import { createKeys } from './redis/keys.js';
+import {
+  connectInBackground,
+  createRedisClient,
+  describeTopology,
+  hasAppendOnlyPersistence,
+  parseNodeAddress,
+  waitUntilReady,
+  type RedisClient,
+  type RedisClientOptions,
+  type RedisTopology,
+} from './redis/client.js';
+import { RedisFaults } from './redis/faults.js';
+import { createKeys, type Keys } from './redis/keys.js';
 import { LocalRedisServer, isPortOpen } from './redis/local-server.js';
 import { buildServer } from './server/app.js';
 import { TokenStore } from './server/auth.js';
@@ -51,26 +62,37 @@ export class Hub {
     const tokens = new TokenStore(config.auth);
     refuseOpenNonLoopbackBind(config, tokens);
 
-    const { url: redisUrl, localRedis } = await resolveRedis(config, logger);
-    const redis = createRedisClient({ url: redisUrl, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
+    const { topology, localRedis } = await resolveRedis(config, logger);
+    const keys = createKeys(config);
     const metrics = createMetrics();
+    const faults = new RedisFaults(topology.kind, logger, metrics.registry);
+    /** The one way every part of the hub connects: same topology, connected in the background. */
+    const openRedis = (options: Omit<RedisClientOptions, 'topology' | 'url'>): RedisClient => {
+      const client = createRedisClient({ ...options, topology });
+      // Connection trouble is logged once, by the main client below; fatal errors count wherever they happen.
+      connectInBackground(client, (error) => faults.observe(error));
+      return client;
+    };
+
+    const redis = createRedisClient({ topology, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
     redis.on('ready', () => metrics.redisUp.set(1));
     redis.on('end', () => metrics.redisUp.set(0));
     let lastRedisError = '';
     connectInBackground(redis, (error) => {
       metrics.redisUp.set(0);
+      if (faults.observe(error)) return;
       // One line per distinct failure, not one per reconnect attempt.
       if (error.message !== lastRedisError) logger.warn({ err: error }, 'redis connection error');
       lastRedisError = error.message;
     });
     // The log writer's own connection: no per-command timeout (the appender keeps its own
-    // deadline per batch), and intake is not queued behind other components' commands.
-    const logClient = createRedisClient({ url: redisUrl, failFast: true, name: 'switchboard-log' });
-    connectInBackground(logClient, () => {}); // failures are logged once, by the main client
+    // deadline per batch), intake is not queued behind other components' commands, and on
+    // Sentinel it stays on one master connection so WAIT counts the replicas of its writes.
+    const logClient = openRedis({ failFast: true, pinned: true, name: 'switchboard-log' });
     await Promise.all([waitUntilReady(redis, 3000), waitUntilReady(logClient, 3000)]);
-    await warnWithoutPersistence(redis, logger);
+    await checkTopology(redis, topology, faults);
+    await warnWithoutPersistence(redis, keys, logger);
 
-    const keys = createKeys(config);
     const profiles: OutputProfile[] = [];
     if (config.profiles.enigma.enabled) profiles.push(new EnigmaProfile(keys, config.profiles.enigma));
     if (config.profiles.newfies.enabled) profiles.push(new NewfiesProfile(config.profiles.newfies));
@@ -83,18 +105,21 @@ export class Hub {
       keys,
       metrics,
       logger,
+      faults,
+      minReplicasAcked: config.redis.minReplicasAcked,
+      replicaAckTimeoutMs: config.redis.replicaAckTimeoutMs,
       writeTimeoutMs: config.redis.commandTimeoutMs,
       drainBatchEvents: config.spool.drainBatchEvents,
       drainRetryMs: config.spool.drainRetryMs,
     });
     const retention = new LogRetention(redis, keys.eventLog, config.eventLog, logger);
 
-    const context: HubContext = { config, logger, keys, metrics, redis, redisUrl, tokens, appender, profiles };
+    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, profiles };
     const components: HubComponent[] = [];
     for (const factory of options.components ?? COMPONENTS) components.push(await factory(context));
 
     const checks: ReadinessCheck[] = [
-      () => redisReadiness(redis),
+      () => faults.readiness() ?? redisReadiness(redis, keys),
       () => ({ name: 'spool', ok: appender.spoolDepth === 0, depth: appender.spoolDepth, ...(appender.spoolDepth > 0 ? { message: `${appender.spoolDepth} events spooled, waiting for Redis` } : {}) }),
       ...components.flatMap((component) => (component.readiness ? [component.readiness] : [])),
     ];
@@ -160,46 +185,65 @@ function refuseOpenNonLoopbackBind(config: Readonly<Config>, tokens: TokenStore)
   }
 }
 
-async function resolveRedis(config: Readonly<Config>, logger: Logger): Promise<{ url: string; localRedis?: LocalRedisServer }> {
-  if (config.redis.url) return { url: config.redis.url };
+/** The configured topology, or a local Redis (found on localPort, or launched there). */
+async function resolveRedis(config: Readonly<Config>, logger: Logger): Promise<{ topology: RedisTopology; localRedis?: LocalRedisServer }> {
+  const { url, sentinel, cluster } = config.redis;
+  if (url) return { topology: { kind: 'single', url } };
+  if (sentinel) {
+    return {
+      topology: {
+        kind: 'sentinel',
+        name: sentinel.name,
+        sentinels: sentinel.sentinels.map(parseNodeAddress),
+        ...(sentinel.password ? { password: sentinel.password } : {}),
+        ...(sentinel.sentinelPassword ? { sentinelPassword: sentinel.sentinelPassword } : {}),
+      },
+    };
+  }
+  if (cluster) {
+    return { topology: { kind: 'cluster', nodes: cluster.nodes.map(parseNodeAddress), ...(cluster.password ? { password: cluster.password } : {}) } };
+  }
   const { localPort, launchLocal } = config.redis;
-  if (await isPortOpen(localPort)) return { url: `redis://127.0.0.1:${localPort}` };
+  if (await isPortOpen(localPort)) return { topology: { kind: 'single', url: `redis://127.0.0.1:${localPort}` } };
   if (!launchLocal) {
     throw new ConfigError(`redis.url: nothing answers on 127.0.0.1:${localPort} and redis.launchLocal is false; set SWITCHBOARD_REDIS_URL`);
   }
   const dir = join(config.dataDir, 'redis');
   const localRedis = await LocalRedisServer.start({ port: localPort, dir });
   logger.info({ url: localRedis.url, dir }, 'launched a local redis-server (append-only)');
-  return { url: localRedis.url, localRedis };
+  return { topology: { kind: 'single', url: localRedis.url }, localRedis };
 }
 
-async function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.isReady) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    client.once('ready', done);
-    function done() {
-      clearTimeout(timer);
-      client.off('ready', done);
-      resolve();
-    }
-  });
+/** A single-node URL to a cluster node, or to a replica, would fail every write: say so at start. */
+async function checkTopology(client: RedisClient, topology: RedisTopology, faults: RedisFaults): Promise<void> {
+  if (!client.isReady || topology.kind !== 'single') return;
+  const [clusterInfo, replication] = await Promise.all([client.info('cluster'), client.info('replication')]).catch(() => ['', '']);
+  if (/^cluster_enabled:1\r?$/m.test(clusterInfo)) {
+    faults.report(
+      'WRONG_TOPOLOGY',
+      `${describeTopology(topology)} is a Redis Cluster node (cluster_enabled:1), configured as a single node`,
+      'configure redis.cluster.nodes (SWITCHBOARD_REDIS_CLUSTER_NODES) instead of redis.url',
+    );
+  } else if (/^role:slave\r?$/m.test(replication)) {
+    faults.report('READONLY', `${describeTopology(topology)} is a replica (role:slave)`, 'point redis.url at the master, or use redis.sentinel to follow failovers');
+  }
 }
 
-async function warnWithoutPersistence(client: RedisClient, logger: Logger): Promise<void> {
+async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: Logger): Promise<void> {
   if (!client.isReady) {
     logger.warn('redis is not reachable yet: accepted events go to the local spool until it is');
     return;
   }
-  if (!(await hasAppendOnlyPersistence(client).catch(() => true))) {
+  if (!(await hasAppendOnlyPersistence(client, keys.eventLog).catch(() => true))) {
     logger.warn('redis has no append-only persistence: a Redis restart loses accepted events; enable appendonly yes');
   }
 }
 
-async function redisReadiness(client: RedisClient) {
+async function redisReadiness(client: RedisClient, keys: Keys) {
   if (!client.isReady) return { name: 'redis', ok: false, message: 'redis unreachable' };
   try {
-    await client.ping();
+    // On Cluster: the node holding the event log.
+    await client.ping(keys.eventLog);
     return { name: 'redis', ok: true };
   } catch (error) {
     return { name: 'redis', ok: false, message: `redis unreachable: ${(error as Error).message}` };

@@ -42,6 +42,11 @@ export function createMetrics() {
       help: 'Event-log writes that failed or timed out (their events went to the spool)',
       registers,
     }),
+    replicaAckShortfalls: new Counter({
+      name: 'switchboard_replica_ack_shortfalls_total',
+      help: 'Event-log writes that fewer replicas than redis.minReplicasAcked confirmed in time (their events were spooled as well)',
+      registers,
+    }),
     spoolDepth: new Gauge({
       name: 'switchboard_spool_depth',
       help: 'Events in the local spool waiting for Redis',

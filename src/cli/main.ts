@@ -5,13 +5,13 @@ import { eventLogKey } from '../redis/keys.js';
 import { describeCliError } from './errors.js';
 import { simulateCommand } from './simulate.js';
 import { registerIntegratorCommands } from './integrators.js';
+import { addRedisOptions, topologyFromOptions, type RedisCliOptions } from './redis-options.js';
 import { startCommand } from './start.js';
 import { registerSubscriptionCommands } from './subscriptions.js';
 import { tailCommand } from './tail.js';
 
 const env = process.env;
 const defaultUrl = env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.SWITCHBOARD_HTTP_PORT ?? 8080}`;
-const defaultRedis = env.SWITCHBOARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const integer = (value: string) => {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
@@ -44,14 +44,12 @@ program
     if (summary.rejected.size > 0) process.exitCode = 1;
   });
 
-program
-  .command('tail [patterns...]')
+addRedisOptions(program.command('tail [patterns...]'), env)
   .description("pretty-print notifications, e.g. switchboard tail 'enigma:notifications:agents:*'")
-  .option('--redis <url>', 'Redis URL (SWITCHBOARD_REDIS_URL)', defaultRedis)
   .option('--log', 'follow the event log stream instead of Pub/Sub (shows CDRs too)')
   .option('--key-prefix <prefix>', 'keyPrefix of the hub, for --log', env.SWITCHBOARD_KEY_PREFIX ?? 'switchboard')
-  .action((patterns: string[], options: { redis: string; log?: boolean; keyPrefix: string }) =>
-    tailCommand(patterns, { redis: options.redis, ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
+  .action((patterns: string[], options: RedisCliOptions & { log?: boolean; keyPrefix: string }) =>
+    tailCommand(patterns, { redis: topologyFromOptions(options), ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
   );
 
 registerSubscriptionCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });

@@ -1,6 +1,7 @@
 import { basename, relative } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { createLogger, Hub } from '../hub.js';
+import { describeTopology, type RedisTopology } from '../redis/client.js';
 
 export interface StartCommandOptions {
   config?: string;
@@ -11,14 +12,14 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
   const config = loadConfig({ file: options.config, env });
   const logger = createLogger(config);
   const hub = await Hub.start(config, { logger });
-  logger.info({ url: hub.url, redis: hub.context.redisUrl, dataDir: config.dataDir }, 'switchboard is running');
+  logger.info({ url: hub.url, redis: describeTopology(hub.context.redisTopology), dataDir: config.dataDir }, 'switchboard is running');
   const cli = commandName(process.argv[1] ?? 'switchboard');
   process.stderr.write(
     [
       '',
       `Switchboard is listening on ${hub.url} (API reference: ${hub.url}/docs)`,
       'Watch events flow, in another terminal:',
-      `  ${cli} tail 'enigma:notifications:*' --redis ${hub.context.redisUrl}`,
+      `  ${cli} tail 'enigma:notifications:*' ${tailRedisOptions(hub.context.redisTopology)}`,
       'and drive sandbox traffic through the intake:',
       `  ${cli} simulate --url ${hub.url}${config.auth.apiToken ? ' --token $SWITCHBOARD_API_TOKEN' : ''}`,
       '',
@@ -47,4 +48,12 @@ function commandName(script: string): string {
   if (basename(script) === 'switchboard') return 'switchboard';
   const path = relative(process.cwd(), script);
   return path.startsWith('.') || path.startsWith('/') ? path : `./${path}`;
+}
+
+/** The tail options that reach the hub's Redis (passwords left out). */
+function tailRedisOptions(topology: RedisTopology): string {
+  const list = (nodes: { host: string; port: number }[]) => nodes.map((node) => `${node.host}:${node.port}`).join(',');
+  if (topology.kind === 'sentinel') return `--sentinels ${list(topology.sentinels)} --sentinel-name ${topology.name}`;
+  if (topology.kind === 'cluster') return `--cluster-nodes ${list(topology.nodes)}`;
+  return `--redis ${describeTopology(topology)}`;
 }

@@ -1,8 +1,8 @@
 import { LogReader } from '../log/reader.js';
-import { createRedisClient } from '../redis/client.js';
+import { createRedisClient, describeTopology, type RedisTopology } from '../redis/client.js';
 
 export interface TailOptions {
-  redis: string;
+  redis: RedisTopology;
   /** Follow Switchboard's event log stream (non-destructively) instead of Pub/Sub. */
   logKey?: string;
 }
@@ -12,7 +12,8 @@ export interface TailOptions {
  * follows the event log (which also shows CDRs, whose Enigma list must not be consumed here).
  */
 export async function tailCommand(patterns: string[], options: TailOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const client = createRedisClient({ url: options.redis, name: 'switchboard-tail' });
+  const client = createRedisClient({ topology: options.redis, name: 'switchboard-tail' });
+  const where = describeTopology(options.redis);
   client.on('error', (error: Error) => out.write(`redis: ${error.message}\n`));
   await client.connect();
   const colour = 'isTTY' in out && out.isTTY;
@@ -23,7 +24,7 @@ export async function tailCommand(patterns: string[], options: TailOptions, out:
 
   const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   if (options.logKey) {
-    out.write(`following ${options.logKey} on ${options.redis} (Ctrl-C to stop)\n`);
+    out.write(`following ${options.logKey} on ${where} (Ctrl-C to stop)\n`);
     const log = new LogReader(client, options.logKey);
     const stopped = new AbortController();
     void stop.then(() => stopped.abort());
@@ -33,7 +34,7 @@ export async function tailCommand(patterns: string[], options: TailOptions, out:
   } else {
     const subscribed = patterns.length > 0 ? patterns : ['enigma:notifications:*', 'callcenter_events'];
     await client.pSubscribe(subscribed, (message, channel) => print(channel, message));
-    out.write(`subscribed to ${subscribed.join(', ')} on ${options.redis} (Ctrl-C to stop)\n`);
+    out.write(`subscribed to ${subscribed.join(', ')} on ${where} (Ctrl-C to stop)\n`);
     await stop;
   }
   await client.close();

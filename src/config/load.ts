@@ -4,11 +4,15 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { AsteriskSourceConfig, ConfigSchema, FreeswitchSourceConfig, type Config } from './schema.js';
 
-type EnvKind = 'string' | 'integer' | 'boolean';
+type EnvKind = 'string' | 'integer' | 'boolean' | 'list';
 
 /** Environment variables that override the file, and the config key each one sets. */
 export const ENV_OVERRIDES: Readonly<Record<string, { path: string; kind: EnvKind }>> = {
   SWITCHBOARD_REDIS_URL: { path: 'redis.url', kind: 'string' },
+  SWITCHBOARD_REDIS_SENTINELS: { path: 'redis.sentinel.sentinels', kind: 'list' },
+  SWITCHBOARD_REDIS_SENTINEL_NAME: { path: 'redis.sentinel.name', kind: 'string' },
+  SWITCHBOARD_REDIS_CLUSTER_NODES: { path: 'redis.cluster.nodes', kind: 'list' },
+  SWITCHBOARD_REDIS_MIN_REPLICAS_ACKED: { path: 'redis.minReplicasAcked', kind: 'integer' },
   SWITCHBOARD_HTTP_HOST: { path: 'http.host', kind: 'string' },
   SWITCHBOARD_HTTP_PORT: { path: 'http.port', kind: 'integer' },
   SWITCHBOARD_DATA_DIR: { path: 'dataDir', kind: 'string' },
@@ -31,6 +35,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const file = options.file ?? env.SWITCHBOARD_CONFIG;
   const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
 
+  // A topology given in the environment replaces the file's (one deployment file, several environments).
+  const envTopologies = REDIS_TOPOLOGY_ENV.filter(([name]) => env[name] !== undefined && env[name] !== '').map(([, key]) => key);
+  if (envTopologies.length > 0 && isPlainObject(raw.redis)) {
+    for (const key of ['url', 'sentinel', 'cluster']) if (!envTopologies.includes(key)) delete raw.redis[key];
+  }
   for (const [name, { path, kind }] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, path, parseEnvValue(name, value, kind));
@@ -39,6 +48,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 
   return deepFreeze(parseConfig(raw));
 }
+
+/** The environment variables that choose a Redis topology, and the `redis.*` key each sets. */
+const REDIS_TOPOLOGY_ENV: readonly (readonly [string, string])[] = [
+  ['SWITCHBOARD_REDIS_URL', 'url'],
+  ['SWITCHBOARD_REDIS_SENTINELS', 'sentinel'],
+  ['SWITCHBOARD_REDIS_SENTINEL_NAME', 'sentinel'],
+  ['SWITCHBOARD_REDIS_CLUSTER_NODES', 'cluster'],
+];
 
 /** Validates a raw object against the schema, filling defaults; the error names every bad key. */
 export function parseConfig(raw: unknown): Config {
@@ -54,7 +71,15 @@ export function parseConfig(raw: unknown): Config {
       details: errors.map((error) => ({ path: error.path, message: error.message })),
     });
   }
-  return withDefaults as Config;
+  const config = withDefaults as Config;
+  const topologies = (['url', 'sentinel', 'cluster'] as const).filter((key) => config.redis[key] !== undefined);
+  if (topologies.length > 1) {
+    throw new ConfigError(
+      `redis: set exactly one of redis.url, redis.sentinel, redis.cluster (got ${topologies.map((key) => `redis.${key}`).join(' and ')})`,
+      { details: topologies.map((key) => ({ path: `/redis/${key}`, message: 'only one Redis topology can be configured' })) },
+    );
+  }
+  return config;
 }
 
 /** A source that matches no variant of the union: list the problems against the variant its `type` names. */
@@ -92,6 +117,11 @@ function parseEnvValue(name: string, value: string, kind: EnvKind): unknown {
   if (kind === 'integer') {
     if (!/^\d+$/.test(value)) throw new ConfigError(`${name}: expected an integer, got "${value}"`);
     return Number(value);
+  }
+  if (kind === 'list') {
+    const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+    if (items.length === 0) throw new ConfigError(`${name}: expected a comma-separated list, got "${value}"`);
+    return items;
   }
   if (kind === 'boolean') {
     if (value !== 'true' && value !== 'false') throw new ConfigError(`${name}: expected true or false, got "${value}"`);

@@ -38,10 +38,47 @@ const HttpConfig = Type.Object(
   { ...strict, default: {} },
 );
 
+/** `host:port`, IPv6 hosts in brackets. */
+const NodeAddress = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$' });
+
+const SentinelConfig = Type.Object(
+  {
+    /** The master name the Sentinels monitor (`sentinel monitor <name> …`). */
+    name: Type.String({ minLength: 1 }),
+    sentinels: Type.Array(NodeAddress, { minItems: 1 }),
+    /** The Redis (master and replicas) password. */
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    /** The Sentinels' own password (`requirepass` of the Sentinels), when they have one. */
+    sentinelPassword: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  strict,
+);
+
+const ClusterConfig = Type.Object(
+  {
+    /** Some nodes of the cluster; the rest is discovered. */
+    nodes: Type.Array(NodeAddress, { minItems: 1 }),
+    password: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  strict,
+);
+
+/** At most one of `url`, `sentinel`, `cluster` (checked in ./load.ts); none: a local Redis. */
 const RedisConfig = Type.Object(
   {
-    /** When absent, the hub uses 127.0.0.1:<localPort> if it answers, else launches its own redis-server there. */
+    /** One node. When no topology is set, the hub uses 127.0.0.1:<localPort> if it answers, else launches its own redis-server there. */
     url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+    /** A master watched by Sentinels: failover to a replica without a restart (docs/deployment.md). */
+    sentinel: Type.Optional(SentinelConfig),
+    /** A Redis Cluster (docs/deployment.md). */
+    cluster: Type.Optional(ClusterConfig),
+    /**
+     * Intake answers 202 only after this many replicas acknowledged the events (WAIT); when fewer
+     * do in time, the events also go to the spool. 0 for one node; 1 for Sentinel and Cluster.
+     */
+    minReplicasAcked: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
+    /** How long WAIT waits for `minReplicasAcked` replicas before the events are spooled as well. */
+    replicaAckTimeoutMs: Type.Integer({ minimum: 1, default: 200 }),
     /** Intake waits this long for Redis before spooling the events instead. */
     commandTimeoutMs: Type.Integer({ minimum: 10, default: 1000 }),
     /** Launch a local redis-server (AOF on, files in dataDir/redis) when no Redis is configured or reachable. */

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
-import { connectInBackground, createRedisClient, type RedisClient } from '../redis/client.js';
+import { waitUntilReady } from '../redis/client.js';
 import type { ReadinessReport } from '../server/health.js';
 import { BasicAuthenticator } from './basic-auth.js';
 import { CtiEventRenderer } from './events.js';
@@ -21,10 +21,9 @@ export const ctiComponent: ComponentFactory = async (context) => {
   const metrics = createCtiMetrics(context.metrics.registry, () => snapshot());
   // Its own connection: CTI replies do not queue behind event-log batches on the shared one.
   // No node-redis command timeout (it builds an AbortSignal per command): the store times calls.
-  const redis = createRedisClient({ url: context.redisUrl, failFast: true, commandTimeoutMs: 0, name: 'switchboard-cti' });
-  connectInBackground(redis, () => {}); // the hub's own client reports Redis trouble
+  const redis = context.openRedis({ failFast: true, commandTimeoutMs: 0, name: 'switchboard-cti' });
   // The hub already waited for Redis; with it down, requests answer 503 until it is up.
-  if (context.redis.isReady) await ready(redis, 2000);
+  if (context.redis.isReady) await waitUntilReady(redis, 2000);
   const events = new CtiEventRenderer(config.cti.recordEvents, config.eventLog.maxLength);
   const store = new CtiStore(redis, context.keys, events, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {
@@ -79,24 +78,10 @@ export const ctiComponent: ComponentFactory = async (context) => {
     },
     close: async () => {
       store.close();
-      if (redis.isOpen) await redis.close().catch(() => redis.destroy());
+      await redis.close().catch(() => redis.destroy());
     },
   };
 };
-
-/** Waits for the connection, at most `timeoutMs`. */
-async function ready(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.isReady) return;
-  let timer: NodeJS.Timeout | undefined;
-  let done = () => {};
-  await new Promise<void>((resolve) => {
-    done = resolve;
-    timer = setTimeout(resolve, timeoutMs);
-    client.once('ready', done);
-  });
-  clearTimeout(timer);
-  client.off('ready', done);
-}
 
 function createCtiMetrics(registry: Registry, snapshot: () => Promise<Map<CtiPool, number>>) {
   const registers = [registry];

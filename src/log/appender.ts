@@ -4,6 +4,7 @@ import { ShuttingDownError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
+import type { RedisFaults } from '../redis/faults.js';
 import type { Keys } from '../redis/keys.js';
 import type { Acceptance, EventLogWriter } from './event-log.js';
 import type { Spool } from './spool.js';
@@ -24,7 +25,7 @@ interface PendingAppend {
 /** A batch sent to Redis: straight from intake, or from the spool (then `lastSeq` is its last row). */
 interface Write {
   acceptances: Acceptance[];
-  result: Promise<(string | null)[]>;
+  result: Promise<{ entryIds: (string | null)[]; replicasAcked: number }>;
   pending?: PendingAppend[];
   lastSeq?: number;
 }
@@ -36,6 +37,12 @@ export interface AppenderOptions {
   keys: Keys;
   metrics: Metrics;
   logger: Logger;
+  /** Where Redis errors that retrying will not cure are reported (and cleared by a write that succeeds). */
+  faults?: RedisFaults;
+  /** Replicas that must acknowledge a batch (WAIT) before it counts as written; 0: the master's reply suffices. */
+  minReplicasAcked?: number;
+  /** How long WAIT waits for them; a batch short of them is spooled as well. */
+  replicaAckTimeoutMs?: number;
   /** A Redis write not answered within this time is treated as failed and spooled. */
   writeTimeoutMs: number;
   drainBatchEvents: number;
@@ -169,10 +176,12 @@ export class Appender {
     const id = String(++this.batchCounter);
     const fence = { key: this.fenceKey, previous: this.chainTail, id };
     this.chainTail = id;
-    const sent: Write = {
-      ...write,
-      result: withTimeout(this.options.writer.append(this.options.client, write.acceptances, fence), timeoutMs),
-    };
+    const { writer, client, minReplicasAcked = 0, replicaAckTimeoutMs = 0 } = this.options;
+    const result =
+      minReplicasAcked > 0
+        ? withTimeout(writer.appendThenWait(client, write.acceptances, fence, minReplicasAcked, replicaAckTimeoutMs), timeoutMs + replicaAckTimeoutMs)
+        : withTimeout(writer.append(client, write.acceptances, fence).then((entryIds) => ({ entryIds, replicasAcked: 0 })), timeoutMs);
+    const sent: Write = { ...write, result };
     // Handled in `settle`, which may run after it fails; this only keeps it from counting as unhandled.
     sent.result.catch(() => {});
     this.inFlight.push(sent);
@@ -181,11 +190,15 @@ export class Appender {
   }
 
   private async settle(write: Write): Promise<void> {
-    const { metrics, logger, spool } = this.options;
+    const { metrics, logger, spool, faults, minReplicasAcked = 0 } = this.options;
     try {
-      const entryIds = await write.result;
+      const { entryIds, replicasAcked } = await write.result;
+      faults?.clear();
       const duplicates = entryIds.filter((id) => id === null).length;
-      if (write.pending) {
+      if (replicasAcked < minReplicasAcked) {
+        metrics.replicaAckShortfalls.inc();
+        this.shortOfReplicas(write, entryIds, replicasAcked);
+      } else if (write.pending) {
         let offset = 0;
         for (const pending of write.pending) {
           const ids = entryIds.slice(offset, offset + pending.acceptances.length);
@@ -203,6 +216,7 @@ export class Appender {
       // The outcome is unknown (the script may have run): spool, and let the replay dedupe.
       this.broken = true;
       metrics.redisWriteFailures.inc();
+      faults?.observe(error);
       if (write.pending) {
         logger.warn({ err: error, events: write.acceptances.length }, 'event-log write failed; spooling');
         this.spoolAppends(write.pending);
@@ -216,7 +230,33 @@ export class Appender {
     }
   }
 
-  private spoolAppends(batch: PendingAppend[]): void {
+  /**
+   * The master took the batch but fewer replicas than `minReplicasAcked` confirmed it in time: a
+   * failover now could lose it. Intake's batch goes to the spool as well (under a new acceptance
+   * token, so the drain's re-append is dropped as a duplicate when Redis kept it, and delivers it
+   * when Redis lost it); a drained batch stays in the spool and is drained again.
+   */
+  private shortOfReplicas(write: Write, entryIds: (string | null)[], replicasAcked: number): void {
+    const { logger, minReplicasAcked } = this.options;
+    logger.warn({ events: write.acceptances.length, replicasAcked, minReplicasAcked }, 'replicas did not confirm the batch in time; spooling it as well');
+    if (write.pending) {
+      let offset = 0;
+      const pending = write.pending.map((append) => {
+        const ids = entryIds.slice(offset, offset + append.acceptances.length);
+        offset += append.acceptances.length;
+        const duplicates = ids.filter((id) => id === null).length;
+        return { ...append, acceptances: append.acceptances.map((acceptance) => ({ ...acceptance, token: randomUUID() })), duplicates };
+      });
+      this.spoolAppends(pending);
+    } else {
+      // Re-read the spool from its oldest row once the writes in flight have settled.
+      this.broken = true;
+      this.pauseDrain();
+    }
+  }
+
+  /** Spools appends and answers them; `duplicates` is known when Redis already answered for them. */
+  private spoolAppends(batch: (PendingAppend & { duplicates?: number })[]): void {
     const { spool, metrics } = this.options;
     const acceptances = batch.flatMap((pending) => pending.acceptances);
     try {
@@ -227,8 +267,8 @@ export class Appender {
     }
     metrics.eventsSpooled.inc(acceptances.length);
     metrics.spoolDepth.set(spool.depth);
-    countAccepted(metrics, acceptances, 0);
-    for (const pending of batch) pending.resolve({ duplicates: 0, spooled: true });
+    countAccepted(metrics, acceptances, batch.reduce((sum, pending) => sum + (pending.duplicates ?? 0), 0));
+    for (const pending of batch) pending.resolve({ duplicates: pending.duplicates ?? 0, spooled: true });
   }
 
   private pauseDrain(): void {

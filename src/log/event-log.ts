@@ -59,6 +59,27 @@ export class EventLogWriter {
 
   /** Returns, per event, its log entry id, or null for a duplicate inside the dedup window. */
   async append(client: RedisClient, acceptances: readonly Acceptance[], fence: Fence): Promise<(string | null)[]> {
+    const [keys, args] = this.command(acceptances, fence);
+    return (await this.script.run(client, keys, args)) as (string | null)[];
+  }
+
+  /**
+   * `append`, then WAIT for `replicas` replicas on the same connection: also returns how many
+   * replicas acknowledged the write within `timeoutMs`.
+   */
+  async appendThenWait(
+    client: RedisClient,
+    acceptances: readonly Acceptance[],
+    fence: Fence,
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<{ entryIds: (string | null)[]; replicasAcked: number }> {
+    const [keys, args] = this.command(acceptances, fence);
+    const [entryIds, replicasAcked] = await this.script.runThenWait(client, keys, args, replicas, timeoutMs);
+    return { entryIds: entryIds as (string | null)[], replicasAcked };
+  }
+
+  private command(acceptances: readonly Acceptance[], fence: Fence): [string[], string[]] {
     const dedupKeys = acceptances.map(({ id }) => this.keys.dedup(id));
     const outputKeys: string[] = [];
     const outputKeyIndex = new Map<string, number>();
@@ -83,6 +104,6 @@ export class EventLogWriter {
         args.push(OP_CODES[output.op], target, output.message);
       }
     }
-    return (await this.script.run(client, [this.keys.eventLog, fence.key, ...dedupKeys, ...outputKeys], args)) as (string | null)[];
+    return [[this.keys.eventLog, fence.key, ...dedupKeys, ...outputKeys], args];
   }
 }

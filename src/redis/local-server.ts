@@ -12,6 +12,8 @@ export interface LocalRedisOptions {
   /** Append-only persistence; the hub always wants it, some tests start a volatile Redis. */
   appendOnly?: boolean;
   binary?: string;
+  /** More redis-server arguments (replication, cluster mode). */
+  extraArgs?: readonly string[];
 }
 
 /** A redis-server child process; `close()` shuts it down gracefully (SIGTERM flushes the AOF). */
@@ -31,7 +33,6 @@ export class LocalRedisServer {
   }
 
   static async start(options: LocalRedisOptions): Promise<LocalRedisServer> {
-    mkdirSync(options.dir, { recursive: true });
     const args = [
       '--port', String(options.port),
       '--bind', '127.0.0.1',
@@ -43,15 +44,22 @@ export class LocalRedisServer {
       '--daemonize', 'no',
       '--logfile', '',
       '--loglevel', 'warning',
+      ...(options.extraArgs ?? []),
     ];
-    const child = spawn(options.binary ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    return LocalRedisServer.launch(options.port, options.dir, args, options.binary);
+  }
+
+  /** Runs `redis-server` with exactly `args` (e.g. a Sentinel: a config file and `--sentinel`). */
+  static async launch(port: number, dir: string, args: readonly string[], binary = 'redis-server'): Promise<LocalRedisServer> {
+    mkdirSync(dir, { recursive: true });
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const spawnError = new Promise<never>((_, reject) =>
       child.once('error', (error: NodeJS.ErrnoException) =>
         reject(error.code === 'ENOENT' ? new DependencyMissingError(INSTALL_REDIS_HINT, { cause: error }) : error),
       ),
     );
-    const server = new LocalRedisServer(child, options.port, options.dir);
-    await Promise.race([waitForPort(options.port, 10_000), spawnError]);
+    const server = new LocalRedisServer(child, port, dir);
+    await Promise.race([waitForPort(port, 10_000), spawnError]);
     return server;
   }
 

@@ -14,6 +14,22 @@ export class LuaScript {
     this.sha = createHash('sha1').update(this.source).digest('hex');
   }
 
+  /**
+   * Runs the script, then `WAIT replicas timeoutMs` on the same connection: resolves with the
+   * reply and how many replicas hold the script's writes.
+   */
+  async runThenWait(client: RedisClient, keys: readonly string[], args: readonly string[], replicas: number, timeoutMs: number): Promise<[unknown, number]> {
+    const command = ['EVALSHA', this.sha, String(keys.length), ...keys, ...args];
+    try {
+      return await client.sendThenWait(command, replicas, timeoutMs);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      command[0] = 'EVAL';
+      command[1] = this.source;
+      return client.sendThenWait(command, replicas, timeoutMs);
+    }
+  }
+
   async run(client: RedisClient, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const command = ['EVALSHA', this.sha, String(keys.length), ...keys, ...args];
     try {

@@ -1,7 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { ComponentFactory, HubContext } from '../context.js';
 import { EnigmaProfile } from '../profiles/enigma.js';
-import { createRedisClient } from '../redis/client.js';
 import { IntegratorsProfile } from './integrators-profile.js';
 import { IntegratorMaintenance } from './maintenance.js';
 import { IntegratorRegistry, type IntegratorLag } from './registry.js';
@@ -16,9 +15,7 @@ export const integratorsComponent: ComponentFactory = (context: HubContext) => {
   const registry = new IntegratorRegistry(context.redis, keys);
   context.profiles.push(new IntegratorsProfile(keys, new EnigmaProfile(keys, config.profiles.enigma)));
 
-  const background = createRedisClient({ url: context.redisUrl, name: 'switchboard-integrators' });
-  background.on('error', () => {}); // the hub's own client logs connection failures
-  background.connect().catch(() => {});
+  const background = context.openRedis({ name: 'switchboard-integrators' });
 
   registerLagGauges(context, registry);
   const streamGauge = (name: string, help: string, value: () => number) =>

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
-import { createRedisClient } from '../redis/client.js';
 import type { OperationalEventType } from './delivery.js';
 import { Dispatcher } from './dispatcher.js';
 import { WebhookSender } from './http.js';
@@ -28,12 +27,8 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
 
   if (!settings.enabled) return { name: 'webhooks', routes, close: async () => {} };
 
-  const blocking = createRedisClient({ url: context.redisUrl, name: 'switchboard-webhooks-read' });
-  const work = createRedisClient({ url: context.redisUrl, commandTimeoutMs: 5000, name: 'switchboard-webhooks' });
-  for (const client of [blocking, work]) {
-    client.on('error', (error: Error) => log.debug({ err: error }, 'webhook redis client error'));
-    client.connect().catch(() => undefined);
-  }
+  const blocking = context.openRedis({ name: 'switchboard-webhooks-read' });
+  const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-webhooks' });
 
   const sender = new WebhookSender(settings, policy);
   // The closures below run only after start, when both the dispatcher and the leases exist.
