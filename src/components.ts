@@ -1,5 +1,6 @@
 import type { ComponentFactory } from './context.js';
 import { ctiComponent } from './cti/index.js';
+import { listRelayComponent } from './profiles/list-relay.js';
 import { sourcesComponent } from './sources/index.js';
 import { integratorsComponent } from './streams/component.js';
 import { webhooksComponent } from './webhooks/index.js';
@@ -9,6 +10,7 @@ export const COMPONENTS: readonly ComponentFactory[] = [
   integratorsComponent,
   ctiComponent,
   webhooksComponent,
+  listRelayComponent,
   // Last: every other component is ready for the events the PBXs send.
   sourcesComponent,
 ];

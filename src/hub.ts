@@ -94,7 +94,7 @@ export class Hub {
     await warnWithoutPersistence(redis, keys, logger);
 
     const profiles: OutputProfile[] = [];
-    if (config.profiles.enigma.enabled) profiles.push(new EnigmaProfile(keys, config.profiles.enigma));
+    if (config.profiles.enigma.enabled) profiles.push(new EnigmaProfile(keys, config.profiles.enigma, topology.kind === 'cluster'));
     if (config.profiles.newfies.enabled) profiles.push(new NewfiesProfile(config.profiles.newfies));
 
     const spool = new Spool(config.dataDir, config.spool.maxBytes, config.spool.drainBatchEvents);

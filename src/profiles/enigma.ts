@@ -22,6 +22,11 @@ export class EnigmaProfile implements OutputProfile {
   constructor(
     private readonly keys: Keys,
     private readonly config: EnigmaProfileConfig,
+    /**
+     * On Redis Cluster the CDR list is not in the log's slot: the append script leaves it alone
+     * and the list relay fills it from the log (src/profiles/list-relay.ts).
+     */
+    private readonly cdrListByRelay = false,
   ) {}
 
   outputsFor(event: AcceptedEvent): Output[] {
@@ -59,6 +64,7 @@ export class EnigmaProfile implements OutputProfile {
         })];
       }
       case 'cdr.created':
+        if (this.cdrListByRelay) return [];
         return [{ op: 'lpush', key: this.keys.enigmaCdrList, message: this.cdrMessage(event.data as CdrCreatedData) }];
       default:
         return [];

@@ -7,7 +7,9 @@ import type { Config } from '../config/schema.js';
  * Keys that one script or transaction touches share a hash tag (`{…}`), so the same code runs on
  * Redis Cluster: the event log, its dedup window, the per-integrator streams/lists and the CTI
  * pools (whose scripts append to the log) live under `{log}`. The Enigma and Newfies names are
- * external contracts (seeds 000, 001, 003) and are built from the profile templates in config.
+ * external contracts (seeds 000, 001, 003) and are built from the profile templates in config:
+ * they cannot carry `{log}`, so on Cluster the Enigma CDR list is filled from the log by a relay
+ * whose cursor shares the list's slot (src/profiles/list-relay.ts). Pub/Sub channels have no slot.
  */
 export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
   const log = `${config.keyPrefix}:{log}`;
@@ -37,6 +39,11 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     enigmaAgentChannel: (agent: string) => expand(enigma.agentChannel, { prefix: enigma.prefix, agent }),
     enigmaCampaignChannel: (campaign: string) => expand(enigma.campaignChannel, { prefix: enigma.prefix, campaign }),
     enigmaCdrList: expand(enigma.cdrList, { prefix: enigma.prefix }),
+    /**
+     * Where the relay that fills `list` from the log on Redis Cluster keeps its cursor: the list's
+     * name as hash tag, so the cursor is in the list's own slot (src/redis/lua/relayPush.lua).
+     */
+    relayCursor: (list: string) => `{${list}}:${config.keyPrefix}:relay`,
 
     /**
      * CTI pool `pool` (src/cti): the allocation-order list, and the prefixes of the per-DNIS busy

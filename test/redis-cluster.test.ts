@@ -1,0 +1,218 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, createCluster } from 'redis';
+import { consumeCdrs } from '../src/client/index.js';
+import type { Hub } from '../src/hub.js';
+import { postEvents, startChildHub, startHub, type ChildHub } from './helpers/hub.js';
+import { api, cdrEvent } from './helpers/integrators.js';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { tempDir } from './helpers/redis.js';
+import { clusterNodeOf, startClusterTopology, type ClusterTopology } from './helpers/topologies.js';
+import { waitFor } from './helpers/wait.js';
+
+/** A cluster client as an integrator makes one. */
+const clusterClient = (port: number) => createCluster({ rootNodes: [{ socket: { host: '127.0.0.1', port } }], RESP: 2 });
+
+/**
+ * The Redis-facing contracts (Pub/Sub patterns, the Enigma CDR list, consumer groups, webhooks, CTI) on a 3-master Redis Cluster, seen as an integrator sees them: with a
+ * cluster client, or a plain client on whichever node it likes.
+ */
+describe('Redis Cluster (3 masters)', () => {
+  let cluster: ClusterTopology;
+  let hubA: Hub;
+  let hubB: Hub;
+  let receiver: Receiver;
+  let integrator: ReturnType<typeof clusterClient>;
+  const nodes = () => cluster.nodeList.split(',');
+  let enigmaPrefix: string;
+  let cdrList: string;
+
+  beforeAll(async () => {
+    cluster = await startClusterTopology({ masters: 3 });
+    // An Enigma prefix whose CDR list lives on another node than the log: what the relay is for.
+    const logNode = await clusterNodeOf(cluster, 'sbtest:{log}:events');
+    for (const candidate of ['sbc', 'sbd', 'sbe', 'sbf', 'sbg', 'sbh']) {
+      if ((await clusterNodeOf(cluster, `${candidate}:notifications:campaigns`)) !== logNode) {
+        enigmaPrefix = candidate;
+        break;
+      }
+    }
+    cdrList = `${enigmaPrefix}:notifications:campaigns`;
+    const overrides = {
+      redis: { url: undefined, cluster: { nodes: nodes() } },
+      profiles: { enigma: { prefix: enigmaPrefix } },
+      webhooks: { allowPrivateTargets: true, leaseTtlMs: 2000 },
+      cti: { users: [{ username: 'cti', password: 'cti-secret' }], pools: { main: ['5550001000-5550001009'] } },
+    };
+    [hubA, hubB] = await Promise.all([startHub('', overrides), startHub('', overrides)]);
+    receiver = await startReceiver();
+    integrator = clusterClient(cluster.ports[0] as number);
+    integrator.on('error', () => {});
+    await integrator.connect();
+  });
+
+  afterAll(async () => {
+    await integrator?.close().catch(() => {});
+    await Promise.all([hubA?.close(), hubB?.close()]);
+    await receiver?.close();
+    await cluster?.close();
+  });
+
+  it('publishes from the append script to pattern subscribers connected to every other node', async () => {
+    const logNode = await clusterNodeOf(cluster, 'sbtest:{log}:events');
+    const others = cluster.ports.filter((port) => port !== logNode);
+    expect(others).toHaveLength(2);
+    const seen = new Map<number, string[]>();
+    const subscribers = await Promise.all(
+      others.map(async (port) => {
+        const subscriber = createClient({ socket: { host: '127.0.0.1', port }, RESP: 2 });
+        subscriber.on('error', () => {});
+        await subscriber.connect();
+        seen.set(port, []);
+        await subscriber.pSubscribe(`${enigmaPrefix}:notifications:agents:*`, (message, channel) => seen.get(port)?.push(`${channel} ${JSON.parse(message).payload.status}`));
+        return subscriber;
+      }),
+    );
+    const statuses = ['available', 'busy', 'wrapup', 'on_break', 'offline'];
+    for (const [i, status] of statuses.entries()) {
+      expect((await postEvents(hubA.url, { type: 'agent.status_changed', data: { agent: `70${i}`, status } })).status).toBe(202);
+    }
+    const expected = statuses.map((status, i) => `${enigmaPrefix}:notifications:agents:70${i} ${status}`);
+    await waitFor(() => others.every((port) => (seen.get(port)?.length ?? 0) >= expected.length), 20_000, 'both subscribers to see every status');
+    for (const port of others) expect(seen.get(port)).toEqual(expected);
+    await Promise.all(subscribers.map((subscriber) => subscriber.close()));
+  });
+
+  it('fills the Enigma CDR list through the relay: BRPOP with a cluster client takes every CDR once, oldest first', async () => {
+    const listNode = await clusterNodeOf(cluster, cdrList);
+    const logNode = await clusterNodeOf(cluster, 'sbtest:{log}:events');
+    // The point of the relay: the list's slot is not the log's.
+    expect(listNode).not.toBe(logNode);
+    // Alternate hubs: both run the relay over the same log; each CDR must still land once.
+    for (let n = 1; n <= 40; n += 1) {
+      expect((await postEvents(n % 2 ? hubA.url : hubB.url, cdrEvent(1000 + n))).status).toBe(202);
+    }
+    const popped: string[] = [];
+    while (popped.length < 40) {
+      const reply = await integrator.brPop(cdrList, 10);
+      if (!reply) throw new Error(`BRPOP timed out after ${popped.length} CDRs`);
+      popped.push(JSON.parse(reply.element).payload.call_ref as string);
+    }
+    expect(popped).toEqual(Array.from({ length: 40 }, (_, i) => `call-${1001 + i}`));
+    // Nothing doubled: a later CDR is the next and only entry.
+    expect((await postEvents(hubB.url, cdrEvent(1041))).status).toBe(202);
+    const next = await integrator.brPop(cdrList, 10);
+    expect(JSON.parse(next?.element ?? '{}').payload.call_ref).toBe('call-1041');
+    expect(await integrator.lLen(cdrList)).toBe(0);
+  });
+
+  it("delivers every CDR to an integrator's consumer group read with consumeCdrs({ cluster })", async () => {
+    const registered = await api(hubA.url, 'POST', '/v1/integrators', { name: 'billing' });
+    expect(registered.status).toBe(201);
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const worker = consumeCdrs({
+      cluster: { nodes: nodes() },
+      keyPrefix: 'sbtest',
+      integrator: 'billing',
+      consumer: 'billing-1',
+      blockMs: 200,
+      signal: stop.signal,
+      handler: (cdr) => void seen.push(cdr.id),
+    });
+    for (let n = 1; n <= 20; n += 1) expect((await postEvents(hubB.url, cdrEvent(2000 + n))).status).toBe(202);
+    await waitFor(() => seen.length >= 20, 20_000, 'the worker to receive every CDR');
+    stop.abort();
+    await worker;
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => `cdr-${2001 + i}`));
+    const pending = (await integrator.sendCommand('sbtest:{log}:cdr', true, ['XPENDING', 'sbtest:{log}:cdr', 'billing'])) as [number];
+    expect(Number(pending[0])).toBe(0);
+  });
+
+  it('delivers a webhook subscription from whichever hub holds its lease', async () => {
+    const created = await api(hubA.url, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?c=1`, domain: 'cluster.example' });
+    expect(created.status).toBe(200);
+    const id = created.body.id as string;
+    await waitFor(async () => (await api(hubB.url, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'] !== '', 20_000, 'a hub to own the subscription');
+    // The worker takes events accepted from the moment it holds the lease; send until it posts.
+    await waitFor(
+      async () => {
+        await postEvents(hubB.url, { type: 'campaign.status_changed', scope: { domain: 'cluster.example' }, data: { campaign: 'winter', status: 'started', ref: 'w1' } });
+        return receiver.received.some((post) => post.headers['x-correlation-id'] === id);
+      },
+      30_000,
+      'the subscription to be posted',
+    );
+    const posted = receiver.received.filter((post) => post.headers['x-correlation-id'] === id).flatMap((post) => JSON.parse(post.body) as { data: { campaign: string } }[]);
+    expect(posted[0]?.data.campaign).toBe('winter');
+  });
+
+  it('passes CTI call data between two hubs', async () => {
+    const auth = `Basic ${Buffer.from('cti:cti-secret').toString('base64')}`;
+    const stored = await fetch(`${hubA.url}/cticache/DNIS-ANI`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ ani: '4420711112222', value: 'order-77' }),
+    });
+    expect(stored.status).toBe(201);
+    const { dnis } = (await stored.json()) as { dnis: string };
+    const fetched = await fetch(`${hubB.url}/cticache/DNIS-ANI/${dnis}:4420711112222`, { method: 'DELETE', headers: { authorization: auth } });
+    expect(fetched.status).toBe(200);
+    expect(((await fetched.json()) as { value: string }).value).toBe('order-77');
+  });
+
+  it('loses and doubles no CDR when a hub relaying the Enigma list is killed -9 mid-stream', async () => {
+    const dataDir = tempDir('switchboard-data-');
+    const configFile = join(tempDir('switchboard-config-'), 'switchboard.yaml');
+    writeFileSync(configFile, ['keyPrefix: killrelay', 'profiles:', '  enigma:', '    prefix: kr', ''].join('\n'));
+    const env = { SWITCHBOARD_CONFIG: configFile, SWITCHBOARD_REDIS_CLUSTER_NODES: cluster.nodeList, SWITCHBOARD_DATA_DIR: dataDir };
+    let child: ChildHub = await startChildHub(env);
+    const acknowledged: string[][] = [[], [], []];
+    let sequence = 0;
+    let stop = false;
+    const connection = async (lane: number) => {
+      while (!stop) {
+        const n = ++sequence;
+        const event = cdrEvent(5000 + n, { call_id: `lane${lane}-${n}` });
+        const answer = await postEvents(child.url, event).catch(() => undefined);
+        if (answer?.status === 202) acknowledged[lane]?.push(`lane${lane}-${n}`);
+        else if (answer) throw new Error(`refused: ${answer.status}`);
+        else await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const lanes = [0, 1, 2].map((lane) => connection(lane));
+    await waitFor(() => acknowledged.flat().length >= 150, 30_000, 'CDRs to flow');
+    await child.kill('SIGKILL');
+    const beforeKill = acknowledged.flat().length;
+    child = await startChildHub(env);
+    await waitFor(() => acknowledged.flat().length >= beforeKill + 100, 30_000, 'CDRs to flow through the restarted hub');
+    stop = true;
+    await Promise.all(lanes);
+
+    const all = acknowledged.flat();
+    const inList = async () => ((await integrator.lRange('kr:notifications:campaigns', 0, -1)) as string[]).reverse().map((message) => JSON.parse(message).payload.call_ref as string);
+    await waitFor(async () => (await inList()).length >= all.length, 30_000, 'the relay to push every acknowledged CDR');
+    const relayed = await inList();
+    expect(relayed).toHaveLength(all.length);
+    expect(new Set(relayed).size).toBe(relayed.length);
+    expect(new Set(relayed)).toEqual(new Set(all));
+    // Each connection's CDRs in the order it sent them.
+    for (const lane of acknowledged) expect(relayed.filter((ref) => lane.includes(ref))).toEqual(lane);
+    await child.kill('SIGTERM');
+  });
+
+  it('is not ready, and says why, when given a single-node URL to a cluster node', async () => {
+    const misconfigured = await startHub(`redis://127.0.0.1:${cluster.ports[0]}`, { keyPrefix: 'wrong' });
+    try {
+      const ready = await fetch(`${misconfigured.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { reasons: string[] };
+      expect(body.reasons.join(' ')).toMatch(/WRONG_TOPOLOGY.*cluster.*redis\.cluster\.nodes/s);
+      const metrics = await (await fetch(`${misconfigured.url}/metrics`)).text();
+      expect(metrics).toMatch(/switchboard_redis_fatal_errors_total\{code="WRONG_TOPOLOGY"\} 1/);
+    } finally {
+      await misconfigured.close();
+    }
+  });
+});
