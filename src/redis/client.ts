@@ -163,6 +163,7 @@ export class RedisClient extends EventEmitter {
   readonly sMembers: NodeClient['sMembers'];
   readonly xLen: NodeClient['xLen'];
   readonly xRange: NodeClient['xRange'];
+  readonly xRevRange: NodeClient['xRevRange'];
   readonly xAdd: NodeClient['xAdd'];
   readonly xRead: NodeClient['xRead'];
   readonly pSubscribe: NodeClient['pSubscribe'];
@@ -210,6 +211,7 @@ export class RedisClient extends EventEmitter {
     this.sMembers = bind('sMembers');
     this.xLen = bind('xLen');
     this.xRange = bind('xRange');
+    this.xRevRange = bind('xRevRange');
     this.xAdd = bind('xAdd');
     this.xRead = bind('xRead');
     this.pSubscribe = bind('pSubscribe');

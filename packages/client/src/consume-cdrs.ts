@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient } from 'redis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import { deadLetterGroup, type AnyRedisClient } from './dead-letter.js';
 import { integratorKeys } from './keys.js';
 
@@ -15,8 +15,15 @@ export interface Cdr {
 }
 
 export interface ConsumeCdrsOptions {
-  /** Redis URL; the helper opens (and closes) its own connection. Or pass `client`. */
+  /**
+   * Where the hub's Redis is, with the same options as the hub's `redis.*` config: one of `url`,
+   * `sentinel`, `cluster`. The helper opens (and closes) its own connection. Or pass `client`.
+   */
   url?: string;
+  /** A master watched by Sentinels: `{ name, sentinels: ['host:port', …], password?, sentinelPassword? }`. */
+  sentinel?: { name: string; sentinels: string[]; password?: string; sentinelPassword?: string };
+  /** A Redis Cluster: `{ nodes: ['host:port', …], password? }` (every key the loop uses is in one slot). */
+  cluster?: { nodes: string[]; password?: string };
   /** A connected node-redis client used only by this loop (XREADGROUP blocks it). */
   client?: AnyRedisClient;
   /** The integrator (= consumer group) name. */
@@ -55,27 +62,68 @@ type StreamEntry = [string, string[] | null];
  * Delivery is at least once: deduplicate on `cdr.id`. Rejects when the integrator is removed.
  */
 export async function consumeCdrs(options: ConsumeCdrsOptions): Promise<void> {
-  if (!options.client && !options.url) throw new TypeError('consumeCdrs needs `url` or `client`');
-  const own = options.url && !options.client ? connect(options.url, `switchboard-consumer-${options.consumer}`) : undefined;
+  const own = options.client ? undefined : connect(options, `switchboard-consumer-${options.consumer}`);
   if (own) {
-    own.on('error', (error: Error) => options.onError?.(error));
+    own.on('error', (error: unknown) => options.onError?.(error));
     await own.connect();
   }
   try {
-    await new Consumer((options.client ?? own) as AnyRedisClient, options).run();
+    await new Consumer(options.client ?? (own as OwnConnection).commands, options).run();
   } finally {
-    if (own) await own.close().catch(() => own.destroy());
+    if (own) await own.close();
   }
 }
 
+interface OwnConnection {
+  commands: AnyRedisClient;
+  on(event: 'error', listener: (error: unknown) => void): void;
+  connect(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
 /** RESP2 replies (the loop reads raw arrays), capped reconnect back-off, a bounded connect. */
-function connect(url: string, name: string) {
-  return createClient({
-    url,
-    name,
-    RESP: 2,
-    socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000) },
-  });
+const socket = { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000) };
+
+function address(text: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text.trim());
+  if (!match) throw new TypeError(`expected host:port, got "${text}"`);
+  return { host: match[1] as string, port: Number(match[2]) };
+}
+
+/** node-redis's own client for the one topology the options name. */
+function connect(options: ConsumeCdrsOptions, name: string): OwnConnection {
+  const given = [options.url, options.sentinel, options.cluster].filter((value) => value !== undefined);
+  if (given.length !== 1) throw new TypeError('consumeCdrs needs exactly one of `url`, `sentinel`, `cluster`, or a `client`');
+  const close = (client: { close(): Promise<void>; destroy(): unknown }) => async () => {
+    await client.close().catch(() => client.destroy());
+  };
+  if (options.sentinel) {
+    const { sentinel: config } = options;
+    const sentinel = createSentinel({
+      name: config.name,
+      sentinelRootNodes: config.sentinels.map(address),
+      RESP: 2,
+      nodeClientOptions: { name, socket, ...(config.password ? { password: config.password } : {}) },
+      sentinelClientOptions: { socket, ...(config.sentinelPassword ? { password: config.sentinelPassword } : {}) },
+      passthroughClientErrorEvents: true,
+    });
+    const commands = { sendCommand: (args: string[]) => sentinel.sendCommand(false, args) } as unknown as AnyRedisClient;
+    return { commands, on: (event, listener) => void sentinel.on(event, listener), connect: () => sentinel.connect(), close: close(sentinel) };
+  }
+  if (options.cluster) {
+    const { cluster: config } = options;
+    const cluster = createCluster({
+      rootNodes: config.nodes.map((node) => ({ socket: address(node) })),
+      defaults: { name, socket, ...(config.password ? { password: config.password } : {}) },
+      RESP: 2,
+    });
+    // Every key the loop touches carries the `{log}` hash tag: one slot, one node.
+    const slotKey = integratorKeys(options.keyPrefix).cdrStream;
+    const commands = { sendCommand: (args: string[]) => cluster.sendCommand(slotKey, false, args) } as unknown as AnyRedisClient;
+    return { commands, on: (event, listener) => void cluster.on(event, listener), connect: () => cluster.connect(), close: close(cluster) };
+  }
+  const client = createClient({ url: options.url as string, name, RESP: 2, socket });
+  return { commands: client as unknown as AnyRedisClient, on: (event, listener) => void client.on(event, listener), connect: () => client.connect(), close: close(client) };
 }
 
 class Consumer {

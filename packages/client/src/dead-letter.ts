@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClientType } from 'redis';
-
-/** Any connected node-redis client (RESP2 or RESP3, with or without modules). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyRedisClient = Pick<RedisClientType<any, any, any, any, any>, 'sendCommand'>;
+/**
+ * What the loop needs of a connection: raw commands with RESP2 replies. A node-redis client is
+ * one; so is a Sentinel or Cluster client wrapped as `{ sendCommand: (args) => … }`.
+ */
+export interface AnyRedisClient {
+  sendCommand(args: string[]): Promise<unknown>;
+}
 
 /** Pending entries looked at per script call, so one call never stalls Redis. */
 const PAGE = 200;
