@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { Hub } from '../src/hub.js';
 import { addressRefusal, isPrivateAddress, TargetPolicy } from '../src/webhooks/target-policy.js';
-import { postEvents, TEST_TOKEN } from './helpers/hub.js';
+import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { connectClient, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
@@ -258,3 +258,135 @@ function one(body: Record<string, unknown>): Record<string, unknown> {
   const { model, domain } = body;
   return { model, domain };
 }
+
+describe('attacks: tenant-scoped integrators', () => {
+  const ACME_ADMIN = 'acme-admin-token-0123456789';
+  const ACME_READ = 'acme-read-token-0123456789';
+  const ACME_INGEST = 'acme-ingest-token-0123456789';
+  const GLOBEX_ADMIN = 'globex-admin-token-0123456789';
+  let redis: TestRedis;
+  let hub: Hub;
+  let client: Awaited<ReturnType<typeof connectClient>>;
+  const keys = () => hub.context.keys;
+  const registry = async () => client.hGetAll(keys().integrators);
+  const tenantOf = (fields: Record<string, string> | null) => (JSON.parse(fields?.event ?? '{}') as { scope?: { domain?: string } }).scope?.domain;
+  const cdr = (n: number, domain?: string) => ({ ...cdrEvent(n), ...(domain ? { scope: { domain } } : {}) });
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const acme = { domain: 'acme.example' };
+    hub = await startHub(redis.url, {
+      keyPrefix: 'sbtenant',
+      auth: {
+        tokens: [
+          { name: 'acme-admin', token: ACME_ADMIN, roles: ['admin', 'read'], scope: acme },
+          { name: 'acme-read', token: ACME_READ, roles: ['read'], scope: acme },
+          { name: 'acme-ingest', token: ACME_INGEST, roles: ['ingest'], scope: acme },
+          { name: 'globex-admin', token: GLOBEX_ADMIN, roles: ['admin', 'read'], scope: { domain: 'globex.example' } },
+        ],
+      },
+    });
+    client = await connectClient(redis.url);
+    expect((await api(hub.url, 'POST', '/v1/integrators', { name: 'global-crm' })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await client?.quit();
+    await hub?.close();
+    await redis?.close();
+  });
+
+  it('a scoped token registers only inside its tenant: never a global integrator, never another tenant\'s', async () => {
+    const before = await registry();
+    const foreign = await api(hub.url, 'POST', '/v1/integrators', { name: 'sneaky', scope: { domain: 'globex.example' } }, ACME_ADMIN);
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error).toMatchObject({ code: 'FORBIDDEN', details: [{ path: '/scope/domain', message: expect.stringContaining('acme.example') }] });
+    expect(await registry()).toEqual(before);
+
+    // Without a scope in the body, the token's own scope is imposed: no global integrator.
+    const created = await api(hub.url, 'POST', '/v1/integrators', { name: 'acme-crm', legacyList: true, stream: true }, ACME_ADMIN);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      name: 'acme-crm',
+      scope: { domain: 'acme.example' },
+      stream: 'sbtenant:{log}:cdr:acme-crm',
+      group: 'acme-crm',
+      list: 'sbtenant:{log}:list:acme-crm',
+    });
+    // Its keys stay in the {log} slot (the append script writes them with the log, on Cluster too).
+    for (const key of [created.body.stream, created.body.list, created.body.deadLetter] as string[]) expect(key.match(/\{[^}]*\}/)?.[0]).toBe('{log}');
+    expect(await client.xInfoGroups(created.body.stream as string)).toMatchObject([{ name: 'acme-crm' }]);
+    expect((await api(hub.url, 'POST', '/v1/integrators', { name: 'globex-crm' }, GLOBEX_ADMIN)).status).toBe(201);
+  });
+
+  it('a scoped token sees, reads, replays and deletes nothing outside its tenant (404, nothing revealed or changed)', async () => {
+    await postEvents(hub.url, [cdr(1, 'globex.example'), cdr(2, 'acme.example'), cdr(3)]);
+    const pendingBefore = await client.xPending(keys().cdrStream, 'global-crm');
+    const before = await registry();
+
+    const listed = await api(hub.url, 'GET', '/v1/integrators', undefined, ACME_READ);
+    expect(listed.body.integrators.map((one: { name: string }) => one.name)).toEqual(['acme-crm']);
+    for (const name of ['global-crm', 'globex-crm', 'no-such-one']) {
+      const answers = [
+        await api(hub.url, 'GET', `/v1/integrators/${name}`, undefined, ACME_READ),
+        await api(hub.url, 'GET', `/v1/integrators/${name}/replay?since=0-0`, undefined, ACME_READ),
+        await api(hub.url, 'DELETE', `/v1/integrators/${name}`, undefined, ACME_ADMIN),
+      ];
+      // Existing or not, the answers are the same: existence is not revealed.
+      for (const answer of answers) expect(answer, name).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: `no integrator "${name}"` } } });
+    }
+    const globex = await api(hub.url, 'GET', '/v1/integrators', undefined, GLOBEX_ADMIN);
+    expect(globex.body.integrators.map((one: { name: string }) => one.name)).toEqual(['globex-crm']);
+    expect((await api(hub.url, 'DELETE', '/v1/integrators/acme-crm', undefined, GLOBEX_ADMIN)).status).toBe(404);
+
+    expect(await registry()).toEqual(before);
+    expect(await client.xPending(keys().cdrStream, 'global-crm')).toEqual(pendingBefore);
+    // The unscoped token still sees all three.
+    const all = await api(hub.url, 'GET', '/v1/integrators');
+    expect(all.body.integrators.map((one: { name: string }) => one.name)).toEqual(['acme-crm', 'global-crm', 'globex-crm']);
+  });
+
+  it('a scoped integrator receives only its tenant\'s CDRs, on its own stream and list, in order', async () => {
+    const startLength = await client.xLen(keys().integratorScopedStream('acme-crm'));
+    const batch = [cdr(10, 'acme.example'), cdr(11, 'globex.example'), cdr(12), cdr(13, 'acme.example'), { ...cdr(14), scope: { reseller: 'r1', domain: 'acme.example' } }];
+    expect((await postEvents(hub.url, batch)).status).toBe(202);
+    // The tenant-limited ingest token's events carry its tenant.
+    expect((await postEvents(hub.url, cdr(15), ACME_INGEST)).status).toBe(202);
+
+    const own = ((await client.xRange(keys().integratorScopedStream('acme-crm'), '-', '+')) ?? []).slice(startLength);
+    expect(own.map((entry) => entry.message.id)).toEqual(['cdr-10', 'cdr-13', 'cdr-14', 'cdr-15']);
+    expect(new Set(own.map((entry) => tenantOf(entry.message)))).toEqual(new Set(['acme.example']));
+    const globexOwn = (await client.xRange(keys().integratorScopedStream('globex-crm'), '-', '+')) ?? [];
+    expect(globexOwn.map((entry) => entry.message.id)).toEqual(['cdr-1', 'cdr-11']);
+    const list = await client.lRange(keys().integratorList('acme-crm'), 0, -1);
+    expect(list.map((message) => (JSON.parse(message) as { payload: { call_ref: string } }).payload.call_ref).reverse()).toEqual(['call-2', 'call-10', 'call-13', 'call-14', 'call-15']);
+    // The shared stream still has every tenant's CDRs for the global integrator.
+    const shared = (await client.xRange(keys().cdrStream, '-', '+')) ?? [];
+    expect(shared.map((entry) => entry.message.id)).toEqual(['cdr-1', 'cdr-2', 'cdr-3', 'cdr-10', 'cdr-11', 'cdr-12', 'cdr-13', 'cdr-14', 'cdr-15']);
+
+    const replay = await api(hub.url, 'GET', '/v1/integrators/acme-crm/replay?since=0-0', undefined, ACME_READ);
+    expect(replay.status).toBe(200);
+    expect(replay.body.items.map((item: { id: string }) => item.id)).toEqual(['cdr-2', 'cdr-10', 'cdr-13', 'cdr-14', 'cdr-15']);
+
+    // The integrator's own worker (the client package) reads its stream and acknowledges.
+    const { consumeCdrs } = await import('@switchboard/client');
+    const seen: string[] = [];
+    const abort = new AbortController();
+    const loop = consumeCdrs({ url: redis.url, keyPrefix: 'sbtenant', integrator: 'acme-crm', consumer: 'w1', blockMs: 100, signal: abort.signal, handler: (one) => void seen.push(one.id) });
+    await waitFor(() => seen.length >= 5, 10_000, 'the scoped integrator\'s CDRs');
+    abort.abort();
+    await loop;
+    expect(seen).toEqual(['cdr-2', 'cdr-10', 'cdr-13', 'cdr-14', 'cdr-15']);
+    expect((await client.xPending(keys().integratorScopedStream('acme-crm'), 'acme-crm')).pending).toBe(0);
+  });
+
+  it('deleting a scoped integrator removes its own stream and list, and nothing of the others', async () => {
+    const sharedLength = await client.xLen(keys().cdrStream);
+    expect((await api(hub.url, 'DELETE', '/v1/integrators/acme-crm', undefined, ACME_ADMIN)).status).toBe(204);
+    expect(await client.exists([keys().integratorScopedStream('acme-crm'), keys().integratorList('acme-crm')])).toBe(0);
+    expect(await client.xLen(keys().cdrStream)).toBe(sharedLength);
+    expect(Object.keys(await registry()).sort()).toEqual(['global-crm', 'globex-crm']);
+    // Events for its tenant no longer go anywhere of its.
+    await postEvents(hub.url, cdr(20, 'acme.example'));
+    expect(await client.exists(keys().integratorScopedStream('acme-crm'))).toBe(0);
+  });
+});

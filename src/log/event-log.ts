@@ -99,11 +99,19 @@ export class EventLogWriter {
       for (const output of outputs) {
         const target =
           output.op === 'publish' ? output.channel
-          : output.op === 'fanout' ? `${keyIndex(output.registry)} ${keyIndex(output.stream)}`
+          : output.op === 'fanout' ? fanoutTarget(keyIndex(output.registry), keyIndex(output.stream), output.tenant)
           : keyIndex(output.key);
         args.push(OP_CODES[output.op], target, output.message);
       }
     }
     return [[this.keys.eventLog, fence.key, ...dedupKeys, ...outputKeys], args];
   }
+}
+
+/**
+ * The fan-out op's target: registry and shared-stream key indexes, then the event's tenant for
+ * the scoped integrators, as JSON (tenant names may hold any character). '' stands for "none".
+ */
+function fanoutTarget(registry: string, stream: string, tenant: { reseller?: string | undefined; domain?: string | undefined }): string {
+  return JSON.stringify([Number(registry), Number(stream), tenant.reseller ?? '', tenant.domain ?? '']);
 }

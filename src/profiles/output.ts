@@ -8,8 +8,11 @@ export type Output =
   | { op: 'publish'; channel: string; message: string }
   | { op: 'lpush'; key: string; message: string }
   | { op: 'xadd'; key: string; message: string }
-  /** Integrator fan-out decided inside the script from the `registry` hash (src/streams/integrators-profile.ts). */
-  | { op: 'fanout'; registry: string; stream: string; message: string };
+  /**
+   * Integrator fan-out decided inside the script from the `registry` hash
+   * (src/streams/integrators-profile.ts); `tenant` (the event's scope) picks the scoped integrators.
+   */
+  | { op: 'fanout'; registry: string; stream: string; message: string; tenant: { reseller?: string | undefined; domain?: string | undefined } };
 
 /** A wire format of a system we are compatible with: maps events to outputs, deterministically. */
 export interface OutputProfile {

@@ -31,6 +31,8 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     integrators: integrator.registry,
     /** The critical-event stream; one consumer group per integrator. */
     cdrStream: integrator.cdrStream,
+    /** The own stream of an integrator limited to a tenant (filled by the append script). */
+    integratorScopedStream: integrator.scopedStream,
     /** Per-integrator counters (hash fields `<name>:dead` and `<name>:lost`). */
     integratorCounters: integrator.counters,
     integratorDeadLetters: integrator.deadLetters,

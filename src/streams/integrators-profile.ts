@@ -19,6 +19,7 @@ export class IntegratorsProfile implements OutputProfile {
 
   outputsFor(event: AcceptedEvent): Output[] {
     const message = event.type === 'cdr.created' ? this.enigma.cdrMessage(event.data as CdrCreatedData) : '';
-    return [{ op: 'fanout', registry: this.keys.integrators, stream: this.keys.cdrStream, message }];
+    const tenant = { reseller: event.scope?.reseller, domain: event.scope?.domain };
+    return [{ op: 'fanout', registry: this.keys.integrators, stream: this.keys.cdrStream, message, tenant }];
   }
 }

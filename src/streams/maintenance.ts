@@ -56,24 +56,42 @@ export class IntegratorMaintenance {
     await Promise.allSettled([...this.running]);
   }
 
-  /** One janitor pass; repeats while the hard cap still has entries to drop. */
+  /**
+   * One janitor pass over the shared stream and every scoped integrator's own stream; each
+   * repeats while its hard cap still has entries to drop. The state sums the streams; the alarm
+   * is raised when any one of them is above the alarm length.
+   */
   async trim(now = Date.now()): Promise<void> {
+    const scoped = (await this.registry.list()).flatMap((spec) => (spec.streamKey ? [spec.streamKey] : []));
+    let length = 0;
+    let backlog = 0;
+    let alarm = false;
+    for (const stream of [this.keys.cdrStream, ...scoped]) {
+      const state = await this.trimStream(stream, now);
+      length += state.length;
+      backlog += state.backlog;
+      alarm ||= state.backlog > this.alarmLength;
+      if (this.closed) return;
+    }
+    this.state.length = length;
+    this.state.backlog = backlog;
+    this.setAlarm(alarm);
+  }
+
+  private async trimStream(stream: string, now: number): Promise<{ length: number; backlog: number }> {
     for (;;) {
       const [, length, backlog, losses] = (await this.trimScript.run(
         this.client,
-        [this.keys.cdrStream, this.keys.integratorCounters],
+        [stream, this.keys.integratorCounters],
         [`${Math.max(0, now - this.config.replayRetentionMs)}-0`, String(this.alarmLength), String(this.config.maxLength), String(MAX_DROPS_PER_CALL)],
       )) as [number, number, number, (string | number)[]];
-      this.state.length = length;
-      this.state.backlog = backlog;
-      this.setAlarm(backlog > this.alarmLength);
       // The counts themselves live in Redis (counters hash), so every node reports the same totals.
       for (let i = 0; i + 1 < losses.length; i += 2) {
         const integrator = String(losses[i]);
         const lost = Number(losses[i + 1]);
         this.logger.error({ integrator, lost, maxLength: this.config.maxLength }, 'integrator stream hit its hard cap: unacknowledged CDRs dropped');
       }
-      if (length <= this.config.maxLength || this.closed) return;
+      if (length <= this.config.maxLength || this.closed) return { length, backlog };
     }
   }
 
@@ -85,7 +103,7 @@ export class IntegratorMaintenance {
       if (spec.list && (await this.client.lLen(spec.list)) > this.config.listAlarmLength) overAlarm.push(spec.name);
       if (!spec.stream) continue;
       const moved = await deadLetterGroup(this.client, {
-        stream: this.keys.cdrStream,
+        stream: this.registry.streamOf(spec),
         deadLetter: this.keys.integratorDeadLetters(spec.name),
         counters: this.keys.integratorCounters,
         group: spec.name,

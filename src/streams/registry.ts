@@ -8,17 +8,28 @@ import { entryIdTime, parseSince } from './stream-ids.js';
 /** Names become key suffixes and group names: no braces (hash tags), no spaces, no colons. */
 export const INTEGRATOR_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 
+/** The tenant an integrator is limited to (a reseller, a domain, or both). */
+export interface IntegratorScope {
+  reseller?: string;
+  domain?: string;
+}
+
 /**
- * What the registry hash stores per integrator. The append script reads `types` and `list`
- * (src/redis/lua/appendEvents.lua, op I), so changing these names changes the script's contract.
+ * What the registry hash stores per integrator. The append script reads `types`, `list`, `stream`,
+ * `scope` and `streamKey` (src/redis/lua/appendEvents.lua, op I), and integrators' consumeCdrs
+ * reads `types` and `streamKey`, so changing these names changes both contracts.
  */
 export interface IntegratorSpec {
   name: string;
   types: EventType[];
-  /** True when the integrator has a consumer group on the stream. */
+  /** True when the integrator has a consumer group on a stream. */
   stream: boolean;
   /** Its legacy list key, when it asked for one. */
   list?: string;
+  /** Only this tenant's events reach it (its own stream and list); absent: every tenant's. */
+  scope?: IntegratorScope;
+  /** Its own stream, for an integrator with a scope; absent: the shared stream. */
+  streamKey?: string;
   createdAt: string;
 }
 
@@ -27,6 +38,7 @@ export interface IntegratorRequest {
   types?: string[];
   stream?: boolean;
   legacyList?: boolean;
+  scope?: IntegratorScope;
 }
 
 /** The registration answer: the spec plus every key the integrator reads, so nobody guesses. */
@@ -34,6 +46,7 @@ export interface IntegratorView {
   name: string;
   types: EventType[];
   legacyList: boolean;
+  scope?: IntegratorScope;
   stream?: string;
   group?: string;
   deadLetter?: string;
@@ -103,27 +116,36 @@ export class IntegratorRegistry {
         details: [{ path: '/stream', message: 'stream and legacyList cannot both be false' }],
       });
     }
+    const scoped = request.scope !== undefined && (request.scope.reseller !== undefined || request.scope.domain !== undefined);
     const spec: IntegratorSpec = {
       name: request.name,
       types: [...new Set(types)] as EventType[],
       stream,
       ...(legacyList ? { list: this.keys.integratorList(request.name) } : {}),
+      ...(scoped ? { scope: pickScope(request.scope as IntegratorScope), streamKey: this.keys.integratorScopedStream(request.name) } : {}),
       createdAt: now.toISOString(),
     };
     const created = await this.registerScript.run(
       this.client,
-      [this.keys.integrators, this.keys.cdrStream],
+      [this.keys.integrators, this.streamOf(spec)],
       [spec.name, JSON.stringify(spec), stream ? '1' : '0'],
     );
     if (created !== 1) throw new ConflictError(`integrator "${spec.name}" already exists`);
     return this.view(spec);
   }
 
-  async remove(name: string): Promise<void> {
+  /** The stream an integrator's group reads: its own when it has a scope, else the shared one. */
+  streamOf(spec: Pick<IntegratorSpec, 'streamKey'>): string {
+    return spec.streamKey ?? this.keys.cdrStream;
+  }
+
+  async remove(spec: IntegratorSpec): Promise<void> {
+    const { name } = spec;
     const removed = await this.unregisterScript.run(
       this.client,
-      [this.keys.integrators, this.keys.cdrStream, this.keys.integratorDeadLetters(name), this.keys.integratorList(name), this.keys.integratorCounters],
-      [name],
+      [this.keys.integrators, this.streamOf(spec), this.keys.integratorDeadLetters(name), this.keys.integratorList(name), this.keys.integratorCounters],
+      // Its own stream goes with it; on the shared one only its group does.
+      [name, spec.streamKey ? '1' : '0'],
     );
     if (removed !== 1) throw new NotFoundError(`no integrator "${name}"`);
   }
@@ -146,8 +168,9 @@ export class IntegratorRegistry {
       name: spec.name,
       types: spec.types,
       legacyList: spec.list !== undefined,
+      ...(spec.scope ? { scope: spec.scope } : {}),
       ...(spec.stream
-        ? { stream: this.keys.cdrStream, group: spec.name, deadLetter: this.keys.integratorDeadLetters(spec.name) }
+        ? { stream: this.streamOf(spec), group: spec.name, deadLetter: this.keys.integratorDeadLetters(spec.name) }
         : {}),
       ...(spec.list ? { list: spec.list } : {}),
       createdAt: spec.createdAt,
@@ -156,18 +179,19 @@ export class IntegratorRegistry {
 
   /** Lag of each integrator, read in one round trip (node-redis pipelines commands of one tick). */
   async lag(specs: readonly IntegratorSpec[], now = Date.now()): Promise<Map<string, IntegratorLag>> {
-    const stream = this.keys.cdrStream;
     const withGroup = specs.filter((spec) => spec.stream);
-    const [groups, counters, summaries, lists] = await Promise.all([
-      withGroup.length > 0 ? this.groupInfo() : Promise.resolve(new Map<string, number>()),
+    const streams = [...new Set(withGroup.map((spec) => this.streamOf(spec)))];
+    const [groupsPerStream, counters, summaries, lists] = await Promise.all([
+      Promise.all(streams.map((stream) => this.groupInfo(stream))),
       this.client.hGetAll(this.keys.integratorCounters),
       Promise.all(
         withGroup.map((spec) =>
-          (this.client.sendCommand(['XPENDING', stream, spec.name]) as Promise<[number, string | null]>).catch(() => [0, null] as const),
+          (this.client.sendCommand(['XPENDING', this.streamOf(spec), spec.name]) as Promise<[number, string | null]>).catch(() => [0, null] as const),
         ),
       ),
       Promise.all(specs.map((spec) => (spec.list ? this.client.lLen(spec.list) : Promise.resolve(null)))),
     ]);
+    const groups = new Map(streams.map((stream, index) => [stream, groupsPerStream[index] ?? new Map<string, number>()]));
     const lag = new Map<string, IntegratorLag>();
     specs.forEach((spec, index) => {
       const summary = spec.stream ? summaries[withGroup.indexOf(spec)] : undefined;
@@ -175,7 +199,7 @@ export class IntegratorRegistry {
       lag.set(spec.name, {
         pending: Number(summary?.[0] ?? 0),
         oldestPendingAgeMs: oldest ? Math.max(0, now - entryIdTime(oldest)) : null,
-        undelivered: spec.stream ? (groups.get(spec.name) ?? null) : null,
+        undelivered: spec.stream ? (groups.get(this.streamOf(spec))?.get(spec.name) ?? null) : null,
         deadLetters: Number(counters[`${spec.name}:dead`] ?? 0),
         lost: Number(counters[`${spec.name}:lost`] ?? 0),
         listLength: lists[index] ?? null,
@@ -196,7 +220,7 @@ export class IntegratorRegistry {
     let next: string | null = null;
     while (items.length < limit && scanned < limit * REPLAY_SCAN_FACTOR) {
       const count = limit - items.length;
-      const entries = (await this.client.sendCommand(['XRANGE', this.keys.cdrStream, start, '+', 'COUNT', String(count)])) as
+      const entries = (await this.client.sendCommand(['XRANGE', this.streamOf(spec), start, '+', 'COUNT', String(count)])) as
         | [string, string[] | null][]
         | null;
       const page = entries ?? [];
@@ -212,13 +236,13 @@ export class IntegratorRegistry {
       if (next === null) break;
       start = `(${next}`;
     }
-    const [oldest] = ((await this.client.sendCommand(['XRANGE', this.keys.cdrStream, '-', '+', 'COUNT', '1'])) as [string, unknown][] | null) ?? [];
+    const [oldest] = ((await this.client.sendCommand(['XRANGE', this.streamOf(spec), '-', '+', 'COUNT', '1'])) as [string, unknown][] | null) ?? [];
     return { items, next, oldestAvailable: oldest?.[0] ?? null };
   }
 
   /** Undelivered entries per group: Redis's lag, else counted up to the cap. */
-  private async groupInfo(): Promise<Map<string, number>> {
-    const reply = (await this.client.sendCommand(['XINFO', 'GROUPS', this.keys.cdrStream]).catch(() => [])) as unknown[][];
+  private async groupInfo(stream: string): Promise<Map<string, number>> {
+    const reply = (await this.client.sendCommand(['XINFO', 'GROUPS', stream]).catch(() => [])) as unknown[][];
     const groups = new Map<string, number>();
     await Promise.all(
       reply.map(async (flat) => {
@@ -226,13 +250,24 @@ export class IntegratorRegistry {
         for (let i = 0; i + 1 < flat.length; i += 2) group[String(flat[i])] = flat[i + 1];
         const undelivered =
           group.lag === null || group.lag === undefined
-            ? await this.countScript.run(this.client, [this.keys.cdrStream], [String(group['last-delivered-id']), String(UNDELIVERED_COUNT_CAP)])
+            ? await this.countScript.run(this.client, [stream], [String(group['last-delivered-id']), String(UNDELIVERED_COUNT_CAP)])
             : group.lag;
         groups.set(String(group.name), Number(undelivered));
       }),
     );
     return groups;
   }
+}
+
+function pickScope(scope: IntegratorScope): IntegratorScope {
+  return { ...(scope.reseller !== undefined ? { reseller: scope.reseller } : {}), ...(scope.domain !== undefined ? { domain: scope.domain } : {}) };
+}
+
+/** True when `spec` lies inside the token's tenant limit; a token without one sees every integrator. */
+export function withinScope(limit: IntegratorScope | undefined, spec: Pick<IntegratorSpec, 'scope'>): boolean {
+  if (!limit || (limit.reseller === undefined && limit.domain === undefined)) return true;
+  if (!spec.scope) return false;
+  return (limit.reseller === undefined || spec.scope.reseller === limit.reseller) && (limit.domain === undefined || spec.scope.domain === limit.domain);
 }
 
 function fieldMap(fields: string[] | null): Record<string, string | undefined> {

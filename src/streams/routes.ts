@@ -1,10 +1,23 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
-import { ValidationError } from '../errors.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { ForbiddenError, NotFoundError, ValidationError, type ErrorDetail } from '../errors.js';
+import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
-import { INTEGRATOR_NAME_PATTERN, type IntegratorRegistry, type IntegratorSpec } from './registry.js';
+import { INTEGRATOR_NAME_PATTERN, withinScope, type IntegratorRegistry, type IntegratorScope, type IntegratorSpec } from './registry.js';
 
 const Name = Type.String({ pattern: INTEGRATOR_NAME_PATTERN, description: 'Letters, digits, `_ . -`; at most 64; the consumer group name' });
+
+const Scope = Type.Object(
+  {
+    reseller: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    domain: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description: "The tenant whose events it receives, on its own stream and list; a tenant-limited token's own scope by default",
+  },
+);
 
 const IntegratorRequestBody = Type.Object(
   {
@@ -14,6 +27,7 @@ const IntegratorRequestBody = Type.Object(
     ),
     stream: Type.Optional(Type.Boolean({ description: 'A consumer group on the stream; default true unless legacyList' })),
     legacyList: Type.Optional(Type.Boolean({ description: 'An own Redis List fed with the Enigma CDR messages (BRPOP); default false' })),
+    scope: Type.Optional(Scope),
   },
   { additionalProperties: false },
 );
@@ -31,6 +45,7 @@ const Integrator = Type.Object({
   name: Type.String(),
   types: Type.Array(Type.String()),
   legacyList: Type.Boolean(),
+  scope: Type.Optional(Scope),
   stream: Type.Optional(Type.String({ description: 'Stream key to XREADGROUP' })),
   group: Type.Optional(Type.String({ description: 'Consumer group name' })),
   deadLetter: Type.Optional(Type.String({ description: 'Dead-letter stream key' })),
@@ -67,6 +82,13 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
       const lag = await registry.lag(specs);
       return specs.map((spec) => ({ ...registry.view(spec), lag: lag.get(spec.name) }));
     };
+    /** An integrator outside the token's tenant is answered like one that does not exist. */
+    const visible = async (request: FastifyRequest) => {
+      const { name } = request.params as { name: string };
+      const spec = await registry.get(name);
+      if (!withinScope(request.principal?.scope, spec)) throw new NotFoundError(`no integrator "${name}"`);
+      return spec;
+    };
 
     app.post('/v1/integrators', {
       config: { role: 'admin' },
@@ -89,20 +111,26 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
           });
         }
       },
-      handler: async (request, reply) => reply.code(201).send(await registry.register(request.body as typeof IntegratorRequestBody.static)),
+      handler: async (request, reply) => {
+        const body = request.body as typeof IntegratorRequestBody.static;
+        const scope = integratorScope(request.principal, body.scope);
+        return reply.code(201).send(await registry.register({ ...body, ...(scope ? { scope } : {}) }));
+      },
     });
 
     app.get('/v1/integrators', {
       config: { role: 'read' },
       schema: { summary: 'Integrators with their lag', tags, security, response: { 200: Type.Object({ integrators: Type.Array(Integrator) }) } },
-      handler: async () => ({ integrators: await withLag(await registry.list()) }),
+      handler: async (request) => ({
+        integrators: await withLag((await registry.list()).filter((spec) => withinScope(request.principal?.scope, spec))),
+      }),
     });
 
     app.get('/v1/integrators/:name', {
       config: { role: 'read' },
       schema: { summary: 'One integrator with its lag', tags, security, params: NameParams, response: { 200: Integrator, '4xx': ErrorResponse } },
       handler: async (request) => {
-        const [one] = await withLag([await registry.get((request.params as { name: string }).name)]);
+        const [one] = await withLag([await visible(request)]);
         return one;
       },
     });
@@ -117,7 +145,7 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
         response: { 204: Type.Null(), '4xx': ErrorResponse },
       },
       handler: async (request, reply) => {
-        await registry.remove((request.params as { name: string }).name);
+        await registry.remove(await visible(request));
         return reply.code(204).send();
       },
     });
@@ -135,8 +163,29 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
       },
       handler: async (request) => {
         const { since, limit } = request.query as typeof ReplayQuery.static;
-        return registry.replay(await registry.get((request.params as { name: string }).name), since, limit);
+        return registry.replay(await visible(request), since, limit);
       },
     });
   };
+}
+
+/**
+ * The scope a new integrator gets: what the request names, inside the token's limit. A
+ * tenant-limited token's integrators are always limited to (at least) its tenant, so it can
+ * neither register a global integrator nor one of another tenant.
+ */
+function integratorScope(principal: Principal | undefined, requested: IntegratorScope | undefined): IntegratorScope | undefined {
+  const limit = principal?.scope;
+  const scope: IntegratorScope = { ...requested };
+  const problems: ErrorDetail[] = [];
+  for (const level of ['reseller', 'domain'] as const) {
+    const allowed = limit?.[level];
+    if (!allowed) continue;
+    if (scope[level] !== undefined && scope[level] !== allowed) {
+      problems.push({ path: `/scope/${level}`, message: `token "${principal?.name}" is limited to ${level} "${allowed}"` });
+    }
+    scope[level] = allowed;
+  }
+  if (problems.length > 0) throw new ForbiddenError('the integrator names a tenant outside the token scope', { details: problems });
+  return scope.reseller === undefined && scope.domain === undefined ? undefined : scope;
 }

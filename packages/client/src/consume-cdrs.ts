@@ -133,12 +133,14 @@ class Consumer {
   private readonly claimIdleMs: number;
   private readonly claimIntervalMs: number;
   private types: Set<string> | undefined;
+  private stream: string;
 
   constructor(
     private readonly client: AnyRedisClient,
     private readonly options: ConsumeCdrsOptions,
   ) {
     this.keys = integratorKeys(options.keyPrefix);
+    this.stream = this.keys.cdrStream;
     this.count = options.count ?? 100;
     this.blockMs = options.blockMs ?? 2000;
     this.claimIdleMs = options.claimIdleMs ?? 30_000;
@@ -153,7 +155,10 @@ class Consumer {
     const { integrator } = this.options;
     const spec = (await this.client.sendCommand(['HGET', this.keys.registry, integrator])) as string | null;
     if (!spec) throw new Error(`no integrator "${integrator}" is registered (POST /v1/integrators)`);
-    this.types = new Set((JSON.parse(spec) as { types: string[] }).types);
+    const registration = JSON.parse(spec) as { types: string[]; streamKey?: string };
+    this.types = new Set(registration.types);
+    // An integrator limited to a tenant reads its own stream (the registration names it).
+    this.stream = registration.streamKey ?? this.keys.cdrStream;
 
     let history: string | undefined = '0';
     let nextClaimAt = Date.now() + this.claimIntervalMs;
@@ -194,7 +199,7 @@ class Consumer {
   private async read(from: string, block: boolean): Promise<StreamEntry[]> {
     const args = ['XREADGROUP', 'GROUP', this.options.integrator, this.options.consumer, 'COUNT', String(this.count)];
     if (block) args.push('BLOCK', String(this.blockMs));
-    args.push('STREAMS', this.keys.cdrStream, from);
+    args.push('STREAMS', this.stream, from);
     const reply = (await this.client.sendCommand(args)) as [string, StreamEntry[]][] | null;
     return reply?.[0]?.[1] ?? [];
   }
@@ -202,7 +207,7 @@ class Consumer {
   /** Dead-letters poison entries, then claims the other idle ones to this worker and processes them. */
   private async rescue(): Promise<void> {
     await deadLetterGroup(this.client, {
-      stream: this.keys.cdrStream,
+      stream: this.stream,
       deadLetter: this.keys.deadLetters(this.options.integrator),
       counters: this.keys.counters,
       group: this.options.integrator,
@@ -213,7 +218,7 @@ class Consumer {
     let cursor = '0-0';
     do {
       const [next, entries] = (await this.client.sendCommand([
-        'XAUTOCLAIM', this.keys.cdrStream, this.options.integrator, this.options.consumer, String(this.claimIdleMs), cursor, 'COUNT', String(this.count),
+        'XAUTOCLAIM', this.stream, this.options.integrator, this.options.consumer, String(this.claimIdleMs), cursor, 'COUNT', String(this.count),
       ])) as [string, StreamEntry[], string[]?];
       await this.process(entries);
       cursor = next;
@@ -239,6 +244,6 @@ class Consumer {
       }
       if (this.aborted) break;
     }
-    if (acks.length > 0) await this.client.sendCommand(['XACK', this.keys.cdrStream, this.options.integrator, ...acks]);
+    if (acks.length > 0) await this.client.sendCommand(['XACK', this.stream, this.options.integrator, ...acks]);
   }
 }

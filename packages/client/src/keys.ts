@@ -8,8 +8,10 @@ export function integratorKeys(keyPrefix = 'switchboard') {
   return {
     /** Registry hash: integrator name → its registration (JSON). */
     registry: `${log}:integrators`,
-    /** The critical-event stream; one consumer group per integrator. */
+    /** The critical-event stream of integrators not limited to a tenant; one consumer group each. */
     cdrStream: `${log}:cdr`,
+    /** The own stream of an integrator limited to a tenant: only its tenant's events, one group. */
+    scopedStream: (integrator: string) => `${log}:cdr:${integrator}`,
     /** Per-integrator counters (hash fields `<name>:dead` and `<name>:lost`). */
     counters: `${log}:integrators:counters`,
     deadLetters: (integrator: string) => `${log}:dlq:${integrator}`,

@@ -24,12 +24,16 @@
     P  PUBLISH to channel `target`
     L  LPUSH to KEYS[target]
     X  XADD to KEYS[target] with fields id, type, event=message
-    I  integrator fan-out; target is "<registry index> <stream index>" into KEYS. The registry
-       hash (name -> JSON {types, list}) is read here, so a registration takes effect atomically
-       on every hub node. When any integrator takes this event type: XADD the event once to the
-       stream (fields as X, event = the event JSON), and LPUSH `message` (the event JSON when
-       empty) to the `list` of every legacy-list integrator taking it. List keys come from the
-       registry and share the {log} hash tag.
+    I  integrator fan-out; target is the JSON array [registry index, stream index, reseller,
+       domain] (indexes into KEYS; the event's tenant, '' when none; spool rows written before
+       tenants were added hold "<registry index> <stream index>"). The registry hash (name ->
+       JSON {types, stream, list, scope, streamKey}) is read here, so a registration takes effect
+       atomically on every hub node. Integrators without a scope: when any takes this event type,
+       XADD the event once to the shared stream (fields as X, event = the event JSON). Integrators
+       with a scope take only events of their tenant (each scope level they set must equal the
+       event's): XADD to their own `streamKey`. Every legacy-list integrator taking the event gets
+       `message` (the event JSON when empty) LPUSHed to its `list`. Stream and list keys come from
+       the registry and share the {log} hash tag.
 
   Returns, per event, its log entry id, or false when the id was seen inside the dedup window.
 ]]
@@ -43,7 +47,9 @@ end
 local results = {}
 local arg = 6
 
--- Each registry is decoded once per call: event type -> {lists = {key…}} of the integrators taking it.
+-- Each registry is decoded once per call: event type -> route of the integrators taking it:
+-- shared (an unscoped integrator reads the shared stream or a list), lists and streams of the
+-- unscoped ones, and the scoped ones with their tenant.
 local registries = {}
 local function routesOf(registryKey)
   local routes = registries[registryKey]
@@ -51,18 +57,55 @@ local function routesOf(registryKey)
     routes = {}
     for _, spec in ipairs(redis.call('HVALS', registryKey)) do
       local integrator = cjson.decode(spec)
+      local scope = type(integrator.scope) == 'table' and integrator.scope or nil
       for _, eventType in ipairs(integrator.types) do
         local route = routes[eventType]
         if route == nil then
-          route = { lists = {} }
+          route = { shared = false, lists = {}, scoped = {} }
           routes[eventType] = route
         end
-        if type(integrator.list) == 'string' then table.insert(route.lists, integrator.list) end
+        if scope == nil then
+          route.shared = true
+          if type(integrator.list) == 'string' then table.insert(route.lists, integrator.list) end
+        else
+          table.insert(route.scoped, {
+            reseller = type(scope.reseller) == 'string' and scope.reseller or nil,
+            domain = type(scope.domain) == 'string' and scope.domain or nil,
+            stream = integrator.stream == true and integrator.streamKey or nil,
+            list = type(integrator.list) == 'string' and integrator.list or nil,
+          })
+        end
       end
     end
     registries[registryKey] = routes
   end
   return routes
+end
+
+local function fanOut(target, eventId, eventType, body, message)
+  local registryIndex, streamIndex, reseller, domain
+  if string.sub(target, 1, 1) == '[' then
+    local parts = cjson.decode(target)
+    registryIndex, streamIndex, reseller, domain = parts[1], parts[2], parts[3], parts[4]
+  else
+    registryIndex, streamIndex = string.match(target, '^(%d+) (%d+)$')
+    reseller, domain = '', ''
+  end
+  local route = routesOf(KEYS[tonumber(registryIndex)])[eventType]
+  if route == nil then return end
+  local listMessage = message ~= '' and message or body
+  if route.shared then
+    redis.call('XADD', KEYS[tonumber(streamIndex)], '*', 'id', eventId, 'type', eventType, 'event', body)
+    for _, list in ipairs(route.lists) do redis.call('LPUSH', list, listMessage) end
+  end
+  for _, integrator in ipairs(route.scoped) do
+    if (integrator.reseller == nil or integrator.reseller == reseller) and (integrator.domain == nil or integrator.domain == domain) then
+      if integrator.stream then
+        redis.call('XADD', integrator.stream, '*', 'id', eventId, 'type', eventType, 'event', body)
+      end
+      if integrator.list then redis.call('LPUSH', integrator.list, listMessage) end
+    end
+  end
 end
 
 for i = 1, count do
@@ -100,13 +143,7 @@ for i = 1, count do
       elseif op == 'X' then
         redis.call('XADD', KEYS[tonumber(target)], '*', 'id', eventId, 'type', eventType, 'event', message)
       elseif op == 'I' then
-        local registryIndex, streamIndex = string.match(target, '^(%d+) (%d+)$')
-        local route = routesOf(KEYS[tonumber(registryIndex)])[eventType]
-        if route ~= nil then
-          redis.call('XADD', KEYS[tonumber(streamIndex)], '*', 'id', eventId, 'type', eventType, 'event', body)
-          local listMessage = message ~= '' and message or body
-          for _, list in ipairs(route.lists) do redis.call('LPUSH', list, listMessage) end
-        end
+        fanOut(target, eventId, eventType, body, message)
       else
         return redis.error_reply('ERR unknown output op ' .. tostring(op))
       end

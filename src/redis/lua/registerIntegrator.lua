@@ -2,7 +2,7 @@
   Registers an integrator: its consumer group (when it reads the stream) and its registry entry,
   in one atomic step, so the append script never sees one without the other.
 
-  KEYS[1] integrator registry hash   KEYS[2] integrators' stream
+  KEYS[1] integrator registry hash   KEYS[2] the stream its group reads (shared, or its own when scoped)
   ARGV[1] name   ARGV[2] spec JSON   ARGV[3] "1" when the integrator reads the stream (a group)
 
   The group starts at `$`: it receives the events accepted after this call.
