@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { createHash } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, PoolExhaustedError, ValidationError, ValueTooLargeError, type ErrorDetail } from '../errors.js';
 import { ErrorResponse } from '../server/schemas.js';
 import type { BasicAuthenticator } from './basic-auth.js';
@@ -107,7 +108,7 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
       },
     });
 
-    const fetch = (deleted: boolean) => async (request: { params: unknown }, reply: FastifyReply) => {
+    const fetch = (deleted: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
       const { key } = request.params as { key: string };
       const colon = key.indexOf(':');
       if (colon <= 0) throw new NotFoundError(`no entry "${key}": expected ${BASE}/<dnis>:<ani>`);
@@ -118,7 +119,13 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
       const value = pool ? await (deleted ? store.take(pool, dnis, ani, storedAni) : store.get(pool, dnis, ani, storedAni)) : null;
       events.fetched(pool, value !== null, deleted);
       if (value === null) throw new NotFoundError(`no entry for ${dnis}:${ani} (never stored, fetched with DELETE, or expired)`);
-      return sendJson(reply, `{"value":${value}}`);
+      const json = `{"value":${value}}`;
+      if (deleted) return sendJson(reply, json);
+      // GET answers with an ETag like Express's (docs/contracts/cti-cache.md) and honours If-None-Match.
+      const etag = weakEtag(json);
+      reply.header('etag', etag);
+      if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      return sendJson(reply, json);
     };
 
     app.get(`${BASE}/:key`, {
@@ -186,6 +193,22 @@ function describe(error: ValueError): ErrorDetail {
     default:
       return { path: error.path, message: error.message };
   }
+}
+
+/** A weak validator of the body, in Express's form: `W/"<length in hex>-<sha1, base64, 27 chars>"`. */
+function weakEtag(body: string): string {
+  const hash = createHash('sha1').update(body, 'utf8').digest('base64').slice(0, 27);
+  return `W/"${Buffer.byteLength(body).toString(16)}-${hash}"`;
+}
+
+/** If-None-Match uses the weak comparison: `*`, or any listed tag equal once `W/` is ignored. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = etag.slice(2);
+  return header.split(',').some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === '*' || (trimmed.startsWith('W/') ? trimmed.slice(2) : trimmed) === opaque;
+  });
 }
 
 /** Sends prebuilt JSON (values are stored as JSON text and passed through without re-parsing). */

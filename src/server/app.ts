@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { bearerAuth, type TokenStore } from './auth.js';
 import type { HttpConfig } from '../config/schema.js';
@@ -14,6 +15,30 @@ export interface ServerOptions {
   tokens: TokenStore;
   /** Route plugins, each encapsulated. */
   plugins: readonly { plugin: FastifyPluginAsync<never>; options?: unknown }[];
+}
+
+/**
+ * Many HTTP clients (IVR REST nodes, Express apps, generic SDKs) send `Content-Type:
+ * application/json` with an empty body on GET, DELETE and bodiless POSTs. A route that declares no
+ * body schema takes no body, so an empty one there is no body whatever its content type: the
+ * header is dropped before Fastify picks a parser. Routes that take a body still answer an empty
+ * one with a 400 naming the problem.
+ */
+function treatEmptyBodiesAsNone(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    const headers = request.raw.headers;
+    if (headers['content-type'] !== undefined && request.routeOptions.schema?.body === undefined && declaresNoContent(headers)) {
+      delete headers['content-type'];
+    }
+    done();
+  });
+}
+
+/** HTTP/1.1: no body when Content-Length is 0, or when neither Content-Length nor Transfer-Encoding is sent. */
+function declaresNoContent(headers: IncomingHttpHeaders): boolean {
+  if (headers['transfer-encoding'] !== undefined) return false;
+  const length = headers['content-length'];
+  return length === undefined || length.trim() === '0';
 }
 
 /** The HTTP server: error mapping, bearer auth, OpenAPI + browsable reference at /docs, then the routes. */
@@ -39,6 +64,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   registerErrorHandling(app);
   registerJsonBodyParser(app, options.http.maxJsonDepth);
+  treatEmptyBodiesAsNone(app);
   await app.register(swagger, {
     openapi: {
       info: {

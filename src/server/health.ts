@@ -19,7 +19,11 @@ export interface HealthOptions {
 export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { checks, registry }) => {
   app.get('/healthz', { schema: { summary: 'The process is alive', tags: ['operations'] } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { summary: 'Redis reachable, spool depth, component warnings', tags: ['operations'] } }, async (_request, reply) => {
+  const readyzDescription =
+    '200 `{status: "ready"}` or 503 `{status: "not_ready", reasons}`; `warnings` never make it 503. ' +
+    '`checks` holds every check: redis, spool (`depth`), integrators (`streamLength`, `backlog`: CDRs not yet acknowledged by every integrator), ' +
+    'cti (`pools`), webhooks (`slots`, `subscriptions`). Every field: docs/operations.md.';
+  app.get('/readyz', { schema: { summary: 'Redis reachable, spool depth, component warnings', description: readyzDescription, tags: ['operations'] } }, async (_request, reply) => {
     const reports = await Promise.all(checks.map(async (check) => check()));
     const ready = reports.every((report) => report.ok);
     const reasons = reports.filter((report) => !report.ok).map((report) => report.message ?? report.name);
