@@ -35,7 +35,7 @@ describe('queued-call lifecycle and source events in the catalogue', () => {
     ])).toEqual([
       { path: '/data/queue', message: 'is required' },
       { path: '/data/reason', message: 'must be one of: caller_hungup, timeout, no_agent, exit_key, break_out, other' },
-      { path: '/data/colour', message: 'Unexpected property' },
+      { path: '/data/colour', message: 'is not a known field (call.ended has no such field; put your own fields under data.custom)' },
       { path: '/data/kind', message: 'must be one of: freeswitch, asterisk' },
     ]);
   });

@@ -8,7 +8,10 @@ import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { startHub, TEST_TOKEN } from './helpers/hub.js';
 
 function run(steps: number, seed = 7): SandboxEvent[] {
-  const dialler = new SandboxDialler({ agents: 5, campaigns: 2, seed });
+  // A clock of its own (50 ms per reading), so two runs with one seed match also on a loaded machine.
+  let ticks = 0;
+  const now = () => new Date(Date.UTC(2026, 10, 21, 10) + 50 * ticks++);
+  const dialler = new SandboxDialler({ agents: 5, campaigns: 2, seed, now });
   const events: SandboxEvent[] = [];
   for (let i = 0; i < steps; i += 1) events.push(...dialler.next());
   return [...events, ...dialler.finish()];
@@ -23,9 +26,8 @@ describe('sandbox dialler', () => {
   });
 
   it('is deterministic for a seed', () => {
-    const strip = (list: SandboxEvent[]) => JSON.stringify(list).replace(/"\d{4}-\d\d-\d\dT[^"]+"/g, '"t"');
-    expect(strip(run(200, 3))).toBe(strip(run(200, 3)));
-    expect(strip(run(200, 3))).not.toBe(strip(run(200, 4)));
+    expect(JSON.stringify(run(200, 3))).toBe(JSON.stringify(run(200, 3)));
+    expect(JSON.stringify(run(200, 3))).not.toBe(JSON.stringify(run(200, 4)));
   });
 
   it('tries a callee\'s numbers in order, one CDR each, and skips the rest once one connects', () => {
@@ -93,11 +95,23 @@ describe('switchboard simulate', () => {
       { url: hub.url, token: TEST_TOKEN, rate: 300, agents: 8, campaigns: 2, durationS: 1, maxBatch: 50, seed: 1 },
       out,
     );
+    // Counts and order, not a rate: how many events fit in a second depends on the machine's load.
     expect(summary.rejected.size).toBe(0);
-    expect(summary.accepted).toBeGreaterThan(200);
+    expect(summary.accepted).toBeGreaterThan(0);
+    expect([...summary.byType.values()].reduce((sum, count) => sum + count, 0)).toBe(summary.accepted);
     const client = await connectClient(redis.url);
-    expect(await client.xLen(hub.context.keys.eventLog)).toBe(summary.accepted);
+    const log = await client.xRange(hub.context.keys.eventLog, '-', '+');
     await client.quit();
+    expect(log).toHaveLength(summary.accepted);
+    const types = log.map((entry) => entry.message.type);
+    for (const [type, count] of summary.byType) expect(types.filter((logged) => logged === type)).toHaveLength(count);
+    // The dialler's shift, in acceptance order: campaigns start first, complete last; agents log out at the end.
+    const campaignStatuses = log
+      .filter((entry) => entry.message.type === 'campaign.status_changed')
+      .map((entry) => (JSON.parse(entry.message.event ?? '{}') as { data: { status: string } }).data.status);
+    expect(campaignStatuses.slice(0, 2)).toEqual(['started', 'started']);
+    expect(campaignStatuses.slice(-2)).toEqual(['stopping', 'completed']);
+    expect(types.at(-1)).toBe('agent.status_changed');
     expect(printed).toMatch(new RegExp(`summary: ${summary.accepted} events accepted`));
     expect(printed).toContain('CDRs by disposition:');
   });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { validationDetails } from '../validation.js';
 import { AsteriskSourceConfig, ConfigSchema, FreeswitchSourceConfig, type Config } from './schema.js';
 
 type EnvKind = 'string' | 'integer' | 'boolean' | 'list';
@@ -60,16 +61,14 @@ const REDIS_TOPOLOGY_ENV: readonly (readonly [string, string])[] = [
 /** Validates a raw object against the schema, filling defaults; the error names every bad key. */
 export function parseConfig(raw: unknown): Config {
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw ?? {}));
-  const errors = [...Value.Errors(ConfigSchema, withDefaults)].flatMap((error) => explainSourceError(error));
-  if (errors.length > 0) {
-    const problems = errors.map((error) => {
-      const key = error.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
-      const unknownKey = error.type === ValueErrorType.ObjectAdditionalProperties;
-      return unknownKey ? `${key}: unknown key` : `${key}: ${error.message}`;
+  const details = validationDetails([...Value.Errors(ConfigSchema, withDefaults)].flatMap((error) => explainSourceError(error)));
+  if (details.length > 0) {
+    // Config keys are written with dots, as in the documentation: `spool.maxBytez: unknown key`.
+    const problems = details.map((detail) => {
+      const key = detail.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+      return `${key}: ${detail.message === 'is not a known field' ? 'unknown key' : detail.message}`;
     });
-    throw new ConfigError(`invalid configuration: ${[...new Set(problems)].join('; ')}`, {
-      details: errors.map((error) => ({ path: error.path, message: error.message })),
-    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, { details });
   }
   const config = withDefaults as Config;
   const topologies = (['url', 'sentinel', 'cluster'] as const).filter((key) => config.redis[key] !== undefined);

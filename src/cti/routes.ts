@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { NotFoundError, PoolExhaustedError, ValidationError, ValueTooLargeError, type ErrorDetail } from '../errors.js';
+import { NotFoundError, PoolExhaustedError, ValidationError, ValueTooLargeError } from '../errors.js';
+import { summarize, validationDetails } from '../validation.js';
 import { ErrorResponse } from '../server/schemas.js';
 import type { BasicAuthenticator } from './basic-auth.js';
 import type { CtiPool, CtiPools } from './pools.js';
@@ -168,31 +168,8 @@ function resolvePool(pools: CtiPools, name: string | undefined): CtiPool {
 
 function parseStoreRequest(body: unknown): StoreRequest {
   if (checkStoreRequest.Check(body)) return body;
-  const details: ErrorDetail[] = [];
-  for (const error of checkStoreRequest.Errors(body)) {
-    const detail = describe(error);
-    if (!details.some((known) => known.path === detail.path)) details.push(detail);
-  }
-  throw new ValidationError(`invalid body: ${details.map((detail) => `${detail.path || '(body)'} ${detail.message}`).join('; ')}`, { details });
-}
-
-function describe(error: ValueError): ErrorDetail {
-  switch (error.type) {
-    case ValueErrorType.ObjectRequiredProperty:
-      return { path: error.path, message: 'is required' };
-    case ValueErrorType.ObjectAdditionalProperties:
-      return { path: error.path, message: 'is not a field of this request (expected value, ani, pool)' };
-    case ValueErrorType.Object:
-      return { path: error.path, message: 'expected a JSON object {"value": ..., "ani": "..."}' };
-    case ValueErrorType.String:
-      return { path: error.path, message: 'expected a string' };
-    case ValueErrorType.StringMaxLength:
-      return { path: error.path, message: `at most ${String(error.schema.maxLength)} characters` };
-    case ValueErrorType.StringPattern:
-      return { path: error.path, message: 'control characters are not allowed' };
-    default:
-      return { path: error.path, message: error.message };
-  }
+  const details = validationDetails(checkStoreRequest.Errors(body), { unknownFieldHint: 'expected value, ani, pool' });
+  throw new ValidationError(`invalid body: ${summarize(details)}`, { details });
 }
 
 /** A weak validator of the body, in Express's form: `W/"<length in hex>-<sha1, base64, 27 chars>"`. */

@@ -1,8 +1,10 @@
-import { Type, type Static, type TLiteral, type TObject, type TUnion } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TObject, type TProperties, type TUnion } from '@sinclair/typebox';
 
 /**
- * The event catalogue (SPEC §3): one JSON Schema per type, for the event's `data`.
- * Data objects are open (extra fields are kept in the log), envelopes are closed.
+ * The event catalogue (docs/events.md): one JSON Schema per type, for the event's `data`.
+ * Every schema is closed: a field the catalogue does not know (a typo such as `agnet`) is a 400
+ * naming it. Sources put their own fields under `data.custom` (types sources submit only), which
+ * the log, the integrators' stream and webhooks carry and the Enigma and Newfies formats never do.
  */
 const Text = (maxLength = 256) => Type.String({ minLength: 1, maxLength });
 const Timestamp = Type.String({ format: 'date-time' });
@@ -37,10 +39,19 @@ export type CdrDisposition = (typeof CDR_DISPOSITIONS)[number];
 
 export const CAMPAIGN_STATUSES = ['started', 'stopping', 'stopped', 'completed'] as const;
 
+/** Integrators' own fields: any JSON object, carried as is. */
+const Custom = Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), {
+  description: "The source's own fields, carried to the event log, the integrators' stream and webhooks, never to the Enigma or Newfies formats",
+});
+const strictData = { additionalProperties: false } as const;
+
+/** The data of a type that sources submit: its catalogue fields and an optional `custom` object, nothing else. */
+const submittedData = <T extends TProperties>(fields: T) => Type.Object({ ...fields, custom: Type.Optional(Custom) }, strictData);
+
 const oneOf = <T extends string>(values: readonly T[]) =>
   Type.Union(values.map((value) => Type.Literal(value))) as unknown as TUnion<TLiteral<T>[]>;
 
-const AgentStatusChanged = Type.Object({
+const AgentStatusChanged = submittedData({
   agent: Text(128),
   status: oneOf(AGENT_STATUSES),
   status_raw: Type.Optional(Text()),
@@ -63,8 +74,8 @@ const callAgentFields = {
   member_session_uuid: Type.Optional(Text(128)),
   ref: Type.Optional(Text()),
 };
-const CallOffered = Type.Object(callAgentFields);
-const CallConnected = Type.Object(callAgentFields);
+const CallOffered = submittedData(callAgentFields);
+const CallConnected = submittedData(callAgentFields);
 
 /** The caller's side of a queued call, shared by its lifecycle events (queued, ended, abandoned). */
 const queuedCallFields = {
@@ -81,10 +92,9 @@ const queuedCallFields = {
   queued_at: Type.Optional(Timestamp),
   ref: Type.Optional(Text()),
 };
-const strictData = { additionalProperties: false } as const;
 
 /** A caller entered a queue (FreeSWITCH member-queue-start, Asterisk QueueCallerJoin). */
-const CallQueued = Type.Object(
+const CallQueued = submittedData(
   {
     ...queuedCallFields,
     queue: Text(),
@@ -92,11 +102,10 @@ const CallQueued = Type.Object(
     position: Type.Optional(Type.Integer({ minimum: 1 })),
     waiting: Type.Optional(Type.Integer({ minimum: 0 })),
   },
-  strictData,
 );
 
 /** A queued call that reached an agent ended (the bridge ended or the caller left after being served). */
-const CallEnded = Type.Object(
+const CallEnded = submittedData(
   {
     ...queuedCallFields,
     agent: Type.Optional(Text(128)),
@@ -110,13 +119,12 @@ const CallEnded = Type.Object(
     /** The PBX's hangup cause as it names it (e.g. NORMAL_CLEARING). */
     cause: Type.Optional(Text(128)),
   },
-  strictData,
 );
 
 export const ABANDON_REASONS = ['caller_hungup', 'timeout', 'no_agent', 'exit_key', 'break_out', 'other'] as const;
 
 /** A caller left the queue before reaching an agent. */
-const CallAbandoned = Type.Object(
+const CallAbandoned = submittedData(
   {
     ...queuedCallFields,
     reason: oneOf(ABANDON_REASONS),
@@ -127,10 +135,9 @@ const CallAbandoned = Type.Object(
     position: Type.Optional(Type.Integer({ minimum: 1 })),
     original_position: Type.Optional(Type.Integer({ minimum: 1 })),
   },
-  strictData,
 );
 
-const CdrCreated = Type.Object({
+const CdrCreated = submittedData({
   call_id: Text(128),
   number: Text(64),
   direction: oneOf(['outbound', 'inbound']),
@@ -152,15 +159,15 @@ const CdrCreated = Type.Object({
   ref: Type.Optional(Text()),
 });
 
-const CampaignStatusChanged = Type.Object({
+const CampaignStatusChanged = submittedData({
   campaign: Text(128),
   status: oneOf(CAMPAIGN_STATUSES),
   ref: Type.Optional(Text()),
 });
 
-const CampaignDialPreview = Type.Object({
+const CampaignDialPreview = submittedData({
   campaign: Text(128),
-  callees: Type.Array(Type.Object({ number: Text(64), contact_ref: Type.Optional(Text()) }), { maxItems: 10_000 }),
+  callees: Type.Array(Type.Object({ number: Text(64), contact_ref: Type.Optional(Text()) }, strictData), { maxItems: 10_000 }),
   ref: Type.Optional(Text()),
 });
 
@@ -172,8 +179,8 @@ const ctiEntryFields = {
   ani: Type.String({ maxLength: 64 }),
   size_bytes: Type.Integer({ minimum: 0 }),
 };
-const CtiDataStored = Type.Object(ctiEntryFields);
-const CtiDataFetched = Type.Object({ ...ctiEntryFields, deleted: Type.Boolean() });
+const CtiDataStored = Type.Object(ctiEntryFields, strictData);
+const CtiDataFetched = Type.Object({ ...ctiEntryFields, deleted: Type.Boolean() }, strictData);
 
 /** Operational events of event subscriptions (src/webhooks): status changes, never silent. */
 const subscriptionFields = {
@@ -185,9 +192,9 @@ const subscriptionFields = {
   failed_events: Type.Optional(Type.Integer({ minimum: 0 })),
   post_origin: Type.Optional(Text(2048)),
 };
-const SubscriptionError = Type.Object(subscriptionFields);
-const SubscriptionDisabled = Type.Object(subscriptionFields);
-const SubscriptionRecovered = Type.Object(subscriptionFields);
+const SubscriptionError = Type.Object(subscriptionFields, strictData);
+const SubscriptionDisabled = Type.Object(subscriptionFields, strictData);
+const SubscriptionRecovered = Type.Object(subscriptionFields, strictData);
 
 /** Operational events of PBX sources (src/sources): emitted by the hub, never accepted at intake. */
 export const SOURCE_KINDS = ['freeswitch', 'asterisk'] as const;

@@ -1,8 +1,8 @@
 import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { v7 as uuidv7 } from 'uuid';
 import { BatchTooLargeError, ValidationError, type ErrorDetail } from '../errors.js';
+import { validationDetails } from '../validation.js';
 import {
   EVENT_DATA_SCHEMAS,
   SubmittedEvent,
@@ -54,35 +54,22 @@ export function checkHubEvent(item: AcceptedEvent): ErrorDetail[] {
 
 function checkEvent(item: unknown, index: number): ErrorDetail[] {
   // Fast path: the compiled checks; the (slower) error enumeration only runs for invalid events.
-  const dataCheck = dataChecks.get((item as { type?: string } | null)?.type as string);
+  const type = (item as { type?: unknown } | null)?.type;
+  const dataCheck = dataChecks.get(type as string);
   if (dataCheck && envelopeCheck.Check(item) && dataCheck.Check((item as { data: unknown }).data)) return [];
 
-  const problems: ErrorDetail[] = [];
-  // TypeBox reports a missing property twice (required, then wrong type): keep the first per path.
-  const add = (path: string, message: string) => {
-    if (!problems.some((problem) => problem.path === path)) problems.push({ index, path, message });
-  };
-  for (const error of envelopeCheck.Errors(item)) add(error.path, describe(error));
-  const type = (item as { type?: unknown } | null)?.type;
+  const problems = validationDetails(envelopeCheck.Errors(item), { index });
   if (typeof type !== 'string') return problems;
-
   if (!dataCheck) {
-    add('/type', `unknown event type "${type}"`);
+    if (!problems.some((problem) => problem.path === '/type')) problems.push({ index, path: '/type', message: `unknown event type "${type}"` });
     return problems;
   }
   const data = (item as { data?: unknown }).data;
   if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
-    for (const error of dataCheck.Errors(data)) add(`/data${error.path}`, describe(error));
+    const hint = `${type} has no such field; put your own fields under data.custom`;
+    for (const problem of validationDetails(dataCheck.Errors(data), { index, prefix: '/data', unknownFieldHint: hint })) {
+      if (!problems.some((known) => known.path === problem.path)) problems.push(problem);
+    }
   }
   return problems;
-}
-
-/** TypeBox says "Expected union value" for an enum; name the allowed values instead. */
-function describe(error: ValueError): string {
-  if (error.type === ValueErrorType.ObjectRequiredProperty) return 'is required';
-  const options = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf;
-  if (options?.every((option) => typeof option.const === 'string')) {
-    return `must be one of: ${options.map((option) => option.const).join(', ')}`;
-  }
-  return error.message;
 }

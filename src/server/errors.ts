@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AuthError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
+import { fastifyValidationDetails } from '../validation.js';
 
 /** The one place where error codes become HTTP statuses; a code without a status does not compile. */
 const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
@@ -70,12 +71,7 @@ export function toHttp(error: FastifyError | SwitchboardError): { status: number
   const code = FASTIFY_CODES[fastifyError.code] ?? (isJsonSyntaxError(fastifyError) ? 'MALFORMED_JSON' : undefined);
   if (code) {
     const body: ErrorBody = { error: { code, message: fastifyError.message } };
-    if (fastifyError.validation) {
-      body.error.details = fastifyError.validation.map((issue) => ({
-        path: issue.instancePath,
-        message: issue.message ?? 'invalid',
-      }));
-    }
+    if (fastifyError.validation) body.error.details = fastifyValidationDetails(fastifyError.validation);
     return { status: STATUS_BY_CODE[code], body };
   }
   const status = fastifyError.statusCode && fastifyError.statusCode < 500 ? fastifyError.statusCode : 500;

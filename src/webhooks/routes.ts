@@ -9,6 +9,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
+import { summarize, validationDetails } from '../validation.js';
 import { isModel, MODELS, type Model } from './models.js';
 import { generateSecret, parseSecret } from './signing.js';
 import { slotOf, type SubscriptionDef, type SubscriptionStore } from './store.js';
@@ -87,14 +88,14 @@ const DomainIdParams = Type.Object({ domain: Type.String(), id: Type.String() })
 
 /** Schema problems of a request body, every one listed (Fastify's default would strip unknown keys). */
 function schemaProblems<T extends TSchema>(schema: T, body: unknown): ErrorDetail[] {
-  return [...Value.Errors(schema, body ?? {})].map((error) => ({ path: error.path || '/', message: error.message }));
+  return validationDetails(Value.Errors(schema, body ?? {}));
 }
 
 function rejectIfAny(problems: readonly ErrorDetail[]): void {
   if (problems.length === 0) return;
   // One problem per path and message: TypeBox may report a field twice.
   const unique = problems.filter((problem, i) => problems.findIndex((other) => other.path === problem.path && other.message === problem.message) === i);
-  throw new ValidationError(`invalid subscription request: ${unique.map((problem) => `${problem.path} ${problem.message}`).join('; ')}`, { details: unique });
+  throw new ValidationError(`invalid subscription request: ${summarize(unique)}`, { details: unique });
 }
 
 /** Runs a check that throws a ValidationError, collecting its details instead. */
