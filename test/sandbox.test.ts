@@ -100,7 +100,7 @@ describe('switchboard simulate', () => {
     expect(summary.accepted).toBeGreaterThan(0);
     expect([...summary.byType.values()].reduce((sum, count) => sum + count, 0)).toBe(summary.accepted);
     const client = await connectClient(redis.url);
-    const log = await client.xRange(hub.context.keys.eventLog, '-', '+');
+    const log = (await client.xRange(hub.context.keys.eventLog, '-', '+')) ?? [];
     await client.quit();
     expect(log).toHaveLength(summary.accepted);
     const types = log.map((entry) => entry.message.type);

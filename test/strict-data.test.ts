@@ -77,7 +77,7 @@ describe('strict event data, and data.custom for integrators\' own fields', () =
     }
     expect(JSON.parse(cdrMessage ?? '{}')).toMatchObject({ type: 'cdr', payload: { call_ref: 'cc-1' } });
 
-    const stream = await client.xRange(hub.context.keys.cdrStream, '-', '+');
+    const stream = (await client.xRange(hub.context.keys.cdrStream, '-', '+')) ?? [];
     const streamed = stream.map((entry) => JSON.parse(entry.message.event ?? '{}') as { id: string; data: { custom?: unknown } });
     expect(streamed.filter((event) => event.id.startsWith('custom-')).map((event) => [event.id, event.data.custom])).toEqual([
       ['custom-2', custom],
