@@ -113,8 +113,8 @@ describe('attacks: every refusal changes nothing', () => {
     // Brackets inside strings do not count.
     const inString = await postEvents(hub.url, { ...cdrEvent(20), data: { ...cdrEvent(20).data, campaign: '[{'.repeat(60) } });
     expect(inString.status).toBe(202);
-    // Depth 400 exactly is accepted: the envelope is level 1, data level 2.
-    const nested = `{"id":"deep-400","type":"cdr.created","data":${JSON.stringify(cdrEvent(21).data).slice(0, -1)},"x":${'['.repeat(398)}${']'.repeat(398)}}}`;
+    // Depth 400 exactly is accepted: the envelope is level 1, data level 2, data.custom level 3.
+    const nested = `{"id":"deep-400","type":"cdr.created","data":${JSON.stringify(cdrEvent(21).data).slice(0, -1)},"custom":{"x":${'['.repeat(397)}${']'.repeat(397)}}}}`;
     expect((await postRaw(hub.url, nested)).status).toBe(202);
     expect(await logLength()).toBe(before + 2);
     const health = await fetch(`${hub.url}/healthz`);

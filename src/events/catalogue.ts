@@ -72,6 +72,8 @@ const callAgentFields = {
   contact_ref: Type.Optional(Text()),
   member_uuid: Type.Optional(Text(128)),
   member_session_uuid: Type.Optional(Text(128)),
+  /** When the caller entered the queue, for a queued call (PBX sources know it). */
+  queued_at: Type.Optional(Timestamp),
   ref: Type.Optional(Text()),
 };
 const CallOffered = submittedData(callAgentFields);
