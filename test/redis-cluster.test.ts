@@ -130,6 +130,31 @@ describe('Redis Cluster (3 masters)', () => {
     expect(Number(pending[0])).toBe(0);
   });
 
+  it("fills a tenant-scoped integrator's own stream from the append script (same slot as the log)", async () => {
+    const registered = await api(hubA.url, 'POST', '/v1/integrators', { name: 'acme-billing', scope: { domain: 'acme.example' } });
+    expect(registered).toMatchObject({ status: 201, body: { stream: 'sbtest:{log}:cdr:acme-billing' } });
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const worker = consumeCdrs({
+      cluster: { nodes: nodes() },
+      keyPrefix: 'sbtest',
+      integrator: 'acme-billing',
+      consumer: 'acme-1',
+      blockMs: 200,
+      signal: stop.signal,
+      handler: (cdr) => void seen.push(cdr.id),
+    });
+    for (let n = 1; n <= 10; n += 1) {
+      const domain = n % 2 === 0 ? 'acme.example' : 'globex.example';
+      expect((await postEvents(hubB.url, { ...cdrEvent(3000 + n), scope: { domain } })).status).toBe(202);
+    }
+    await waitFor(() => seen.length >= 5, 20_000, 'the scoped worker to receive its tenant\'s CDRs');
+    stop.abort();
+    await worker;
+    expect(seen).toEqual(['cdr-3002', 'cdr-3004', 'cdr-3006', 'cdr-3008', 'cdr-3010']);
+    expect((await api(hubB.url, 'DELETE', '/v1/integrators/acme-billing')).status).toBe(204);
+  });
+
   it('delivers a webhook subscription from whichever hub holds its lease', async () => {
     const created = await api(hubA.url, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?c=1`, domain: 'cluster.example' });
     expect(created.status).toBe(200);
