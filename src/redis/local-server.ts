@@ -63,6 +63,11 @@ export class LocalRedisServer {
     return server;
   }
 
+  /** False once the process has exited. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }

@@ -25,8 +25,10 @@ export interface SentinelTopology {
   nodes: Map<number, LocalRedisServer>;
   /** The port of the current master, as the Sentinels say. */
   masterPort(): Promise<number>;
-  /** `kill -9` the current master; resolves once the Sentinels have promoted a replica. */
+  /** `kill -9` the current master; resolves once the Sentinels have promoted a replica and the other replicas follow it, in sync. */
   killMaster(): Promise<{ oldPort: number; newPort: number }>;
+  /** Resolves once every live replica replicates the current master with its link up. */
+  replicasInSync(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,7 +54,8 @@ export async function startSentinelTopology(options: { replicas?: number; sentin
   const sentinelServers: LocalRedisServer[] = [];
   const masterPort = await freePort();
   // Every data node has a priority: Sentinel promotes a replica that was in sync.
-  const nodeArgs = ['--repl-ping-replica-period', '1', '--repl-timeout', '5', '--min-replicas-to-write', '0'];
+  // No 5 s wait before a diskless full sync (the default): a replica is in sync seconds sooner.
+  const nodeArgs = ['--repl-ping-replica-period', '1', '--repl-timeout', '5', '--repl-diskless-sync-delay', '0'];
   nodes.set(masterPort, await LocalRedisServer.start({ port: masterPort, dir: join(dir, String(masterPort)), extraArgs: nodeArgs }));
   for (let i = 0; i < (options.replicas ?? 2); i += 1) {
     const port = await freePort();
@@ -103,7 +106,20 @@ export async function startSentinelTopology(options: { replicas?: number; sentin
         60_000,
         'the Sentinels to promote a replica',
       );
+      await topology.replicasInSync();
       return { oldPort, newPort };
+    },
+    async replicasInSync() {
+      const master = await topology.masterPort();
+      const replicas = [...nodes].filter(([port, server]) => port !== master && server.running).map(([port]) => port);
+      await waitFor(
+        async () => {
+          const infos = await Promise.all(replicas.map((port) => command(port, ['INFO', 'replication']).catch(() => '')));
+          return infos.every((info) => new RegExp(`master_port:${master}\\b`).test(String(info)) && /master_link_status:up/.test(String(info)));
+        },
+        60_000,
+        'the replicas to replicate the master',
+      );
     },
     async close() {
       await Promise.all(sentinelServers.map((server) => server.kill()));
@@ -120,6 +136,7 @@ export async function startSentinelTopology(options: { replicas?: number; sentin
     60_000,
     'the Sentinels to discover the replicas and each other',
   );
+  await topology.replicasInSync();
   return topology;
 }
 
