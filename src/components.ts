@@ -1,5 +1,6 @@
 import type { ComponentFactory } from './context.js';
 import { ctiComponent } from './cti/index.js';
+import { liveComponent } from './live/index.js';
 import { listRelayComponent } from './profiles/list-relay.js';
 import { sourcesComponent } from './sources/index.js';
 import { integratorsComponent } from './streams/component.js';
@@ -11,6 +12,7 @@ export const COMPONENTS: readonly ComponentFactory[] = [
   ctiComponent,
   webhooksComponent,
   listRelayComponent,
+  liveComponent,
   // Last: every other component is ready for the events the PBXs send.
   sourcesComponent,
 ];

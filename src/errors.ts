@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'LOG_ENTRY_UNREADABLE'
   | 'SOURCE_PROTOCOL'
   | 'SOURCE_AUTH'
+  | 'STREAM_FULL'
+  | 'LIVE_REBUILDING'
   | 'INTERNAL';
 
 export interface ErrorDetail {
@@ -154,4 +156,14 @@ export class SourceProtocolError extends SwitchboardError {
 /** A PBX refused the configured credentials. */
 export class SourceAuthError extends SwitchboardError {
   readonly code = 'SOURCE_AUTH';
+}
+
+/** The hub serves `stream.maxClients` event streams already. */
+export class StreamFullError extends SwitchboardError {
+  readonly code = 'STREAM_FULL';
+}
+
+/** The live state is still being rebuilt from the event log (after a start). */
+export class LiveRebuildingError extends SwitchboardError {
+  readonly code = 'LIVE_REBUILDING';
 }

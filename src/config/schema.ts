@@ -331,6 +331,52 @@ export const AsteriskSourceConfig = Type.Object(
   strict,
 );
 
+/** GET /v1/stream: Server-Sent Events of the event log (docs/stream.md). */
+const StreamConfig = Type.Object(
+  {
+    /** A comment line this often keeps proxies from closing an idle stream. */
+    heartbeatMs: Type.Integer({ minimum: 100, default: 15_000 }),
+    /** Bytes held for a client that does not read; beyond it the client is disconnected (it can resume). */
+    clientBufferBytes: Type.Integer({ minimum: 4096, default: 1_048_576 }),
+    /** Open streams per hub process; beyond it GET /v1/stream answers 503 STREAM_FULL. */
+    maxClients: Type.Integer({ minimum: 1, default: 10_000 }),
+    /** The `retry:` a browser waits before reconnecting on its own. */
+    retryMs: Type.Integer({ minimum: 0, default: 2000 }),
+  },
+  { ...strict, default: {} },
+);
+
+const LiveQueue = Type.Object(
+  {
+    /** Calls answered within this wait count towards the service level. */
+    serviceLevelThresholdMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Callers who hang up within this wait are short abandons: counted, and left out of the service level. */
+    shortAbandonMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  strict,
+);
+
+/** Live contact-centre state, projected from the event log (docs/live.md). */
+const LiveConfig = Type.Object(
+  {
+    /** Daily counters restart at this local time (HH:MM) in `timeZone`. */
+    resetTime: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', default: '00:00' }),
+    /** IANA time zone of `resetTime`, e.g. Africa/Johannesburg. */
+    timeZone: Type.String({ minLength: 1, default: 'UTC' }),
+    serviceLevelThresholdMs: Type.Integer({ minimum: 0, default: 20_000 }),
+    shortAbandonMs: Type.Integer({ minimum: 0, default: 5_000 }),
+    /** Per-queue overrides of the two thresholds, by queue name. */
+    queues: Type.Record(Type.String({ minLength: 1 }), LiveQueue, { default: {} }),
+    /** At start the projection replays the log accepted within this window (and what it still keeps). */
+    rebuildWindowMs: Type.Integer({ minimum: 0, default: 48 * 3_600_000 }),
+    /** CDRs kept for the board's latest-CDR list. */
+    latestCdrs: Type.Integer({ minimum: 0, maximum: 1000, default: 50 }),
+    /** Calls with no news for this long are dropped from calls in progress and waiting (a lost end event). */
+    staleCallMs: Type.Integer({ minimum: 60_000, default: 4 * 3_600_000 }),
+  },
+  { ...strict, default: {} },
+);
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data' }),
@@ -352,6 +398,8 @@ export const ConfigSchema = Type.Object(
     webhooks: WebhooksConfig,
     /** PBXs the hub connects out to (src/sources). */
     sources: Type.Array(Type.Union([FreeswitchSourceConfig, AsteriskSourceConfig]), { default: [] }),
+    stream: StreamConfig,
+    live: LiveConfig,
   },
   strict,
 );
@@ -363,5 +411,7 @@ export type IntegratorsConfig = Static<typeof IntegratorsConfig>;
 export type HttpConfig = Static<typeof HttpConfig>;
 export type CtiConfig = Static<typeof CtiConfig>;
 export type WebhooksConfig = Static<typeof WebhooksConfig>;
+export type StreamConfig = Static<typeof StreamConfig>;
+export type LiveConfig = Static<typeof LiveConfig>;
 export type FreeswitchSourceSettings = Static<typeof FreeswitchSourceConfig>;
 export type AsteriskSourceSettings = Static<typeof AsteriskSourceConfig>;

@@ -29,6 +29,8 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   SOURCE_PROTOCOL: 502,
   SOURCE_AUTH: 502,
   INTERNAL: 500,
+  STREAM_FULL: 503,
+  LIVE_REBUILDING: 503,
 };
 
 /** Fastify's own errors, renamed to our stable codes. */

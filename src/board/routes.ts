@@ -1,0 +1,35 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyPluginAsync } from 'fastify';
+import { NotFoundError } from '../errors.js';
+
+const ASSETS = new URL('./assets/', import.meta.url);
+const TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+const FILES = new Set(['index.html', 'board.js', 'board.css', 'sse.js']);
+
+/**
+ * /board: the supervisor wallboard, static files shipped in the package (dist/board/assets). The
+ * page is public; its data comes from /v1/live/* and /v1/stream with the read token it asks for.
+ */
+export const boardRoutes: FastifyPluginAsync = async (app) => {
+  const cache = new Map<string, Buffer>();
+  const serve = async (file: string) => {
+    if (!FILES.has(file)) throw new NotFoundError(`no board file ${file}`);
+    let body = cache.get(file);
+    if (!body) cache.set(file, (body = await readFile(new URL(file, ASSETS))));
+    return body;
+  };
+  const hidden = { schema: { hide: true } };
+  app.get('/board', hidden, async (_request, reply) =>
+    reply.type(TYPES['.html'] as string).header('cache-control', 'no-cache').header('content-security-policy', "default-src 'self'; connect-src 'self'").send(await serve('index.html')),
+  );
+  app.get<{ Params: { file: string } }>('/board/:file', hidden, async (request, reply) => {
+    const file = request.params.file;
+    const type = TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream';
+    return reply.type(type).header('cache-control', 'no-cache').send(await serve(file));
+  });
+};

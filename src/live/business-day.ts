@@ -1,0 +1,49 @@
+import { ConfigError } from '../errors.js';
+
+/**
+ * The contact centre's day: it starts at `resetTime` (HH:MM) local time in an IANA zone, so daily
+ * counters restart there (a night shift can count from 06:00). Days are named by the local date
+ * on which they start.
+ */
+export class BusinessDay {
+  private readonly format: Intl.DateTimeFormat;
+  private readonly resetMinutes: number;
+  /** Local date of the minute last asked about: events arrive in runs within a minute. */
+  private cachedMinute = Number.NaN;
+  private cachedDay = '';
+
+  constructor(resetTime: string, readonly timeZone: string) {
+    try {
+      this.format = new Intl.DateTimeFormat('en-CA', {
+        timeZone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+      });
+    } catch (error) {
+      throw new ConfigError(`live.timeZone: "${timeZone}" is not an IANA time zone (e.g. Europe/London)`, { cause: error });
+    }
+    const [hours = 0, minutes = 0] = resetTime.split(':').map(Number);
+    this.resetMinutes = hours * 60 + minutes;
+  }
+
+  /** The day (YYYY-MM-DD of its start) that the instant `ms` belongs to. */
+  dayOf(ms: number): string {
+    const minute = Math.floor(ms / 60_000);
+    if (minute === this.cachedMinute) return this.cachedDay;
+    const parts: Record<string, string> = {};
+    for (const part of this.format.formatToParts(new Date(minute * 60_000))) parts[part.type] = part.value;
+    let day = `${parts.year}-${parts.month}-${parts.day}`;
+    if (Number(parts.hour) * 60 + Number(parts.minute) < this.resetMinutes) {
+      const previous = new Date(`${day}T00:00:00Z`);
+      previous.setUTCDate(previous.getUTCDate() - 1);
+      day = previous.toISOString().slice(0, 10);
+    }
+    this.cachedMinute = minute;
+    this.cachedDay = day;
+    return day;
+  }
+}

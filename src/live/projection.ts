@@ -1,0 +1,453 @@
+import type { LiveConfig } from '../config/schema.js';
+import type { AcceptedEvent, EventScope } from '../events/catalogue.js';
+import type { LogEntry } from '../log/codec.js';
+import type { FeedConsumer } from '../log/feed.js';
+import { LOG_START } from '../log/reader.js';
+import { BusinessDay } from './business-day.js';
+
+/** Tenant of a record: the scope of the event that created it. */
+export interface RecordScope {
+  reseller?: string;
+  domain?: string;
+}
+
+export interface AgentCall {
+  call_id: string;
+  state: 'offered' | 'connected';
+  since: string;
+  queue: string | null;
+}
+
+export interface AgentRecord {
+  agent: string;
+  name: string | null;
+  status: string;
+  status_since: string;
+  campaign: string | null;
+  /** The queue of the agent's current or last call. */
+  queue: string | null;
+  call: AgentCall | null;
+  scope: RecordScope;
+  source: string | null;
+}
+
+export type CallState = 'queued' | 'offered' | 'connected';
+
+export interface CallRecord {
+  call_id: string;
+  state: CallState;
+  queue: string | null;
+  campaign: string | null;
+  agent: string | null;
+  number: string | null;
+  caller_id: string | null;
+  caller_name: string | null;
+  queued_at: string | null;
+  offered_at: string | null;
+  connected_at: string | null;
+  scope: RecordScope;
+  source: string | null;
+}
+
+interface CallTracking {
+  record: CallRecord;
+  /** Queue key the call counts in (undefined: not a queue call). */
+  queueKey: string | undefined;
+  offeredCounted: boolean;
+  answeredCounted: boolean;
+  /** Epoch ms of the last event about the call (stale calls are dropped at read). */
+  touchedMs: number;
+}
+
+export interface QueueCounters {
+  day: string;
+  offered: number;
+  answered: number;
+  answered_within_sl: number;
+  abandoned: number;
+  short_abandons: number;
+  wait_total_ms: number;
+  talk_total_ms: number;
+  talked: number;
+}
+
+interface QueueRecord {
+  queue: string;
+  campaign: string | null;
+  scope: RecordScope;
+  counters: QueueCounters;
+}
+
+export interface SourceRecord {
+  source: string;
+  kind: string | null;
+  last_resync: string | null;
+  resync_reason: string | null;
+  last_gap: string | null;
+  gap_reason: string | null;
+}
+
+export interface CdrRecord {
+  position: string;
+  scope: RecordScope;
+  event: AcceptedEvent;
+}
+
+const SEP = '\u0000';
+
+function scopeOf(scope: EventScope | undefined): RecordScope {
+  const record: RecordScope = {};
+  if (scope?.reseller !== undefined) record.reseller = scope.reseller;
+  if (scope?.domain !== undefined) record.domain = scope.domain;
+  return record;
+}
+
+function keyOf(scope: RecordScope, name: string): string {
+  return `${scope.reseller ?? ''}${SEP}${scope.domain ?? ''}${SEP}${name}`;
+}
+
+const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+const seconds = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value * 1000 : undefined);
+
+function emptyCounters(day: string): QueueCounters {
+  return { day, offered: 0, answered: 0, answered_within_sl: 0, abandoned: 0, short_abandons: 0, wait_total_ms: 0, talk_total_ms: 0, talked: 0 };
+}
+
+/**
+ * Live contact-centre state, a pure function of the event log: every hub node that has applied
+ * the log up to the same position holds the same state, and a restart rebuilds it by replaying.
+ * Times come from the events (`time`, or the PBX's own timestamps in `data`), never from when a
+ * node applied them, so a replay gives the figures the live run gave.
+ *
+ * Queue counters belong to one business day (./business-day.ts) and restart with the next one.
+ * PBX sources repair it: their resync corrects agents with agent.status_changed events, and a
+ * source.resynced after a PBX restart drops that source's calls, which the restart ended.
+ */
+export class LiveProjection implements FeedConsumer {
+  readonly agents = new Map<string, AgentRecord>();
+  private readonly calls = new Map<string, CallTracking>();
+  private readonly queues = new Map<string, QueueRecord>();
+  /** Queue keys each agent served today (by agent key), for per-queue agent counts. */
+  readonly agentQueues = new Map<string, Set<string>>();
+  readonly sources = new Map<string, SourceRecord>();
+  readonly cdrs: CdrRecord[] = [];
+  readonly day: BusinessDay;
+  position = LOG_START;
+  applied = 0;
+
+  constructor(readonly config: LiveConfig) {
+    this.day = new BusinessDay(config.resetTime, config.timeZone);
+  }
+
+  deliver(entries: readonly LogEntry[]): void {
+    for (const entry of entries) {
+      this.position = entry.position;
+      if (!HANDLED.has(entry.type)) continue;
+      let event: AcceptedEvent;
+      try {
+        event = entry.event;
+      } catch {
+        continue;
+      }
+      this.apply(event, entry.position);
+      this.applied += 1;
+    }
+  }
+
+  /** Thresholds of a queue (its override, else the defaults), in ms. */
+  thresholds(queue: string): { serviceLevelMs: number; shortAbandonMs: number } {
+    const override = this.config.queues[queue];
+    return {
+      serviceLevelMs: override?.serviceLevelThresholdMs ?? this.config.serviceLevelThresholdMs,
+      shortAbandonMs: override?.shortAbandonMs ?? this.config.shortAbandonMs,
+    };
+  }
+
+  apply(event: AcceptedEvent, position: string): void {
+    const timeMs = Date.parse(event.time);
+    const scope = scopeOf(event.scope);
+    const data = event.data;
+    switch (event.type) {
+      case 'agent.status_changed':
+        this.agentStatus(event, scope);
+        return;
+      case 'call.queued':
+        this.callQueued(event, scope, timeMs);
+        return;
+      case 'call.offered':
+      case 'call.connected':
+        this.callAgent(event, scope, timeMs);
+        return;
+      case 'call.ended':
+        this.callEnded(event, scope, timeMs);
+        return;
+      case 'call.abandoned':
+        this.callAbandoned(event, scope, timeMs);
+        return;
+      case 'cdr.created': {
+        this.cdrs.push({ position, scope, event });
+        if (this.cdrs.length > this.config.latestCdrs) this.cdrs.splice(0, this.cdrs.length - this.config.latestCdrs);
+        // The record closes the call, should its end event have been lost.
+        const callId = text(data.call_id);
+        const tracked = callId === null ? undefined : this.calls.get(keyOf(scope, callId));
+        if (tracked && callId !== null) this.forgetCall(keyOf(scope, callId), tracked);
+        return;
+      }
+      case 'source.resynced':
+      case 'source.gap':
+        this.sourceEvent(event);
+        return;
+    }
+  }
+
+  private agentStatus(event: AcceptedEvent, scope: RecordScope): void {
+    const data = event.data;
+    const name = String(data.agent);
+    const key = keyOf(scope, name);
+    const previous = this.agents.get(key);
+    const status = String(data.status);
+    const record: AgentRecord = previous ?? {
+      agent: name,
+      name: null,
+      status,
+      status_since: event.time,
+      campaign: null,
+      queue: null,
+      call: null,
+      scope,
+      source: null,
+    };
+    // A repeated status (a resync confirming it) keeps the time in state.
+    if (previous && previous.status !== status) {
+      record.status = status;
+      record.status_since = event.time;
+    }
+    record.name = text(data.name) ?? record.name;
+    record.campaign = text(data.campaign) ?? record.campaign;
+    record.source = text(event.source) ?? record.source;
+    if (status === 'offline' || status === 'logging_out') record.call = null;
+    this.agents.set(key, record);
+  }
+
+  private queueFor(scope: RecordScope, queue: string | null, campaign: string | null, timeMs: number): string | undefined {
+    if (queue === null) return undefined;
+    const key = keyOf(scope, queue);
+    let record = this.queues.get(key);
+    if (!record) {
+      record = { queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)) };
+      this.queues.set(key, record);
+    }
+    if (campaign !== null) record.campaign = campaign;
+    return key;
+  }
+
+  /** The queue's counters for the day of `timeMs`; undefined for an event of an earlier day. */
+  private countersAt(queueKey: string | undefined, timeMs: number): QueueCounters | undefined {
+    const record = queueKey === undefined ? undefined : this.queues.get(queueKey);
+    if (!record) return undefined;
+    const day = this.day.dayOf(timeMs);
+    if (record.counters.day < day) record.counters = emptyCounters(day);
+    return record.counters.day === day ? record.counters : undefined;
+  }
+
+  private track(scope: RecordScope, data: Record<string, unknown>, timeMs: number, source: string | null): { key: string; tracked: CallTracking } {
+    const callId = String(data.call_id);
+    const key = keyOf(scope, callId);
+    let tracked = this.calls.get(key);
+    if (!tracked) {
+      tracked = {
+        record: {
+          call_id: callId,
+          state: 'queued',
+          queue: null,
+          campaign: null,
+          agent: null,
+          number: null,
+          caller_id: null,
+          caller_name: null,
+          queued_at: null,
+          offered_at: null,
+          connected_at: null,
+          scope,
+          source,
+        },
+        queueKey: undefined,
+        offeredCounted: false,
+        answeredCounted: false,
+        touchedMs: timeMs,
+      };
+      this.calls.set(key, tracked);
+    }
+    const record = tracked.record;
+    record.queue = text(data.queue) ?? record.queue;
+    record.campaign = text(data.campaign) ?? record.campaign;
+    record.number = text(data.number) ?? record.number;
+    record.caller_id = text(data.caller_id) ?? record.caller_id;
+    record.caller_name = text(data.caller_name) ?? record.caller_name;
+    tracked.queueKey = this.queueFor(scope, record.queue, record.campaign, timeMs) ?? tracked.queueKey;
+    tracked.touchedMs = Math.max(tracked.touchedMs, timeMs);
+    return { key, tracked };
+  }
+
+  private callQueued(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
+    const { tracked } = this.track(scope, event.data, timeMs, text(event.source));
+    const queuedAt = text(event.data.queued_at) ?? event.time;
+    tracked.record.queued_at ??= queuedAt;
+    this.countOffered(tracked, Date.parse(tracked.record.queued_at));
+  }
+
+  private countOffered(tracked: CallTracking, timeMs: number): void {
+    if (tracked.offeredCounted) return;
+    const counters = this.countersAt(tracked.queueKey, timeMs);
+    if (!counters) return;
+    tracked.offeredCounted = true;
+    counters.offered += 1;
+  }
+
+  /** Counts a call reaching an agent once, with its wait (from joining the queue, when known). */
+  private countAnswered(tracked: CallTracking, answeredMs: number, waitMs: number | undefined): void {
+    if (tracked.answeredCounted || tracked.queueKey === undefined) return;
+    this.countOffered(tracked, tracked.record.queued_at ? Date.parse(tracked.record.queued_at) : answeredMs);
+    const counters = this.countersAt(tracked.queueKey, answeredMs);
+    if (!counters) return;
+    tracked.answeredCounted = true;
+    const queuedMs = tracked.record.queued_at ? Date.parse(tracked.record.queued_at) : answeredMs;
+    const wait = Math.max(0, waitMs ?? answeredMs - queuedMs);
+    counters.answered += 1;
+    counters.wait_total_ms += wait;
+    if (wait <= this.thresholds(this.queues.get(tracked.queueKey)?.queue ?? '').serviceLevelMs) counters.answered_within_sl += 1;
+  }
+
+  private callAgent(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
+    const data = event.data;
+    const { tracked } = this.track(scope, data, timeMs, text(event.source));
+    const record = tracked.record;
+    const agentName = String(data.agent);
+    record.agent = agentName;
+    const connected = event.type === 'call.connected';
+    if (connected) {
+      record.state = 'connected';
+      record.connected_at ??= event.time;
+      this.countAnswered(tracked, timeMs, undefined);
+    } else if (record.state !== 'connected') {
+      record.state = 'offered';
+      record.offered_at = event.time;
+    }
+    const agentKey = keyOf(scope, agentName);
+    const agent = this.agents.get(agentKey) ?? {
+      agent: agentName,
+      name: null,
+      status: 'available',
+      status_since: event.time,
+      campaign: null,
+      queue: null,
+      call: null,
+      scope,
+      source: text(event.source),
+    };
+    const state = connected ? 'connected' : 'offered';
+    if (agent.call?.call_id !== record.call_id || agent.call.state !== state) {
+      agent.call = { call_id: record.call_id, state, since: event.time, queue: record.queue };
+    }
+    agent.queue = record.queue ?? agent.queue;
+    agent.campaign = record.campaign ?? agent.campaign;
+    this.agents.set(agentKey, agent);
+    if (tracked.queueKey !== undefined) {
+      let served = this.agentQueues.get(agentKey);
+      if (!served) this.agentQueues.set(agentKey, (served = new Set()));
+      served.add(tracked.queueKey);
+    }
+  }
+
+  private callEnded(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
+    const data = event.data;
+    const { key, tracked } = this.track(scope, data, timeMs, text(event.source));
+    const record = tracked.record;
+    const answeredAt = text(data.answered_at) ?? record.connected_at;
+    const answeredMs = answeredAt ? Date.parse(answeredAt) : timeMs;
+    // A source that reports only the end of a served call: it was answered.
+    this.countAnswered(tracked, answeredMs, seconds(data.wait_s));
+    const endedMs = text(data.ended_at) ? Date.parse(String(data.ended_at)) : timeMs;
+    const talk = seconds(data.talk_s) ?? (answeredAt ? Math.max(0, endedMs - answeredMs) : undefined);
+    const counters = this.countersAt(tracked.queueKey, endedMs);
+    if (counters && talk !== undefined) {
+      counters.talk_total_ms += talk;
+      counters.talked += 1;
+    }
+    const agentName = text(data.agent) ?? record.agent;
+    if (agentName !== null) {
+      const agent = this.agents.get(keyOf(scope, agentName));
+      if (agent?.call?.call_id === record.call_id) agent.call = null;
+    }
+    this.forgetCall(key, tracked);
+  }
+
+  private callAbandoned(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
+    const data = event.data;
+    const { key, tracked } = this.track(scope, data, timeMs, text(event.source));
+    const record = tracked.record;
+    const abandonedMs = text(data.abandoned_at) ? Date.parse(String(data.abandoned_at)) : timeMs;
+    record.queued_at ??= text(data.queued_at);
+    this.countOffered(tracked, record.queued_at ? Date.parse(record.queued_at) : abandonedMs);
+    const counters = this.countersAt(tracked.queueKey, abandonedMs);
+    if (counters && !tracked.answeredCounted) {
+      const wait = seconds(data.wait_s) ?? (record.queued_at ? Math.max(0, abandonedMs - Date.parse(record.queued_at)) : 0);
+      counters.abandoned += 1;
+      if (wait < this.thresholds(record.queue ?? '').shortAbandonMs) counters.short_abandons += 1;
+    }
+    this.forgetCall(key, tracked);
+  }
+
+  private forgetCall(key: string, tracked: CallTracking): void {
+    this.calls.delete(key);
+    const agentName = tracked.record.agent;
+    if (agentName === null) return;
+    const agent = this.agents.get(keyOf(tracked.record.scope, agentName));
+    if (agent?.call?.call_id === tracked.record.call_id) agent.call = null;
+  }
+
+  private sourceEvent(event: AcceptedEvent): void {
+    const data = event.data;
+    const name = String(data.source);
+    const record = this.sources.get(name) ?? { source: name, kind: null, last_resync: null, resync_reason: null, last_gap: null, gap_reason: null };
+    record.kind = text(data.kind) ?? record.kind;
+    if (event.type === 'source.gap') {
+      record.last_gap = event.time;
+      record.gap_reason = text(data.reason);
+    } else {
+      record.last_resync = event.time;
+      record.resync_reason = text(data.reason);
+      // The PBX restarted: every call it had is gone; its resync re-reports what still waits.
+      if (data.reason === 'restarted') {
+        for (const [key, tracked] of this.calls) if (tracked.record.source === name) this.forgetCall(key, tracked);
+      }
+    }
+    this.sources.set(name, record);
+  }
+
+  /** Calls in progress (stale ones, whose end was never reported, left out). */
+  *liveCalls(nowMs: number): Iterable<{ record: CallRecord; queueKey: string | undefined }> {
+    const oldest = nowMs - this.config.staleCallMs;
+    for (const tracked of this.calls.values()) if (tracked.touchedMs >= oldest) yield tracked;
+  }
+
+  /** Every queue with today's counters (zero when its last counted day is over). */
+  *queueRecords(nowMs: number): Iterable<{ key: string; queue: string; campaign: string | null; scope: RecordScope; counters: QueueCounters }> {
+    const today = this.day.dayOf(nowMs);
+    for (const [key, record] of this.queues) {
+      yield { key, ...record, counters: record.counters.day < today ? emptyCounters(today) : record.counters };
+    }
+  }
+}
+
+const HANDLED = new Set([
+  'agent.status_changed',
+  'call.queued',
+  'call.offered',
+  'call.connected',
+  'call.ended',
+  'call.abandoned',
+  'cdr.created',
+  'source.resynced',
+  'source.gap',
+]);

@@ -1,0 +1,46 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { LiveRebuildingError } from '../errors.js';
+import type { FeedSubscription } from '../log/feed.js';
+import { ErrorResponse } from '../server/schemas.js';
+import { EventFilter } from '../stream/filter.js';
+import type { LiveProjection } from './projection.js';
+import { agentsView, callsView, cdrsView, queuesView } from './views.js';
+
+export interface LiveRoutesOptions {
+  projection: LiveProjection;
+  /** The projection's place on the log feed: answers wait until it has caught up. */
+  subscription: () => FeedSubscription;
+}
+
+const LiveQuery = Type.Object(
+  { scope: Type.Optional(Type.String({ description: 'Tenant filter: `reseller:r1,domain:acme.example,user:1002` (any of the three)' })) },
+  { additionalProperties: false },
+);
+type LiveQuery = Static<typeof LiveQuery>;
+
+/** GET /v1/live/*: the live projection, filtered by the token's tenant and `?scope=` (docs/live.md). */
+export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, { projection, subscription }) => {
+  const view = (build: (projection: LiveProjection, filter: EventFilter) => unknown) => async (request: FastifyRequest<{ Querystring: LiveQuery }>) => {
+    const filter = EventFilter.scopeOnly(request.query.scope, request.principal);
+    if (!subscription().live) throw new LiveRebuildingError('the live state is being rebuilt from the event log; try again shortly');
+    return build(projection, filter);
+  };
+  const schema = (summary: string) => ({ summary, tags: ['live'], security: [{ bearer: [] }], querystring: LiveQuery, response: { '4xx': ErrorResponse, 503: ErrorResponse } });
+
+  app.get<{ Querystring: LiveQuery }>(
+    '/v1/live/agents',
+    { config: { role: 'read' }, schema: schema('Agents: status and since, current call and since, campaign or queue; counts by status') },
+    view(agentsView),
+  );
+  app.get<{ Querystring: LiveQuery }>(
+    '/v1/live/queues',
+    {
+      config: { role: 'read' },
+      schema: schema('Queues today: waiting, longest wait (since), offered, answered, abandoned, short abandons, service level %, average wait and talk; totals count each agent once'),
+    },
+    view(queuesView),
+  );
+  app.get<{ Querystring: LiveQuery }>('/v1/live/calls', { config: { role: 'read' }, schema: schema('Calls in progress: queued, offered or connected') }, view(callsView));
+  app.get<{ Querystring: LiveQuery }>('/v1/live/cdrs', { config: { role: 'read' }, schema: schema('The latest CDRs, newest first') }, view(cdrsView));
+};

@@ -1,0 +1,180 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { LogEntry } from './codec.js';
+import { comparePositions, type LogReader } from './reader.js';
+
+/** Receives log entries in order, each exactly once. */
+export interface FeedConsumer {
+  /**
+   * Entries after the last ones delivered. While catching up the feed waits for the returned
+   * promise before reading further (backpressure); live batches are not waited for.
+   */
+  deliver(entries: readonly LogEntry[]): void | Promise<void>;
+}
+
+export interface FeedSubscription {
+  /** The last position delivered (or the starting position). */
+  readonly position: string;
+  readonly live: boolean;
+  close(): void;
+}
+
+export interface LogFeedOptions {
+  /** Reader on a connection of its own: it blocks. */
+  live: LogReader;
+  /** Reader for catch-up ranges (shared, non-blocking). */
+  ranges: LogReader;
+  logger: Logger;
+  blockMs?: number;
+  /** Entries per catch-up read. */
+  pageSize?: number;
+}
+
+const IDLE_CATCH_UP_MS = 100;
+
+/**
+ * One blocking read of the event log per hub process, fanned out to every consumer in memory
+ * (SSE clients, the live projection). A consumer starts at any position: it reads the log from
+ * there in pages at its own pace, and joins the live fan-out once it reaches the feed's position
+ * (checked in the same tick as its last read, so nothing falls in between).
+ */
+export class LogFeed {
+  private readonly consumers = new Set<Subscription>();
+  private readonly stop = new AbortController();
+  private head: string | undefined;
+  private loop: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: LogFeedOptions) {}
+
+  /** The last position the feed handed out; undefined until it has read the log's head. */
+  get position(): string | undefined {
+    return this.head;
+  }
+
+  get consumerCount(): number {
+    return this.consumers.size;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const { live, logger, blockMs = 1000 } = this.options;
+    for (let delay = 100; !this.stop.signal.aborted && this.head === undefined; delay = Math.min(delay * 2, 2000)) {
+      try {
+        this.head = await live.head();
+      } catch (error) {
+        logger.warn({ err: error }, 'log feed cannot read the event log yet; retrying');
+        await sleep(delay, undefined, { signal: this.stop.signal }).catch(() => undefined);
+      }
+    }
+    if (this.head === undefined) return;
+    const onError = (error: Error) => logger.warn({ err: error }, 'log feed cannot read the event log; retrying');
+    for await (const entries of live.follow(this.head, { signal: this.stop.signal, blockMs, onError })) {
+      this.head = (entries.at(-1) as LogEntry).position;
+      for (const consumer of this.consumers) consumer.offer(entries);
+    }
+  }
+
+  /** Delivers every entry after `after` to `consumer`, in order, until closed. */
+  subscribe(after: string, consumer: FeedConsumer): FeedSubscription {
+    const subscription = new Subscription(this, after, consumer);
+    this.consumers.add(subscription);
+    subscription.catchUp().catch((error: unknown) => {
+      this.options.logger.error({ err: error }, 'log feed consumer failed while catching up');
+      subscription.close();
+    });
+    return subscription;
+  }
+
+  /** @internal */
+  remove(subscription: Subscription): void {
+    this.consumers.delete(subscription);
+  }
+
+  /** @internal */
+  get ranges(): LogReader {
+    return this.options.ranges;
+  }
+
+  /** @internal */
+  get pageSize(): number {
+    return this.options.pageSize ?? 500;
+  }
+
+  /** @internal */
+  get stopped(): boolean {
+    return this.stop.signal.aborted;
+  }
+
+  /** Stops reading; the blocking client's close ends the last read. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    for (const consumer of this.consumers) consumer.close();
+    await this.loop;
+  }
+}
+
+class Subscription implements FeedSubscription {
+  private closed = false;
+  private isLive = false;
+
+  constructor(
+    private readonly feed: LogFeed,
+    private current: string,
+    private readonly consumer: FeedConsumer,
+  ) {}
+
+  get position(): string {
+    return this.current;
+  }
+
+  get live(): boolean {
+    return this.isLive;
+  }
+
+  offer(entries: readonly LogEntry[]): void {
+    if (!this.isLive || this.closed) return;
+    const last = entries.at(-1) as LogEntry;
+    if (comparePositions(last.position, this.current) <= 0) return;
+    const fresh = comparePositions((entries[0] as LogEntry).position, this.current) > 0 ? entries : entries.filter((entry) => comparePositions(entry.position, this.current) > 0);
+    this.current = last.position;
+    void this.consumer.deliver(fresh);
+  }
+
+  async catchUp(): Promise<void> {
+    const { ranges, pageSize } = this.feed;
+    let delay = 100;
+    while (!this.closed && !this.feed.stopped) {
+      let page: LogEntry[];
+      try {
+        page = await ranges.after(this.current, pageSize);
+        delay = 100;
+      } catch {
+        // Redis away: the feed logs it; try again.
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2000);
+        continue;
+      }
+      if (this.closed) return;
+      const head = this.feed.position;
+      if (page.length > 0) {
+        this.current = (page.at(-1) as LogEntry).position;
+        await this.consumer.deliver(page);
+        if (this.closed) return;
+      }
+      // Same tick as the check: every batch the feed hands out from now on is after `current`.
+      if (page.length < pageSize && head !== undefined && comparePositions(this.feed.position ?? head, this.current) <= 0) {
+        this.isLive = true;
+        return;
+      }
+      if (page.length === 0) await sleep(IDLE_CATCH_UP_MS);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.feed.remove(this);
+  }
+}
