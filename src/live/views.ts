@@ -43,7 +43,7 @@ export function agentsView(projection: LiveProjection, filter: EventFilter, nowM
 
 export function callsView(projection: LiveProjection, filter: EventFilter, nowMs = Date.now()) {
   const calls: CallRecord[] = [];
-  for (const call of projection.liveCalls(nowMs)) if (visible(filter, call.scope, call.agent)) calls.push(call.record);
+  for (const { record } of projection.liveCalls(nowMs)) if (visible(filter, record.scope, record.agent)) calls.push(record);
   calls.sort((a, b) => (a.queued_at ?? a.offered_at ?? '').localeCompare(b.queued_at ?? b.offered_at ?? ''));
   return { ...stamp(projection, nowMs), calls };
 }
