@@ -60,3 +60,58 @@ describe('redis.minReplicasAcked', () => {
     expect(await metric('switchboard_events_duplicate_total')).toBe(0);
   });
 });
+
+/** A Redis error that retrying will not cure turns /readyz to 503 naming it, once in the log, in a metric. */
+describe('readiness on Redis errors that do not cure themselves', () => {
+  let master: TestRedis;
+  let replica: LocalRedisServer;
+
+  beforeAll(async () => {
+    master = await startRedis();
+    replica = await LocalRedisServer.start({ port: await freePort(), dir: tempDir('switchboard-replica-'), extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] });
+    const client = await connectClient(master.url);
+    // An ACL user that may not run scripts.
+    await client.sendCommand(['ACL', 'SETUSER', 'limited', 'on', '>limited-secret', '~*', '&*', '+@all', '-evalsha', '-eval']);
+    await client.quit();
+  });
+  afterAll(async () => {
+    await replica?.close();
+    await master?.close();
+  });
+
+  const check = async (hub: Hub, code: RegExp) => {
+    await postEvents(hub.url, cdrEvent(1));
+    await waitFor(async () => (await fetch(`${hub.url}/readyz`)).status === 503, 20_000, 'readiness to fail');
+    const body = (await (await fetch(`${hub.url}/readyz`)).json()) as { reasons: string[]; checks: { name: string; code?: string }[] };
+    expect(body.reasons.join(' ')).toMatch(code);
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`switchboard_redis_fatal_errors_total\\{code="${body.checks.find((item) => item.code)?.code}"\\} [1-9]`));
+  };
+
+  it('READONLY: a URL to a replica', async () => {
+    const hub = await startHub(`redis://127.0.0.1:${replica.port}`, { shutdownTimeoutMs: 200 });
+    try {
+      await check(hub, /READONLY.*replica.*master/);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('NOPERM: an ACL user that may not run the append script', async () => {
+    const hub = await startHub(`redis://limited:limited-secret@127.0.0.1:${master.port}`, { shutdownTimeoutMs: 200 });
+    try {
+      await check(hub, /NOPERM.*permission/);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('WRONGPASS: a wrong password', async () => {
+    const hub = await startHub(`redis://limited:not-the-password@127.0.0.1:${master.port}`, { shutdownTimeoutMs: 200 });
+    try {
+      await check(hub, /WRONGPASS.*password/);
+    } finally {
+      await hub.close();
+    }
+  });
+});
