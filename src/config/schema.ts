@@ -235,9 +235,12 @@ const WebhooksConfig = Type.Object(
     allowPrivateTargets: Type.Boolean({ default: false }),
     /** This hub's name in the node registry and in `current-active-server`; defaults to the hostname. */
     nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^:{}\\s]+$' })),
-    /** Subscriptions are spread over this many lease slots; fixed for a deployment. */
+    /** Subscriptions' keys are spread over this many hash-tag slots (Redis Cluster); fixed for a deployment. */
     slots: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
+    /** A node (heartbeat) or a subscription lease not renewed for this long is gone; renewed every third of it. */
     leaseTtlMs: Type.Integer({ minimum: 300, default: 15_000 }),
+    /** A node takes subscriptions only after it has been live this long without a gap (NetSapiens: 60 s). */
+    stableAfterMs: Type.Integer({ minimum: 0, default: 60_000 }),
     batchMaxEvents: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
     batchLingerMs: Type.Integer({ minimum: 0, default: 100 }),
     /** Matched events buffered per subscription; beyond it the subscription re-reads the log itself. */

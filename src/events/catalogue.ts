@@ -197,6 +197,18 @@ const subscriptionFields = {
 const SubscriptionError = Type.Object(subscriptionFields, strictData);
 const SubscriptionDisabled = Type.Object(subscriptionFields, strictData);
 const SubscriptionRecovered = Type.Object(subscriptionFields, strictData);
+/** A subscription moved to another hub node (docs/webhooks.md, "Redundancy"). */
+const SubscriptionOwnerChanged = Type.Object(
+  {
+    subscription_id: Text(64),
+    model: Text(64),
+    from: Text(128),
+    to: Text(128),
+    reason: oneOf(['failover', 'rebalance', 'preferred', 'shutdown'] as const),
+    post_origin: Type.Optional(Text(2048)),
+  },
+  strictData,
+);
 
 /** Operational events of PBX sources (src/sources): emitted by the hub, never accepted at intake. */
 export const SOURCE_KINDS = ['freeswitch', 'asterisk'] as const;
@@ -256,6 +268,7 @@ export const EVENT_DATA_SCHEMAS = {
   'subscription.recovered': SubscriptionRecovered,
   'source.resynced': SourceResynced,
   'source.gap': SourceGap,
+  'subscription.owner_changed': SubscriptionOwnerChanged,
 } satisfies Record<string, TObject>;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;

@@ -59,9 +59,9 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
 
     /**
      * Event subscriptions (src/webhooks). The registry (definitions, identities, the per-domain
-     * index, the change feed) shares `{whsub}`; each subscription's delivery state (cursor,
-     * counters, failed deliveries) shares `{wh:<slot>}` with that slot's lease, so every fenced
-     * write is one atomic script.
+     * index, the change feed) shares `{whsub}`; each subscription's lease and delivery state
+     * (cursor, counters, failed deliveries) share `{wh:<slot>}` with the slot's epoch counter, so
+     * every fenced write is one atomic script. The slot only spreads keys over the cluster.
      */
     webhookSubscription: (id: string) => `${config.keyPrefix}:{whsub}:sub:${id}`,
     webhookSubscriptionIds: `${config.keyPrefix}:{whsub}:ids`,
@@ -71,7 +71,7 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     webhookSlot: (slot: number) => {
       const tag = `${config.keyPrefix}:{wh:${slot}}`;
       return {
-        lease: `${tag}:lease`,
+        lease: (id: string) => `${tag}:lease:${id}`,
         epoch: `${tag}:epoch`,
         state: (id: string) => `${tag}:state:${id}`,
         failed: (id: string) => `${tag}:failed:${id}`,
@@ -79,6 +79,8 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     },
     /** Live hub nodes: ZSET member nodeId, score = expiry (ms, Redis clock). */
     nodes: `${config.keyPrefix}:{ctl}:nodes`,
+    /** When each live node has been present for its stable period (ms, Redis clock): eligible from then. */
+    nodesEligibleAt: `${config.keyPrefix}:{ctl}:nodes:eligible-at`,
   };
 }
 

@@ -6,7 +6,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
 import { eventTenant, modelsForType, type Model } from './models.js';
-import type { SubscriptionDef, SubscriptionStore } from './store.js';
+import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from './store.js';
 
 /** How often the log's end is tracked while no subscription is owned here. */
 const NO_SUBSCRIPTION_POLL_MS = 100;
@@ -76,18 +76,21 @@ export interface DispatcherOptions {
   work: RedisClient;
   pollIntervalMs: number;
   workerDeps: Omit<WorkerDeps, 'head' | 'stale' | 'leaseLost'>;
-  /** A worker's write found the slot lease gone: the lease manager must drop it. */
-  leaseLost(slot: number): void;
+  /** A worker's write found the lease gone: ownership must drop it. */
+  leaseLost(id: string): void;
+  /** The set of subscriptions changed (one appeared, moved or vanished): place them again. */
+  changed(): void;
 }
 
 /**
  * Reads the event log once for all subscriptions this node owns (XREAD BLOCK from the newest
- * entry at start) and hands each entry to the workers it matches. Owns the workers: they start
- * when their slot lease is acquired and stop when it is lost or the subscription changes.
+ * entry at start) and hands each entry to the workers it matches. Owns the workers: one starts
+ * when this node acquires the subscription's lease, and stops when the lease is lost, handed
+ * over (drained) or the subscription changes.
  */
 export class Dispatcher {
   private readonly defs = new Map<string, SubscriptionDef>();
-  private readonly slotTokens = new Map<number, string>();
+  private readonly tokens = new Map<string, string>();
   private readonly workers = new Map<string, SubscriptionWorker>();
   private readonly index = new MatchIndex<SubscriptionWorker>();
   private readonly refreshing = new Map<string, Promise<void>>();
@@ -109,6 +112,11 @@ export class Dispatcher {
     return this.workers.size;
   }
 
+  /** Every subscription, once loaded. */
+  subscriptions(): SubscriptionDef[] | undefined {
+    return this.ready ? [...this.defs.values()] : undefined;
+  }
+
   *lag(): Iterable<[string, number]> {
     const now = Date.now();
     for (const [id, worker] of this.workers) yield [id, worker.lagSeconds(now)];
@@ -128,7 +136,8 @@ export class Dispatcher {
         this.changesPos = lastChange?.[0] ?? '0-0';
         for (const def of await store.list()) this.defs.set(def.id, def);
         this.ready = true;
-        for (const [slot, token] of this.slotTokens) this.startSlot(slot, token);
+        for (const [id, token] of this.tokens) this.startOwned(id, token);
+        this.options.changed();
         return;
       } catch (error) {
         logger.warn({ err: error }, 'webhook dispatcher cannot load subscriptions yet; retrying');
@@ -137,18 +146,31 @@ export class Dispatcher {
     }
   }
 
-  slotAcquired(slot: number, token: string): void {
-    this.slotTokens.set(slot, token);
-    if (this.ready) this.startSlot(slot, token);
+  acquired(id: string, token: string): void {
+    this.tokens.set(id, token);
+    if (this.ready) this.startOwned(id, token);
   }
 
-  slotLost(slot: number): void {
-    this.slotTokens.delete(slot);
-    for (const worker of [...this.workers.values()]) if (worker.def.slot === slot) void this.stopWorker(worker);
+  /** The lease is gone: stop at once (the in-flight post is aborted). */
+  lost(id: string): void {
+    this.tokens.delete(id);
+    const worker = this.workers.get(id);
+    if (worker) void this.stopWorker(worker);
   }
 
-  private startSlot(slot: number, token: string): void {
-    for (const def of this.defs.values()) if (def.slot === slot && !this.workers.has(def.id)) this.startWorker(def, token);
+  /** A planned handover: no new batch; the in-flight post finishes (within `boundMs`) and is recorded. */
+  async drain(id: string, boundMs: number): Promise<void> {
+    this.tokens.delete(id);
+    const worker = this.workers.get(id);
+    if (!worker) return;
+    this.workers.delete(id);
+    this.index.delete(worker);
+    await worker.drain(boundMs);
+  }
+
+  private startOwned(id: string, token: string): void {
+    const def = this.defs.get(id);
+    if (def && !this.workers.has(id)) this.startWorker(def, token);
   }
 
   private startWorker(def: SubscriptionDef, token: string): void {
@@ -156,7 +178,7 @@ export class Dispatcher {
       ...this.options.workerDeps,
       head: () => this.head,
       stale: (id) => void this.refresh(id),
-      leaseLost: (slot) => this.options.leaseLost(slot),
+      leaseLost: (id) => this.options.leaseLost(id),
     });
     this.workers.set(def.id, worker);
     this.index.add(worker);
@@ -189,15 +211,17 @@ export class Dispatcher {
     if (this.stopped) return;
     const def = await this.options.store.get(id);
     const worker = this.workers.get(id);
-    if (def && worker && !worker.isStopped && JSON.stringify(def) === JSON.stringify(worker.def)) {
+    if (def && worker && !worker.isStopped && sameDefinition(def, worker.def)) {
       const state = await this.options.store.state(def);
       // A worker still loading might have read the state before this change: restart it too.
       if (state && worker.generation === state.gen && worker.redriveRequests === state.redrive) return;
     }
+    const known = this.defs.get(id);
     if (def) this.defs.set(id, def);
     else this.defs.delete(id);
+    if (!def || !known || def.preferredServer !== known.preferredServer) this.options.changed();
     if (worker) await this.stopWorker(worker);
-    const token = def ? this.slotTokens.get(def.slot) : undefined;
+    const token = this.tokens.get(id);
     if (def && token && this.ready && !this.stopped && !this.workers.has(id)) this.startWorker(def, token);
   }
 
@@ -266,7 +290,7 @@ export class Dispatcher {
     }
   }
 
-  /** Stops every worker (in-flight posts aborted); one stuck on an unreachable Redis is not waited for long. */
+  /** Stops every worker left (in-flight posts aborted); one stuck on an unreachable Redis is not waited for long. */
   async stop(): Promise<void> {
     this.stopped = true;
     const stopping = Promise.all([...this.workers.values()].map((worker) => this.stopWorker(worker)));

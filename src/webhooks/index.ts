@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
-import type { AcceptedEvent } from '../events/catalogue.js';
-import type { OperationalEventType } from './delivery.js';
+import type { AcceptedEvent, EventType } from '../events/catalogue.js';
 import { Dispatcher } from './dispatcher.js';
 import { WebhookSender } from './http.js';
-import { LeaseManager } from './leases.js';
 import { createWebhookMetrics } from './metrics.js';
+import { NodeRegistry } from './node-registry.js';
+import { Ownership } from './ownership.js';
+import { PlacementReader } from './placement-reader.js';
 import { subscriptionRoutes } from './routes.js';
 import { SubscriptionStore, type SubscriptionDef } from './store.js';
 import { TargetPolicy } from './target-policy.js';
 
 /**
- * Event subscriptions (issue 4): the NetSapiens-style API, and delivery of the event log to every
- * subscription this node holds the slot lease of. With `webhooks.enabled: false` only the API runs.
+ * Event subscriptions: the NetSapiens-style API, and delivery of the event log to every
+ * subscription placed on this node (docs/webhooks.md). With `webhooks.enabled: false` only the
+ * API runs.
  */
 export const webhooksComponent: ComponentFactory = async (context): Promise<HubComponent> => {
   const { config, keys, logger } = context;
@@ -22,19 +24,26 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
   const nodeId = settings.nodeId ?? hostname();
   const store = new SubscriptionStore(context.redis, keys);
   const policy = new TargetPolicy(settings.allowPrivateTargets);
+  const registry = new NodeRegistry(context.redis, keys, nodeId, settings.leaseTtlMs, settings.stableAfterMs);
+  const reader = new PlacementReader({ store, registry, maxAgeMs: settings.pollIntervalMs });
   const routes = async (app: Parameters<typeof subscriptionRoutes>[0]) =>
-    subscriptionRoutes(app, { store, policy, config: settings, redis: context.redis, keys });
+    subscriptionRoutes(app, { store, policy, config: settings, redis: context.redis, keys, placement: () => delivering.ownership?.view?.placement ?? reader.read() });
 
+  const delivering: { ownership?: Ownership } = {};
   if (!settings.enabled) return { name: 'webhooks', routes, close: async () => {} };
 
   const blocking = context.openRedis({ name: 'switchboard-webhooks-read' });
   const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-webhooks' });
 
   const sender = new WebhookSender(settings, policy);
-  // The closures below run only after start, when both the dispatcher and the leases exist.
-  const metrics = createWebhookMetrics(context.metrics.registry, { lag: () => dispatcher.lag(), owned: () => dispatcher.ownedCount });
+  // The closures below run only after start, when the dispatcher and ownership exist.
+  const metrics = createWebhookMetrics(context.metrics.registry, {
+    lag: () => dispatcher.lag(),
+    owned: () => dispatcher.ownedCount,
+    eligible: () => owner.standing().eligible,
+  });
 
-  const emit = (type: OperationalEventType, def: SubscriptionDef, data: Record<string, unknown>) => {
+  const emit = (type: EventType, def: SubscriptionDef, data: Record<string, unknown>) => {
     const scope = {
       ...(def.reseller === '*' ? {} : { reseller: def.reseller }),
       ...(def.domain === '*' ? {} : { domain: def.domain }),
@@ -47,7 +56,6 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       ...(Object.keys(scope).length > 0 ? { scope } : {}),
       data: { subscription_id: def.id, model: def.model, post_origin: new URL(def.postUrl).origin, ...data },
     };
-    log.warn({ subscription: def.id, type, status: data.status, reason: data.reason }, 'subscription status event');
     context.appender.append([event]).catch((error: unknown) => log.error({ err: error, subscription: def.id, type }, 'could not append a subscription event'));
   };
 
@@ -58,41 +66,77 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     blocking,
     work,
     pollIntervalMs: settings.pollIntervalMs,
-    workerDeps: { config: settings, redis: work, keys, store, logger: log, sender, metrics, emit },
-    leaseLost: (slot) => leases.forget(slot),
+    workerDeps: {
+      config: settings,
+      redis: work,
+      keys,
+      store,
+      logger: log,
+      sender,
+      metrics,
+      emit: (def, { type, ...data }) => {
+        log.warn({ subscription: def.id, type, status: data.status, reason: data.reason }, 'subscription status event');
+        emit(type, def, data);
+      },
+    },
+    leaseLost: (id) => owner.forget(id),
+    changed: () => owner.nudge(),
   });
-  const leases: LeaseManager = new LeaseManager({
+  const owner: Ownership = new Ownership({
     redis: context.redis,
     keys,
     logger: log,
     nodeId,
-    slots: settings.slots,
     ttlMs: settings.leaseTtlMs,
+    stableAfterMs: settings.stableAfterMs,
+    registry,
+    store,
+    subscriptions: () => dispatcher.subscriptions(),
     events: {
-      acquired: (slot, token) => dispatcher.slotAcquired(slot, token),
-      lost: (slot) => dispatcher.slotLost(slot),
+      acquired: (def, token) => dispatcher.acquired(def.id, token),
+      lost: (id) => dispatcher.lost(id),
+      // The in-flight post is bounded by its own timeouts; the drain waits for them, no longer.
+      drain: (id) => dispatcher.drain(id, settings.connectTimeoutMs + settings.responseTimeoutMs + 1000),
+      ownerChanged: (def, change) => {
+        metrics.ownerChanges.inc({ reason: change.reason });
+        log.info({ subscription: def.id, ...change }, 'subscription owner changed');
+        emit('subscription.owner_changed', def, { ...change });
+      },
     },
   });
+  delivering.ownership = owner;
   const unsubscribe = store.onChange((id) => void dispatcher.refresh(id));
   dispatcher.start();
-  leases.start();
-  log.info({ nodeId, slots: settings.slots }, 'webhook delivery started');
+  owner.start();
+  log.info({ nodeId, stableAfterMs: settings.stableAfterMs, leaseTtlMs: settings.leaseTtlMs }, 'webhook delivery started');
 
   return {
     name: 'webhooks',
     routes,
-    readiness: () => ({
-      name: 'webhooks',
-      ok: true,
-      slots: leases.heldSlots ?? 0,
-      subscriptions: dispatcher.ownedCount,
-      ...(leases.heldSlots === 0 ? { warning: 'webhooks: this node holds no subscription slot lease yet' } : {}),
-    }),
+    readiness: () => {
+      const standing = owner.standing();
+      const seconds = Math.ceil(standing.eligibleInMs / 1000);
+      const warning = !standing.registered
+        ? `webhooks: node ${nodeId} is not registered yet`
+        : standing.eligible
+          ? undefined
+          : `webhooks: node ${nodeId} is not yet eligible to take subscriptions (stable in ${seconds} s)`;
+      return {
+        name: 'webhooks',
+        ok: true,
+        nodeId,
+        eligible: standing.eligible,
+        eligibleInMs: standing.eligibleInMs,
+        liveNodes: standing.liveNodes,
+        subscriptions: dispatcher.ownedCount,
+        ...(warning ? { warning } : {}),
+      };
+    },
     async close() {
       unsubscribe();
+      // Planned: hand every subscription over (drained), then stop whatever is left.
+      await owner.close();
       await dispatcher.stop();
-      await leases.close();
-      // Nothing left to flush: every write the workers make is fenced and retried by a successor.
       blocking.destroy();
       work.destroy();
       await dispatcher.ended();

@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Webhook delivery metrics, registered in the hub's registry. The gauges are read at scrape time. */
-export function createWebhookMetrics(registry: Registry, source: { lag(): Iterable<[string, number]>; owned(): number }) {
+export function createWebhookMetrics(registry: Registry, source: { lag(): Iterable<[string, number]>; owned(): number; eligible(): boolean }) {
   const registers = [registry];
   return {
     posts: new Counter({
@@ -19,10 +19,24 @@ export function createWebhookMetrics(registry: Registry, source: { lag(): Iterab
     eventsDelivered: new Counter({ name: 'switchboard_webhook_events_delivered_total', help: 'Events delivered with a 2xx answer', registers }),
     owned: new Gauge({
       name: 'switchboard_webhook_subscriptions_owned',
-      help: 'Subscriptions this node delivers (it holds their slot lease)',
+      help: 'Subscriptions this node delivers (it holds their lease)',
       registers,
       collect() {
         this.set(source.owned());
+      },
+    }),
+    ownerChanges: new Counter({
+      name: 'switchboard_webhook_owner_changes_total',
+      help: 'Subscriptions this node took over from another node, by reason (failover, rebalance, preferred, shutdown)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    eligible: new Gauge({
+      name: 'switchboard_webhook_node_eligible',
+      help: '1 when this node has been live for webhooks.stableAfterMs and may take subscriptions',
+      registers,
+      collect() {
+        this.set(source.eligible() ? 1 : 0);
       },
     }),
     lag: new Gauge({

@@ -1,19 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Type, type Static } from '@sinclair/typebox';
 import type { WebhooksConfig } from '../config/schema.js';
-import { ForbiddenError, NotFoundError, ValidationError, type ErrorDetail } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import { LogReader, positionBefore } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
-import { summarize, validationDetails } from '../validation.js';
-import { isModel, MODELS, type Model } from './models.js';
-import { generateSecret, parseSecret } from './signing.js';
-import { slotOf, type SubscriptionDef, type SubscriptionStore } from './store.js';
-import { redactUserinfo, type TargetPolicy } from './target-policy.js';
+import { MODELS } from './models.js';
+import type { Placement } from './placement.js';
+import { SubscriptionPresenter } from './presenter.js';
+import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from './store.js';
+import { parseDatetime, rejectIfAny, resolveScope, schemaProblems, SubscriptionBuilder, visibleTo } from './subscription-builder.js';
+import type { TargetPolicy } from './target-policy.js';
 
 export interface SubscriptionRoutesOptions {
   store: SubscriptionStore;
@@ -21,6 +19,8 @@ export interface SubscriptionRoutesOptions {
   config: WebhooksConfig;
   redis: RedisClient;
   keys: Keys;
+  /** The current placement, for `next-server`. */
+  placement(): Placement | Promise<Placement> | undefined;
 }
 
 const Name = Type.String({ minLength: 1, maxLength: 256 });
@@ -33,7 +33,7 @@ const writable = {
   domain: Type.Optional(Name),
   user: Type.Optional(Name),
   'subscription-expires-datetime': Type.Optional(Type.String({ pattern: NS_DATETIME, description: 'ISO 8601 or YYYY-MM-DD HH:MM:SS (UTC); default 20 years' })),
-  'preferred-server': Type.Optional(Name),
+  'preferred-server': Type.Optional(Type.String({ maxLength: 128, description: 'nodeId of the hub to deliver from whenever it is eligible; "" removes the preference' })),
   'subscription-geo-support': Type.Optional(Type.Union([Type.Literal('yes'), Type.Literal('no')])),
   secret: Type.Optional(Type.String({ description: 'whsec_ + base64 of 24–64 random bytes; generated when absent, shown once' })),
 };
@@ -41,6 +41,7 @@ const writable = {
 const echoed = {
   id: Type.Optional(Type.String()),
   'current-active-server': Type.Optional(Type.String()),
+  'next-server': Type.Optional(Type.String()),
   'subscription-creation-datetime': Type.Optional(Type.String()),
   'failed-deliveries': Type.Optional(Type.Integer()),
   'last-error': Type.Optional(Type.String()),
@@ -71,7 +72,8 @@ const Subscription = Type.Object(
     'subscription-creation-datetime': Type.String(),
     'subscription-expires-datetime': Type.String(),
     'preferred-server': Type.String(),
-    'current-active-server': Type.String(),
+    'current-active-server': Type.String({ description: 'The hub node delivering it now ("" while it moves)' }),
+    'next-server': Type.String({ description: 'The hub node that takes it over if the current one goes away' }),
     status: Type.String(),
     'posts-count': Type.Integer(),
     'error-count': Type.Integer(),
@@ -86,64 +88,6 @@ const IdParams = Type.Object({ id: Type.String() });
 const DomainParams = Type.Object({ domain: Type.String() });
 const DomainIdParams = Type.Object({ domain: Type.String(), id: Type.String() });
 
-/** Schema problems of a request body, every one listed (Fastify's default would strip unknown keys). */
-function schemaProblems<T extends TSchema>(schema: T, body: unknown): ErrorDetail[] {
-  return validationDetails(Value.Errors(schema, body ?? {}));
-}
-
-function rejectIfAny(problems: readonly ErrorDetail[]): void {
-  if (problems.length === 0) return;
-  // One problem per path and message: TypeBox may report a field twice.
-  const unique = problems.filter((problem, i) => problems.findIndex((other) => other.path === problem.path && other.message === problem.message) === i);
-  throw new ValidationError(`invalid subscription request: ${summarize(unique)}`, { details: unique });
-}
-
-/** Runs a check that throws a ValidationError, collecting its details instead. */
-async function collect(problems: ErrorDetail[], check: () => unknown): Promise<void> {
-  try {
-    await check();
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    problems.push(...(error.details ?? [{ path: '/', message: error.message }]));
-  }
-}
-
-/** An ISO time, or undefined with a problem noted; an expiry must lie in the future. */
-function parseDatetime(value: string, field: string, problems: ErrorDetail[], { future = false } = {}): string | undefined {
-  const iso = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value) ? `${value.replace(' ', 'T')}Z` : value;
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) {
-    problems.push({ path: `/${field}`, message: 'invalid date-time' });
-    return undefined;
-  }
-  if (future && ms <= Date.now()) {
-    problems.push({ path: `/${field}`, message: `${new Date(ms).toISOString()} is in the past` });
-    return undefined;
-  }
-  return new Date(ms).toISOString();
-}
-
-/** NetSapiens scope rules: `*` (all) needs a token not limited to one tenant at that level. */
-function resolveScope(
-  principal: Principal | undefined,
-  requested: { reseller?: string | undefined; domain?: string | undefined; user?: string | undefined },
-): { reseller: string; domain: string; user: string } {
-  const limit = principal?.scope;
-  const scope = { reseller: requested.reseller ?? limit?.reseller ?? '*', domain: requested.domain ?? limit?.domain ?? '*', user: requested.user ?? '*' };
-  for (const level of ['reseller', 'domain'] as const) {
-    const allowed = limit?.[level];
-    if (allowed && scope[level] !== allowed) {
-      throw new ForbiddenError(`token "${principal?.name}" is limited to ${level} "${allowed}" and cannot subscribe to ${level} "${scope[level]}"`);
-    }
-  }
-  return scope;
-}
-
-function visible(principal: Principal | undefined, def: SubscriptionDef): boolean {
-  const limit = principal?.scope;
-  return !limit || ((!limit.reseller || limit.reseller === def.reseller) && (!limit.domain || limit.domain === def.domain));
-}
-
 /** Subscriptions API in the NetSapiens v2 shape, plus replay, failed deliveries and redrive. */
 export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> = async (app: FastifyInstance, options) => {
   const { store, policy, config, redis, keys } = options;
@@ -152,114 +96,36 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   const security = [{ bearer: [] }];
   const noValidation = { validatorCompiler: () => (value: unknown) => ({ value }) };
 
-  async function present(def: SubscriptionDef, secret?: string) {
-    const [state, owner, failed] = await Promise.all([store.state(def), store.owner(def), store.failedCount(def)]);
-    return {
-      id: def.id,
-      model: def.model,
-      'post-url': redactUserinfo(def.postUrl),
-      reseller: def.reseller,
-      domain: def.domain,
-      user: def.user,
-      'subscription-geo-support': def.geoSupport,
-      'subscription-creation-datetime': def.createdAt,
-      'subscription-expires-datetime': def.expiresAt,
-      'preferred-server': def.preferredServer ?? '',
-      'current-active-server': owner ?? '',
-      status: state?.status ?? 'pending',
-      'posts-count': state?.posts ?? 0,
-      'error-count': state?.errors ?? 0,
-      'failed-deliveries': failed,
-      ...(state?.lastError ? { 'last-error': state.lastError } : {}),
-      ...(secret ? { secret } : {}),
-    };
-  }
+  const builder = new SubscriptionBuilder(config, policy);
+  const presenter = new SubscriptionPresenter(store, options.placement);
+  const present = (def: SubscriptionDef, secret?: string) => presenter.present(def, secret);
 
   async function load(request: FastifyRequest, id: string, domain?: string): Promise<SubscriptionDef> {
     const def = await store.get(id);
-    if (!def || !visible(request.principal, def) || (domain !== undefined && def.domain !== domain)) throw new NotFoundError(`no subscription ${id}`);
+    if (!def || !visibleTo(request.principal, def) || (domain !== undefined && def.domain !== domain)) throw new NotFoundError(`no subscription ${id}`);
     return def;
   }
 
   async function create(request: FastifyRequest, pathDomain?: string) {
     const problems = schemaProblems(CreateBody, request.body);
-    const body = (request.body ?? {}) as Static<typeof CreateBody>;
-    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
-    if (pathDomain !== undefined && text(body.domain) !== undefined && body.domain !== pathDomain) {
-      problems.push({ path: '/domain', message: `"${body.domain}" differs from the path's "${pathDomain}"` });
-    }
-    if (text(body.model) !== undefined && !isModel(body.model)) problems.push({ path: '/model', message: `unknown model "${body.model}"; one of ${MODELS.join(', ')}` });
-    const postUrl = text(body['post-url']);
-    if (postUrl !== undefined) await collect(problems, () => policy.validate(postUrl));
-    if (text(body.secret) !== undefined) await collect(problems, () => parseSecret(body.secret as string));
-    const expiry = text(body['subscription-expires-datetime']);
-    const expiresAt = expiry === undefined ? undefined : parseDatetime(expiry, 'subscription-expires-datetime', problems, { future: true });
-    rejectIfAny(problems);
-    const scope = resolveScope(request.principal, { ...body, domain: pathDomain ?? body.domain });
-    const secret = body.secret ?? generateSecret();
-    const id = randomBytes(16).toString('hex');
-    const now = new Date();
-    const preferred = body['preferred-server'] ?? body.server_preferred;
-    const def: SubscriptionDef = {
-      id,
-      model: body.model as Model,
-      postUrl: body['post-url'],
-      ...scope,
-      geoSupport: body['subscription-geo-support'] ?? 'yes',
-      ...(preferred ? { preferredServer: preferred } : {}),
-      createdAt: now.toISOString(),
-      expiresAt: expiresAt ?? new Date(now.getTime() + 20 * 365.25 * 86_400_000).toISOString(),
-      slot: slotOf(id, config.slots),
-      secret,
-    };
+    const { server_preferred: alias, ...body } = (request.body ?? {}) as Static<typeof CreateBody>;
+    const def = await builder.create({ ...body, 'preferred-server': body['preferred-server'] ?? alias }, problems, request.principal, pathDomain);
     // Delivery starts after the newest event already in the log.
     await store.create(def, await log.head());
-    request.log.info({ subscription: id, model: def.model, domain: def.domain }, 'subscription created');
-    return present(def, secret);
+    request.log.info({ subscription: def.id, model: def.model, domain: def.domain }, 'subscription created');
+    return present(def, def.secret);
   }
 
   async function update(request: FastifyRequest, id: string, pathDomain?: string) {
     const previous = await load(request, id, pathDomain);
     const problems = schemaProblems(UpdateBody, request.body);
-    const body = { ...((request.body ?? {}) as Static<typeof UpdateBody>) };
-    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
-    // A client echoing back what it read sends the redacted URL: that keeps the stored one.
-    if (body['post-url'] !== undefined && body['post-url'] === redactUserinfo(previous.postUrl)) delete body['post-url'];
-    for (const counter of ['error-count', 'posts-count'] as const) {
-      if (body[counter] !== undefined && body[counter] !== 0) problems.push({ path: `/${counter}`, message: 'can only be reset to 0' });
-    }
-    if (body.status === 'pending' || body.status === 'error') problems.push({ path: '/status', message: 'can be set to active or disabled only' });
-    if (text(body.model) !== undefined && !isModel(body.model as string)) problems.push({ path: '/model', message: `unknown model "${body.model}"; one of ${MODELS.join(', ')}` });
-    if (pathDomain !== undefined && text(body.domain) !== undefined && body.domain !== pathDomain) {
-      problems.push({ path: '/domain', message: `"${body.domain}" differs from the path's "${pathDomain}"` });
-    }
-    const postUrl = text(body['post-url']);
-    if (postUrl !== undefined) await collect(problems, () => policy.validate(postUrl));
-    if (text(body.secret) !== undefined) await collect(problems, () => parseSecret(body.secret as string));
-    const expiry = text(body['subscription-expires-datetime']);
-    const expiresAt = expiry === undefined ? undefined : parseDatetime(expiry, 'subscription-expires-datetime', problems, { future: true });
-    rejectIfAny(problems);
-    const scope = resolveScope(request.principal, {
-      reseller: body.reseller ?? previous.reseller,
-      domain: body.domain ?? previous.domain,
-      user: body.user ?? previous.user,
-    });
-    const rotated = body.secret !== undefined && body.secret !== previous.secret;
-    const def: SubscriptionDef = {
-      ...previous,
-      ...scope,
-      ...(body.model !== undefined && isModel(body.model) ? { model: body.model } : {}),
-      ...(body['post-url'] !== undefined ? { postUrl: body['post-url'] } : {}),
-      ...(body['subscription-geo-support'] !== undefined ? { geoSupport: body['subscription-geo-support'] } : {}),
-      ...(body['preferred-server'] !== undefined ? { preferredServer: body['preferred-server'] } : {}),
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-      ...(rotated && body.secret !== undefined
-        ? { secret: body.secret, previousSecret: previous.secret, previousSecretUntil: new Date(Date.now() + config.secretRotationGraceMs).toISOString() }
-        : {}),
-    };
-    if (JSON.stringify(def) !== JSON.stringify(previous)) await store.update(def, previous);
-    await store.resetCounters(def, { errors: body['error-count'] === 0, posts: body['posts-count'] === 0 });
-    if (body.status !== undefined) await store.control(def, { status: body.status });
+    const body = (request.body ?? {}) as Static<typeof UpdateBody>;
+    const def = await builder.update(previous, body, problems, request.principal, pathDomain);
+    if (!sameDefinition(def, previous)) await store.update(def, previous);
+    const resetPosts = body['posts-count'] === 0;
+    const resetErrors = body['error-count'] === 0;
+    const status = body.status === 'active' || body.status === 'disabled' ? body.status : undefined;
+    if (resetPosts || resetErrors || status !== undefined) await store.control(def, { ...(status ? { status } : {}), resetPosts, resetErrors });
     return present(def);
   }
 
@@ -273,7 +139,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   async function list(request: FastifyRequest, query: { start?: number; limit?: number }, pathDomain?: string) {
     if (pathDomain !== undefined) resolveScope(request.principal, { domain: pathDomain, reseller: request.principal?.scope?.reseller });
     const domain = pathDomain ?? request.principal?.scope?.domain;
-    const defs = (await store.list(domain)).filter((def) => visible(request.principal, def));
+    const defs = (await store.list(domain)).filter((def) => visibleTo(request.principal, def));
     const start = query.start ?? 0;
     return Promise.all(defs.slice(start, start + (query.limit ?? 1000)).map((def) => present(def)));
   }

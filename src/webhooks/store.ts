@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/scripts.js';
+import { leaseNode, parseLeaseValue } from './lease-value.js';
 import type { Model } from './models.js';
+import { webhookScripts } from './scripts.js';
 
 /** A subscription as stored in the registry (`{whsub}`); `secret` never leaves the hub after creation. */
 export interface SubscriptionDef {
@@ -17,7 +18,7 @@ export interface SubscriptionDef {
   preferredServer?: string;
   createdAt: string;
   expiresAt: string;
-  /** Lease slot, fixed at creation so the subscription's delivery keys never move. */
+  /** Hash-tag slot of its lease and delivery keys, fixed at creation (spreads keys over a cluster). */
   slot: number;
   secret: string;
   /** The secret before the last rotation, still signing (beside the new one) until `previousSecretUntil`. */
@@ -27,7 +28,7 @@ export interface SubscriptionDef {
 
 export type SubscriptionStatus = 'pending' | 'active' | 'error' | 'disabled';
 
-/** Delivery state in the subscription's slot (`{wh:<slot>}`), written by the owner under its lease. */
+/** Delivery state in the subscription's slot (`{wh:<slot>}`), written by the owner through FencedState. */
 export interface SubscriptionState {
   /** Last event-log entry delivered (or moved to failed deliveries). */
   cursor: string;
@@ -43,6 +44,8 @@ export interface SubscriptionState {
   redrive: number;
   redriveDone: number;
   lastError?: string;
+  /** Last entry of the batch at the cursor whose first attempt was made (a successor rebuilds it). */
+  batchEnd?: string;
 }
 
 export interface FailedDelivery {
@@ -67,9 +70,6 @@ type ChangeListener = (id: string) => void;
 
 /** Subscriptions in Redis: definitions and index in the registry, delivery state per slot. */
 export class SubscriptionStore {
-  private readonly saveScript = new LuaScript('webhookSave');
-  private readonly deleteScript = new LuaScript('webhookDelete');
-  private readonly controlScript = new LuaScript('webhookControl');
   private readonly listeners = new Set<ChangeListener>();
 
   constructor(
@@ -141,7 +141,7 @@ export class SubscriptionStore {
 
   private save(def: SubscriptionDef, oldIdentity: string, oldDomain: string): Promise<unknown> {
     const k = this.keys;
-    return this.saveScript.run(
+    return webhookScripts.save.run(
       this.redis,
       [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookDomainIndex(oldDomain), k.webhookChanges],
       [def.id, JSON.stringify(def), identityOf(def), oldIdentity],
@@ -150,14 +150,14 @@ export class SubscriptionStore {
 
   async delete(def: SubscriptionDef): Promise<void> {
     const k = this.keys;
-    const removed = await this.deleteScript.run(
+    const removed = await webhookScripts.delete.run(
       this.redis,
       [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookChanges],
       [def.id, identityOf(def)],
     );
     if (removed !== 1) throw new NotFoundError(`no subscription ${def.id}`);
     const slot = k.webhookSlot(def.slot);
-    await this.redis.del([slot.state(def.id), slot.failed(def.id)]);
+    await this.redis.del([slot.state(def.id), slot.failed(def.id), slot.lease(def.id)]);
     this.changed(def.id);
   }
 
@@ -175,28 +175,38 @@ export class SubscriptionStore {
       redrive: Number(hash.redrive ?? 0),
       redriveDone: Number(hash.redriveDone ?? 0),
       ...(hash.lastError ? { lastError: hash.lastError } : {}),
+      ...(hash.batchEnd ? { batchEnd: hash.batchEnd } : {}),
     };
   }
 
-  /** The node holding the subscription's slot lease, if any. */
+  /** The node delivering the subscription now (it holds the lease), if any. */
   async owner(def: SubscriptionDef): Promise<string | undefined> {
-    const token = await this.redis.get(this.keys.webhookSlot(def.slot).lease);
-    return token ? token.slice(0, token.lastIndexOf(':')) : undefined;
+    const lease = parseLeaseValue(await this.redis.get(this.keys.webhookSlot(def.slot).lease(def.id)));
+    return lease?.kind === 'held' ? lease.node : undefined;
   }
 
-  /** Rewinds the cursor and/or sets the status; the owner drops in-flight work and reloads. */
-  async control(def: SubscriptionDef, change: { cursor?: string; status?: SubscriptionStatus }): Promise<void> {
-    const gen = await this.controlScript.run(this.redis, [this.keys.webhookSlot(def.slot).state(def.id)], [change.cursor ?? '', change.status ?? '']);
+  /** Where each subscription is placed now: its lease holder, or the node it is being handed to. */
+  async placedOn(defs: readonly SubscriptionDef[]): Promise<(string | undefined)[]> {
+    const values = await Promise.all(defs.map((def) => this.redis.get(this.keys.webhookSlot(def.slot).lease(def.id))));
+    return values.map((value) => leaseNode(parseLeaseValue(value)));
+  }
+
+  /**
+   * An operator's change (webhookControl.lua): rewinds the cursor and/or sets the status (the owner
+   * drops in-flight work and reloads), resets counters to 0 (NetSapiens), or asks for a redrive.
+   */
+  async control(
+    def: SubscriptionDef,
+    change: { cursor?: string; status?: SubscriptionStatus; resetPosts?: boolean; resetErrors?: boolean; redrive?: boolean },
+  ): Promise<void> {
+    const flag = (value: boolean | undefined) => (value ? '1' : '');
+    const gen = await webhookScripts.control.run(
+      this.redis,
+      [this.keys.webhookSlot(def.slot).state(def.id)],
+      [change.cursor ?? '', change.status ?? '', flag(change.resetPosts), flag(change.resetErrors), flag(change.redrive)],
+    );
     if (gen === null) throw new NotFoundError(`no subscription ${def.id}`);
-    await this.announce(def.id);
-  }
-
-  /** PUT may reset the counters, to 0 only (NetSapiens). */
-  async resetCounters(def: SubscriptionDef, counters: { errors?: boolean; posts?: boolean }): Promise<void> {
-    const fields: Record<string, string> = {};
-    if (counters.errors) fields.errors = '0';
-    if (counters.posts) fields.posts = '0';
-    if (Object.keys(fields).length > 0) await this.redis.hSet(this.keys.webhookSlot(def.slot).state(def.id), fields);
+    if (change.cursor !== undefined || change.status !== undefined || change.redrive) await this.announce(def.id);
   }
 
   async failedCount(def: SubscriptionDef): Promise<number> {
@@ -211,8 +221,7 @@ export class SubscriptionStore {
   /** Asks the owner to deliver the failed deliveries again (they leave the list once delivered). */
   async requestRedrive(def: SubscriptionDef): Promise<number> {
     const count = await this.failedCount(def);
-    await this.redis.hIncrBy(this.keys.webhookSlot(def.slot).state(def.id), 'redrive', 1);
-    await this.announce(def.id);
+    await this.control(def, { redrive: true });
     return count;
   }
 
@@ -220,4 +229,10 @@ export class SubscriptionStore {
     await this.redis.xAdd(this.keys.webhookChanges, '*', { id }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } });
     this.changed(id);
   }
+}
+
+/** Two definitions are the same when every field is, whatever the order their keys were written in. */
+export function sameDefinition(a: SubscriptionDef, b: SubscriptionDef): boolean {
+  const canonical = (def: SubscriptionDef) => JSON.stringify(Object.entries(def).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return canonical(a) === canonical(b);
 }

@@ -1,14 +1,30 @@
 --[[
-  Acquires a webhook slot lease when nobody holds it (redis-and-style.md §A3). The returned token
-  "<node>:<epoch>" is the fencing token: every later write for the slot must present it.
+  Acquires the lease of one subscription (redis-and-style.md §A3, one lease per subscription so
+  that placement balances subscriptions). Allowed when the lease is free (released, or expired
+  after its owner crashed), handed over to this node, or held under this node's own id by an
+  earlier process (a restart within the ttl keeps what it had). The returned token
+  "<node>:<epoch>" fences every later write; a new token also fences out that earlier process.
 
-  KEYS[1] lease   KEYS[2] epoch counter
-  ARGV[1] node id   ARGV[2] ttl (ms)
-  Returns the token, or false when the lease is held.
+  KEYS[1] subscription lease   KEYS[2] slot epoch counter   KEYS[3] subscription state hash
+  ARGV[1] node id   ARGV[2] ttl (ms)   ARGV[3] handover value for this node (':handover:<node>')
+  Returns { 1, token, previous owner or '', reason } where reason is the releasing owner's
+  (rebalance | preferred | shutdown) or 'failover' when the lease expired;
+  { -6 } when another node holds the lease; { -2 } when the subscription has no state (deleted).
 ]]
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return false
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return { -2 }
+end
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[3] and string.sub(current, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then
+  return { -6 }
 end
 local token = ARGV[1] .. ':' .. redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
-return token
+local previous = redis.call('HGET', KEYS[3], 'owner') or ''
+local reason = redis.call('HGET', KEYS[3], 'releaseReason') or 'failover'
+redis.call('HSET', KEYS[3], 'owner', ARGV[1])
+redis.call('HDEL', KEYS[3], 'releaseReason')
+if previous == ARGV[1] then
+  previous = ''
+end
+return { 1, token, previous, reason }

@@ -1,16 +1,16 @@
 --[[
-  Records one delivery attempt of a subscription's batch, fenced by the slot lease and by the
+  Records one delivery attempt of a subscription's batch, fenced by its lease and by the
   subscription's generation (a replay or a status change bumps it): counters, status, cursor
   advance on success, failed-delivery bookkeeping, in one atomic step.
 
-  KEYS[1] slot lease   KEYS[2] subscription state hash   KEYS[3] failed deliveries stream
+  KEYS[1] subscription lease   KEYS[2] subscription state hash   KEYS[3] failed deliveries stream
   ARGV[1] lease token            ARGV[2] generation
   ARGV[3] outcome: ok | error    ARGV[4] new cursor, or ''
   ARGV[5] new status, or ''      ARGV[6] failed batch JSON to keep, or ''
   ARGV[7] failed entry id to delete (a redriven batch that succeeded), or ''
   ARGV[8] consecutive exhausted batches   ARGV[9] last error, or ''
   ARGV[10] failed attempts of the batch at the cursor so far (a successor resumes the schedule)
-  Returns 1; -6 when the lease is not ours (stop the slot); -2 when the generation changed or the
+  Returns 1; -6 when the lease is not ours (stop delivering); -2 when the generation changed or the
   subscription was deleted (reload it).
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -25,6 +25,7 @@ if ARGV[3] ~= 'ok' then
 end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[2], 'cursor', ARGV[4])
+  redis.call('HDEL', KEYS[2], 'batchEnd')
 end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[2], 'status', ARGV[5])

@@ -1,0 +1,21 @@
+--[[
+  Sets one bookkeeping field of a subscription's delivery state, fenced like webhookRecord.lua:
+  `batchEnd` (the last log entry of the batch about to be posted, so a successor rebuilds the
+  same batch with the same webhook-id) or `redriveDone` (redrive requests carried out).
+
+  KEYS[1] subscription lease   KEYS[2] subscription state hash
+  ARGV[1] lease token   ARGV[2] generation   ARGV[3] field   ARGV[4] value
+  Returns 1; -6 when the lease is not ours; -2 when the generation changed or the subscription
+  was deleted.
+]]
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -6
+end
+if redis.call('HGET', KEYS[2], 'gen') ~= ARGV[2] then
+  return -2
+end
+if ARGV[3] ~= 'batchEnd' and ARGV[3] ~= 'redriveDone' then
+  return redis.error_reply('ERR webhookFencedSet: field ' .. ARGV[3] .. ' is not fenced bookkeeping')
+end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+return 1

@@ -1,0 +1,24 @@
+--[[
+  Planned release of a subscription lease, after the owner drained it (no new batch, the
+  in-flight post finished and its outcome recorded by webhookRecord.lua). Records why, for the
+  next owner's owner_changed event, and either reserves the lease for the planned next owner
+  (so no third node takes it in between) or frees it.
+
+  KEYS[1] subscription lease   KEYS[2] subscription state hash
+  ARGV[1] token   ARGV[2] reason: rebalance | preferred | shutdown
+  ARGV[3] handover value for the next owner (':handover:<node>'), or '' to free the lease
+  ARGV[4] ttl of the reservation (ms)
+  Returns 1, or -6 when the lease was not ours any more (nothing changed).
+]]
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -6
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'releaseReason', ARGV[2])
+end
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
