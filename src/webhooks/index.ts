@@ -116,11 +116,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     readiness: () => {
       const standing = owner.standing();
       const seconds = Math.ceil(standing.eligibleInMs / 1000);
-      const warning = !standing.registered
-        ? `webhooks: node ${nodeId} is not registered yet`
-        : standing.eligible
-          ? undefined
-          : `webhooks: node ${nodeId} is not yet eligible to take subscriptions (stable in ${seconds} s)`;
+      const warning = standing.eligible ? undefined : `webhooks: node ${nodeId} is not yet eligible to take subscriptions (stable in ${seconds} s)`;
       return {
         name: 'webhooks',
         ok: true,
