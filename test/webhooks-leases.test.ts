@@ -43,7 +43,7 @@ describe('event subscriptions: node stability, rebalance and planned handover', 
     const client = await connectClient(redis.url);
     const entries = await client.xRange(hubA.context.keys.eventLog, '-', '+');
     await client.quit();
-    return entries.filter((entry) => entry.message.type === 'subscription.owner_changed').map((entry) => (JSON.parse(entry.message.event ?? '{}') as { data: Record<string, string> }).data);
+    return (entries ?? []).filter((entry) => entry.message.type === 'subscription.owner_changed').map((entry) => (JSON.parse(entry.message.event ?? '{}') as { data: Record<string, string> }).data);
   };
 
   beforeAll(async () => {

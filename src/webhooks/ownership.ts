@@ -53,6 +53,18 @@ export interface OwnershipView {
   placement: Placement;
 }
 
+/** Ms until another node's heartbeat runs out or it turns eligible (plus a little, so Redis agrees), if any. */
+function nextChange(registry: RegistrySnapshot, self: string): number | undefined {
+  let soonest: number | undefined;
+  for (const node of registry.nodes) {
+    if (node.id === self) continue;
+    for (const at of [node.expiresAt, node.eligibleAt]) {
+      if (at > registry.now && (soonest === undefined || at < soonest)) soonest = at;
+    }
+  }
+  return soonest === undefined ? undefined : soonest - registry.now + 25;
+}
+
 /**
  * Which subscriptions this node delivers. Every ttl/3 it heartbeats in the node registry, renews
  * its leases, computes the placement (src/webhooks/placement.ts) from what Redis shows, hands over
@@ -68,6 +80,8 @@ export class Ownership {
   private lastError: string | undefined;
   private latest: OwnershipView | undefined;
   private readonly handovers = new Set<Promise<void>>();
+  /** Time to the next registry change the placement depends on: a node turning eligible or expiring. */
+  private nextChangeInMs: number | undefined;
 
   constructor(private readonly options: OwnershipOptions) {}
 
@@ -107,7 +121,9 @@ export class Ownership {
         if (this.stopped) return;
         const again = this.again;
         this.again = false;
-        this.schedule(again ? 0 : Math.max(50, Math.floor(this.options.ttlMs / 3)));
+        // Beat every third of the ttl, and act right when another node expires or turns eligible.
+        const heartbeat = Math.max(50, Math.floor(this.options.ttlMs / 3));
+        this.schedule(again ? 0 : Math.min(heartbeat, this.nextChangeInMs ?? heartbeat));
       });
     }, delayMs);
   }
@@ -141,6 +157,7 @@ export class Ownership {
     const margin = Math.min(1000, ttlMs / 5);
     try {
       const [registry] = await Promise.all([this.options.registry.beat(), this.renew()]);
+      this.nextChangeInMs = nextChange(registry, nodeId);
       const defs = this.options.subscriptions();
       if (defs === undefined || this.stopped) return;
       const placedOn = await this.options.store.placedOn(defs);
