@@ -7,7 +7,7 @@ import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
 const webhooks = (nodeId: string, stableAfterMs: number) => ({
-  webhooks: { nodeId, stableAfterMs, leaseTtlMs: 1200, allowPrivateTargets: true, batchLingerMs: 5, retryScheduleMs: [50, 100, 200, 400, 800], retryJitter: 0, pollIntervalMs: 50 },
+  webhooks: { nodeId, stableAfterMs, leaseTtlMs: 4000, allowPrivateTargets: true, batchLingerMs: 5, retryScheduleMs: [50, 100, 200, 400, 800], retryJitter: 0, pollIntervalMs: 50 },
 });
 
 const cdr = (n: number) => ({

@@ -17,6 +17,7 @@ type Owners = Record<string, string>;
 
 describe('event subscriptions: three hub processes, placement, kill -9, restart and preferred fail-back', () => {
   let redis: TestRedis;
+  let registryClient: Awaited<ReturnType<typeof connectClient>>;
   let receiver: Receiver;
   const hubs = new Map<string, ChildHub>();
   const ids: string[] = [];
@@ -47,7 +48,8 @@ describe('event subscriptions: three hub processes, placement, kill -9, restart 
         },
       }),
     );
-    const hub = await startChildHub({ SWITCHBOARD_CONFIG: file });
+    // Three node processes starting at once on a loaded 2-core machine can take a while.
+    const hub = await startChildHub({ SWITCHBOARD_CONFIG: file }, { startTimeoutMs: 60_000 });
     hubs.set(node, hub);
     return hub;
   }
@@ -84,6 +86,7 @@ describe('event subscriptions: three hub processes, placement, kill -9, restart 
 
   beforeAll(async () => {
     redis = await startRedis();
+    registryClient = await connectClient(redis.url);
     receiver = await startReceiver();
     await Promise.all(['a', 'b', 'c'].map((node) => start(node)));
     await waitFor(async () => (await Promise.all([...hubs.values()].map(eligible))).every(Boolean), 30_000, 'all three nodes eligible');
@@ -93,6 +96,7 @@ describe('event subscriptions: three hub processes, placement, kill -9, restart 
     producing = false;
     await producer;
     for (const node of [...hubs.keys()]) await kill(node);
+    await registryClient?.quit();
     await receiver?.close();
     await redis?.close();
   });
@@ -168,13 +172,15 @@ describe('event subscriptions: three hub processes, placement, kill -9, restart 
     const placedBefore = await owners();
     const onC = ids.filter((id) => placedBefore[id] === 'c');
     const changesBefore = (await ownerChanges()).length;
+    const eligibleAt = () => registryClient.hGet(`${PREFIX}:{ctl}:nodes:eligible-at`, 'c');
+    const standingBefore = await eligibleAt();
+    expect(Number(standingBefore)).toBeGreaterThan(0);
     const killedAt = await kill('c');
     const hub = await start('c');
-    const restartedAt = Date.now();
-    expect(restartedAt - killedAt).toBeLessThan(TTL_MS.c as number);
-    // Eligible again at once, not after a new stable period.
+    expect(Date.now() - killedAt).toBeLessThan(TTL_MS.c as number);
+    // It kept its place in the registry: eligible at once, not after a new stable period.
     await waitFor(() => eligible(hub), 20_000, 'c eligible');
-    expect(Date.now() - restartedAt).toBeLessThan(STABLE_MS);
+    expect(await eligibleAt()).toBe(standingBefore);
     // Its subscriptions never left c, and c delivers them again (it has taken their leases back).
     await waitFor(async () => {
       const readyz = (await (await fetch(`${hub.url}/readyz`)).json()) as { checks: { name: string; subscriptions?: number }[] };

@@ -116,7 +116,11 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     readiness: () => {
       const standing = owner.standing();
       const seconds = Math.ceil(standing.eligibleInMs / 1000);
-      const warning = standing.eligible ? undefined : `webhooks: node ${nodeId} is not yet eligible to take subscriptions (stable in ${seconds} s)`;
+      const warning = standing.eligible
+        ? undefined
+        : standing.takesSubscriptions
+          ? `webhooks: node ${nodeId} is not yet stable (in ${seconds} s); it delivers because no live node is`
+          : `webhooks: node ${nodeId} is not yet eligible to take subscriptions (stable in ${seconds} s)`;
       return {
         name: 'webhooks',
         ok: true,

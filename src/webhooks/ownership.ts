@@ -79,6 +79,7 @@ export class Ownership {
   private stopped = false;
   private lastError: string | undefined;
   private latest: OwnershipView | undefined;
+  private registry: RegistrySnapshot | undefined;
   private readonly handovers = new Set<Promise<void>>();
   /** Time to the next registry change the placement depends on: a node turning eligible or expiring. */
   private nextChangeInMs: number | undefined;
@@ -93,13 +94,19 @@ export class Ownership {
     return this.latest;
   }
 
-  /** This node's standing: live, eligible, and the time left before it is. */
-  standing(): { registered: boolean; eligible: boolean; eligibleInMs: number; liveNodes: number } {
-    const snapshot = this.latest?.registry;
+  /**
+   * This node's standing: registered, eligible (stable), the time left before it is, and whether
+   * it takes subscriptions now (eligible, or no live node is).
+   */
+  standing(): { registered: boolean; eligible: boolean; eligibleInMs: number; takesSubscriptions: boolean; liveNodes: number } {
+    const snapshot = this.registry;
     const me = snapshot?.nodes.find((node) => node.id === this.options.nodeId);
-    if (!snapshot || !me) return { registered: false, eligible: false, eligibleInMs: this.options.stableAfterMs, liveNodes: snapshot?.nodes.length ?? 0 };
+    if (!snapshot || !me) {
+      return { registered: false, eligible: false, eligibleInMs: this.options.stableAfterMs, takesSubscriptions: false, liveNodes: snapshot?.nodes.length ?? 0 };
+    }
     const eligibleInMs = Math.max(0, me.eligibleAt - snapshot.now);
-    return { registered: true, eligible: eligibleInMs === 0, eligibleInMs, liveNodes: snapshot.nodes.length };
+    const takesSubscriptions = this.latest?.placement.eligible.includes(this.options.nodeId) ?? false;
+    return { registered: true, eligible: eligibleInMs === 0, eligibleInMs, takesSubscriptions, liveNodes: snapshot.nodes.length };
   }
 
   start(): void {
@@ -157,6 +164,7 @@ export class Ownership {
     const margin = Math.min(1000, ttlMs / 5);
     try {
       const [registry] = await Promise.all([this.options.registry.beat(), this.renew()]);
+      this.registry = registry;
       this.nextChangeInMs = nextChange(registry, nodeId);
       const defs = this.options.subscriptions();
       if (defs === undefined || this.stopped) return;
@@ -176,11 +184,15 @@ export class Ownership {
         if (held.draining || target === undefined || target === nodeId) continue;
         this.startHandover(id, target, target === held.def.preferredServer ? 'preferred' : 'rebalance');
       }
+      const live = new Set(registry.nodes.map((node) => node.id));
       await Promise.all(
         defs.map((def, index) => {
+          if (placement.target.get(def.id) !== nodeId || this.held.has(def.id)) return undefined;
           const owner = placedOn[index];
-          const free = owner === undefined || owner === nodeId;
-          return placement.target.get(def.id) === nodeId && !this.held.has(def.id) && free ? this.acquire(def) : undefined;
+          if (owner === undefined || owner === nodeId) return this.acquire(def);
+          // Its node is gone but its lease has not run out yet (renewed just after the heartbeat): look again soon.
+          if (!live.has(owner)) this.nextChangeInMs = Math.min(this.nextChangeInMs ?? Infinity, 100);
+          return undefined;
         }),
       );
       this.lastError = undefined;

@@ -60,7 +60,7 @@ export interface ChildHub {
 }
 
 /** The built CLI (`switchboard start`) in a child process, for kill -9 and SIGTERM tests. */
-export async function startChildHub(env: Record<string, string>): Promise<ChildHub> {
+export async function startChildHub(env: Record<string, string>, options: { startTimeoutMs?: number } = {}): Promise<ChildHub> {
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, [CLI, 'start'], {
@@ -77,7 +77,7 @@ export async function startChildHub(env: Record<string, string>): Promise<ChildH
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit');
   await Promise.race([
-    waitForPort(port, 15_000),
+    waitForPort(port, options.startTimeoutMs ?? 15_000),
     exited.then(() => {
       throw new Error(`hub exited at start:\n${output}`);
     }),
