@@ -46,11 +46,11 @@ export class NodeRegistry {
 
   /** The live nodes, read without registering (a hub that does not deliver webhooks). */
   async read(): Promise<RegistrySnapshot> {
-    const [seconds = '0', micros = '0'] = (await this.redis.sendCommand(['TIME'])) as string[];
+    const [seconds = '0', micros = '0'] = (await this.redis.sendCommand(['TIME'], this.keys.nodes)) as string[];
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    const live = (await this.redis.sendCommand(['ZRANGEBYSCORE', this.keys.nodes, `(${now}`, '+inf', 'WITHSCORES'])) as string[];
+    const live = (await this.redis.sendCommand(['ZRANGEBYSCORE', this.keys.nodes, `(${now}`, '+inf', 'WITHSCORES'], this.keys.nodes)) as string[];
     const ids = live.filter((_, index) => index % 2 === 0);
-    const eligibleAt = ids.length > 0 ? ((await this.redis.sendCommand(['HMGET', this.keys.nodesEligibleAt, ...ids])) as (string | null)[]) : [];
+    const eligibleAt = ids.length > 0 ? ((await this.redis.sendCommand(['HMGET', this.keys.nodesEligibleAt, ...ids], this.keys.nodesEligibleAt)) as (string | null)[]) : [];
     return { now, nodes: ids.map((id, index) => ({ id, eligibleAt: Number(eligibleAt[index] ?? now), expiresAt: Number(live[index * 2 + 1]) })) };
   }
 }
