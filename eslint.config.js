@@ -13,6 +13,11 @@ export default tseslint.config(
     },
   },
   {
+    // The wallboard runs in the browser.
+    files: ['src/board/assets/**'],
+    languageOptions: { globals: { document: 'readonly', sessionStorage: 'readonly', requestAnimationFrame: 'readonly', TextDecoderStream: 'readonly' } },
+  },
+  {
     files: ['bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },

@@ -73,7 +73,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      reply.raw.write(`retry: ${config.retryMs}\n: position ${after}\n\n`);
+      // The resume position as the first id: a client that gets no event before it reconnects keeps its place.
+      reply.raw.write(`retry: ${config.retryMs}\nid: ${after}\n\n`);
       metrics.clients.inc();
       const client: SseClient = new SseClient(reply.raw, {
         filter,
