@@ -136,6 +136,11 @@ for (let run = 0; run < RUNS; run += 1) {
 }
 producing = false;
 await producer;
+// Whatever was accepted last is delivered within a few posts; give it time before counting losses.
+await until(() => {
+  const seen = new Set(arrivals.flatMap((arrival) => arrival.ids));
+  return [...accepted].every((id) => seen.has(id));
+}, 30_000, 'the last events').catch(() => undefined);
 
 const received = new Set(arrivals.flatMap((arrival) => arrival.ids));
 const lost = [...accepted].filter((id) => !received.has(id)).length;
