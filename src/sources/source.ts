@@ -61,6 +61,8 @@ export abstract class PbxSource {
   private connectedOnce = false;
   protected disconnectedAt: number | undefined;
   private appendsInFlight = 0;
+  /** Events mapped from the chunk being read, appended together once it is parsed. */
+  private outbox: SourceEvent[] | undefined;
   private paused = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -150,6 +152,14 @@ export abstract class PbxSource {
    * (without the PBX's data) and the rest still go.
    */
   protected emit(events: SourceEvent[]): void {
+    if (this.outbox) {
+      this.outbox.push(...events);
+      return;
+    }
+    this.append(events);
+  }
+
+  private append(events: SourceEvent[]): void {
     const accepted: AcceptedEvent[] = [];
     for (const mapped of events) {
       const event: AcceptedEvent = { id: mapped.id, type: mapped.type, time: mapped.time, source: this.name, data: mapped.data };
@@ -207,7 +217,14 @@ export abstract class PbxSource {
       this.state = 'handshake';
       this.safely(() => this.onConnected());
     });
-    socket.on('data', (chunk: Buffer) => this.safely(() => this.onData(chunk)));
+    socket.on('data', (chunk: Buffer) => {
+      // Everything one chunk carries is appended as one batch, in order.
+      this.outbox = [];
+      this.safely(() => this.onData(chunk));
+      const events = this.outbox;
+      this.outbox = undefined;
+      if (events.length > 0) this.append(events);
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       const reason = error.code === 'ECONNREFUSED' ? 'connection refused' : error.message;
       if (reason !== this.lastError) this.logger.warn({ code: error.code }, `source connection error: ${reason}`);

@@ -242,14 +242,15 @@ function rootOf(headers: Record<string, string>): string | undefined {
 function eventId(headers: Record<string, string>, fallbackKey: string): string {
   const parts = [
     headers.Event,
-    headers.Linkedid,
-    headers.Uniqueid ?? headers.UniqueID,
+    headers.Uniqueid ?? headers.UniqueID ?? headers.Linkedid,
     headers.DestUniqueid,
     headers.Queue,
     headers.Interface ?? headers.Location ?? headers.MemberName,
     headers.Timestamp ?? `seq:${fallbackKey}`,
-  ];
-  return `ami:${createHash('sha256').update(parts.join('|')).digest('base64url').slice(0, 32)}`;
+  ].filter((part) => part !== undefined && part !== '');
+  const id = `ami:${parts.join(':')}`;
+  // Readable when it fits the catalogue's 128 characters, hashed when it does not.
+  return id.length <= 128 ? id : `ami:${createHash('sha256').update(id).digest('base64url').slice(0, 32)}`;
 }
 
 /** `Timestamp: 1764669600.123456` (timestampevents = yes) → ISO; now without it. */

@@ -25,6 +25,8 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
 export class AmiParser {
   private text = '';
   private bannerSeen = false;
+  /** The blank line that ends a message. */
+  private separator = '\r\n\r\n';
   /** Keeps a multi-byte UTF-8 character split across chunks whole. */
   private readonly decoder = new StringDecoder('utf8');
 
@@ -40,6 +42,8 @@ export class AmiParser {
         if (this.text.length > 1024) throw new SourceProtocolError('no AMI banner line in the first 1024 bytes');
         return;
       }
+      // Asterisk ends lines with CRLF; a peer that ends its banner with a bare LF (a proxy, a test tool) is read in LF.
+      if (this.text.charCodeAt(end - 1) !== 0x0d) this.separator = '\n\n';
       const banner = this.text.slice(0, end).replace(/\r$/, '');
       if (!banner.startsWith('Asterisk Call Manager/')) {
         throw new SourceProtocolError(`not an Asterisk Manager banner: "${banner.slice(0, 80)}"`);
@@ -49,10 +53,10 @@ export class AmiParser {
       start = end + 1;
     }
     for (;;) {
-      const end = findMessageEnd(this.text, start);
-      if (end === undefined) break;
-      const block = this.text.slice(start, end.at);
-      start = end.next;
+      const end = this.text.indexOf(this.separator, start);
+      if (end < 0) break;
+      const block = this.text.slice(start, end);
+      start = end + this.separator.length;
       if (block.trim().length === 0) continue;
       onMessage(parseMessage(block));
     }
@@ -63,38 +67,29 @@ export class AmiParser {
   }
 }
 
-/** The end of the first message at or after `from`: a blank line, CRLF or bare LF. */
-function findMessageEnd(text: string, from: number): { at: number; next: number } | undefined {
-  let index = from;
-  for (;;) {
-    const lf = text.indexOf('\n', index);
-    if (lf < 0) return undefined;
-    const next = text.charCodeAt(lf + 1);
-    if (next === 0x0a) return { at: lf, next: lf + 2 };
-    if (next === 0x0d && text.charCodeAt(lf + 2) === 0x0a) return { at: lf, next: lf + 3 };
-    if (Number.isNaN(next) || (next === 0x0d && lf + 2 >= text.length)) return undefined;
-    index = lf + 1;
-  }
-}
-
 function parseMessage(block: string): AmiMessage {
   const message: AmiMessage = { headers: {}, variables: {}, output: [] };
-  for (const rawLine of block.split('\n')) {
-    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    if (line.length === 0) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) {
-      message.output.push(line);
-      continue;
+  let start = 0;
+  while (start < block.length) {
+    let end = block.indexOf('\n', start);
+    if (end < 0) end = block.length;
+    const lineEnd = block.charCodeAt(end - 1) === 0x0d ? end - 1 : end;
+    if (lineEnd > start) {
+      const colon = block.indexOf(':', start);
+      if (colon <= start || colon >= lineEnd) {
+        message.output.push(block.slice(start, lineEnd));
+      } else {
+        const key = block.slice(start, colon);
+        const value = block.slice(block.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1, lineEnd);
+        if (key === 'ChanVariable' || key.startsWith('ChanVariable(')) {
+          const equals = value.indexOf('=');
+          if (equals > 0) message.variables[value.slice(0, equals)] = value.slice(equals + 1);
+        } else if (!(key in message.headers)) {
+          message.headers[key] = value;
+        }
+      }
     }
-    const key = line.slice(0, colon);
-    const value = line.charCodeAt(colon + 1) === 0x20 ? line.slice(colon + 2) : line.slice(colon + 1);
-    if (key === 'ChanVariable' || key.startsWith('ChanVariable(')) {
-      const equals = value.indexOf('=');
-      if (equals > 0) message.variables[value.slice(0, equals)] = value.slice(equals + 1);
-      continue;
-    }
-    if (!(key in message.headers)) message.headers[key] = value;
+    start = end + 1;
   }
   return message;
 }
