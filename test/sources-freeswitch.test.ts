@@ -355,6 +355,7 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
   it('reports a jump in Event-Sequence as a gap when subscribed to every event', async () => {
     const { fake, log } = await setup({ events: ['ALL'] });
     await fake.waitForSubscriber();
+    await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
     fake.send(callcenterEvent(CORE, 100, { 'CC-Agent': AGENT, 'CC-Action': 'agent-status-change', 'CC-Agent-Status': 'Available' }));
     fake.send(eventHeaders(CORE, 101, 'HEARTBEAT'));
     fake.send(callcenterEvent(CORE, 105, { 'CC-Agent': AGENT, 'CC-Action': 'agent-status-change', 'CC-Agent-Status': 'On Break' }));

@@ -2,7 +2,8 @@ import type { AgentStatus, CdrDisposition } from '../events/catalogue.js';
 
 /*
  * Vocabulary mappings between the normalized catalogue and the systems we are compatible with.
- * They are data: docs/mappings.md documents each row and where it comes from.
+ * They are data: docs/mappings.md documents each row and where it comes from. The input side
+ * (PBX vocabularies into the catalogue) is src/sources/mappings.ts.
  */
 
 /** Normalized agent status → Enigma `status` (Enigma "Agent Status" page). */
