@@ -146,7 +146,7 @@ describe('Redis outage while events stream in', () => {
     redis = await startRedis();
     hub = await startHub(redis.url, { spool: { maxBytes: 65_536 } });
     await redis.stop();
-    const batch = (start: number) => Array.from({ length: 100 }, (_, i) => ({ ...eventFor(start + i), data: { ...eventFor(start + i).data, reason: 'x'.repeat(200) } }));
+    const batch = (start: number) => Array.from({ length: 100 }, (_, i) => ({ ...eventFor(start + i), data: { ...eventFor(start + i).data, custom: { padding: 'x'.repeat(200) } } }));
     let response = await postEvents(hub.url, batch(0));
     let start = 100;
     while (response.status === 202 && start < 10_000) {
