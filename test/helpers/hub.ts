@@ -77,7 +77,7 @@ export async function startChildHub(env: Record<string, string>, options: { star
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit');
   await Promise.race([
-    waitForPort(port, options.startTimeoutMs ?? 15_000),
+    waitForPort(port, options.startTimeoutMs ?? 45_000),
     exited.then(() => {
       throw new Error(`hub exited at start:\n${output}`);
     }),
@@ -96,7 +96,7 @@ export async function startChildHub(env: Record<string, string>, options: { star
 }
 
 /** Runs the built CLI to completion (for commands expected to exit), with a clean environment. */
-export async function runCli(args: string[], env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
+export async function runCli(args: string[], env: Record<string, string>, timeoutMs = 45_000): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
