@@ -1,9 +1,12 @@
 #!/usr/bin/env -S node --max-semi-space-size=32
 // A larger young generation: intake allocates many short-lived strings (npm run bench: about +20 % spool drain).
+import { homedir } from 'node:os';
 import { Command } from 'commander';
 import { eventLogKey } from '../redis/keys.js';
 import { describeCliError } from './errors.js';
+import { defaultSecretFile, listenCommand, resendCommand } from './listen.js';
 import { simulateCommand } from './simulate.js';
+import { TRIGGER_HELP, triggerCommand } from './trigger.js';
 import { registerIntegratorCommands } from './integrators.js';
 import { addRedisOptions, topologyFromOptions, type RedisCliOptions } from './redis-options.js';
 import { startCommand } from './start.js';
@@ -53,6 +56,45 @@ addRedisOptions(program.command('tail [patterns...]'), env)
   );
 
 registerSubscriptionCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+const hubOptions = (command: Command) =>
+  command
+    .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaultUrl)
+    .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', env.SWITCHBOARD_API_TOKEN);
+const connectionOf = (options: { url: string; token?: string }) => ({ url: options.url, ...(options.token ? { token: options.token } : {}) });
+const secretFile = defaultSecretFile(env, homedir());
+
+hubOptions(program.command('listen'))
+  .description('forward the hub\'s events to a local URL, signed like a webhook subscription (no public URL needed)')
+  .requiredOption('-f, --forward-to <url>', 'where to POST each event')
+  .option('--types <types>', 'comma-separated event types; call.* takes a family (default: every type, or the model\'s)')
+  .option('--model <model>', 'subscription model of the posted objects: agent, call, cdr, presence or campaign')
+  .option('-H, --header <header>', "extra header on every POST, 'Name: value' (repeatable)", collect, [])
+  .option('--print-secret', 'print the signing secret and exit')
+  .action(async (options: { url: string; token?: string; forwardTo: string; types?: string; model?: string; header: string[]; printSecret?: boolean }) => {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    await listenCommand(connectionOf(options), { ...options, headers: options.header, secretFile }, stop.signal);
+  });
+
+hubOptions(program.command('resend <eventId>'))
+  .description('forward one logged event again to a local URL (listen never retries)')
+  .requiredOption('-f, --forward-to <url>', 'where to POST the event')
+  .option('--model <model>', 'subscription model of the posted object')
+  .option('-H, --header <header>', "extra header, 'Name: value' (repeatable)", collect, [])
+  .action(async (eventId: string, options: { url: string; token?: string; forwardTo: string; model?: string; header: string[] }) => {
+    if (!(await resendCommand(connectionOf(options), eventId, { ...options, headers: options.header, secretFile }))) process.exitCode = 1;
+  });
+
+hubOptions(program.command('trigger <scenario>'))
+  .description('post a named sandbox sequence through the intake')
+  .addHelpText('after', `\nScenarios:\n${TRIGGER_HELP}`)
+  .option('--agent <agent>', 'agent of the scenario', '1001')
+  .option('--queue <queue>', 'queue of the scenario', 'sales')
+  .option('--campaign <campaign>', 'campaign of the scenario', 'spring-sale')
+  .action((scenario: string, options: { url: string; token?: string; agent: string; queue: string; campaign: string }) => triggerCommand(connectionOf(options), scenario, options));
 
 registerIntegratorCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
 

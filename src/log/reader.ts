@@ -75,6 +75,27 @@ export class LogReader {
     return decodeAll(raw);
   }
 
+  /** Up to `count` entries before `position` ('+': the newest), newest first. */
+  async before(position: string, count: number): Promise<LogEntry[]> {
+    const end = position === '+' ? '+' : `(${position}`;
+    const raw = (await this.client.xRevRange(this.key, end, '-', { COUNT: count })) as unknown as RawStreamEntry[];
+    return decodeAll(raw);
+  }
+
+  /** The newest entry of event `id` among the last `maxEntries` entries (a backwards scan; undefined if not there). */
+  async find(id: string, maxEntries: number): Promise<LogEntry | undefined> {
+    let position = '+';
+    for (let scanned = 0; scanned < maxEntries; ) {
+      const page = await this.before(position, Math.min(1000, maxEntries - scanned));
+      const found = page.find((entry) => entry.id === id);
+      if (found) return found;
+      if (page.length === 0) return undefined;
+      scanned += page.length;
+      position = (page.at(-1) as LogEntry).position;
+    }
+    return undefined;
+  }
+
   /** Up to `count` entries accepted at or after `timeMs`, oldest first. */
   since(timeMs: number, count: number): Promise<LogEntry[]> {
     return this.after(positionBefore(timeMs), count);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { StreamConfig } from '../config/schema.js';
-import { StreamFullError, ValidationError } from '../errors.js';
+import { NotFoundError, StreamFullError, ValidationError } from '../errors.js';
 import type { LogFeed } from '../log/feed.js';
 import { comparePositions, isPosition, LOG_START, type LogReader } from '../log/reader.js';
 import { ErrorResponse } from '../server/schemas.js';
@@ -15,6 +15,11 @@ export interface StreamRoutesOptions {
   config: StreamConfig;
   metrics: StreamMetrics;
 }
+
+/** How far back GET /v1/events/:id looks for an event (entries of the log, newest first). */
+const FIND_SCAN_ENTRIES = 200_000;
+
+const EventParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 
 const StreamQuery = Type.Object(
   {
@@ -93,6 +98,27 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
         client.control('stream.gap', { after, oldest, message: 'events after this position were trimmed from the log (eventLog retention)' });
       }
       client.subscription = feed.subscribe(after, client);
+    },
+  );
+
+  app.get<{ Params: Static<typeof EventParams> }>(
+    '/v1/events/:id',
+    {
+      config: { role: 'read' },
+      schema: {
+        summary: `One accepted event by its id, with its log position (looks through the newest ${FIND_SCAN_ENTRIES} log entries)`,
+        tags: ['stream'],
+        security: [{ bearer: [] }],
+        params: EventParams,
+        response: { '4xx': ErrorResponse },
+      },
+    },
+    async (request) => {
+      const filter = EventFilter.parse({}, request.principal);
+      const entry = await log.find(request.params.id, FIND_SCAN_ENTRIES);
+      // Another tenant's event is as absent as one that never was.
+      if (!entry || !filter.matches(entry.type, () => entry.event)) throw new NotFoundError(`no event ${request.params.id} in the log`);
+      return { position: entry.position, event: entry.event };
     },
   );
 };

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import type { SandboxEvent } from './dialler.js';
+
+export interface ScenarioOptions {
+  agent: string;
+  queue: string;
+  campaign: string;
+  /** The scenario's last event happens now; earlier ones are spread before it, as on a real call. */
+  now?: Date;
+}
+
+export interface ScenarioEvent extends SandboxEvent {
+  id: string;
+  time: string;
+}
+
+type Step = { offsetS: number; type: string; data: Record<string, unknown> };
+
+/**
+ * Named sandbox sequences for `switchboard trigger`: each is what a PBX or dialler sends for one
+ * situation, with times spread as they would be (so waits and talk times add up on the board).
+ */
+export const SCENARIOS = {
+  'queued-call': {
+    description: 'a caller queues, is offered to and answered by an agent, talks, hangs up; CDR',
+    steps: (o: ScenarioOptions, call: string): Step[] => [
+      { offsetS: -95, type: 'call.queued', data: { call_id: call, queue: o.queue, campaign: o.campaign, caller_id: '+27215550101', position: 1 } },
+      { offsetS: -80, type: 'call.offered', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign, caller_id: '+27215550101' } },
+      { offsetS: -78, type: 'call.connected', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign, caller_id: '+27215550101' } },
+      { offsetS: -78, type: 'agent.status_changed', data: { agent: o.agent, status: 'busy', campaign: o.campaign } },
+      { offsetS: 0, type: 'call.ended', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign, talk_s: 78, wait_s: 17, ended_by: 'caller' } },
+      { offsetS: 0, type: 'agent.status_changed', data: { agent: o.agent, status: 'wrapup', campaign: o.campaign } },
+      { offsetS: 0, type: 'cdr.created', data: cdr(o, call, -95, 'callee_hungup', { agent: o.agent, talk_s: 78, duration_s: 95 }) },
+    ],
+  },
+  'abandoned-call': {
+    description: 'a caller queues and hangs up before an agent answers; CDR with agent null',
+    steps: (o: ScenarioOptions, call: string): Step[] => [
+      { offsetS: -42, type: 'call.queued', data: { call_id: call, queue: o.queue, campaign: o.campaign, caller_id: '+27215550102', position: 1 } },
+      { offsetS: 0, type: 'call.abandoned', data: { call_id: call, queue: o.queue, campaign: o.campaign, reason: 'caller_hungup', wait_s: 42 } },
+      { offsetS: 0, type: 'cdr.created', data: cdr(o, call, -42, 'abandoned', { agent: null, duration_s: 42 }) },
+    ],
+  },
+  'agent-break': {
+    description: 'an agent goes on break and comes back',
+    steps: (o: ScenarioOptions): Step[] => [
+      { offsetS: -300, type: 'agent.status_changed', data: { agent: o.agent, status: 'on_break', reason: 'lunch', campaign: o.campaign } },
+      { offsetS: 0, type: 'agent.status_changed', data: { agent: o.agent, status: 'available', campaign: o.campaign } },
+    ],
+  },
+  'campaign-run': {
+    description: 'a campaign starts with a dial preview, an agent logs in, the campaign stops and completes',
+    steps: (o: ScenarioOptions): Step[] => [
+      { offsetS: -60, type: 'campaign.status_changed', data: { campaign: o.campaign, status: 'started' } },
+      { offsetS: -59, type: 'campaign.dial_preview', data: { campaign: o.campaign, callees: [{ number: '+27215550201', contact_ref: 'contact-1' }, { number: '+27215550202', contact_ref: 'contact-2' }] } },
+      { offsetS: -58, type: 'agent.status_changed', data: { agent: o.agent, status: 'logging_in', campaign: o.campaign } },
+      { offsetS: -57, type: 'agent.status_changed', data: { agent: o.agent, status: 'available', campaign: o.campaign } },
+      { offsetS: -1, type: 'campaign.status_changed', data: { campaign: o.campaign, status: 'stopping' } },
+      { offsetS: 0, type: 'campaign.status_changed', data: { campaign: o.campaign, status: 'completed' } },
+    ],
+  },
+  cdr: {
+    description: 'one answered outbound call record',
+    steps: (o: ScenarioOptions, call: string): Step[] => [{ offsetS: 0, type: 'cdr.created', data: cdr(o, call, -125, 'callee_hungup', { agent: o.agent, talk_s: 118, duration_s: 125 }) }],
+  },
+} as const;
+
+export type ScenarioName = keyof typeof SCENARIOS;
+export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
+
+function cdr(o: ScenarioOptions, call: string, dialedOffsetS: number, disposition: string, extra: Record<string, unknown>): Record<string, unknown> {
+  const now = (o.now ?? new Date()).getTime();
+  return {
+    call_id: call,
+    number: '+27215550101',
+    direction: 'outbound',
+    dialed_at: new Date(now + dialedOffsetS * 1000).toISOString(),
+    disposition,
+    campaign: o.campaign,
+    q850_cause: 16,
+    sip_code: 200,
+    ended_at: new Date(now).toISOString(),
+    ...extra,
+  };
+}
+
+/** The events of a scenario, with ids (`trg_…`) and times; one fresh call id per run. */
+export function scenarioEvents(name: ScenarioName, options: ScenarioOptions): ScenarioEvent[] {
+  const now = (options.now ?? new Date()).getTime();
+  const run = randomBytes(6).toString('hex');
+  const call = `trg-call-${run}`;
+  return SCENARIOS[name].steps({ ...options, now: new Date(now) }, call).map((step, index) => ({
+    id: `trg_${run}_${index + 1}`,
+    type: step.type,
+    time: new Date(now + step.offsetS * 1000).toISOString(),
+    source: 'switchboard-trigger',
+    data: step.data,
+  }));
+}
