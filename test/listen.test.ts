@@ -96,7 +96,7 @@ describe('switchboard listen / resend / trigger', () => {
     expect(() => new Webhook(secret).verify(`${first?.body} `, first?.headers as Record<string, string>)).toThrow();
 
     for (const { type, id } of ids) {
-      expect(listener.output()).toMatch(new RegExp(`\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d   --> ${type.replace('.', '\\.')} \\[${id}\\]`));
+      expect(listener.output()).toMatch(new RegExp(`\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d   --> ${(type ?? '').replace('.', '\\.')} \\[${id}\\]`));
       expect(listener.output()).toMatch(new RegExp(`<--  \\[200\\] POST ${receiver.url.replace(/[/.?]/g, '\\$&')} \\[${id}\\]`));
     }
 
