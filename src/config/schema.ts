@@ -77,8 +77,11 @@ const RedisConfig = Type.Object(
      * do in time, the events also go to the spool. 0 for one node; 1 for Sentinel and Cluster.
      */
     minReplicasAcked: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
-    /** How long WAIT waits for `minReplicasAcked` replicas before the events are spooled as well. */
-    replicaAckTimeoutMs: Type.Integer({ minimum: 1, default: 200 }),
+    /**
+     * How long WAIT waits for `minReplicasAcked` replicas before the events are spooled as well.
+     * A replica answers in about a network round trip; the margin covers a busy replica.
+     */
+    replicaAckTimeoutMs: Type.Integer({ minimum: 1, default: 500 }),
     /** Intake waits this long for Redis before spooling the events instead. */
     commandTimeoutMs: Type.Integer({ minimum: 10, default: 1000 }),
     /** Launch a local redis-server (AOF on, files in dataDir/redis) when no Redis is configured or reachable. */

@@ -86,10 +86,20 @@ export class Appender {
   private drainedUpTo = 0;
   /** A write failed: send nothing until every write in flight has settled, then start a new chain. */
   private broken = false;
+  /**
+   * Spool rows the drain wrote that too few replicas confirmed: they stay in the spool. A later
+   * drain batch confirmed on the same connection covers them too (WAIT counts every earlier write
+   * of its connection), so its removal takes them along; a reconnect in between re-drains them.
+   */
+  private unconfirmedRows = false;
   private drainPaused = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly onReady = () => this.pump();
+  private readonly onReady = () => {
+    // A new connection: WAIT there does not cover writes made on the old one.
+    if (this.unconfirmedRows) this.broken = true;
+    this.pump();
+  };
 
   constructor(options: AppenderOptions) {
     this.options = options;
@@ -132,6 +142,7 @@ export class Appender {
       if (this.broken) {
         if (this.inFlight.length > 0) break;
         this.broken = false;
+        this.unconfirmedRows = false;
         this.chainTail = '';
         this.drainedUpTo = 0;
       }
@@ -151,7 +162,14 @@ export class Appender {
       // …and the spool drains, oldest first, once Redis answers.
       if (!client.isReady || this.drainPaused || directInFlight || this.inFlight.length >= MAX_DRAIN_WRITES_IN_FLIGHT) break;
       const batch = spool.read(this.drainedUpTo, this.options.drainBatchEvents);
-      if (!batch) break;
+      if (!batch) {
+        // Everything was sent, but the replicas confirmed the tail too late: send it again.
+        if (this.unconfirmedRows && this.inFlight.length === 0) {
+          this.broken = true;
+          this.pauseDrain();
+        }
+        break;
+      }
       this.drainedUpTo = batch.lastSeq;
       this.send(batch, DRAIN_WRITE_TIMEOUT_MS);
     }
@@ -207,6 +225,7 @@ export class Appender {
         }
         countAccepted(metrics, write.acceptances, duplicates);
       } else if (write.lastSeq !== undefined) {
+        this.unconfirmedRows = false;
         spool.remove(write.lastSeq);
         metrics.eventsDrained.inc(write.acceptances.length);
         metrics.spoolDepth.set(spool.depth);
@@ -249,9 +268,8 @@ export class Appender {
       });
       this.spoolAppends(pending);
     } else {
-      // Re-read the spool from its oldest row once the writes in flight have settled.
-      this.broken = true;
-      this.pauseDrain();
+      // The rows stay; draining goes on (a later confirmed batch covers them) or starts over at the end.
+      this.unconfirmedRows = true;
     }
   }
 
