@@ -4,6 +4,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
@@ -12,7 +13,9 @@ import { SandboxDialler } from '../dist/sandbox/dialler.js';
 import { LocalRedisServer, isPortOpen, waitForPort } from '../dist/redis/local-server.js';
 import { freePort, report, section, sleep, tempDir } from './lib.mjs';
 
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
+/** Seconds per measurement; each topology is measured ROUNDS times, alternating, and the median kept. */
+const ROUND_S = Number(process.env.BENCH_DURATION_S ?? 4);
+const ROUNDS = 3;
 const CONNECTIONS = 8;
 const BATCH = 100;
 const SINGLE_EVENT_CONNECTIONS = 32;
@@ -105,13 +108,17 @@ async function startHub(env) {
   };
 }
 
-function cannon(options) {
-  const run = (duration) =>
-    new Promise((resolve, reject) =>
-      autocannon({ duration, method: 'POST', headers: { 'content-type': 'application/json' }, ...options }, (error, result) => (error ? reject(error) : resolve(result))),
-    );
-  // The same 2 s warm-up for every topology, so JIT compilation is not measured.
-  return run(2).then(() => run(DURATION_S));
+function cannon(options, duration) {
+  return new Promise((resolve, reject) =>
+    autocannon({ duration, method: 'POST', headers: { 'content-type': 'application/json' }, ...options }, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+}
+
+/** The median result by events/s (the machine may be shared: rounds alternate between topologies). */
+function median(results, eventsPerRequest) {
+  const sorted = [...results].sort((a, b) => a['2xx'] - b['2xx']);
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  return { eventsPerSecond: (middle['2xx'] * eventsPerRequest) / middle.duration, p99: middle.latency.p99, non2xx: results.reduce((sum, result) => sum + result.non2xx, 0) };
 }
 
 async function spooled(hubUrl) {
@@ -138,30 +145,49 @@ const setups = [
 
 const batched = sandboxBatches(20, BATCH);
 const singles = JSON.parse(`[${sandboxBatches(1, 500)[0].slice(1, -1)}]`).map((event) => JSON.stringify(event));
-const results = [];
+// Every topology and its hub run side by side; the measurements alternate between them in rounds,
+// so a busy moment of the machine does not land on one topology only.
+const running = [];
 for (const setup of setups) {
-  const topology = await setup.start();
-  const hub = await startHub({ ...topology.env, ...setup.env });
-  let next = 0;
-  const batchResult = await cannon({ url: `${hub.url}/v1/events`, connections: CONNECTIONS, requests: [{ setupRequest: (request) => ({ ...request, body: batched[next++ % batched.length] }) }] });
-  const singleResult = await cannon({ url: `${hub.url}/v1/events`, connections: SINGLE_EVENT_CONNECTIONS, requests: [{ setupRequest: (request) => ({ ...request, body: singles[next++ % singles.length] }) }] });
-  results.push({ setup, batchResult, singleResult, spool: await spooled(hub.url) });
-  await hub.stop();
-  await topology.close();
+  const topology = setup.start === sentinel && running.some((other) => other.setup.start === sentinel) ? running.find((other) => other.setup.start === sentinel).topology : await setup.start();
+  const hub = await startHub({ ...topology.env, ...setup.env, SWITCHBOARD_KEY_PREFIX: `bench${running.length}` });
+  running.push({ setup, topology, hub, batch: [], single: [] });
 }
+let next = 0;
+const batchRequests = [{ setupRequest: (request) => ({ ...request, body: batched[next++ % batched.length] }) }];
+const singleRequests = [{ setupRequest: (request) => ({ ...request, body: singles[next++ % singles.length] }) }];
+for (const entry of running) {
+  // The same warm-up for every hub, so JIT compilation is not measured.
+  await cannon({ url: `${entry.hub.url}/v1/events`, connections: CONNECTIONS, requests: batchRequests }, 2);
+  await cannon({ url: `${entry.hub.url}/v1/events`, connections: SINGLE_EVENT_CONNECTIONS, requests: singleRequests }, 1);
+}
+for (let round = 0; round < ROUNDS; round += 1) {
+  for (const entry of running) {
+    entry.batch.push(await cannon({ url: `${entry.hub.url}/v1/events`, connections: CONNECTIONS, requests: batchRequests }, ROUND_S));
+    entry.single.push(await cannon({ url: `${entry.hub.url}/v1/events`, connections: SINGLE_EVENT_CONNECTIONS, requests: singleRequests }, ROUND_S));
+  }
+}
+const results = [];
+for (const entry of running) {
+  results.push({ setup: entry.setup, batchResult: median(entry.batch, BATCH), singleResult: median(entry.single, 1), spool: await spooled(entry.hub.url) });
+  await entry.hub.stop();
+}
+for (const topology of new Set(running.map((entry) => entry.topology))) await topology.close();
 
 const [base] = results;
-section(`batched intake: ${BATCH} sandbox events per request, ${CONNECTIONS} connections, ${DURATION_S} s, each topology in turn`);
+section(`batched intake: ${BATCH} sandbox events per request, ${CONNECTIONS} connections; median of ${ROUNDS} rounds of ${ROUND_S} s, topologies alternating`);
 for (const { setup, batchResult } of results) {
-  report({ name: `${setup.name} (events/s)`, value: (batchResult['2xx'] * BATCH) / DURATION_S, unit: 'ev/s', ceilingName: 'single node', ceiling: (base.batchResult['2xx'] * BATCH) / DURATION_S, goal: setup.name.endsWith('minReplicasAcked 1') ? '≥ 0.70' : '(for information)' });
-  report({ name: `${setup.name} request p99`, value: batchResult.latency.p99, unit: 'ms', ceilingName: 'single node', ceiling: base.batchResult.latency.p99, goal: '(for information)' });
+  report({ name: `${setup.name} (events/s)`, value: batchResult.eventsPerSecond, unit: 'ev/s', ceilingName: 'single node', ceiling: base.batchResult.eventsPerSecond, goal: setup.name.endsWith('minReplicasAcked 1') ? '≥ 0.70' : '(for information)' });
+  report({ name: `${setup.name} request p99`, value: batchResult.p99, unit: 'ms', ceilingName: 'single node', ceiling: base.batchResult.p99, goal: '(for information)' });
 }
-section(`single-event intake: ${SINGLE_EVENT_CONNECTIONS} connections, ${DURATION_S} s, each topology in turn`);
+section(`single-event intake: ${SINGLE_EVENT_CONNECTIONS} connections; median of ${ROUNDS} rounds of ${ROUND_S} s, topologies alternating`);
 for (const { setup, singleResult } of results) {
-  report({ name: `${setup.name} (events/s)`, value: singleResult['2xx'] / DURATION_S, unit: 'ev/s', ceilingName: 'single node', ceiling: base.singleResult['2xx'] / DURATION_S, goal: setup.name.endsWith('minReplicasAcked 1') ? '≥ 0.70' : '(for information)' });
-  report({ name: `${setup.name} request p99`, value: singleResult.latency.p99, unit: 'ms', ceilingName: 'single node', ceiling: base.singleResult.latency.p99, goal: '(for information)' });
+  report({ name: `${setup.name} (events/s)`, value: singleResult.eventsPerSecond, unit: 'ev/s', ceilingName: 'single node', ceiling: base.singleResult.eventsPerSecond, goal: setup.name.endsWith('minReplicasAcked 1') ? '≥ 0.70' : '(for information)' });
+  report({ name: `${setup.name} request p99`, value: singleResult.p99, unit: 'ms', ceilingName: 'single node', ceiling: base.singleResult.p99, goal: '(for information)' });
 }
 section('events that went to the spool during the run (Redis slower than redis.commandTimeoutMs, or replicas short)');
 for (const { setup, spool, batchResult, singleResult } of results) {
   console.log(`  ${setup.name.padEnd(32)} spooled ${spool.spooled}, batches short of replicas ${spool.shortfalls}, non-2xx ${batchResult.non2xx + singleResult.non2xx}`);
 }
+section('load on the machine while measuring (a shared machine makes every figure noisier)');
+console.log(`  load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
