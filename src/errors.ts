@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'BAD_REQUEST'
   | 'AUTH_REQUIRED'
   | 'AUTH_INVALID'
+  | 'AUTH_THROTTLED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'CONFLICT'
@@ -166,4 +167,15 @@ export class StreamFullError extends SwitchboardError {
 /** The live state is still being rebuilt from the event log (after a start). */
 export class LiveRebuildingError extends SwitchboardError {
   readonly code = 'LIVE_REBUILDING';
+}
+
+/** Too many credential checks are running (per client address or in total): 429, retry later. */
+export class AuthThrottledError extends SwitchboardError {
+  readonly code = 'AUTH_THROTTLED';
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, options: SwitchboardErrorOptions & { retryAfterSeconds: number }) {
+    super(message, options);
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
 }

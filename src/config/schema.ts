@@ -224,6 +224,14 @@ const CtiConfig = Type.Object(
     maxValueBytes: Type.Integer({ minimum: 16, maximum: 1_048_576, default: 4096 }),
     /** /readyz warns when a pool has more of its numbers in use than this. */
     utilisationWarningPercent: Type.Number({ minimum: 0, maximum: 100, default: 80 }),
+    /** Verified credentials remembered, least recently used dropped first; failed checks never evict them. */
+    verifiedCacheSize: Type.Integer({ minimum: 1, default: 1024 }),
+    /** Password checks (scrypt, on libuv's 4-thread pool) running at once in total; beyond it 429. */
+    maxConcurrentChecks: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+    /** Password checks running at once for one client address; beyond it 429. */
+    maxConcurrentChecksPerAddress: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+    /** Password checks started per second in total (each costs a core for tens of ms); beyond it 429. Known credentials are not checked again. */
+    maxChecksPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1000, default: 4 }),
     /** cti.data_stored / cti.data_fetched in the event log; they carry the caller's ANI (personal data). */
     recordEvents: Type.Boolean({ default: true }),
   },

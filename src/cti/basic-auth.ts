@@ -1,6 +1,6 @@
 import { hash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { CtiConfig } from '../config/schema.js';
-import { AuthInvalidError, AuthRequiredError, ConfigError } from '../errors.js';
+import { AuthInvalidError, AuthRequiredError, AuthThrottledError, ConfigError } from '../errors.js';
 
 export const BASIC_CHALLENGE = 'Basic realm="switchboard-cti", charset="UTF-8"';
 
@@ -8,14 +8,20 @@ export const BASIC_CHALLENGE = 'Basic realm="switchboard-cti", charset="UTF-8"';
 const DEFAULT_COST = { N: 16_384, r: 8, p: 1 } as const;
 const KEY_BYTES = 32;
 const HASH_FORMAT = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
-/** Verified credentials remembered so scrypt runs once per client, not per request. */
-const VERIFIED_CACHE_SIZE = 1024;
-
-interface Verification {
-  result: Promise<string>;
-  /** Set once `result` resolved. */
-  user?: string;
+/** Limits of password checking; see docs/security.md. */
+export interface PasswordCheckLimits {
+  /** Verified credentials remembered (least recently used dropped first); failures never evict them. */
+  verifiedCacheSize: number;
+  /** scrypt runs at once, in total: they occupy libuv's 4-thread pool, which DNS and others share. */
+  maxConcurrentChecks: number;
+  /** scrypt runs at once for one client address. */
+  maxConcurrentChecksPerAddress: number;
+  /** scrypt runs started per second, in total (a token bucket of that size): each takes a core for tens of ms. */
+  maxChecksPerSecond: number;
 }
+
+/** Failed credentials remembered so the same wrong password is refused without scrypt (users are fixed at start). */
+const FAILED_CACHE_SIZE = 4096;
 
 interface PasswordHash {
   cost: { N: number; r: number; p: number };
@@ -31,13 +37,25 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
-/** HTTP Basic credentials from `cti.users`; plain passwords are hashed at load and not kept. */
+/**
+ * HTTP Basic credentials from `cti.users`; plain passwords are hashed at load and not kept.
+ *
+ * A flood of wrong passwords must not starve known clients: verified credentials live in a
+ * bounded LRU that only successes enter, so failures never evict them; known wrong credentials
+ * are refused from a cache of their own; and the scrypt runs are bounded per client address, in
+ * total and per second, beyond which a request is answered 429 at once instead of queueing on
+ * the thread pool or taking the CPU the event loop needs (measured: npm run bench -- security).
+ */
 export class BasicAuthenticator {
-  /**
-   * By digest of the Authorization header (credentials are not kept in memory); concurrent first
-   * requests share one scrypt run.
-   */
-  private readonly verified = new Map<string, Verification>();
+  /** Digest of the Authorization header (credentials are not kept in memory) → user; LRU order. */
+  private readonly verified = new Map<string, string>();
+  private readonly failed = new Map<string, true>();
+  /** Checks running: concurrent requests with the same header share one scrypt run. */
+  private readonly checking = new Map<string, Promise<string>>();
+  private readonly checksByAddress = new Map<string, number>();
+  /** Token bucket of check starts: refilled at maxChecksPerSecond, holding at most that many. */
+  private checkTokens: number;
+  private tokensAt = performance.now();
 
   private constructor(
     private readonly users: ReadonlyMap<string, PasswordHash>,
@@ -45,9 +63,12 @@ export class BasicAuthenticator {
     private readonly decoy: PasswordHash,
     /** No user configured on an open (loopback, no credentials) hub: every request passes. */
     readonly open: boolean,
-  ) {}
+    private readonly limits: PasswordCheckLimits,
+  ) {
+    this.checkTokens = this.bucketSize;
+  }
 
-  static async create(users: CtiConfig['users'], hubOpen: boolean): Promise<BasicAuthenticator> {
+  static async create(users: CtiConfig['users'], hubOpen: boolean, limits: PasswordCheckLimits): Promise<BasicAuthenticator> {
     if (users.length === 0 && !hubOpen) {
       throw new ConfigError('cti.users: the CTI cache needs at least one user when the hub has credentials configured');
     }
@@ -62,7 +83,17 @@ export class BasicAuthenticator {
       byName.set(user.username, parseHash(stored, `${path}.passwordHash`));
     }
     const decoy = parseHash(await hashPassword(randomBytes(16).toString('hex')), 'decoy');
-    return new BasicAuthenticator(byName, decoy, users.length === 0);
+    return new BasicAuthenticator(byName, decoy, users.length === 0, limits);
+  }
+
+  /** At least one check may always start once the bucket refilled. */
+  private get bucketSize(): number {
+    return Math.max(1, this.limits.maxChecksPerSecond);
+  }
+
+  /** scrypt runs in progress (for metrics and tests). */
+  get checksRunning(): number {
+    return this.checking.size;
   }
 
   /**
@@ -71,27 +102,62 @@ export class BasicAuthenticator {
    */
   verifiedUser(authorization: string | undefined): string | undefined {
     if (this.open) return 'anonymous';
-    return authorization ? this.verified.get(digestOf(authorization))?.user : undefined;
+    if (!authorization) return undefined;
+    const digest = digestOf(authorization);
+    const user = this.verified.get(digest);
+    if (user !== undefined) {
+      // Most recently used last: eviction takes the first.
+      this.verified.delete(digest);
+      this.verified.set(digest, user);
+    }
+    return user;
   }
 
-  /** Returns the user name, or throws a 401 error carrying the Basic challenge. */
-  async authenticate(authorization: string | undefined): Promise<string> {
+  /** Returns the user name, or throws a 401 error carrying the Basic challenge, or a 429 beyond the check limits. */
+  async authenticate(authorization: string | undefined, address = ''): Promise<string> {
     if (this.open) return 'anonymous';
     if (!authorization) throw new AuthRequiredError('missing Authorization: Basic credentials', { challenge: BASIC_CHALLENGE });
+    const known = this.verifiedUser(authorization);
+    if (known !== undefined) return known;
     const digest = digestOf(authorization);
-    let verification = this.verified.get(digest);
-    if (!verification) {
-      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
-      const entry: Verification = { result: this.verify(authorization) };
-      verification = entry;
-      this.verified.set(digest, entry);
-      entry.result.then(
-        (user) => (entry.user = user),
-        // Failures are not remembered: a later request with the same header is checked again.
-        () => this.verified.delete(digest),
-      );
+    if (this.failed.has(digest)) throw wrongCredentials();
+    const running = this.checking.get(digest);
+    if (running) return running;
+
+    const fromAddress = this.checksByAddress.get(address) ?? 0;
+    if (fromAddress >= this.limits.maxConcurrentChecksPerAddress) {
+      throw new AuthThrottledError(`${fromAddress} password checks from ${address || 'this address'} are running; retry in a second`, { retryAfterSeconds: 1 });
     }
-    return verification.result;
+    if (this.checking.size >= this.limits.maxConcurrentChecks) {
+      throw new AuthThrottledError(`${this.checking.size} password checks are running; retry in a second`, { retryAfterSeconds: 1 });
+    }
+    const now = performance.now();
+    this.checkTokens = Math.min(this.bucketSize, this.checkTokens + ((now - this.tokensAt) / 1000) * this.limits.maxChecksPerSecond);
+    this.tokensAt = now;
+    if (this.checkTokens < 1) {
+      throw new AuthThrottledError(`more than ${this.limits.maxChecksPerSecond} new credentials per second; retry in a second`, { retryAfterSeconds: 1 });
+    }
+    this.checkTokens -= 1;
+    this.checksByAddress.set(address, fromAddress + 1);
+    const check = this.verify(authorization).then(
+      (user) => {
+        remember(this.verified, digest, user, this.limits.verifiedCacheSize);
+        return user;
+      },
+      (error: unknown) => {
+        if (error instanceof AuthInvalidError) remember(this.failed, digest, true, FAILED_CACHE_SIZE);
+        throw error;
+      },
+    );
+    this.checking.set(digest, check);
+    const release = () => {
+      this.checking.delete(digest);
+      const left = (this.checksByAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.checksByAddress.set(address, left);
+      else this.checksByAddress.delete(address);
+    };
+    check.then(release, release);
+    return check;
   }
 
   private async verify(authorization: string): Promise<string> {
@@ -99,11 +165,20 @@ export class BasicAuthenticator {
     const stored = this.users.get(credentials.username);
     const hash = stored ?? this.decoy;
     const key = await derive(credentials.password, hash.salt, hash.cost, hash.key.length);
-    if (!timingSafeEqual(key, hash.key) || !stored) {
-      throw new AuthInvalidError('wrong user name or password', { challenge: BASIC_CHALLENGE });
-    }
+    if (!timingSafeEqual(key, hash.key) || !stored) throw wrongCredentials();
     return credentials.username;
   }
+}
+
+function wrongCredentials(): AuthInvalidError {
+  return new AuthInvalidError('wrong user name or password', { challenge: BASIC_CHALLENGE });
+}
+
+/** Inserts as most recently used, dropping the least recently used beyond `size`. */
+function remember<V>(cache: Map<string, V>, key: string, value: V, size: number): void {
+  cache.delete(key);
+  cache.set(key, value);
+  if (cache.size > size) cache.delete(cache.keys().next().value as string);
 }
 
 function digestOf(authorization: string): string {

@@ -17,7 +17,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
   const pools = parsePools(config.cti);
   if (pools.byName.size === 0) return { name: 'cti', close: async () => {} };
 
-  const auth = await BasicAuthenticator.create(config.cti.users, context.tokens.open);
+  const auth = await BasicAuthenticator.create(config.cti.users, context.tokens.open, config.cti);
   const metrics = createCtiMetrics(context.metrics.registry, () => snapshot());
   // Its own connection: CTI replies do not queue behind event-log batches on the shared one.
   // No node-redis command timeout (it builds an AbortSignal per command): the store times calls.

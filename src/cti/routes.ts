@@ -66,7 +66,7 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
     app.addHook('onRequest', (request, _reply, done) => {
       // Known credentials pass without a promise; new ones wait for scrypt.
       if (auth.verifiedUser(request.headers.authorization) !== undefined) return done();
-      auth.authenticate(request.headers.authorization).then(() => done(), done);
+      auth.authenticate(request.headers.authorization, request.ip).then(() => done(), done);
     });
     const common = {
       tags: ['cti'],

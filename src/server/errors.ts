@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AuthError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
+import { AuthError, AuthThrottledError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { fastifyValidationDetails } from '../validation.js';
 
 /** The one place where error codes become HTTP statuses; a code without a status does not compile. */
@@ -12,6 +12,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   MALFORMED_JSON: 400,
   AUTH_REQUIRED: 401,
   AUTH_INVALID: 401,
+  AUTH_THROTTLED: 429,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
@@ -55,6 +56,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const challenge = error instanceof AuthError ? error.challenge : undefined;
       reply.header('www-authenticate', challenge ?? 'Bearer realm="switchboard"');
     }
+    if (error instanceof AuthThrottledError) reply.header('retry-after', String(error.retryAfterSeconds));
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
