@@ -10,7 +10,7 @@ import { backoffDelayMs } from '../src/sources/source.js';
 import { callcenterEvent, customerChannel, eventFrame, eventHeaders, startFakeFreeswitch, type FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { startHub, TEST_TOKEN } from './helpers/hub.js';
 import { startReceiver } from './helpers/receiver.js';
-import { connectClient, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
+import { connectClient, freePort, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/esl/${name}`, import.meta.url));
@@ -350,6 +350,35 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     fake.send(callcenterEvent(CORE, 3000, { 'CC-Agent': '1009@default', 'CC-Action': 'agent-status-change', 'CC-Agent-Status': 'On Break' }));
     await waitFor(async () => (await log()).some((event) => event.data.agent === '1009@default'), 15_000, 'an event after the reconnect');
     expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
+  });
+
+  it('keeps one source working while another PBX is unreachable, and reconnects after a disconnect notice', async () => {
+    const fake = await startFakeFreeswitch();
+    fakes.push(fake);
+    const unreachable = await freePort();
+    const both = await startHub(redis.url, {
+      keyPrefix: `fs${Math.random().toString(36).slice(2, 8)}`,
+      sources: [
+        { type: 'freeswitch', name: 'fs-down', host: '127.0.0.1', port: unreachable, reconnectInitialMs: 50, reconnectMaxMs: 200 },
+        { type: 'freeswitch', name: 'fs1', host: '127.0.0.1', port: fake.port, reconnectInitialMs: 50, reconnectMaxMs: 400 },
+      ],
+    });
+    hubs.push(both);
+    const events = async () => (await client.xRange(both.context.keys.eventLog, '-', '+'))!.map((entry) => JSON.parse(entry.message.event!) as LoggedEvent);
+    await fake.waitForSubscriber();
+    fake.send(callcenterEvent(CORE, 7, { 'CC-Agent': AGENT, 'CC-Action': 'agent-status-change', 'CC-Agent-Status': 'On Break' }));
+    await waitFor(async () => (await events()).some((event) => event.type === 'agent.status_changed' && event.source === 'fs1'), 15_000, 'fs1 events');
+    const report = (await (await fetch(`${both.url}/readyz`)).json()) as { status: string; warnings: string[]; checks: { name: string; connected?: number; sources?: Record<string, unknown>[] }[] };
+    expect(report.status).toBe('ready');
+    expect(report.warnings.join(' ')).toMatch(/source fs-down \(freeswitch 127\.0\.0\.1:\d+\) is not connected: connection refused/);
+    const sources = report.checks.find((check) => check.name === 'sources');
+    expect(sources).toMatchObject({ connected: 1 });
+    expect(sources?.sources?.map((source) => [source.name, source.connected])).toEqual([['source:fs-down', false], ['source:fs1', true]]);
+
+    // FreeSWITCH says goodbye (e.g. `fsctl shutdown` or a listener killed for lost events): reconnect.
+    fake.raw('Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n');
+    await fake.waitForSubscriber(2);
+    await waitFor(async () => (await events()).some((event) => event.type === 'source.gap' && event.source === 'fs1'), 15_000, 'the gap after the notice');
   });
 
   it('reports a jump in Event-Sequence as a gap when subscribed to every event', async () => {
