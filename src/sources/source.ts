@@ -72,6 +72,11 @@ export abstract class PbxSource {
     protected readonly deps: SourceDependencies,
   ) {
     this.logger = deps.logger.child({ source: config.name, pbx: kind });
+    // Every series exists from the start, so a dashboard shows 0 rather than nothing.
+    const labels = { source: config.name };
+    const { connected, ...counters } = deps.metrics;
+    for (const counter of Object.values(counters)) counter.inc(labels, 0);
+    connected.set(labels, 0);
   }
 
   get name(): string {
