@@ -32,6 +32,11 @@ const HttpConfig = Type.Object(
     headersTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
     /** A socket with no traffic either way for this long is closed; 0 disables. Streams (SSE) send heartbeats well within it. */
     connectionTimeoutMs: Type.Integer({ minimum: 0, default: 120_000 }),
+    /**
+     * Every request that reads Redis answers within this time, 503 REDIS_UNAVAILABLE otherwise (a
+     * stalled Redis must not hold API callers). Intake is exempt: it spools after redis.commandTimeoutMs.
+     */
+    redisDeadlineMs: Type.Integer({ minimum: 100, default: 2000 }),
     /** An idle keep-alive connection is closed after this long (above common load balancers' 60 s). */
     keepAliveTimeoutMs: Type.Integer({ minimum: 100, default: 72_000 }),
   },

@@ -26,7 +26,7 @@ export const intakeRoutes: FastifyPluginAsync<IntakeOptions> = async (app, { app
 
   app.post('/v1/events', {
     bodyLimit: http.bodyLimitBytes,
-    config: { role: 'ingest' },
+    config: { role: 'ingest', ownDeadline: true },
     // The handler validates against the catalogue itself, to list every problem of every event.
     validatorCompiler: () => (value) => ({ value }),
     schema: {

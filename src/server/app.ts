@@ -11,7 +11,7 @@ import { LazyRequestLogger } from './request-logger.js';
 
 export interface ServerOptions {
   logger: Logger;
-  http: Pick<HttpConfig, 'bodyLimitBytes' | 'maxJsonDepth' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs' | 'keepAliveTimeoutMs'>;
+  http: Pick<HttpConfig, 'bodyLimitBytes' | 'maxJsonDepth' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs' | 'keepAliveTimeoutMs' | 'redisDeadlineMs'>;
   tokens: TokenStore;
   /** Route plugins, each encapsulated. */
   plugins: readonly { plugin: FastifyPluginAsync<never>; options?: unknown }[];
@@ -64,6 +64,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   registerErrorHandling(app);
   registerJsonBodyParser(app, options.http.maxJsonDepth);
+  applyDeadline(app, options.http.redisDeadlineMs);
   treatEmptyBodiesAsNone(app);
   await app.register(swagger, {
     openapi: {
@@ -87,4 +88,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     await app.register(plugin, pluginOptions as never);
   }
   return app;
+}
+
+/**
+ * Every route answers within `deadlineMs` (Fastify's handlerTimeout: 503 REDIS_UNAVAILABLE, see
+ * ./errors.ts), unless it keeps its own (`config.ownDeadline`, e.g. intake, which spools) or
+ * streams (a hijacked reply is left alone).
+ */
+function applyDeadline(app: FastifyInstance, deadlineMs: number): void {
+  app.addHook('onRoute', (route) => {
+    if (route.config?.ownDeadline || route.handlerTimeout !== undefined) return;
+    route.handlerTimeout = deadlineMs;
+  });
 }

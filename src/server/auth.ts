@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Role a bearer token needs for this route; routes without one are public. */
     role?: Role;
+    /** The route bounds its own time (intake spools): the hub-wide deadline does not apply. */
+    ownDeadline?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | undefined;

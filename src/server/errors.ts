@@ -42,6 +42,8 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_JSON',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  // Only request paths waiting on Redis take that long (src/server/app.ts applyDeadline).
+  FST_ERR_HANDLER_TIMEOUT: 'REDIS_UNAVAILABLE',
 };
 
 export interface ErrorBody {

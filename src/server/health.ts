@@ -24,7 +24,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { che
     '`checks` holds every check: redis, spool (`depth`), integrators (`streamLength`, `backlog`: CDRs not yet acknowledged by every integrator), ' +
     'cti (`pools`), webhooks (`slots`, `subscriptions`). Every field: docs/operations.md.';
   app.get('/readyz', { schema: { summary: 'Redis reachable, spool depth, component warnings', description: readyzDescription, tags: ['operations'] } }, async (_request, reply) => {
-    const reports = await Promise.all(checks.map(async (check) => check()));
+    const reports = await Promise.all(checks.map((check) => withinDeadline(check)));
     const ready = reports.every((report) => report.ok);
     const reasons = reports.filter((report) => !report.ok).map((report) => report.message ?? report.name);
     const warnings = reports.flatMap((report) => (report.warning ? [report.warning] : []));
@@ -36,7 +36,28 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { che
     });
   });
 
+  // Gauges read from Redis serve their last values when it does not answer (src/streams/component.ts).
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
 };
+
+/** /readyz answers within a second, always: a check still waiting after this is reported failed. */
+export const READINESS_DEADLINE_MS = 600;
+
+async function withinDeadline(check: ReadinessCheck): Promise<ReadinessReport> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<ReadinessReport>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ name: check.name || 'check', ok: false, message: `redis not answering (no answer within ${READINESS_DEADLINE_MS} ms)` }),
+      READINESS_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(check), late]);
+  } catch (error) {
+    return { name: check.name || 'check', ok: false, message: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -43,14 +43,33 @@ export const integratorsComponent: ComponentFactory = (context: HubContext) => {
   };
 };
 
+/** How long a scrape waits for the integrators' lag from Redis before it serves the last values. */
+const LAG_SCRAPE_DEADLINE_MS = 500;
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Per-integrator lag gauges, filled from Redis at scrape time so every hub node reports the same. */
 function registerLagGauges(context: HubContext, registry: IntegratorRegistry): void {
   // Shared while in flight: one scrape starts every gauge's collect in the same tick.
   let inFlight: Promise<Map<string, IntegratorLag>> | undefined;
+  // The last answer, served while Redis does not answer within the scrape deadline: /metrics
+  // serves what it has rather than hang with Redis.
+  let last = new Map<string, IntegratorLag>();
   const read = () =>
-    (inFlight ??= registry
-      .list()
-      .then((specs) => registry.lag(specs))
+    (inFlight ??= withDeadline(
+      registry
+        .list()
+        .then((specs) => registry.lag(specs))
+        .then((lag) => (last = lag)),
+      LAG_SCRAPE_DEADLINE_MS,
+    )
+      .catch(() => last)
       .finally(() => {
         inFlight = undefined;
       }));
@@ -62,7 +81,7 @@ function registerLagGauges(context: HubContext, registry: IntegratorRegistry): v
       registers: [context.metrics.registry],
       async collect() {
         this.reset();
-        const all = await read().catch(() => new Map<string, IntegratorLag>());
+        const all = await read();
         for (const [integrator, lag] of all) {
           const current = value(lag);
           if (current !== null) this.set({ integrator }, current);

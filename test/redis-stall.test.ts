@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../src/hub.js';
+import { postEvents, startHub } from './helpers/hub.js';
+import { api, cdrEvent } from './helpers/integrators.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+/** The hub-wide deadline of request-path Redis reads, as configured here. */
+const DEADLINE_MS = 1000;
+
+async function timed<T>(call: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const started = performance.now();
+  const result = await call();
+  return { ms: performance.now() - started, result };
+}
+
+describe('Redis stalled (SIGSTOP): operational endpoints and reads answer in time', () => {
+  let redis: TestRedis;
+  let hub: Hub;
+  const stop = () => process.kill(redis.server.pid as number, 'SIGSTOP');
+  const resume = () => process.kill(redis.server.pid as number, 'SIGCONT');
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    hub = await startHub(redis.url, { http: { redisDeadlineMs: DEADLINE_MS }, webhooks: { allowPrivateTargets: true } });
+    expect((await api(hub.url, 'POST', '/v1/integrators', { name: 'crm' })).status).toBe(201);
+    expect((await api(hub.url, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': 'http://127.0.0.1:9/hook' })).status).toBe(200);
+    expect((await postEvents(hub.url, cdrEvent(1))).status).toBe(202);
+    // A scrape while Redis answers: the lag gauges have values to serve later.
+    expect(await (await fetch(`${hub.url}/metrics`)).text()).toContain('switchboard_integrator_undelivered{integrator="crm"} 1');
+  });
+  afterAll(async () => {
+    resume();
+    await hub?.close();
+    await redis?.close();
+  });
+
+  it('answers /readyz 503 within 1 s, /metrics with what it has, and the listed GETs 503 within their deadline', async () => {
+    stop();
+    try {
+      const ready = await timed(() => fetch(`${hub.url}/readyz`));
+      expect(ready.ms).toBeLessThan(1000);
+      expect(ready.result.status).toBe(503);
+      const readiness = (await ready.result.json()) as { status: string; reasons: string[] };
+      expect(readiness.status).toBe('not_ready');
+      expect(readiness.reasons.join(' ')).toContain('redis not answering');
+
+      const metrics = await timed(() => fetch(`${hub.url}/metrics`));
+      expect(metrics.ms).toBeLessThan(1000);
+      expect(metrics.result.status).toBe(200);
+      const text = await metrics.result.text();
+      expect(text).toContain('switchboard_integrator_undelivered{integrator="crm"} 1');
+      expect(text).toContain('switchboard_spool_depth');
+
+      for (const path of ['/v1/subscriptions', '/v1/integrators', '/v1/integrators/crm', '/v1/integrators/crm/replay?since=0-0']) {
+        const read = await timed(() => api(hub.url, 'GET', path));
+        expect(read.result.status, path).toBe(503);
+        expect(read.result.body.error.code, path).toBe('REDIS_UNAVAILABLE');
+        expect(read.ms, path).toBeLessThan(DEADLINE_MS + 1000);
+      }
+      // Intake does not answer 503: it spools.
+      const accepted = await timed(() => postEvents(hub.url, cdrEvent(2)));
+      expect(accepted.result.status).toBe(202);
+    } finally {
+      resume();
+    }
+    // And everything answers again once Redis does.
+    await expect.poll(async () => (await fetch(`${hub.url}/readyz`)).status, { timeout: 15_000 }).toBe(200);
+    expect((await api(hub.url, 'GET', '/v1/integrators/crm')).status).toBe(200);
+  });
+});
