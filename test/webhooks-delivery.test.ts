@@ -57,14 +57,14 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
         errorAfterFailures: 2,
         cleanIntervalMs: 0,
         disableAfterExhaustedBatches: 2,
-        leaseTtlMs: 3000,
+        leaseTtlMs: 10_000,
         pollIntervalMs: 100,
       },
     });
     // A second hub (own key prefix) whose retry window outlasts a receiver outage.
     patientHub = await startHub(redis.url, {
       keyPrefix: 'sbpatient',
-      webhooks: { allowPrivateTargets: true, retryScheduleMs: [100, 200, 400, 800, 800, 800, 800, 800], retryJitter: 0.2, batchLingerMs: 10, batchMaxEvents: 7, leaseTtlMs: 3000, pollIntervalMs: 100 },
+      webhooks: { allowPrivateTargets: true, retryScheduleMs: [100, 200, 400, 800, 800, 800, 800, 800], retryJitter: 0.2, batchLingerMs: 10, batchMaxEvents: 7, leaseTtlMs: 10_000, pollIntervalMs: 100 },
     });
     receiver = await startReceiver();
   });

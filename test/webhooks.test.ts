@@ -42,9 +42,9 @@ describe('event subscriptions: API, filtering, signing', () => {
           { name: 'reader', token: READER_TOKEN, roles: ['read'] },
         ],
       },
-      webhooks: { allowPrivateTargets: true, batchLingerMs: 20, retryScheduleMs: [50, 50], retryJitter: 0, throttleFloorMs: 0, leaseTtlMs: 3000, pollIntervalMs: 100 },
+      webhooks: { allowPrivateTargets: true, batchLingerMs: 20, retryScheduleMs: [50, 50], retryJitter: 0, throttleFloorMs: 0, leaseTtlMs: 10_000, pollIntervalMs: 100 },
     });
-    strictHub = await startHub(redis.url, { keyPrefix: 'sbstrict', webhooks: { leaseTtlMs: 3000 } });
+    strictHub = await startHub(redis.url, { keyPrefix: 'sbstrict', webhooks: { leaseTtlMs: 10_000 } });
     receiver = await startReceiver();
   });
   afterAll(async () => {
