@@ -119,12 +119,15 @@ export function decodeEvent(frame: EslFrame): Record<string, string> {
   if (type === 'text/event-json') {
     const parsed: unknown = JSON.parse(body);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('event JSON is not an object');
-    const event: Record<string, string> = {};
-    for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
-      if (typeof value === 'string') event[key] = value;
-      else if (typeof value === 'number') event[key] = String(value);
+    // FreeSWITCH sends strings only; anything else is made a string or dropped, in place.
+    const event = parsed as Record<string, unknown>;
+    for (const key in event) {
+      const value = event[key];
+      if (typeof value === 'string') continue;
+      if (typeof value === 'number') event[key] = String(value);
+      else delete event[key];
     }
-    return event;
+    return event as Record<string, string>;
   }
   if (type === 'text/event-plain') {
     // The event's own headers end at a blank line; an event body (Content-Length) may follow.
