@@ -13,7 +13,7 @@ async function timed<T>(call: () => Promise<T>): Promise<{ ms: number; result: T
   return { ms: performance.now() - started, result };
 }
 
-describe('Redis stalled (SIGSTOP): operational endpoints and reads answer in time', () => {
+describe('Redis stalled (SIGSTOP): answers in time, and truthful', () => {
   let redis: TestRedis;
   let hub: Hub;
   const stop = () => process.kill(redis.server.pid as number, 'SIGSTOP');
@@ -66,5 +66,44 @@ describe('Redis stalled (SIGSTOP): operational endpoints and reads answer in tim
     // And everything answers again once Redis does.
     await expect.poll(async () => (await fetch(`${hub.url}/readyz`)).status, { timeout: 15_000 }).toBe(200);
     expect((await api(hub.url, 'GET', '/v1/integrators/crm')).status).toBe(200);
+  });
+
+  it('a 503 never hides a stored event: it names the ids, says they may be stored, and the retry with them is deduplicated', async () => {
+    const small = await startHub(redis.url, { keyPrefix: 'sbstall', spool: { maxBytes: 65_536 } });
+    try {
+      // More than the spool holds: when the Redis write times out, the spool cannot take it.
+      const batch = Array.from({ length: 60 }, (_, n) => ({ ...cdrEvent(500 + n), id: undefined, data: { ...cdrEvent(500 + n).data, recording_url: `https://rec.example/${'x'.repeat(1500)}` } }));
+      stop();
+      let refused;
+      try {
+        refused = await postEvents(small.url, batch);
+      } finally {
+        resume();
+      }
+      expect(refused.status).toBe(503);
+      const error = refused.body.error as { code: string; message: string; ids: string[] };
+      expect(error.code).toBe('SPOOL_FULL');
+      expect(error.message).toContain('may be stored');
+      expect(error.ids).toHaveLength(60);
+      expect(new Set(error.ids).size).toBe(60);
+      // The timed-out write did land once Redis resumed: the 503 said it might.
+      const log = small.context.keys.eventLog;
+      const { connectClient } = await import('./helpers/redis.js');
+      const client = await connectClient(redis.url);
+      try {
+        await expect.poll(async () => client.xLen(log), { timeout: 15_000 }).toBe(60);
+        // The client retries with the ids it was given: nothing is stored or delivered twice.
+        const retried = await postEvents(small.url, batch.map((event, n) => ({ ...event, id: error.ids[n] })));
+        expect(retried.status).toBe(202);
+        expect(retried.body).toMatchObject({ accepted: 60, duplicates: 60, ids: error.ids });
+        expect(await client.xLen(log)).toBe(60);
+        const stored = ((await client.xRange(log, '-', '+')) ?? []).map((entry) => entry.message.id);
+        expect(stored).toEqual(error.ids);
+      } finally {
+        await client.quit();
+      }
+    } finally {
+      await small.close();
+    }
   });
 });

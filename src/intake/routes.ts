@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../config/schema.js';
-import { ForbiddenError, type ErrorDetail } from '../errors.js';
+import { ForbiddenError, SwitchboardError, type ErrorDetail } from '../errors.js';
+import { toHttp } from '../server/errors.js';
 import { EVENT_DATA_SCHEMAS, isHubEmittedType, SubmittedEvent, type AcceptedEvent } from '../events/catalogue.js';
 import type { Appender } from '../log/appender.js';
 import type { Principal } from '../server/auth.js';
@@ -17,6 +18,14 @@ const IntakeAccepted = Type.Object({
   accepted: Type.Integer({ description: 'Events accepted, duplicates included' }),
   duplicates: Type.Integer({ description: 'Events whose id was already accepted inside the dedup window; not delivered again' }),
   ids: Type.Array(Type.String(), { description: 'Event ids in request order (generated where the request had none)' }),
+});
+
+const IntakeRefused = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    ids: Type.Array(Type.String(), { description: 'The events\' ids (generated where the request had none): retry with them; a retry is deduplicated' }),
+  }),
 });
 
 /** Intake (SPEC §3): validates the whole batch, makes it durable, then answers 202. */
@@ -35,13 +44,24 @@ export const intakeRoutes: FastifyPluginAsync<IntakeOptions> = async (app, { app
       tags: ['intake'],
       security: [{ bearer: [] }],
       body: Type.Union([SubmittedEvent, Type.Array(SubmittedEvent)]),
-      response: { 202: IntakeAccepted, '4xx': ErrorResponse, 503: ErrorResponse },
+      response: { 202: IntakeAccepted, '4xx': ErrorResponse, 503: IntakeRefused },
     },
     handler: async (request, reply) => {
       refuseHubEmittedTypes(request.body);
       const events = validateBatch(request.body, http.maxBatchEvents);
       if (request.principal) applyTokenScope(events, request.principal);
-      const outcome = await appender.append(events);
+      let outcome;
+      try {
+        outcome = await appender.append(events);
+      } catch (error) {
+        // A 503 names every event's id (generated ones too): the client resends with them, and
+        // whatever was stored after all is then recognised as a duplicate.
+        if (error instanceof SwitchboardError) {
+          const { status, body } = toHttp(error);
+          if (status === 503) return reply.code(503).send({ error: { ...body.error, ids: events.map((event) => event.id) } });
+        }
+        throw error;
+      }
       return reply.code(202).send({
         accepted: events.length,
         duplicates: outcome.duplicates,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ShuttingDownError } from '../errors.js';
+import { ShuttingDownError, SpoolFailedError, SpoolFullError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
@@ -238,7 +238,7 @@ export class Appender {
       faults?.observe(error);
       if (write.pending) {
         logger.warn({ err: error, events: write.acceptances.length }, 'event-log write failed; spooling');
-        this.spoolAppends(write.pending);
+        this.spoolAppends(write.pending, { inDoubt: true });
       } else {
         logger.warn({ err: error, events: write.acceptances.length }, 'spool drain write failed; retrying');
         this.pauseDrain();
@@ -273,14 +273,19 @@ export class Appender {
     }
   }
 
-  /** Spools appends and answers them; `duplicates` is known when Redis already answered for them. */
-  private spoolAppends(batch: (PendingAppend & { duplicates?: number })[]): void {
+  /**
+   * Spools appends and answers them; `duplicates` is known when Redis already answered for them.
+   * `inDoubt`: a Redis write of these events failed without an answer, so it may still land; a
+   * refusal then says so, since the client's retry is safe only with the same ids.
+   */
+  private spoolAppends(batch: (PendingAppend & { duplicates?: number })[], { inDoubt = false } = {}): void {
     const { spool, metrics } = this.options;
     const acceptances = batch.flatMap((pending) => pending.acceptances);
     try {
       spool.push(acceptances);
     } catch (error) {
-      for (const pending of batch) pending.reject(error as Error);
+      const refusal = inDoubt ? outcomeUnknown(error as Error) : (error as Error);
+      for (const pending of batch) pending.reject(refusal);
       return;
     }
     metrics.eventsSpooled.inc(acceptances.length);
@@ -296,6 +301,18 @@ export class Appender {
       this.pump();
     }, this.options.drainRetryMs).unref();
   }
+}
+
+/**
+ * The spool refused events whose Redis write timed out: that write may still land (a stalled Redis
+ * runs it when it resumes), so the 503 must not read as "not stored". The intake answer lists the
+ * ids; a retry with them is deduplicated (docs/events.md, "Retries and 503").
+ */
+function outcomeUnknown(error: Error): Error {
+  const message = `${error.message}; a Redis write of these events timed out first and may still be applied: they may be stored. Retry with the same ids (listed in error.ids): the dedup window makes that safe`;
+  if (error instanceof SpoolFullError) return new SpoolFullError(message, { cause: error });
+  if (error instanceof SpoolFailedError) return new SpoolFailedError(message, { cause: error });
+  return error;
 }
 
 function countAccepted(metrics: Metrics, acceptances: readonly Acceptance[], duplicates: number): void {
