@@ -64,6 +64,7 @@ const commands = {
       }
     });
     const pool = new Pool(hubUrl, { connections: 32 });
+    const answered = [];
     const sent = await generate(rate, seconds, async (first, count) => {
       const at = now();
       const body = JSON.stringify(
@@ -71,12 +72,14 @@ const commands = {
       );
       const response = await pool.request({ method: 'POST', path: '/v1/events', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
       await response.body.dump();
+      answered.push(now() - at);
     });
     const deadline = now() + 10_000;
     while (latencies.length < sent && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     close();
     await pool.close();
-    return { sent, ...percentiles(latencies) };
+    const intake = percentiles(answered);
+    return { sent, ...percentiles(latencies), intakeP50: intake.p50, intakeP99: intake.p99 };
   },
 
   /** The ceiling: Redis PUBLISH → subscriber latency, same rate and payload size. */

@@ -244,6 +244,21 @@ describe('live state: a projection of the event log', () => {
     }
   });
 
+  it('takes the wait from queued_at when a source reports a call first at its answer', async () => {
+    const answeredMs = Date.now() - 60_000;
+    const queuedAt = new Date(answeredMs - 25_000).toISOString();
+    const call = { call_id: 'direct-1', queue: 'direct', agent: '3001', queued_at: queuedAt };
+    const time = new Date(answeredMs).toISOString();
+    expect((await postEvents(hub.url, [{ type: 'call.offered', time, data: call }, { type: 'call.connected', time, data: call }])).status).toBe(202);
+    let queue: Record<string, unknown> | undefined;
+    await waitFor(async () => {
+      queue = (await live(hub, '/v1/live/queues')).body.queues.find((entry: { queue: string }) => entry.queue === 'direct');
+      return queue !== undefined;
+    });
+    // 25 s against the default 20 s threshold: answered, not within the service level.
+    expect(queue).toMatchObject({ offered: 1, answered: 1, answered_within_sl: 0, average_wait_s: 25, waiting: 0 });
+  });
+
   it('shows a tenant-scoped token only its tenant on every /v1/live answer', async () => {
     const time = new Date().toISOString();
     const tenantEvents = ['acme.example', 'globex.example'].flatMap((domain, index) => [

@@ -284,6 +284,8 @@ export class LiveProjection implements FeedConsumer {
     record.number = text(data.number) ?? record.number;
     record.caller_id = text(data.caller_id) ?? record.caller_id;
     record.caller_name = text(data.caller_name) ?? record.caller_name;
+    // PBX sources put the caller's queue entry time on every event of the call.
+    record.queued_at ??= text(data.queued_at);
     tracked.queueKey = this.queueFor(scope, record.queue, record.campaign, timeMs) ?? tracked.queueKey;
     tracked.touchedMs = Math.max(tracked.touchedMs, timeMs);
     return { key, tracked };
