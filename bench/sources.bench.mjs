@@ -20,7 +20,7 @@ import { decodeEvent, EslParser } from '../dist/sources/freeswitch/parser.js';
 import { waitForPort } from '../dist/redis/local-server.js';
 import { freePort, report, section, startRedis, tempDir } from './lib.mjs';
 
-const CALLS = Number(process.env.BENCH_SOURCE_CALLS ?? 3000);
+const CALLS = Number(process.env.BENCH_SOURCE_CALLS ?? 2000);
 const BATCH = 100;
 const CONNECTIONS = 8;
 const VARIABLES = { callId: 'callrequest_id', campaign: 'campaign_id' };
@@ -225,22 +225,44 @@ function catalogueEvents(mapped, source) {
 
 // ---- runs --------------------------------------------------------------------------------------
 
+const ROUNDS = Number(process.env.BENCH_SOURCE_ROUNDS ?? 3);
+
+/** The median of alternating rounds: on a shared machine, load drifts between two back-to-back runs. */
+async function alternate(source, intake) {
+  const sourceRates = [];
+  const intakeRates = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    sourceRates.push(await source(round));
+    intakeRates.push(await intake(round));
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  console.log(`  rounds (source / intake ev/s): ${sourceRates.map((rate, i) => `${Math.round(rate)} / ${Math.round(intakeRates[i])}`).join(', ')}`);
+  return { viaSource: median(sourceRates), viaIntake: median(intakeRates) };
+}
+
 async function freeswitchRun() {
-  section(`FreeSWITCH Event Socket → log: ${CALLS} queued calls (${CALLS * 8} ESL events, ${CALLS * 6} logged), one connection; intake: batches of ${BATCH}, ${CONNECTIONS} connections`);
+  section(`FreeSWITCH Event Socket → log: ${CALLS} queued calls (${CALLS * 8} ESL events, ${CALLS * 6} logged), one connection; intake: batches of ${BATCH}, ${CONNECTIONS} connections; median of ${ROUNDS} alternating rounds`);
   const redis = await startRedis();
-  const core = `b3c1f0d2-0000-4000-8000-${String(Date.now()).slice(-12)}`;
-  const events = eslEvents(core, CALLS);
-  const bytes = Buffer.from(events.map(eslFrame).join(''));
-  const mapper = new FreeswitchMapper(VARIABLES);
-  const mapped = uniqueIds(events.flatMap((event) => mapper.map(event)));
-  const warmUpCore = `${core.slice(0, -4)}ffff`;
-  await throughSource(redis.url, 'freeswitch', await eslPeer(warmUpCore), Buffer.from(eslEvents(warmUpCore, 200).map(eslFrame).join('')), 200 * 6);
-  const peer = await eslPeer(core);
-  const viaSource = await throughSource(redis.url, 'freeswitch', peer, bytes, mapped.length);
-  const viaIntake = await throughIntake(redis.url, catalogueEvents(mapped, 'fs1'));
+  const stamp = String(Date.now()).slice(-8);
+  const stream = (round) => {
+    const core = `b3c1f0d2-0000-4000-8000-${stamp}${String(round).padStart(4, '0')}`;
+    const events = eslEvents(core, CALLS);
+    const mapper = new FreeswitchMapper(VARIABLES);
+    return { core, bytes: Buffer.from(events.map(eslFrame).join('')), mapped: uniqueIds(events.flatMap((event) => mapper.map(event))) };
+  };
+  const warmUp = stream(9999);
+  await throughSource(redis.url, 'freeswitch', await eslPeer(warmUp.core), warmUp.bytes, warmUp.mapped.length);
+  let last;
+  const { viaSource, viaIntake } = await alternate(
+    async (round) => {
+      last = stream(round);
+      return throughSource(redis.url, 'freeswitch', await eslPeer(last.core), last.bytes, last.mapped.length);
+    },
+    () => throughIntake(redis.url, catalogueEvents(last.mapped, 'fs1')),
+  );
   report({ name: 'ESL replay → parse, map, append (events/s)', value: viaSource, unit: 'ev/s', ceilingName: `same events POSTed, batches of ${BATCH}`, ceiling: viaIntake, goal: '≥ 1.00' });
   await redis.close();
-  return bytes;
+  return last.bytes;
 }
 
 /** The catalogue events an AMI stream maps to (a fresh mapper, as a fresh connection has). */
@@ -258,18 +280,26 @@ function uniqueIds(events) {
 }
 
 async function asteriskRun() {
-  section(`Asterisk AMI → log: ${CALLS} queued calls (${CALLS * 6} AMI events), one connection; intake: batches of ${BATCH}, ${CONNECTIONS} connections`);
+  section(`Asterisk AMI → log: ${CALLS} queued calls (${CALLS * 6} AMI events), one connection; intake: batches of ${BATCH}, ${CONNECTIONS} connections; median of ${ROUNDS} alternating rounds`);
   const redis = await startRedis();
-  const run = String(Date.now()).slice(-6);
-  const bytes = Buffer.from(amiMessages(run, CALLS).join(''));
-  const mapped = mapAmi(bytes);
-  const warmUpBytes = Buffer.from(amiMessages(`w${run}`, 200).join(''));
-  await throughSource(redis.url, 'asterisk', await amiPeer(), warmUpBytes, mapAmi(warmUpBytes).length);
-  const viaSource = await throughSource(redis.url, 'asterisk', await amiPeer(), bytes, mapped.length);
-  const viaIntake = await throughIntake(redis.url, catalogueEvents(mapped, 'pbx1'));
-  report({ name: `AMI replay → parse, map, append (${mapped.length} events/run, ev/s)`, value: viaSource, unit: 'ev/s', ceilingName: `same events POSTed, batches of ${BATCH}`, ceiling: viaIntake, goal: '≥ 1.00' });
+  const stamp = String(Date.now()).slice(-6);
+  const stream = (round) => {
+    const bytes = Buffer.from(amiMessages(`${stamp}${round}`, CALLS).join(''));
+    return { bytes, mapped: mapAmi(bytes) };
+  };
+  const warmUp = stream('w');
+  await throughSource(redis.url, 'asterisk', await amiPeer(), warmUp.bytes, warmUp.mapped.length);
+  let last;
+  const { viaSource, viaIntake } = await alternate(
+    async (round) => {
+      last = stream(round);
+      return throughSource(redis.url, 'asterisk', await amiPeer(), last.bytes, last.mapped.length);
+    },
+    () => throughIntake(redis.url, catalogueEvents(last.mapped, 'pbx1')),
+  );
+  report({ name: `AMI replay → parse, map, append (events/s)`, value: viaSource, unit: 'ev/s', ceilingName: `same events POSTed, batches of ${BATCH}`, ceiling: viaIntake, goal: '≥ 1.00' });
   await redis.close();
-  return bytes;
+  return last.bytes;
 }
 
 /**
