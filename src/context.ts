@@ -29,8 +29,6 @@ export interface HubContext {
   faults: RedisFaults;
   tokens: TokenStore;
   appender: Appender;
-  /** Append-time output profiles; a component may add one before intake starts. */
-  profiles: OutputProfile[];
 }
 
 /** A capability plugged into the hub (CTI cache, integrators, webhooks…). */
@@ -39,6 +37,17 @@ export interface HubComponent {
   /** Encapsulated Fastify routes. */
   routes?: FastifyPluginAsync;
   readiness?: ReadinessCheck;
+  /**
+   * Append-time output profiles this component contributes (written atomically with each log
+   * entry); the hub adds them before it accepts any event.
+   */
+  profiles?: readonly OutputProfile[];
+  /**
+   * Starts the background work (loops, timers, connections to PBXs), after the hub bound its
+   * HTTP port. A factory only builds; if a later step of the hub's start fails, `close()` is
+   * called without `start()` having run.
+   */
+  start?(): Promise<void> | void;
   /** Stops events coming in (PBX sources); called before the hub drains its appender on shutdown. */
   stopInput?(): Promise<void>;
   /** Stops background work and releases connections; called once on shutdown. */

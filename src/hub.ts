@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { COMPONENTS } from './components.js';
 import type { Config } from './config/schema.js';
 import type { ComponentFactory, HubComponent, HubContext } from './context.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, StartupError } from './errors.js';
 import { intakeRoutes } from './intake/routes.js';
 import { Appender } from './log/appender.js';
 import { EventLogWriter } from './log/event-log.js';
@@ -32,6 +32,7 @@ import { LocalRedisServer, isPortOpen } from './redis/local-server.js';
 import { buildServer } from './server/app.js';
 import { TokenStore } from './server/auth.js';
 import { healthRoutes, type ReadinessCheck } from './server/health.js';
+import { describeError } from './warnings.js';
 
 export interface StartHubOptions {
   logger?: Logger;
@@ -57,24 +58,56 @@ export class Hub {
     },
   ) {}
 
+  /**
+   * Starts the parts in order: Redis clients, spool and appender, components (built, not yet
+   * running), the HTTP server bound to its port, then every component's background work. Like
+   * avvio for Fastify, a failed step undoes every step before it, newest first, and rethrows: a
+   * failed start leaves no client, timer, child process or open file behind.
+   */
   static async start(config: Readonly<Config>, options: StartHubOptions = {}): Promise<Hub> {
     const logger = options.logger ?? createLogger(config);
+    const undo: { name: string; run: () => Promise<unknown> | unknown }[] = [];
+    try {
+      return await Hub.startParts(config, options, logger, (name, run) => undo.push({ name, run }));
+    } catch (error) {
+      for (const step of undo.reverse()) {
+        try {
+          await step.run();
+        } catch (undoError) {
+          logger.debug({ err: undoError, step: step.name }, 'rollback step failed');
+        }
+      }
+      throw error;
+    }
+  }
+
+  private static async startParts(
+    config: Readonly<Config>,
+    options: StartHubOptions,
+    logger: Logger,
+    onRollback: (name: string, run: () => Promise<unknown> | unknown) => void,
+  ): Promise<Hub> {
     const tokens = new TokenStore(config.auth);
     refuseOpenNonLoopbackBind(config, tokens);
 
     const { topology, localRedis } = await resolveRedis(config, logger);
+    if (localRedis) onRollback('local redis-server', () => localRedis.close());
     const keys = createKeys(config);
     const metrics = createMetrics();
     const faults = new RedisFaults(topology.kind, logger, metrics.registry);
     /** The one way every part of the hub connects: same topology, connected in the background. */
     const openRedis = (options: Omit<RedisClientOptions, 'topology' | 'url'>): RedisClient => {
       const client = createRedisClient({ ...options, topology });
+      // Components close their own clients; these only matter if the start fails before they could.
+      onRollback(`redis client ${options.name ?? ''}`, () => closeClient(client));
       // Connection trouble is logged once, by the main client below; fatal errors count wherever they happen.
       connectInBackground(client, (error) => faults.observe(error));
       return client;
     };
 
     const redis = createRedisClient({ topology, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
+    onRollback('redis client switchboard', () => closeClient(redis));
+    const where = describeTopology(topology);
     redis.on('ready', () => metrics.redisUp.set(1));
     redis.on('end', () => metrics.redisUp.set(0));
     let lastRedisError = '';
@@ -82,8 +115,9 @@ export class Hub {
       metrics.redisUp.set(0);
       if (faults.observe(error)) return;
       // One line per distinct failure, not one per reconnect attempt.
-      if (error.message !== lastRedisError) logger.warn({ err: error }, 'redis connection error');
-      lastRedisError = error.message;
+      const reason = describeError(error);
+      if (reason !== lastRedisError) logger.warn({ redis: where, reason }, `redis ${where} is not reachable: ${reason}`);
+      lastRedisError = reason;
     });
     // The log writer's own connection: no per-command timeout (the appender keeps its own
     // deadline per batch), intake is not queued behind other components' commands, and on
@@ -91,13 +125,14 @@ export class Hub {
     const logClient = openRedis({ failFast: true, pinned: true, name: 'switchboard-log' });
     await Promise.all([waitUntilReady(redis, 3000), waitUntilReady(logClient, 3000)]);
     await checkTopology(redis, topology, faults);
-    await warnWithoutPersistence(redis, keys, logger);
+    await warnWithoutPersistence(redis, keys, logger, where);
 
     const profiles: OutputProfile[] = [];
     if (config.profiles.enigma.enabled) profiles.push(new EnigmaProfile(keys, config.profiles.enigma, topology.kind === 'cluster'));
     if (config.profiles.newfies.enabled) profiles.push(new NewfiesProfile(config.profiles.newfies));
 
     const spool = new Spool(config.dataDir, config.spool.maxBytes, config.spool.drainBatchEvents);
+    onRollback('spool', () => spool.close());
     const appender = new Appender({
       client: logClient,
       writer: new EventLogWriter(keys, profiles, config.eventLog),
@@ -112,11 +147,19 @@ export class Hub {
       drainBatchEvents: config.spool.drainBatchEvents,
       drainRetryMs: config.spool.drainRetryMs,
     });
+    // Events spooled by this start stay on disk for the next one; nothing waits for Redis here.
+    onRollback('appender', () => appender.close(0));
     const retention = new LogRetention(redis, keys.eventLog, config.eventLog, logger);
+    onRollback('retention', () => retention.close());
 
-    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, profiles };
+    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender };
     const components: HubComponent[] = [];
-    for (const factory of options.components ?? COMPONENTS) components.push(await factory(context));
+    for (const factory of options.components ?? COMPONENTS) {
+      const component = await factory(context);
+      onRollback(`component ${component.name}`, () => component.close());
+      components.push(component);
+      profiles.push(...(component.profiles ?? []));
+    }
 
     const checks: ReadinessCheck[] = [
       () => faults.readiness() ?? redisReadiness(redis, keys),
@@ -133,8 +176,13 @@ export class Hub {
         ...components.flatMap((component) => (component.routes ? [{ plugin: component.routes }] : [])),
       ],
     });
-    await server.listen({ host: config.http.host, port: config.http.port });
+    onRollback('http server', () => server.close());
+    await listen(server, config.http);
     if (tokens.open) logger.warn('no API token configured: every route is open (allowed on loopback only)');
+
+    // Background work starts once the port is ours: a busy port fails the start before any of it ran.
+    retention.start();
+    for (const component of components) await component.start?.();
 
     return new Hub(config, logger, server, context, { spool, retention, components, logClient, localRedis });
   }
@@ -161,7 +209,7 @@ export class Hub {
     await this.context.appender.close(this.config.shutdownTimeoutMs);
     for (const component of [...components].reverse()) await component.close();
     retention.close();
-    for (const client of [logClient, this.context.redis]) await client.close().catch(() => client.destroy());
+    for (const client of [logClient, this.context.redis]) await closeClient(client);
     spool.close();
     await localRedis?.close();
     this.logger.info({ spoolDepth: spool.depth }, 'stopped');
@@ -209,7 +257,7 @@ async function resolveRedis(config: Readonly<Config>, logger: Logger): Promise<{
     throw new ConfigError(`redis.url: nothing answers on 127.0.0.1:${localPort} and redis.launchLocal is false; set SWITCHBOARD_REDIS_URL`);
   }
   const dir = join(config.dataDir, 'redis');
-  const localRedis = await LocalRedisServer.start({ port: localPort, dir });
+  const localRedis = await LocalRedisServer.start({ port: localPort, dir, ownProcessGroup: true });
   logger.info({ url: localRedis.url, dir }, 'launched a local redis-server (append-only)');
   return { topology: { kind: 'single', url: localRedis.url }, localRedis };
 }
@@ -229,9 +277,33 @@ async function checkTopology(client: RedisClient, topology: RedisTopology, fault
   }
 }
 
-async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: Logger): Promise<void> {
+/** Binds the HTTP port; the usual failures become one line saying which setting to change. */
+async function listen(server: FastifyInstance, http: Config['http']): Promise<void> {
+  try {
+    await server.listen({ host: http.host, port: http.port });
+  } catch (error) {
+    const at = `${http.host}:${http.port}`;
+    switch ((error as NodeJS.ErrnoException).code) {
+      case 'EADDRINUSE':
+        throw new StartupError(`cannot listen on ${at}: the port is in use by another process; stop it, or choose another port with SWITCHBOARD_HTTP_PORT (http.port)`, { cause: error });
+      case 'EACCES':
+        throw new StartupError(`cannot listen on ${at}: permission denied (ports below 1024 need privileges); choose another port with SWITCHBOARD_HTTP_PORT (http.port)`, { cause: error });
+      case 'EADDRNOTAVAIL':
+      case 'ENOTFOUND':
+        throw new StartupError(`cannot listen on ${at}: ${http.host} is not an address of this machine; set SWITCHBOARD_HTTP_HOST (http.host)`, { cause: error });
+      default:
+        throw error;
+    }
+  }
+}
+
+function closeClient(client: RedisClient): Promise<unknown> {
+  return client.close().catch(() => client.destroy());
+}
+
+async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: Logger, where: string): Promise<void> {
   if (!client.isReady) {
-    logger.warn('redis is not reachable yet: accepted events go to the local spool until it is');
+    logger.warn({ redis: where }, `redis ${where} is not reachable yet: accepted events go to the local spool until it is`);
     return;
   }
   if (!(await hasAppendOnlyPersistence(client, keys.eventLog).catch(() => true))) {

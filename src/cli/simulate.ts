@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HubClient, HubError, HubUnreachableError, type Accepted } from '@switchboard/client';
 import { SandboxDialler, type SandboxEvent } from '../sandbox/dialler.js';
 
 export interface SimulateOptions {
@@ -23,6 +24,8 @@ interface Summary {
 }
 
 const TICK_MS = 20;
+/** Answers that no later request can change: missing or wrong credentials, a token without the ingest role. */
+const STOPS_SIMULATION = new Set([401, 403]);
 
 /**
  * `switchboard simulate`: drives sandbox dialler traffic through the intake at a steady rate, one
@@ -33,65 +36,62 @@ const TICK_MS = 20;
 export async function simulateCommand(options: SimulateOptions, out: NodeJS.WritableStream = process.stdout): Promise<Summary> {
   const dialler = new SandboxDialler({ agents: options.agents, campaigns: options.campaigns, seed: options.seed });
   const summary: Summary = { requests: 0, accepted: 0, duplicates: 0, rejected: new Map(), byType: new Map(), cdrByDisposition: new Map(), latenciesMs: [] };
+  const hub = new HubClient({ url: options.url, ...(options.token ? { token: options.token } : {}) });
   const interrupted = new AbortController();
   const onSigint = () => interrupted.abort();
   process.once('SIGINT', onSigint);
 
-  out.write(`simulating ${options.agents} agents on ${options.campaigns} campaigns at ${options.rate} events/s → ${options.url}\n`);
   const started = performance.now();
-  const endAt = options.durationS > 0 ? started + options.durationS * 1000 : Infinity;
-  let backlog: SandboxEvent[] = [];
-  let due = 0;
-  let lastProgress = started;
+  try {
+    out.write(`simulating ${options.agents} agents on ${options.campaigns} campaigns at ${options.rate} events/s → ${options.url}\n`);
+    const endAt = options.durationS > 0 ? started + options.durationS * 1000 : Infinity;
+    let backlog: SandboxEvent[] = [];
+    let due = 0;
+    let lastProgress = started;
 
-  while (performance.now() < endAt && !interrupted.signal.aborted) {
-    const tickStart = performance.now();
-    due += (options.rate * TICK_MS) / 1000;
-    while (backlog.length < due) backlog.push(...dialler.next());
-    const count = Math.min(Math.floor(due), options.maxBatch);
-    if (count > 0) {
-      await send(options, backlog.slice(0, count), summary);
-      backlog = backlog.slice(count);
-      due -= count;
+    while (performance.now() < endAt && !interrupted.signal.aborted) {
+      const tickStart = performance.now();
+      due += (options.rate * TICK_MS) / 1000;
+      while (backlog.length < due) backlog.push(...dialler.next());
+      const count = Math.min(Math.floor(due), options.maxBatch);
+      if (count > 0) {
+        await send(hub, backlog.slice(0, count), summary);
+        backlog = backlog.slice(count);
+        due -= count;
+      }
+      if (tickStart - lastProgress > 5000) {
+        lastProgress = tickStart;
+        out.write(`  ${((tickStart - started) / 1000).toFixed(0)} s: ${summary.accepted} events accepted\n`);
+      }
+      await sleep(Math.max(0, TICK_MS - (performance.now() - tickStart)));
     }
-    if (tickStart - lastProgress > 5000) {
-      lastProgress = tickStart;
-      out.write(`  ${((tickStart - started) / 1000).toFixed(0)} s: ${summary.accepted} events accepted\n`);
-    }
-    await sleep(Math.max(0, TICK_MS - (performance.now() - tickStart)));
+    const finish = [...backlog, ...dialler.finish()];
+    for (let i = 0; i < finish.length; i += options.maxBatch) await send(hub, finish.slice(i, i + options.maxBatch), summary);
+  } finally {
+    process.off('SIGINT', onSigint);
   }
-  const finish = [...backlog, ...dialler.finish()];
-  for (let i = 0; i < finish.length; i += options.maxBatch) await send(options, finish.slice(i, i + options.maxBatch), summary);
-  process.off('SIGINT', onSigint);
 
   printSummary(out, summary, (performance.now() - started) / 1000);
   return summary;
 }
 
-async function send(options: SimulateOptions, events: SandboxEvent[], summary: Summary): Promise<void> {
+async function send(hub: HubClient, events: SandboxEvent[], summary: Summary): Promise<void> {
   const sentAt = performance.now();
   summary.requests += 1;
-  let status: number;
-  let body: { accepted?: number; duplicates?: number; error?: { code: string } };
+  let answer: Accepted;
   try {
-    const response = await fetch(`${options.url}/v1/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
-      body: JSON.stringify(events),
-    });
-    status = response.status;
-    body = (await response.json()) as typeof body;
+    answer = await hub.sendEvents(events);
   } catch (error) {
-    increment(summary.rejected, `unreachable (${(error as Error).message})`, events.length);
+    // Every later request would fail the same way: stop at the first (main prints the hint).
+    if (error instanceof HubUnreachableError || (error instanceof HubError && STOPS_SIMULATION.has(error.status))) throw error;
+    if (!(error instanceof HubError)) throw error;
+    summary.latenciesMs.push(performance.now() - sentAt);
+    increment(summary.rejected, `${error.status} ${error.code}`, events.length);
     return;
   }
   summary.latenciesMs.push(performance.now() - sentAt);
-  if (status !== 202) {
-    increment(summary.rejected, `${status} ${body.error?.code ?? ''}`.trim(), events.length);
-    return;
-  }
-  summary.accepted += body.accepted ?? 0;
-  summary.duplicates += body.duplicates ?? 0;
+  summary.accepted += answer.accepted;
+  summary.duplicates += answer.duplicates;
   for (const event of events) {
     increment(summary.byType, event.type);
     if (event.type === 'cdr.created') increment(summary.cdrByDisposition, String(event.data.disposition));

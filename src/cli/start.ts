@@ -21,7 +21,7 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
       'Watch events flow, in another terminal:',
       `  ${cli} tail 'enigma:notifications:*' ${tailRedisOptions(hub.context.redisTopology)}`,
       'and drive sandbox traffic through the intake:',
-      `  ${cli} simulate --url ${hub.url}${config.auth.apiToken ? ' --token $SWITCHBOARD_API_TOKEN' : ''}`,
+      `  ${cli} simulate --url ${hub.url}${tokenOption(hub, env)}`,
       '',
     ].join('\n'),
   );
@@ -41,6 +41,12 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** `--token …` for the banner's commands when the API needs one: the environment variable if it holds the token, else a placeholder. */
+function tokenOption(hub: Hub, env: NodeJS.ProcessEnv): string {
+  if (hub.context.tokens.open) return '';
+  return env.SWITCHBOARD_API_TOKEN ? ' --token "$SWITCHBOARD_API_TOKEN"' : ' --token <a token with the ingest role>';
 }
 
 /** How the user can run this CLI again: `switchboard` when installed, else the script's path from here. */

@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { RedisClient } from '../redis/client.js';
+import { ThrottledWarnings } from '../warnings.js';
 
 /**
  * Trims the event log by age (XTRIM MINID ~ now − maxAgeMs) on an interval. Length is bounded at
  * append time (XADD MAXLEN ~ maxLength, the memory safety valve).
  */
 export class LogRetention {
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly warnings: ThrottledWarnings;
 
   constructor(
     private readonly client: RedisClient,
@@ -15,7 +17,11 @@ export class LogRetention {
     private readonly config: Config['eventLog'],
     private readonly logger: Logger,
   ) {
-    this.timer = setInterval(() => void this.trim(), config.trimIntervalMs);
+    this.warnings = new ThrottledWarnings(logger);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.trim(), this.config.trimIntervalMs);
     this.timer.unref();
   }
 
@@ -27,7 +33,7 @@ export class LogRetention {
       if (removed > 0) this.logger.debug({ removed }, 'event log trimmed by age');
       return removed;
     } catch (error) {
-      this.logger.warn({ err: error }, 'event log trim failed');
+      this.warnings.warn('event log trim failed', error);
       return 0;
     }
   }

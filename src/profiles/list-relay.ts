@@ -137,11 +137,13 @@ export const listRelayComponent: ComponentFactory = async (context) => {
       for (const [list, position] of relay.positions) this.set({ list }, Number(position.split('-')[0]));
     },
   });
-  // Redis down at start: the cursors are created once it is up (CDRs spooled meanwhile may precede them).
-  if (await waitUntilReady(client, 3000)) await relay.start();
-  else void relay.start();
   return {
     name: 'list-relay',
+    async start() {
+      // Redis down at start: the cursors are created once it is up (CDRs spooled meanwhile may precede them).
+      if (await waitUntilReady(client, 3000)) await relay.start();
+      else void relay.start();
+    },
     async close() {
       await relay.close();
       await client.close().catch(() => client.destroy());

@@ -14,6 +14,11 @@ export interface LocalRedisOptions {
   binary?: string;
   /** More redis-server arguments (replication, cluster mode). */
   extraArgs?: readonly string[];
+  /**
+   * Run it in a process group of its own, so a Ctrl-C in the terminal (SIGINT to the foreground
+   * group) reaches only the hub, which drains into Redis and then stops it.
+   */
+  ownProcessGroup?: boolean;
 }
 
 /** A redis-server child process; `close()` shuts it down gracefully (SIGTERM flushes the AOF). */
@@ -46,13 +51,13 @@ export class LocalRedisServer {
       '--loglevel', 'warning',
       ...(options.extraArgs ?? []),
     ];
-    return LocalRedisServer.launch(options.port, options.dir, args, options.binary);
+    return LocalRedisServer.launch(options.port, options.dir, args, options.binary, options.ownProcessGroup);
   }
 
   /** Runs `redis-server` with exactly `args` (e.g. a Sentinel: a config file and `--sentinel`). */
-  static async launch(port: number, dir: string, args: readonly string[], binary = 'redis-server'): Promise<LocalRedisServer> {
+  static async launch(port: number, dir: string, args: readonly string[], binary = 'redis-server', ownProcessGroup = false): Promise<LocalRedisServer> {
     mkdirSync(dir, { recursive: true });
-    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: ownProcessGroup });
     const spawnError = new Promise<never>((_, reject) =>
       child.once('error', (error: NodeJS.ErrnoException) =>
         reject(error.code === 'ENOENT' ? new DependencyMissingError(INSTALL_REDIS_HINT, { cause: error }) : error),

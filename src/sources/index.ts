@@ -30,10 +30,11 @@ export const sourcesComponent: ComponentFactory = (context): HubComponent => {
         )
       : new AsteriskSource(source, deps),
   );
-  for (const source of sources) source.start();
-
   return {
     name: 'sources',
+    start() {
+      for (const source of sources) source.start();
+    },
     ...(sources.length === 0 ? {} : { readiness: async () => {
       const reports = sources.map((source) => source.readiness());
       const down = reports.filter((report) => report.warning);

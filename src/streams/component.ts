@@ -13,7 +13,6 @@ import { integratorRoutes } from './routes.js';
 export const integratorsComponent: ComponentFactory = (context: HubContext) => {
   const { keys, config, logger, metrics } = context;
   const registry = new IntegratorRegistry(context.redis, keys);
-  context.profiles.push(new IntegratorsProfile(keys, new EnigmaProfile(keys, config.profiles.enigma)));
 
   const background = context.openRedis({ name: 'switchboard-integrators' });
 
@@ -30,10 +29,10 @@ export const integratorsComponent: ComponentFactory = (context: HubContext) => {
   streamGauge('switchboard_integrators_stream_length', 'Entries in the integrators\' stream (as of the last janitor pass)', () => maintenance.state.length);
   streamGauge('switchboard_integrators_stream_backlog', 'Stream entries not yet acknowledged by every consumer group', () => maintenance.state.backlog);
   streamGauge('switchboard_integrators_stream_alarm', '1 while the backlog is above alarmRatio × maxLength (losses follow at maxLength)', () => (maintenance.state.alarm ? 1 : 0));
-  maintenance.start();
-
   return {
     name: 'integrators',
+    profiles: [new IntegratorsProfile(keys, new EnigmaProfile(keys, config.profiles.enigma))],
+    start: () => maintenance.start(),
     routes: integratorRoutes(registry),
     readiness: () => maintenance.readiness(),
     async close() {

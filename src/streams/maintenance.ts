@@ -6,6 +6,7 @@ import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { ReadinessReport } from '../server/health.js';
 import type { IntegratorRegistry } from './registry.js';
+import { ThrottledWarnings } from '../warnings.js';
 
 /** Entries the janitor drops per script call under the hard cap, so one call never stalls Redis. */
 const MAX_DROPS_PER_CALL = 10_000;
@@ -32,6 +33,7 @@ export class IntegratorMaintenance {
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
   readonly state: StreamState = { length: 0, backlog: 0, alarm: false, listsOverAlarm: [] };
+  private readonly warnings: ThrottledWarnings;
 
   constructor(
     private readonly client: RedisClient,
@@ -39,7 +41,9 @@ export class IntegratorMaintenance {
     private readonly registry: IntegratorRegistry,
     private readonly config: IntegratorsConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.warnings = new ThrottledWarnings(logger);
+  }
 
   get alarmLength(): number {
     return Math.floor(this.config.maxLength * this.config.alarmRatio);
@@ -149,7 +153,7 @@ export class IntegratorMaintenance {
       if (busy || this.closed || !this.client.isReady) return;
       busy = true;
       const run = task()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'integrator maintenance failed; retrying'))
+        .catch((error: unknown) => this.warnings.warn('integrator maintenance failed; retrying', error))
         .finally(() => {
           busy = false;
           this.running.delete(run);

@@ -12,6 +12,7 @@ import type { WebhookMetrics } from './metrics.js';
 import { postBody, postHeaders, signingKeys } from './post.js';
 import { StatusMachine, type StatusEvent } from './status-machine.js';
 import type { SubscriptionDef, SubscriptionStore } from './store.js';
+import { ThrottledWarnings } from '../warnings.js';
 
 export interface WorkerDeps {
   config: WebhooksConfig;
@@ -49,6 +50,7 @@ export class SubscriptionWorker {
   private done: Promise<void> = Promise.resolve();
   private readonly url: URL;
   private readonly log: Logger;
+  private readonly warnings: ThrottledWarnings;
   private readonly machine: StatusMachine;
 
   constructor(
@@ -58,6 +60,7 @@ export class SubscriptionWorker {
   ) {
     this.url = new URL(def.postUrl);
     this.log = deps.logger.child({ subscription: def.id, lease: token });
+    this.warnings = new ThrottledWarnings(this.log);
     this.machine = new StatusMachine(deps.config);
   }
 
@@ -264,7 +267,7 @@ export class SubscriptionWorker {
       try {
         return await operation();
       } catch (error) {
-        this.log.warn({ err: error }, `webhook worker could not ${what}; retrying`);
+        this.warnings.warn(`webhook worker could not ${what}; retrying`, error);
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
       }
     }

@@ -7,6 +7,7 @@ import type { Keys } from '../redis/keys.js';
 import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
 import { eventTenant, modelsForType, type Model } from './models.js';
 import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from './store.js';
+import { ThrottledWarnings } from '../warnings.js';
 
 /** How often the log's end is tracked while no subscription is owned here. */
 const NO_SUBSCRIPTION_POLL_MS = 100;
@@ -103,7 +104,10 @@ export class Dispatcher {
   private readonly liveLog: LogReader;
   private readonly log: LogReader;
 
+  private readonly warnings: ThrottledWarnings;
+
   constructor(private readonly options: DispatcherOptions) {
+    this.warnings = new ThrottledWarnings(options.logger);
     this.liveLog = new LogReader(options.blocking, options.keys.eventLog);
     this.log = new LogReader(options.work, options.keys.eventLog);
   }
@@ -128,7 +132,7 @@ export class Dispatcher {
   }
 
   private async init(): Promise<void> {
-    const { work, keys, store, logger } = this.options;
+    const { work, keys, store } = this.options;
     for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2000)) {
       try {
         this.head = await this.log.head();
@@ -140,7 +144,7 @@ export class Dispatcher {
         this.options.changed();
         return;
       } catch (error) {
-        logger.warn({ err: error }, 'webhook dispatcher cannot load subscriptions yet; retrying');
+        this.warnings.warn('webhook dispatcher cannot load subscriptions yet; retrying', error);
         await sleep(delay);
       }
     }
@@ -237,7 +241,7 @@ export class Dispatcher {
         entries = await this.liveLog.wait(this.head, 1000, pollIntervalMs);
       } catch (error) {
         if (this.stopped) return;
-        logger.warn({ err: error }, 'webhook dispatcher cannot read the event log; retrying');
+        this.warnings.warn('webhook dispatcher cannot read the event log; retrying', error);
         await sleep(500);
         continue;
       }

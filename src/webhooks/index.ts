@@ -106,13 +106,14 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
   });
   delivering.ownership = owner;
   const unsubscribe = store.onChange((id) => void dispatcher.refresh(id));
-  dispatcher.start();
-  owner.start();
-  log.info({ nodeId, stableAfterMs: settings.stableAfterMs, leaseTtlMs: settings.leaseTtlMs }, 'webhook delivery started');
-
   return {
     name: 'webhooks',
     routes,
+    start() {
+      dispatcher.start();
+      owner.start();
+      log.info({ nodeId, stableAfterMs: settings.stableAfterMs, leaseTtlMs: settings.leaseTtlMs }, 'webhook delivery started');
+    },
     readiness: () => {
       const standing = owner.standing();
       const seconds = Math.ceil(standing.eligibleInMs / 1000);

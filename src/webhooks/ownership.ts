@@ -6,6 +6,7 @@ import type { NodeRegistry, RegistrySnapshot } from './node-registry.js';
 import { place, type Placement } from './placement.js';
 import { ScriptReply, webhookScripts } from './scripts.js';
 import type { SubscriptionDef, SubscriptionStore } from './store.js';
+import { ThrottledWarnings } from '../warnings.js';
 
 export type OwnerChangeReason = 'failover' | 'rebalance' | 'preferred' | 'shutdown';
 
@@ -77,14 +78,16 @@ export class Ownership {
   private ticking: Promise<void> | undefined;
   private again = false;
   private stopped = false;
-  private lastError: string | undefined;
+  private readonly warnings: ThrottledWarnings;
   private latest: OwnershipView | undefined;
   private registry: RegistrySnapshot | undefined;
   private readonly handovers = new Set<Promise<void>>();
   /** Time to the next registry change the placement depends on: a node turning eligible or expiring. */
   private nextChangeInMs: number | undefined;
 
-  constructor(private readonly options: OwnershipOptions) {}
+  constructor(private readonly options: OwnershipOptions) {
+    this.warnings = new ThrottledWarnings(options.logger);
+  }
 
   get ownedCount(): number {
     return this.held.size;
@@ -160,7 +163,7 @@ export class Ownership {
   }
 
   private async tick(): Promise<void> {
-    const { nodeId, ttlMs, logger } = this.options;
+    const { nodeId, ttlMs } = this.options;
     const margin = Math.min(1000, ttlMs / 5);
     try {
       const [registry] = await Promise.all([this.options.registry.beat(), this.renew()]);
@@ -195,11 +198,8 @@ export class Ownership {
           return undefined;
         }),
       );
-      this.lastError = undefined;
     } catch (error) {
-      // One line per distinct failure, not one per tick while Redis is away.
-      if ((error as Error).message !== this.lastError) logger.warn({ err: error }, 'webhook ownership tick failed');
-      this.lastError = (error as Error).message;
+      this.warnings.warn('webhook ownership tick failed', error);
     } finally {
       for (const [id, held] of this.held) {
         if (performance.now() - held.renewedAt > ttlMs - margin) this.drop(id, 'not renewed within the ttl');
