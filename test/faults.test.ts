@@ -63,15 +63,17 @@ describe('Redis outage while events stream in', () => {
         statuses.add(response.status);
         if (response.status === 202) accepted.push(current);
         if (hub!.context.appender.spoolDepth > 0) sawSpool = true;
-        await sleep(4);
+        await sleep(4); // a dialler's pace, not a synchronisation
       }
     })();
 
-    await sleep(400);
+    // Each phase lasts until enough events went through it, however slow the machine is.
+    await waitFor(() => accepted.length >= 50, 30_000, 'events accepted before the outage');
     await redis.stop();
-    await sleep(800);
+    await waitFor(() => hub!.context.appender.spoolDepth >= 30, 30_000, 'events spooled during the outage');
     await redis.start();
-    await sleep(600);
+    const atRestart = accepted.length;
+    await waitFor(() => accepted.length >= atRestart + 50, 30_000, 'events accepted after Redis returned');
     stop = true;
     await producer;
 
@@ -107,11 +109,13 @@ describe('Redis outage while events stream in', () => {
       }
     };
     const running = Array.from({ length: producers }, (_, producer) => run(producer));
-    await sleep(300);
+    const total = () => accepted.reduce((sum, ids) => sum + ids.length, 0);
+    await waitFor(() => total() >= 120, 30_000, 'events accepted before the outage');
     await redis.stop();
-    await sleep(500);
+    await waitFor(() => hub!.context.appender.spoolDepth >= 60, 30_000, 'events spooled during the outage');
     await redis.start();
-    await sleep(500);
+    const atRestart = total();
+    await waitFor(() => total() >= atRestart + 120, 30_000, 'events accepted after Redis returned');
     stop = true;
     await Promise.all(running);
     await waitFor(() => hub!.context.appender.spoolDepth === 0, 20_000, 'the spool to drain');
@@ -192,9 +196,11 @@ describe('kill -9 of the hub', () => {
       }
     })();
 
-    await sleep(300);
+    await waitFor(() => acknowledged.length >= 50, 30_000, 'batches acknowledged before the outage');
     await redis.stop();
-    await sleep(500); // now every acknowledged batch goes to the spool
+    // From here every acknowledged batch went to the spool.
+    const atStop = acknowledged.length;
+    await waitFor(() => acknowledged.length >= atStop + 50, 30_000, 'batches spooled during the outage');
     await child.kill('SIGKILL');
     stop = true;
     await producer;

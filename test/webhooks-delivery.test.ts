@@ -22,9 +22,9 @@ async function subscribe(hub: Hub, receiver: Receiver, domain: string) {
   const created = await api(hub, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?d=${domain}`, domain });
   expect(created.status).toBe(200);
   const id = created.body.id as string;
-  await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 5000 }).not.toBe('');
-  // The worker loads its cursor asynchronously; events accepted from here on are its to deliver.
-  await sleep(150);
+  await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 20_000 }).not.toBe('');
+  // No wait for the worker: creation stored its cursor at the log's end, so every event accepted
+  // from here on is its to deliver, whenever it starts.
   return { id, get: async () => (await api(hub, 'GET', `/v1/subscriptions/${id}`)).body };
 }
 
@@ -87,7 +87,7 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     expect(gaps[0]).toBeGreaterThanOrEqual(90);
     expect(gaps[1]).toBeGreaterThanOrEqual(190);
     expect(gaps[2]).toBeGreaterThanOrEqual(290);
-    await expect.poll(sub.get).toMatchObject({ status: 'active', 'posts-count': 4, 'error-count': 3 });
+    await expect.poll(sub.get, { timeout: 20_000 }).toMatchObject({ status: 'active', 'posts-count': 4, 'error-count': 3 });
     const errors = await logEvents(redis.url, hub.context.keys.eventLog, 'subscription.error');
     expect(errors.some((event) => event.data.subscription_id === sub.id)).toBe(true);
     const recovered = await logEvents(redis.url, hub.context.keys.eventLog, 'subscription.recovered');
@@ -111,7 +111,7 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     let gone = true;
     receiver.reply = (post) => (post.headers['x-correlation-id'] === sub.id && gone ? { status: 410 } : { status: 200 });
     await postEvents(hub.url, campaign('gone.example', 1));
-    await expect.poll(sub.get).toMatchObject({ status: 'disabled', 'posts-count': 1, 'error-count': 1 });
+    await expect.poll(sub.get, { timeout: 20_000 }).toMatchObject({ status: 'disabled', 'posts-count': 1, 'error-count': 1 });
     await postEvents(hub.url, campaign('gone.example', 2));
     await sleep(400);
     expect(postsTo(receiver, sub.id)).toHaveLength(1);
