@@ -16,6 +16,7 @@ import { EnigmaProfile } from './profiles/enigma.js';
 import { NewfiesProfile } from './profiles/newfies.js';
 import type { OutputProfile } from './profiles/output.js';
 import {
+  closeRedisClient,
   connectInBackground,
   createRedisClient,
   describeTopology,
@@ -99,14 +100,14 @@ export class Hub {
     const openRedis = (options: Omit<RedisClientOptions, 'topology' | 'url'>): RedisClient => {
       const client = createRedisClient({ ...options, topology });
       // Components close their own clients; these only matter if the start fails before they could.
-      onRollback(`redis client ${options.name ?? ''}`, () => closeClient(client));
+      onRollback(`redis client ${options.name ?? ''}`, () => closeRedisClient(client));
       // Connection trouble is logged once, by the main client below; fatal errors count wherever they happen.
       connectInBackground(client, (error) => faults.observe(error));
       return client;
     };
 
     const redis = createRedisClient({ topology, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
-    onRollback('redis client switchboard', () => closeClient(redis));
+    onRollback('redis client switchboard', () => closeRedisClient(redis));
     const where = describeTopology(topology);
     redis.on('ready', () => metrics.redisUp.set(1));
     redis.on('end', () => metrics.redisUp.set(0));
@@ -207,9 +208,12 @@ export class Hub {
     await this.server.close();
     for (const component of components) await component.stopInput?.();
     await this.context.appender.close(this.config.shutdownTimeoutMs);
-    for (const component of [...components].reverse()) await component.close();
+    for (const component of [...components].reverse()) {
+      this.logger.debug({ component: component.name }, 'closing component');
+      await component.close();
+    }
     retention.close();
-    for (const client of [logClient, this.context.redis]) await closeClient(client);
+    for (const client of [logClient, this.context.redis]) await closeRedisClient(client);
     spool.close();
     await localRedis?.close();
     this.logger.info({ spoolDepth: spool.depth }, 'stopped');
@@ -295,10 +299,6 @@ async function listen(server: FastifyInstance, http: Config['http']): Promise<vo
         throw error;
     }
   }
-}
-
-function closeClient(client: RedisClient): Promise<unknown> {
-  return client.close().catch(() => client.destroy());
 }
 
 async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: Logger, where: string): Promise<void> {

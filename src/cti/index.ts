@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
-import { waitUntilReady } from '../redis/client.js';
+import { closeRedisClient, waitUntilReady } from '../redis/client.js';
 import type { ReadinessReport } from '../server/health.js';
 import { BasicAuthenticator } from './basic-auth.js';
 import { CtiEventRenderer } from './events.js';
@@ -78,7 +78,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
     },
     close: async () => {
       store.close();
-      await redis.close().catch(() => redis.destroy());
+      await closeRedisClient(redis);
     },
   };
 };

@@ -1,3 +1,4 @@
+import { closeRedisClient } from '../redis/client.js';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import { boardRoutes } from '../board/routes.js';
 import { LogFeed, type FeedSubscription } from '../log/feed.js';
@@ -45,7 +46,7 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
       const closing = feed.close();
       blocking.destroy();
       await closing;
-      await work.close().catch(() => work.destroy());
+      await closeRedisClient(work);
     },
   };
 };

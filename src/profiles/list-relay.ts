@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
 import type { AcceptedEvent, CdrCreatedData } from '../events/catalogue.js';
-import { waitUntilReady, type RedisClient } from '../redis/client.js';
+import { closeRedisClient, waitUntilReady, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
 import { EnigmaProfile } from './enigma.js';
@@ -146,7 +146,7 @@ export const listRelayComponent: ComponentFactory = async (context) => {
     },
     async close() {
       await relay.close();
-      await client.close().catch(() => client.destroy());
+      await closeRedisClient(client);
     },
   };
 };

@@ -350,6 +350,18 @@ export async function openRedisClient(options: RedisClientOptions & { readyTimeo
 }
 
 /** True when the Redis server persists writes with an append-only file. */
+/**
+ * Closes a client: gracefully (its replies arrive first) when connected; at once when not, since
+ * a client still reconnecting to an unreachable Redis would wait for it forever.
+ */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  if (!client.isReady) {
+    client.destroy();
+    return;
+  }
+  await client.close().catch(() => client.destroy());
+}
+
 export async function hasAppendOnlyPersistence(client: RedisClient, key?: string): Promise<boolean> {
   const info = await client.info('persistence', key);
   return /^aof_enabled:1\r?$/m.test(info);

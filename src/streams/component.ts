@@ -1,3 +1,4 @@
+import { closeRedisClient } from '../redis/client.js';
 import { Gauge } from 'prom-client';
 import type { ComponentFactory, HubContext } from '../context.js';
 import { EnigmaProfile } from '../profiles/enigma.js';
@@ -37,7 +38,7 @@ export const integratorsComponent: ComponentFactory = (context: HubContext) => {
     readiness: () => maintenance.readiness(),
     async close() {
       await maintenance.close();
-      await background.close().catch(() => background.destroy());
+      await closeRedisClient(background);
     },
   };
 };
