@@ -1,4 +1,5 @@
 import { basename, relative } from 'node:path';
+import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import { createLogger, Hub } from '../hub.js';
 import { describeTopology, type RedisTopology } from '../redis/client.js';
@@ -11,7 +12,23 @@ export interface StartCommandOptions {
 export async function startCommand(options: StartCommandOptions, env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadConfig({ file: options.config, env });
   const logger = createLogger(config);
-  const hub = await Hub.start(config, { logger });
+  // Signals are handled from the first moment: one during the start stops the hub once it is up.
+  let requested: string | undefined;
+  let hub: Hub | undefined;
+  const stop = (signal: string) => {
+    if (requested !== undefined) return;
+    requested = signal;
+    logger.info({ signal }, 'stop requested');
+    if (hub) shutdown(hub, logger);
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  hub = await Hub.start(config, { logger });
+  if (requested !== undefined) {
+    shutdown(hub, logger);
+    return;
+  }
   logger.info({ url: hub.url, redis: describeTopology(hub.context.redisTopology), dataDir: config.dataDir }, 'switchboard is running');
   const cli = commandName(process.argv[1] ?? 'switchboard');
   process.stderr.write(
@@ -25,22 +42,17 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
       '',
     ].join('\n'),
   );
+}
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stop requested');
-    hub.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+/** Drains and closes the hub, then exits: 0 when everything closed, 1 when something failed. */
+function shutdown(hub: Hub, logger: Logger): void {
+  hub.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
 }
 
 /** `--token …` for the banner's commands when the API needs one: the environment variable if it holds the token, else a placeholder. */
