@@ -14,7 +14,7 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
   const logger = createLogger(config);
   // Signals are handled from the first moment: one during the start stops the hub once it is up.
   let requested: string | undefined;
-  let hub: Hub | undefined;
+  let hub: Hub | undefined = undefined;
   const stop = (signal: string) => {
     if (requested !== undefined) return;
     requested = signal;
