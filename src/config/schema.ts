@@ -350,7 +350,7 @@ export const AsteriskSourceConfig = Type.Object(
   strict,
 );
 
-/** GET /v1/stream: Server-Sent Events of the event log (docs/stream.md). */
+/** GET /v1/stream: Server-Sent Events of the event log (docs/live.md). */
 const StreamConfig = Type.Object(
   {
     /** A comment line this often keeps proxies from closing an idle stream. */

@@ -31,7 +31,7 @@ const StreamQuery = Type.Object(
 );
 
 /**
- * GET /v1/stream: the event log as Server-Sent Events (docs/stream.md). One LogFeed serves every
+ * GET /v1/stream: the event log as Server-Sent Events (docs/live.md). One LogFeed serves every
  * client; each client catches up from its resume position on its own, then joins the live feed.
  */
 export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { feed, log, config, metrics }) => {
