@@ -82,10 +82,10 @@ describe('CTI allocation with two hub processes on one Redis', () => {
   it('never hands out a DNIS still in use while both nodes churn through the pool', async () => {
     const held = new Set<string>();
     const violations: string[] = [];
-    let allocations = 0;
-    const deadline = Date.now() + 2000;
+    // Each of the 16 workers completes this many allocations, however slow the machine.
+    const allocationsPerWorker = 8;
     const worker = async (hub: ChildHub) => {
-      while (Date.now() < deadline) {
+      for (let mine = 0; mine < allocationsPerWorker; ) {
         const created = await post(hub, '4400000');
         if (created.status !== 201) {
           expect(created.status).toBe(503);
@@ -94,7 +94,7 @@ describe('CTI allocation with two hub processes on one Redis', () => {
         const dnis = created.body.dnis!;
         if (held.has(dnis)) violations.push(dnis);
         held.add(dnis);
-        allocations += 1;
+        mine += 1;
         await new Promise((resolve) => setTimeout(resolve, 5));
         // Released from our books before the DELETE: a later POST may legitimately get it back.
         held.delete(dnis);
@@ -103,7 +103,6 @@ describe('CTI allocation with two hub processes on one Redis', () => {
     };
     await Promise.all(Array.from({ length: 16 }, (_, i) => worker(hubs[i % 2]!)));
     expect(violations).toEqual([]);
-    expect(allocations).toBeGreaterThan(50);
 
     const keys = createKeys(parseConfig({ keyPrefix: 'ctitest' })).ctiPool('y');
     // Every lease was released by its DELETE: no DNIS is left counted as busy.
