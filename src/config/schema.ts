@@ -243,7 +243,7 @@ const CtiConfig = Type.Object(
   { ...strict, default: {} },
 );
 
-/** Event subscriptions (issue 4): NetSapiens-style webhooks. Durations in ms. */
+/** Event subscriptions: NetSapiens-style webhooks (docs/webhooks.md, docs/contracts/netsapiens-subscriptions.md). Durations in ms. */
 const WebhooksConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),

@@ -11,7 +11,7 @@ import { CtiStore } from './store.js';
 /** Pool status is read from Redis at most this often, however many scrapes and probes ask. */
 const STATUS_MAX_AGE_MS = 1000;
 
-/** The CTI call-data cache with DNIS pooling (seed 004, issue 5). Off while `cti.pools` is empty. */
+/** The CTI call-data cache with DNIS pooling (docs/cti.md, docs/contracts/cti-cache.md). Off while `cti.pools` is empty. */
 export const ctiComponent: ComponentFactory = async (context) => {
   const { config, logger } = context;
   const pools = parsePools(config.cti);

@@ -58,7 +58,7 @@ export interface CtiRouteOptions {
   events: CtiRouteEvents;
 }
 
-/** The REST interface of seed 004: POST stores and allocates, GET fetches, DELETE fetches and deletes. */
+/** The CTI cache session (docs/contracts/cti-cache.md): POST stores and allocates, GET fetches, DELETE fetches and deletes. */
 export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRouteOptions): FastifyPluginAsync {
   return async (app) => {
     // Values are JSON only: anything else is 415, not a confusing validation error.

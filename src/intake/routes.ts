@@ -28,7 +28,7 @@ const IntakeRefused = Type.Object({
   }),
 });
 
-/** Intake (SPEC §3): validates the whole batch, makes it durable, then answers 202. */
+/** Intake (docs/events.md, docs/event-log.md): validates the whole batch, makes it durable, then answers 202. */
 export const intakeRoutes: FastifyPluginAsync<IntakeOptions> = async (app, { appender, http }) => {
   // Events are JSON only: anything else is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');

@@ -12,7 +12,7 @@ import { ENIGMA_AGENT_STATUS, ENIGMA_END_REASON } from './mappings.js';
 import type { Output, OutputProfile } from './output.js';
 
 /**
- * Enigma dialler notifications (seeds 000, 001; reference/telephony.md §1a): `{type, payload}`
+ * Enigma dialler notifications (docs/contracts/enigma.md): `{type, payload}`
  * published per agent and per campaign, CDRs LPUSHed to one list that a worker BRPOPs (FIFO).
  * Absent optional fields are sent as null, so every payload always has the same keys.
  */

@@ -4,7 +4,7 @@ import { NEWFIES_AGENT_STATUS } from './mappings.js';
 import type { Output, OutputProfile } from './output.js';
 
 /**
- * Newfies-Dialer call-centre events (seed 003) on one channel, byte-compatible with the documented
+ * Newfies-Dialer call-centre events (docs/contracts/newfies.md) on one channel, byte-compatible with the documented
  * payloads: the event name key ends with a colon inside the quotes, a space precedes the outer
  * colon, separators are Python's `json.dumps` defaults (", " and ": "), non-ASCII is \u-escaped
  * (ensure_ascii) and every value is a string (absent fields are "").

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
  * Keys that one script or transaction touches share a hash tag (`{…}`), so the same code runs on
  * Redis Cluster: the event log, its dedup window, the per-integrator streams/lists and the CTI
  * pools (whose scripts append to the log) live under `{log}`. The Enigma and Newfies names are
- * external contracts (seeds 000, 001, 003) and are built from the profile templates in config:
+ * external contracts (docs/contracts/enigma.md, docs/contracts/newfies.md) and are built from the profile templates in config:
  * they cannot carry `{log}`, so on Cluster the Enigma CDR list is filled from the log by a relay
  * whose cursor shares the list's slot (src/profiles/list-relay.ts). Pub/Sub channels have no slot.
  */

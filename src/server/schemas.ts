@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 
-/** The error body every route answers with (SPEC §3). */
+/** The error body every route answers with (README, Sending events; docs/events.md). */
 export const ErrorResponse = Type.Object({
   error: Type.Object({
     code: Type.String(),

@@ -8,7 +8,7 @@ import { IntegratorRegistry, type IntegratorLag } from './registry.js';
 import { integratorRoutes } from './routes.js';
 
 /**
- * Every integrator gets every CDR (issue 3, docs/integrators.md): registry + API, the fan-out
+ * Every integrator gets every CDR (docs/integrators.md): registry + API, the fan-out
  * profile of the append script, and the janitor/sweeper on a patient client of its own.
  */
 export const integratorsComponent: ComponentFactory = (context: HubContext) => {

@@ -1,7 +1,7 @@
 import type { AcceptedEvent } from '../events/catalogue.js';
 
 /**
- * NetSapiens-style subscription models (seed 002) and the catalogue event types each one carries.
+ * NetSapiens-style subscription models (docs/contracts/netsapiens-subscriptions.md) and the catalogue event types each one carries.
  * This table is the whole mapping: a type not listed here reaches no subscription (the
  * `subscription.*` operational events are deliberately absent, so a failing subscription cannot
  * feed itself). One event may serve several models (an agent status change is also presence).

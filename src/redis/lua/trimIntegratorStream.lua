@@ -1,6 +1,6 @@
 --[[
   Ack-aware retention of the integrators' stream. XTRIM alone ignores consumer groups and drops
-  unread entries silently (reference/redis-and-style.md §A1), so the floor is computed here:
+  unread entries silently (docs/integrators.md, "Retention and loss accounting"), so the floor is computed here:
 
   floor = min over groups of (oldest pending id, else last-delivered-id + 1)
           (every entry below it is acknowledged by every group)

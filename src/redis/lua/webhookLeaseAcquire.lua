@@ -1,5 +1,5 @@
 --[[
-  Acquires the lease of one subscription (redis-and-style.md §A3, one lease per subscription so
+  Acquires the lease of one subscription (docs/webhooks.md, "Leases and fencing": one lease per subscription so
   that placement balances subscriptions). Allowed when the lease is free (released, or expired
   after its owner crashed), handed over to this node, or held under this node's own id by an
   earlier process (a restart within the ttl keeps what it had). The returned token
