@@ -6,7 +6,7 @@ import { sourcesComponent } from './sources/index.js';
 import { integratorsComponent } from './streams/component.js';
 import { webhooksComponent } from './webhooks/index.js';
 
-/** The capabilities the hub starts, in order (each issue adds its own). */
+/** The capabilities the hub starts, in order (docs/architecture.md: how to add one). */
 export const COMPONENTS: readonly ComponentFactory[] = [
   integratorsComponent,
   ctiComponent,
