@@ -82,15 +82,17 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     leaseLost: (id) => owner.forget(id),
     changed: () => owner.nudge(),
   });
+  // Heartbeats, lease renewals and the placement's reads (one per subscription) go over the
+  // webhooks' own patient connection, never queued in front of request-path commands.
   const owner: Ownership = new Ownership({
-    redis: context.redis,
+    redis: work,
     keys,
     logger: log,
     nodeId,
     ttlMs: settings.leaseTtlMs,
     stableAfterMs: settings.stableAfterMs,
-    registry,
-    store,
+    registry: new NodeRegistry(work, keys, nodeId, settings.leaseTtlMs, settings.stableAfterMs),
+    store: new SubscriptionStore(work, keys),
     subscriptions: () => dispatcher.subscriptions(),
     events: {
       acquired: (def, token) => dispatcher.acquired(def.id, token),
