@@ -1,3 +1,4 @@
+import { positionTime } from '../log/reader.js';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
@@ -134,7 +135,7 @@ export const listRelayComponent: ComponentFactory = async (context) => {
     labelNames: ['list'] as const,
     registers: [context.metrics.registry],
     collect() {
-      for (const [list, position] of relay.positions) this.set({ list }, Number(position.split('-')[0]));
+      for (const [list, position] of relay.positions) this.set({ list }, positionTime(position));
     },
   });
   return {

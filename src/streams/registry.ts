@@ -3,7 +3,8 @@ import { EVENT_TYPES, type EventType } from '../events/catalogue.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
-import { entryIdTime, parseSince } from './stream-ids.js';
+import { positionTime } from '../log/reader.js';
+import { parseSince } from './stream-ids.js';
 
 /** Names become key suffixes and group names: no braces (hash tags), no spaces, no colons. */
 export const INTEGRATOR_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
@@ -198,7 +199,7 @@ export class IntegratorRegistry {
       const oldest = summary?.[1];
       lag.set(spec.name, {
         pending: Number(summary?.[0] ?? 0),
-        oldestPendingAgeMs: oldest ? Math.max(0, now - entryIdTime(oldest)) : null,
+        oldestPendingAgeMs: oldest ? Math.max(0, now - positionTime(oldest)) : null,
         undelivered: spec.stream ? (groups.get(this.streamOf(spec))?.get(spec.name) ?? null) : null,
         deadLetters: Number(counters[`${spec.name}:dead`] ?? 0),
         lost: Number(counters[`${spec.name}:lost`] ?? 0),

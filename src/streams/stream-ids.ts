@@ -1,14 +1,13 @@
 import { ValidationError } from '../errors.js';
 
+/**
+ * Stream-id helpers: positions (ordering, time, "before a time") are in src/log/reader.ts; this
+ * file only reads a user-supplied `since`, which may be any valid stream id or a time.
+ */
 const STREAM_ID = /^(\d{1,20})-(\d{1,20})$/;
 /** Both parts of a Redis stream id are unsigned 64-bit integers. */
 const MAX_ID_PART = 2n ** 64n - 1n;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/** Milliseconds part of a stream entry id: when Redis accepted the entry. */
-export function entryIdTime(id: string): number {
-  return Number(id.slice(0, id.indexOf('-')));
-}
 
 /**
  * XRANGE start for `since`: a stream id is exclusive (`(id`, so a page's last id continues the

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.js';
-import { comparePositions, LogReader } from '../log/reader.js';
+import { comparePositions, LogReader, positionTime } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { Batcher, type Batch } from './batcher.js';
@@ -114,7 +114,7 @@ export class SubscriptionWorker {
   /** Seconds since the oldest event this subscription has not delivered yet was accepted. */
   lagSeconds(now = Date.now()): number {
     const oldest = this.inFlight?.advanceTo === undefined ? this.feed?.oldest?.seq : this.inFlight.entries[0]?.seq;
-    return oldest === undefined ? 0 : Math.max(0, (now - Number(oldest.split('-')[0])) / 1000);
+    return oldest === undefined ? 0 : Math.max(0, (now - positionTime(oldest)) / 1000);
   }
 
   private halted(): boolean {
