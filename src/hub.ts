@@ -22,7 +22,6 @@ import {
   describeTopology,
   hasAppendOnlyPersistence,
   parseNodeAddress,
-  waitUntilReady,
   type RedisClient,
   type RedisClientOptions,
   type RedisTopology,
@@ -124,9 +123,18 @@ export class Hub {
     // deadline per batch), intake is not queued behind other components' commands, and on
     // Sentinel it stays on one master connection so WAIT counts the replicas of its writes.
     const logClient = openRedis({ failFast: true, pinned: true, name: 'switchboard-log' });
-    await Promise.all([waitUntilReady(redis, 3000), waitUntilReady(logClient, 3000)]);
-    await checkTopology(redis, topology, faults);
-    await warnWithoutPersistence(redis, keys, logger, where);
+    // A Redis that refuses or times out the first connection does not hold the start: intake
+    // spools until it answers, and the start-up checks run when it does.
+    await Promise.all([untilFirstConnect(redis, 3000), untilFirstConnect(logClient, 3000)]);
+    const startupChecks = async () => {
+      await checkTopology(redis, topology, faults);
+      await warnWithoutPersistence(redis, keys, logger, where);
+    };
+    if (redis.isReady) await startupChecks();
+    else {
+      logger.warn({ redis: where }, `redis ${where} is not reachable yet: accepted events go to the local spool until it is`);
+      redis.once('ready', () => void startupChecks().catch(() => {}));
+    }
 
     const profiles: OutputProfile[] = [];
     if (config.profiles.enigma.enabled) profiles.push(new EnigmaProfile(keys, config.profiles.enigma, topology.kind === 'cluster'));
@@ -301,11 +309,25 @@ async function listen(server: FastifyInstance, http: Config['http']): Promise<vo
   }
 }
 
+/** Resolves when the client is ready, its first connection attempt fails, or after `timeoutMs`. */
+function untilFirstConnect(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.isReady) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    client.on('ready', done);
+    client.on('error', done);
+    function done() {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('error', done);
+      resolve();
+    }
+  });
+}
+
 async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: Logger, where: string): Promise<void> {
-  if (!client.isReady) {
-    logger.warn({ redis: where }, `redis ${where} is not reachable yet: accepted events go to the local spool until it is`);
-    return;
-  }
+  if (!client.isReady) return;
   if (!(await hasAppendOnlyPersistence(client, keys.eventLog).catch(() => true))) {
     logger.warn('redis has no append-only persistence: a Redis restart loses accepted events; enable appendonly yes');
   }

@@ -107,3 +107,72 @@ describe('Redis stalled (SIGSTOP): answers in time, and truthful', () => {
     }
   });
 });
+
+describe('webhook leases after a Redis restart without persistence', () => {
+  it('logs that the leases expired, not that another token holds them', async () => {
+    const { Writable } = await import('node:stream');
+    const { pino } = await import('pino');
+    const { parseConfig } = await import('../src/config/load.js');
+    const { Hub } = await import('../src/hub.js');
+    const { tempDir } = await import('./helpers/redis.js');
+    const redis = await startRedis({ appendOnly: false });
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString());
+        callback();
+      },
+    });
+    const config = parseConfig({
+      dataDir: tempDir('switchboard-data-'),
+      keyPrefix: 'sblease',
+      http: { port: 0 },
+      redis: { url: redis.url, commandTimeoutMs: 300 },
+      webhooks: { allowPrivateTargets: true, leaseTtlMs: 3000, pollIntervalMs: 100 },
+    });
+    const hub = await Hub.start(Object.freeze(config), { logger: pino({ level: 'info' }, sink) });
+    try {
+      const created = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': 'http://127.0.0.1:9/hook' });
+      expect(created.status).toBe(200);
+      const id = created.body.id as string;
+      await expect.poll(async () => (await api(hub.url, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 15_000 }).not.toBe('');
+      await redis.restart();
+      const lost = () => lines.filter((line) => line.includes('lease lost') && line.includes(id));
+      await expect.poll(() => lost().length, { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(lost()[0]).toContain('expired: no lease in Redis any more');
+      expect(lines.join('')).not.toContain('held by another token');
+    } finally {
+      await hub.close();
+      await redis.close();
+    }
+  });
+});
+
+describe('a hub started while Redis is down', () => {
+  it('accepts connections at once and spools, then drains when Redis comes', async () => {
+    const { freePort, tempDir, connectClient } = await import('./helpers/redis.js');
+    const { LocalRedisServer } = await import('../src/redis/local-server.js');
+    const port = await freePort();
+    const started = performance.now();
+    const hub = await startHub(`redis://127.0.0.1:${port}`, { keyPrefix: 'sbdown' });
+    let server: Awaited<ReturnType<typeof LocalRedisServer.start>> | undefined;
+    try {
+      const startMs = performance.now() - started;
+      // It used to wait 3 s for Redis first (4.4 s in all); now only its own start-up work counts.
+      expect(startMs, `started in ${startMs.toFixed(0)} ms`).toBeLessThan(2500);
+      const accepted = await postEvents(hub.url, cdrEvent(1));
+      expect(accepted.status).toBe(202);
+      expect((await fetch(`${hub.url}/readyz`)).status).toBe(503);
+      server = await LocalRedisServer.start({ port, dir: tempDir('switchboard-redis-') });
+      const client = await connectClient(`redis://127.0.0.1:${port}`);
+      try {
+        await expect.poll(async () => client.xLen(hub.context.keys.eventLog), { timeout: 20_000 }).toBe(1);
+      } finally {
+        await client.quit();
+      }
+    } finally {
+      await hub.close();
+      await server?.close();
+    }
+  });
+});

@@ -215,6 +215,8 @@ export class Ownership {
         if (this.held.get(id) !== held) return;
         if (reply === ScriptReply.OK) held.renewedAt = performance.now();
         else if (reply === ScriptReply.LEASE_NOT_HELD) this.drop(id, 'held by another token');
+        // Not "held by another": after a Redis restart every lease is simply gone.
+        else if (reply === ScriptReply.LEASE_EXPIRED) this.drop(id, 'expired: no lease in Redis any more (not renewed in time, or lost in a Redis restart)');
       }),
     );
   }

@@ -19,6 +19,8 @@ export const ScriptReply = {
   OK: 1,
   /** The subscription's lease is gone or held by another token: stop delivering it at once. */
   LEASE_NOT_HELD: -6,
+  /** Renewal found no lease at all (it expired, or Redis lost it in a restart): stop delivering at once. */
+  LEASE_EXPIRED: -7,
   /** The generation changed (replay, enable, disable) or the subscription was deleted: reload it. */
   STALE: -2,
 } as const;

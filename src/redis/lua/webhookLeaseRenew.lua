@@ -3,10 +3,13 @@
 
   KEYS[1] subscription lease
   ARGV[1] token   ARGV[2] ttl (ms)
-  Returns 1, or -6 when the lease is gone or held by another token (stop delivering at once).
+  Returns 1; -6 when another token holds the lease, -7 when no lease exists any more (it expired,
+  or a Redis restart without persistence lost it); either way: stop delivering at once.
 ]]
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
+if holder == false then return -7 end
 return -6
