@@ -25,6 +25,7 @@ import {
   type RedisClient,
   type RedisClientOptions,
   type RedisTopology,
+  untilFirstConnect,
 } from './redis/client.js';
 import { RedisFaults } from './redis/faults.js';
 import { createKeys, type Keys } from './redis/keys.js';
@@ -128,7 +129,7 @@ export class Hub {
     await Promise.all([untilFirstConnect(redis, 3000), untilFirstConnect(logClient, 3000)]);
     const startupChecks = async () => {
       await checkTopology(redis, topology, faults);
-      await warnWithoutPersistence(redis, keys, logger, where);
+      await warnWithoutPersistence(redis, keys, logger);
     };
     if (redis.isReady) await startupChecks();
     else {
@@ -309,24 +310,7 @@ async function listen(server: FastifyInstance, http: Config['http']): Promise<vo
   }
 }
 
-/** Resolves when the client is ready, its first connection attempt fails, or after `timeoutMs`. */
-function untilFirstConnect(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.isReady) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    timer.unref();
-    client.on('ready', done);
-    client.on('error', done);
-    function done() {
-      clearTimeout(timer);
-      client.off('ready', done);
-      client.off('error', done);
-      resolve();
-    }
-  });
-}
-
-async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: Logger, where: string): Promise<void> {
+async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: Logger): Promise<void> {
   if (!client.isReady) return;
   if (!(await hasAppendOnlyPersistence(client, keys.eventLog).catch(() => true))) {
     logger.warn('redis has no append-only persistence: a Redis restart loses accepted events; enable appendonly yes');

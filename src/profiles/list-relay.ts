@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
 import type { AcceptedEvent, CdrCreatedData } from '../events/catalogue.js';
-import { closeRedisClient, waitUntilReady, type RedisClient } from '../redis/client.js';
+import { closeRedisClient, untilFirstConnect, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
 import { EnigmaProfile } from './enigma.js';
@@ -142,7 +142,7 @@ export const listRelayComponent: ComponentFactory = async (context) => {
     name: 'list-relay',
     async start() {
       // Redis down at start: the cursors are created once it is up (CDRs spooled meanwhile may precede them).
-      if (await waitUntilReady(client, 3000)) await relay.start();
+      if (await untilFirstConnect(client, 3000)) await relay.start();
       else void relay.start();
     },
     async close() {

@@ -323,6 +323,26 @@ export function connectInBackground(client: RedisClient, onError: (error: Error)
   attempt(100);
 }
 
+/**
+ * Resolves true when the client is ready, false when its first connection attempt fails or after
+ * `timeoutMs`: a Redis that refuses connections does not hold a start (the caller goes on degraded).
+ */
+export function untilFirstConnect(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.isReady) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    client.on('ready', done);
+    client.on('error', done);
+    function done() {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('error', done);
+      resolve(client.isReady);
+    }
+  });
+}
+
 /** Resolves once the client is ready, or after `timeoutMs` (then the caller goes on degraded). */
 export async function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   if (client.isReady) return true;
