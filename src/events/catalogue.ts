@@ -61,24 +61,6 @@ const AgentStatusChanged = submittedData({
   ref: Type.Optional(Text()),
 });
 
-const callAgentFields = {
-  call_id: Text(128),
-  agent: Text(128),
-  campaign: Type.Optional(Text(128)),
-  queue: Type.Optional(Text()),
-  number: Type.Optional(Text(64)),
-  caller_id: Type.Optional(Text(64)),
-  caller_name: Type.Optional(Text()),
-  contact_ref: Type.Optional(Text()),
-  member_uuid: Type.Optional(Text(128)),
-  member_session_uuid: Type.Optional(Text(128)),
-  /** When the caller entered the queue, for a queued call (PBX sources know it). */
-  queued_at: Type.Optional(Timestamp),
-  ref: Type.Optional(Text()),
-};
-const CallOffered = submittedData(callAgentFields);
-const CallConnected = submittedData(callAgentFields);
-
 /** The caller's side of a queued call, shared by its lifecycle events (queued, ended, abandoned). */
 const queuedCallFields = {
   call_id: Text(128),
@@ -90,10 +72,15 @@ const queuedCallFields = {
   contact_ref: Type.Optional(Text()),
   member_uuid: Type.Optional(Text(128)),
   member_session_uuid: Type.Optional(Text(128)),
-  /** When the caller entered the queue. */
+  /** When the caller entered the queue (PBX sources know it). */
   queued_at: Type.Optional(Timestamp),
   ref: Type.Optional(Text()),
 };
+
+/** An agent's side of a call: the caller's fields and the agent it is offered or connected to. */
+const callAgentFields = { ...queuedCallFields, agent: Text(128) };
+const CallOffered = submittedData(callAgentFields);
+const CallConnected = submittedData(callAgentFields);
 
 /** A caller entered a queue (FreeSWITCH member-queue-start, Asterisk QueueCallerJoin). */
 const CallQueued = submittedData(
