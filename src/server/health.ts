@@ -22,7 +22,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { che
   const readyzDescription =
     '200 `{status: "ready"}` or 503 `{status: "not_ready", reasons}`; `warnings` never make it 503. ' +
     '`checks` holds every check: redis, spool (`depth`), integrators (`streamLength`, `backlog`: CDRs not yet acknowledged by every integrator), ' +
-    'cti (`pools`), webhooks (`slots`, `subscriptions`). Every field: docs/operations.md.';
+    'cti (`pools`), webhooks (`eligible`, `subscriptions`), live, sources. Every field: docs/operations.md.';
   app.get('/readyz', { schema: { summary: 'Redis reachable, spool depth, component warnings', description: readyzDescription, tags: ['operations'] } }, async (_request, reply) => {
     const reports = await Promise.all(checks.map((check) => withinDeadline(check)));
     const ready = reports.every((report) => report.ok);
