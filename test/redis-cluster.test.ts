@@ -159,6 +159,26 @@ describe('Redis Cluster (3 masters)', () => {
     expect((await api(hubB.url, 'DELETE', '/v1/integrators/acme-billing')).status).toBe(204);
   });
 
+  it("fills a legacy list whose name the integrator chose (another slot) through the relay, once, in order; removal deletes it", async () => {
+    const listKey = 'crm:cdr-queue';
+    expect(await clusterNodeOf(cluster, listKey)).not.toBe(await clusterNodeOf(cluster, 'sbtest:{log}:events'));
+    const registered = await api(hubA.url, 'POST', '/v1/integrators', { name: 'crm-legacy', listKey });
+    expect(registered.status).toBe(201);
+    expect(registered.body.list).toBe(listKey);
+    expect(registered.body.legacyList).toBe(true);
+    for (let n = 1; n <= 30; n += 1) expect((await postEvents(n % 2 ? hubA.url : hubB.url, cdrEvent(4000 + n))).status).toBe(202);
+    const popped: string[] = [];
+    while (popped.length < 30) {
+      const reply = await integrator.brPop(listKey, 10);
+      if (!reply) throw new Error(`BRPOP timed out after ${popped.length} CDRs`);
+      popped.push(JSON.parse(reply.element).payload.call_ref as string);
+    }
+    expect(popped).toEqual(Array.from({ length: 30 }, (_, i) => `call-${4001 + i}`));
+    expect(await integrator.lLen(listKey)).toBe(0);
+    expect((await api(hubB.url, 'DELETE', '/v1/integrators/crm-legacy')).status).toBe(204);
+    expect(await integrator.exists([listKey, `{${listKey}}:sbtest:relay`])).toBe(0);
+  });
+
   it('delivers a webhook subscription from whichever hub holds its lease', async () => {
     const created = await api(hubA.url, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?c=1`, domain: 'cluster.example' });
     expect(created.status).toBe(200);

@@ -18,8 +18,10 @@ const RETRY_MS = 500;
 export interface RelayTarget {
   list: string;
   cursor: string;
-  /** The message for a log entry, or undefined when the entry does not go to this list. */
-  render(event: AcceptedEvent): string | undefined;
+  /** Where a new cursor starts (a log entry id); default: the log's end when the cursor is created. */
+  from?: string;
+  /** The message for a log entry (its event and the event's JSON), or undefined when it does not go to this list. */
+  render(event: AcceptedEvent, json: string): string | undefined;
 }
 
 type LogEntry = [string, string[]];
@@ -36,41 +38,67 @@ type LogEntry = [string, string[]];
  */
 export class ListRelay {
   private readonly script = new LuaScript('relayPush');
-  private readonly loops: Promise<void>[] = [];
-  private stopped = false;
+  private readonly running = new Map<string, { stop: boolean; loop: Promise<void>; client: RedisClient }>();
+  private closed = false;
   /** Per list: the log entry id relayed last, as this node knows it. */
   readonly positions = new Map<string, string>();
 
   constructor(
-    private readonly client: RedisClient,
+    /** A connection per list: each one's XREAD BLOCK holds its connection to the log's node while it waits. */
+    private readonly openClient: (list: string) => RedisClient,
     private readonly keys: Keys,
-    private readonly targets: readonly RelayTarget[],
     private readonly logger: Logger,
   ) {}
 
   /**
-   * Creates the cursors a list lacks (at the log's current end) and starts relaying. Called
-   * before intake opens, so a new list gets every CDR accepted from the first request on.
+   * Relays exactly these targets from now on: starts the new ones (their missing cursors are
+   * created first, so a list gets every entry from its start position on) and stops the others.
    */
-  async start(): Promise<void> {
-    const cursors = await Promise.all(this.targets.map((target) => this.startingCursor(target).catch(() => undefined)));
-    this.targets.forEach((target, index) => this.loops.push(this.run(target, cursors[index])));
+  async sync(targets: readonly RelayTarget[]): Promise<void> {
+    if (this.closed) return;
+    const wanted = new Set(targets.map((target) => target.list));
+    for (const [list, running] of this.running) {
+      if (wanted.has(list)) continue;
+      running.stop = true;
+      this.running.delete(list);
+      this.positions.delete(list);
+      void running.loop.finally(() => closeRedisClient(running.client));
+    }
+    const added = targets.filter((target) => !this.running.has(target.list));
+    await Promise.all(
+      added.map(async (target) => {
+        const client = this.openClient(target.list);
+        const state = { stop: false, loop: Promise.resolve(), client };
+        this.running.set(target.list, state);
+        await untilFirstConnect(client, 3000);
+        const cursor = await this.startingCursor(client, target).catch(() => undefined);
+        if (this.closed) {
+          await closeRedisClient(client);
+          return;
+        }
+        state.loop = this.run(client, target, cursor, state);
+      }),
+    );
   }
 
   async close(): Promise<void> {
-    this.stopped = true;
-    await Promise.allSettled(this.loops);
+    this.closed = true;
+    const all = [...this.running.values()];
+    this.running.clear();
+    for (const running of all) running.stop = true;
+    await Promise.allSettled(all.map((running) => running.loop));
+    await Promise.all(all.map((running) => closeRedisClient(running.client)));
   }
 
-  private async run(target: RelayTarget, initial: string | undefined): Promise<void> {
+  private async run(client: RedisClient, target: RelayTarget, initial: string | undefined, state: { stop: boolean }): Promise<void> {
     let cursor = initial;
-    while (!this.stopped) {
+    while (!state.stop) {
       try {
-        cursor ??= await this.startingCursor(target);
-        cursor = await this.step(target, cursor);
-        this.positions.set(target.list, cursor);
+        cursor ??= await this.startingCursor(client, target);
+        cursor = await this.step(client, target, cursor);
+        if (!state.stop) this.positions.set(target.list, cursor);
       } catch (error) {
-        if (this.stopped) break;
+        if (state.stop) break;
         this.logger.warn({ err: error, list: target.list }, 'list relay: step failed; retrying');
         cursor = undefined; // read it again: another hub may have moved it meanwhile
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
@@ -78,19 +106,23 @@ export class ListRelay {
     }
   }
 
-  /** The cursor in Redis; created at the log's end when the list has none yet. */
-  private async startingCursor(target: RelayTarget): Promise<string> {
-    const current = await this.client.get(target.cursor);
+  /** The cursor in Redis; created at the target's start (default: the log's end) when the list has none yet. */
+  private async startingCursor(client: RedisClient, target: RelayTarget): Promise<string> {
+    const current = await client.get(target.cursor);
     if (current !== null) return current;
-    const [last] = (await this.client.sendCommand<LogEntry[]>(['XREVRANGE', this.keys.eventLog, '+', '-', 'COUNT', '1'])) ?? [];
-    const [, cursor] = (await this.script.run(this.client, [target.list, target.cursor], ['', last?.[0] ?? '0-0'])) as [number, string];
-    this.logger.info({ list: target.list, cursor }, 'list relay: starting at the end of the event log');
+    let from = target.from;
+    if (from === undefined) {
+      const [last] = (await client.sendCommand<LogEntry[]>(['XREVRANGE', this.keys.eventLog, '+', '-', 'COUNT', '1'])) ?? [];
+      from = last?.[0] ?? '0-0';
+    }
+    const [, cursor] = (await this.script.run(client, [target.list, target.cursor], ['', from])) as [number, string];
+    this.logger.info({ list: target.list, cursor }, 'list relay: cursor created');
     return cursor;
   }
 
   /** Relays the entries after `cursor` (waiting a while for some); returns the cursor now in Redis. */
-  private async step(target: RelayTarget, cursor: string): Promise<string> {
-    const reply = await this.client.sendCommand<[string, LogEntry[]][] | null>([
+  private async step(client: RedisClient, target: RelayTarget, cursor: string): Promise<string> {
+    const reply = await client.sendCommand<[string, LogEntry[]][] | null>([
       'XREAD', 'COUNT', String(RELAY_BATCH), 'BLOCK', String(RELAY_BLOCK_MS), 'STREAMS', this.keys.eventLog, cursor,
     ]);
     const entries = reply?.[0]?.[1] ?? [];
@@ -99,55 +131,104 @@ export class ListRelay {
     const messages: string[] = [];
     for (const [, fields] of entries) {
       const event = eventOf(fields);
-      const message = event && target.render(event);
+      const message = event && target.render(event.parsed, event.json);
       if (message !== undefined) messages.push(message);
     }
-    const [moved, now] = (await this.script.run(this.client, [target.list, target.cursor], [cursor, last[0], ...messages])) as [number, string];
+    const [moved, now] = (await this.script.run(client, [target.list, target.cursor], [cursor, last[0], ...messages])) as [number, string];
     return moved === 1 ? now : now || cursor;
   }
 }
 
-function eventOf(fields: string[]): AcceptedEvent | undefined {
+function eventOf(fields: string[]): { parsed: AcceptedEvent; json: string } | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'event') return JSON.parse(fields[i + 1] as string) as AcceptedEvent;
+    if (fields[i] === 'event') return { parsed: JSON.parse(fields[i + 1] as string) as AcceptedEvent, json: fields[i + 1] as string };
   }
   return undefined;
 }
 
-/** The relay of the Enigma CDR list; runs only on Redis Cluster (elsewhere the append script pushes it). */
+/** How often the relay looks for integrators that chose their list's name (registered on any hub). */
+const REGISTRY_POLL_MS = 1000;
+
+/** What the relay needs of an integrator's registry entry (src/streams/registry.ts). */
+interface RelayedIntegrator {
+  name: string;
+  types: string[];
+  list?: string;
+  relayed?: boolean;
+  relayFrom?: string;
+  scope?: { reseller?: string; domain?: string };
+}
+
+/**
+ * Relays the lists whose names are external contracts: on Redis Cluster the Enigma CDR list
+ * (elsewhere the append script pushes it), and on every topology the legacy lists whose names
+ * integrators chose. The same messages as the append script would push: the Enigma CDR message
+ * for a CDR, else the event's JSON, for the integrator's types and tenant.
+ */
 export const listRelayComponent: ComponentFactory = async (context) => {
   const { config, keys, logger } = context;
-  if (context.redisTopology.kind !== 'cluster' || !config.profiles.enigma.enabled) return { name: 'list-relay', close: async () => {} };
   const enigma = new EnigmaProfile(keys, config.profiles.enigma);
-  const targets: RelayTarget[] = [
-    {
-      list: keys.enigmaCdrList,
-      cursor: keys.relayCursor(keys.enigmaCdrList),
-      render: (event) => (event.type === 'cdr.created' ? enigma.cdrMessage(event.data as CdrCreatedData) : undefined),
-    },
-  ];
-  // Its own connection: XREAD BLOCK holds the connection to the log's node while it waits.
-  const client = context.openRedis({ name: 'switchboard-list-relay' });
-  const relay = new ListRelay(client, keys, targets, logger.child({ component: 'list-relay' }));
+  const cdrMessage = (event: AcceptedEvent) => enigma.cdrMessage(event.data as CdrCreatedData);
+  const fixed: RelayTarget[] =
+    context.redisTopology.kind === 'cluster' && config.profiles.enigma.enabled
+      ? [{ list: keys.enigmaCdrList, cursor: keys.relayCursor(keys.enigmaCdrList), render: (event) => (event.type === 'cdr.created' ? cdrMessage(event) : undefined) }]
+      : [];
+  const integratorTarget = (spec: RelayedIntegrator & { list: string }): RelayTarget => {
+    const types = new Set(spec.types);
+    return {
+      list: spec.list,
+      cursor: keys.relayCursor(spec.list),
+      ...(spec.relayFrom ? { from: spec.relayFrom } : {}),
+      render: (event, json) => {
+        if (!types.has(event.type)) return undefined;
+        if (spec.scope?.reseller !== undefined && spec.scope.reseller !== (event.scope?.reseller ?? '')) return undefined;
+        if (spec.scope?.domain !== undefined && spec.scope.domain !== (event.scope?.domain ?? '')) return undefined;
+        return event.type === 'cdr.created' ? cdrMessage(event) : json;
+      },
+    };
+  };
+
+  const registry = context.openRedis({ name: 'switchboard-list-relay-registry' });
+  const log = logger.child({ component: 'list-relay' });
+  const relay = new ListRelay((list) => context.openRedis({ name: `switchboard-list-relay:${list.replace(/[^\w:.-]/g, "_")}` }), keys, log);
+  const targets = async (): Promise<RelayTarget[]> => {
+    const specs = Object.values(await registry.hGetAll(keys.integrators)).map((json) => JSON.parse(json) as RelayedIntegrator);
+    return [...fixed, ...specs.filter((spec): spec is RelayedIntegrator & { list: string } => spec.relayed === true && typeof spec.list === 'string').map(integratorTarget)];
+  };
   new Gauge({
     name: 'switchboard_list_relay_position_ms',
-    help: 'Acceptance time (ms since epoch) of the last log entry relayed to each list (Redis Cluster)',
+    help: 'Acceptance time (ms since epoch) of the last log entry relayed to each relayed list',
     labelNames: ['list'] as const,
     registers: [context.metrics.registry],
     collect() {
+      this.reset();
       for (const [list, position] of relay.positions) this.set({ list }, positionTime(position));
     },
   });
+
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async () => {
+    try {
+      await relay.sync(await targets());
+    } catch (error) {
+      log.warn({ err: error }, 'list relay: cannot read the integrator registry; retrying');
+    }
+    if (!closed) timer = setTimeout(() => void poll(), REGISTRY_POLL_MS);
+  };
   return {
     name: 'list-relay',
     async start() {
-      // Redis down at start: the cursors are created once it is up (CDRs spooled meanwhile may precede them).
-      if (await untilFirstConnect(client, 3000)) await relay.start();
-      else void relay.start();
+      // Redis down at start: the cursors are created once it is up. An integrator's list starts
+      // at its registration; a new Enigma list where the log is when its cursor is created.
+      if (await untilFirstConnect(registry, 3000)) await poll();
+      else void poll();
     },
     async close() {
+      closed = true;
+      clearTimeout(timer);
       await relay.close();
-      await closeRedisClient(client);
+      await closeRedisClient(registry);
     },
   };
 };

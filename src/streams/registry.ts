@@ -27,6 +27,12 @@ export interface IntegratorSpec {
   stream: boolean;
   /** Its legacy list key, when it asked for one. */
   list?: string;
+  /**
+   * The list's name was chosen by the integrator: it is not in the log's slot, so the append
+   * script leaves it to the list relay (src/profiles/list-relay.ts), which starts after `relayFrom`.
+   */
+  relayed?: boolean;
+  relayFrom?: string;
   /** Only this tenant's events reach it (its own stream and list); absent: every tenant's. */
   scope?: IntegratorScope;
   /** Its own stream, for an integrator with a scope; absent: the shared stream. */
@@ -39,6 +45,8 @@ export interface IntegratorRequest {
   types?: string[];
   stream?: boolean;
   legacyList?: boolean;
+  /** A list name of the integrator's choosing (implies legacyList). */
+  listKey?: string;
   scope?: IntegratorScope;
 }
 
@@ -109,7 +117,12 @@ export class IntegratorRegistry {
         details: unknown.map((type) => ({ path: `/types/${types.indexOf(type)}`, message: `not in the catalogue (GET /v1/schemas)` })),
       });
     }
-    const legacyList = request.legacyList ?? false;
+    if (request.listKey !== undefined && request.legacyList === false) {
+      throw new ValidationError('listKey names a legacy list: it cannot go with legacyList false', {
+        details: [{ path: '/listKey', message: 'requires legacyList (true or absent)' }],
+      });
+    }
+    const legacyList = request.legacyList ?? request.listKey !== undefined;
     // A group nobody reads pins retention, so a list-only integrator gets no group unless it asks.
     const stream = request.stream ?? !legacyList;
     if (!stream && !legacyList) {
@@ -122,7 +135,9 @@ export class IntegratorRegistry {
       name: request.name,
       types: [...new Set(types)] as EventType[],
       stream,
-      ...(legacyList ? { list: this.keys.integratorList(request.name) } : {}),
+      ...(legacyList ? { list: request.listKey ?? this.keys.integratorList(request.name) } : {}),
+      // The relay starts after the log's newest entry now: the events accepted from here on.
+      ...(request.listKey !== undefined ? { relayed: true, relayFrom: await this.logHead() } : {}),
       ...(scoped ? { scope: pickScope(request.scope as IntegratorScope), streamKey: this.keys.integratorScopedStream(request.name) } : {}),
       createdAt: now.toISOString(),
     };
@@ -149,6 +164,13 @@ export class IntegratorRegistry {
       [name, spec.streamKey ? '1' : '0'],
     );
     if (removed !== 1) throw new NotFoundError(`no integrator "${name}"`);
+    // A list of its own choosing is in its own slot, with its relay cursor: not the script's to delete.
+    if (spec.relayed && spec.list) await this.client.sendCommand(['DEL', spec.list, this.keys.relayCursor(spec.list)]);
+  }
+
+  private async logHead(): Promise<string> {
+    const [last] = (await this.client.sendCommand<[string, unknown][] | null>(['XREVRANGE', this.keys.eventLog, '+', '-', 'COUNT', '1'])) ?? [];
+    return last?.[0] ?? '0-0';
   }
 
   async get(name: string): Promise<IntegratorSpec> {

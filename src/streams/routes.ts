@@ -27,6 +27,14 @@ const IntegratorRequestBody = Type.Object(
     ),
     stream: Type.Optional(Type.Boolean({ description: 'A consumer group on the stream; default true unless legacyList' })),
     legacyList: Type.Optional(Type.Boolean({ description: 'An own Redis List fed with the Enigma CDR messages (BRPOP); default false' })),
+    listKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[^{}\\s]+$',
+        description: 'The key of the legacy list, when its consumer expects a given name (implies legacyList); filled from the event log by the list relay, in log order',
+      }),
+    ),
     scope: Type.Optional(Scope),
   },
   { additionalProperties: false },

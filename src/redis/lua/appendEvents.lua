@@ -33,7 +33,8 @@
        with a scope take only events of their tenant (each scope level they set must equal the
        event's): XADD to their own `streamKey`. Every legacy-list integrator taking the event gets
        `message` (the event JSON when empty) LPUSHed to its `list`. Stream and list keys come from
-       the registry and share the {log} hash tag.
+       the registry and share the {log} hash tag, except a list whose name the integrator chose
+       (`relayed`): the list relay fills that one from the log.
 
   Returns, per event, its log entry id, or false when the id was seen inside the dedup window.
 ]]
@@ -66,13 +67,13 @@ local function routesOf(registryKey)
         end
         if scope == nil then
           route.shared = true
-          if type(integrator.list) == 'string' then table.insert(route.lists, integrator.list) end
+          if type(integrator.list) == 'string' and integrator.relayed ~= true then table.insert(route.lists, integrator.list) end
         else
           table.insert(route.scoped, {
             reseller = type(scope.reseller) == 'string' and scope.reseller or nil,
             domain = type(scope.domain) == 'string' and scope.domain or nil,
             stream = integrator.stream == true and integrator.streamKey or nil,
-            list = type(integrator.list) == 'string' and integrator.list or nil,
+            list = (type(integrator.list) == 'string' and integrator.relayed ~= true) and integrator.list or nil,
           })
         end
       end
