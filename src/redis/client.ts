@@ -283,6 +283,12 @@ export class RedisClient extends EventEmitter {
   async close(): Promise<void> {
     this.closedByCaller = true;
     if (!this.isOpen) return;
+    // Not connected (Redis down, refused credentials): nothing to flush, and a graceful close
+    // would wait for a connection that may never come.
+    if (!this.isReady) {
+      this.destroy();
+      return;
+    }
     if (this.lease) {
       this.lease.release();
       this.lease = undefined;
