@@ -70,15 +70,16 @@ async function failoverUnderTraffic(topology: SentinelTopology, hub: Hub, prefix
       signal: done.signal,
       handler: (cdr) => void seen.push(String(cdr.event.data.call_id)),
     });
-    // Everything acknowledged, or (minReplicasAcked 0) whatever the new master kept, then quiet.
+    // Everything acknowledged, or (minReplicasAcked 0) whatever the new master kept: reading
+    // started and nothing more came for 3 s.
     let last = -1;
     await waitFor(
       async () => {
         const now = mine(seen).length;
         if (now >= all.length) return true;
-        const settled = now === last;
+        const settled = now > 0 && now === last;
         last = now;
-        if (settled) await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (settled) await new Promise((resolve) => setTimeout(resolve, 3000));
         return settled && mine(seen).length === now;
       },
       60_000,

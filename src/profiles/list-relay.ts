@@ -169,10 +169,25 @@ export const listRelayComponent: ComponentFactory = async (context) => {
   const { config, keys, logger } = context;
   const enigma = new EnigmaProfile(keys, config.profiles.enigma);
   const cdrMessage = (event: AcceptedEvent) => enigma.cdrMessage(event.data as CdrCreatedData);
-  const fixed: RelayTarget[] =
-    context.redisTopology.kind === 'cluster' && config.profiles.enigma.enabled
-      ? [{ list: keys.enigmaCdrList, cursor: keys.relayCursor(keys.enigmaCdrList), render: (event) => (event.type === 'cdr.created' ? cdrMessage(event) : undefined) }]
-      : [];
+  const registry = context.openRedis({ name: 'switchboard-list-relay-registry' });
+  const onCluster = context.redisTopology.kind === 'cluster' && config.profiles.enigma.enabled;
+  // A new Enigma list starts where the log is now, before this hub takes its first event (the
+  // cursor, once created by any hub, wins).
+  let enigmaFrom: string | undefined;
+  if (onCluster && (await waitUntilReady(registry, 3000))) {
+    const [last] = (await registry.sendCommand<LogEntry[] | null>(['XREVRANGE', keys.eventLog, '+', '-', 'COUNT', '1']).catch(() => null)) ?? [];
+    enigmaFrom = last?.[0] ?? '0-0';
+  }
+  const fixed: RelayTarget[] = onCluster
+    ? [
+        {
+          list: keys.enigmaCdrList,
+          cursor: keys.relayCursor(keys.enigmaCdrList),
+          ...(enigmaFrom ? { from: enigmaFrom } : {}),
+          render: (event) => (event.type === 'cdr.created' ? cdrMessage(event) : undefined),
+        },
+      ]
+    : [];
   const integratorTarget = (spec: RelayedIntegrator & { list: string }): RelayTarget => {
     const types = new Set(spec.types);
     return {
@@ -188,7 +203,6 @@ export const listRelayComponent: ComponentFactory = async (context) => {
     };
   };
 
-  const registry = context.openRedis({ name: 'switchboard-list-relay-registry' });
   const log = logger.child({ component: 'list-relay' });
   const relay = new ListRelay((list) => context.openRedis({ name: `switchboard-list-relay:${list.replace(/[^\w:.-]/g, "_")}` }), keys, log);
   const targets = async (): Promise<RelayTarget[]> => {
