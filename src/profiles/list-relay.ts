@@ -174,7 +174,7 @@ export const listRelayComponent: ComponentFactory = async (context) => {
   // A new Enigma list starts where the log is now, before this hub takes its first event (the
   // cursor, once created by any hub, wins).
   let enigmaFrom: string | undefined;
-  if (onCluster && (await waitUntilReady(registry, 3000))) {
+  if (onCluster && (await untilFirstConnect(registry, 3000))) {
     const [last] = (await registry.sendCommand<LogEntry[] | null>(['XREVRANGE', keys.eventLog, '+', '-', 'COUNT', '1']).catch(() => null)) ?? [];
     enigmaFrom = last?.[0] ?? '0-0';
   }
