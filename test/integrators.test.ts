@@ -202,7 +202,11 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
   it('stops the helper with an error when its integrator is removed', async () => {
     const worker = consumeCdrs({ url: redis.url, keyPrefix: 'sbtest', integrator: 'raw', consumer: 'r1', blockMs: 50, handler: () => {} });
     const stopped = expect(worker).rejects.toThrow('integrator "raw" was removed');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The helper is running once its consumer has joined the group (its first read).
+    await waitFor(async () => {
+      const consumers = (await client.sendCommand(['XINFO', 'CONSUMERS', keys().cdrStream, 'raw'])) as unknown[];
+      return consumers.length === 1;
+    }, 30_000, 'the helper to read');
     expect((await api(hub.url, 'DELETE', '/v1/integrators/raw')).status).toBe(204);
     await stopped;
     await expect(consumeCdrs({ url: redis.url, keyPrefix: 'sbtest', integrator: 'raw', consumer: 'r1', handler: () => {} })).rejects.toThrow(/no integrator "raw"/);
