@@ -20,18 +20,16 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
   const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-live' });
   const ranges = new LogReader(work, keys.eventLog);
   const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog), ranges, logger: log });
-  feed.start();
-
   const projection = new LiveProjection(config.live);
-  const rebuildFrom = positionBefore(Date.now() - config.live.rebuildWindowMs);
-  const subscription: FeedSubscription = feed.subscribe(rebuildFrom, projection);
+  /** The projection's place on the feed, from start() on. */
+  let subscription: FeedSubscription | undefined;
   const metrics = createStreamMetrics(context.metrics.registry);
 
   return {
     name: 'live',
     routes: async (app) => {
       await app.register(streamRoutes, { feed, log: ranges, config: config.stream, metrics });
-      await app.register(liveRoutes, { projection, subscription: () => subscription });
+      await app.register(liveRoutes, { projection, caughtUp: () => subscription?.live === true });
       await app.register(boardRoutes);
     },
     readiness: () => ({
@@ -39,10 +37,15 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
       ok: true,
       position: projection.position,
       streams: feed.consumerCount - 1,
-      ...(subscription.live ? {} : { warning: 'live: the live state is being rebuilt from the event log' }),
+      ...(subscription?.live ? {} : { warning: 'live: the live state is being rebuilt from the event log' }),
     }),
+    start() {
+      feed.start();
+      // The projection replays the recent log, then follows it live.
+      subscription = feed.subscribe(positionBefore(Date.now() - config.live.rebuildWindowMs), projection);
+    },
     async close() {
-      subscription.close();
+      subscription?.close();
       const closing = feed.close();
       blocking.destroy();
       await closing;

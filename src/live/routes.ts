@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { LiveRebuildingError } from '../errors.js';
-import type { FeedSubscription } from '../log/feed.js';
 import { ErrorResponse } from '../server/schemas.js';
 import { EventFilter } from '../stream/filter.js';
 import type { LiveProjection } from './projection.js';
@@ -9,8 +8,8 @@ import { agentsView, callsView, cdrsView, queuesView } from './views.js';
 
 export interface LiveRoutesOptions {
   projection: LiveProjection;
-  /** The projection's place on the log feed: answers wait until it has caught up. */
-  subscription: () => FeedSubscription;
+  /** True once the projection has caught up with the log (answers are 503 until then). */
+  caughtUp: () => boolean;
 }
 
 const LiveQuery = Type.Object(
@@ -20,10 +19,10 @@ const LiveQuery = Type.Object(
 type LiveQuery = Static<typeof LiveQuery>;
 
 /** GET /v1/live/*: the live projection, filtered by the token's tenant and `?scope=` (docs/live.md). */
-export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, { projection, subscription }) => {
+export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, { projection, caughtUp }) => {
   const view = (build: (projection: LiveProjection, filter: EventFilter) => unknown) => async (request: FastifyRequest<{ Querystring: LiveQuery }>) => {
     const filter = EventFilter.scopeOnly(request.query.scope, request.principal);
-    if (!subscription().live) throw new LiveRebuildingError('the live state is being rebuilt from the event log; try again shortly');
+    if (!caughtUp()) throw new LiveRebuildingError('the live state is being rebuilt from the event log; try again shortly');
     return build(projection, filter);
   };
   const schema = (summary: string) => ({ summary, tags: ['live'], security: [{ bearer: [] }], querystring: LiveQuery, response: { '4xx': ErrorResponse, 503: ErrorResponse } });
