@@ -53,6 +53,8 @@ describe('CTI call-data cache (seed 004)', () => {
         ],
         defaultPool: 'seed',
         maxValueBytes: 256,
+        // This file tests what each credential gets, one after another; throttling has its own test.
+        maxChecksPerSecond: 1000,
         pools: {
           seed: ['5551234568-5551234569'],
           tiny: ['5550001000-5550001002'],
