@@ -53,7 +53,9 @@ export interface ErrorBody {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | SwitchboardError, request, reply) => {
     const { status, body } = toHttp(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    // A typed 503 (pool exhausted, Redis away, spool full) is an expected answer, not a fault: no stack.
+    if (status >= 500 && error instanceof SwitchboardError && status !== 500) request.log.warn({ code: error.code }, error.message);
+    else if (status >= 500) request.log.error({ err: error }, 'request failed');
     if (status === 401) {
       const challenge = error instanceof AuthError ? error.challenge : undefined;
       reply.header('www-authenticate', challenge ?? 'Bearer realm="switchboard"');
