@@ -8,6 +8,7 @@ import { EnigmaProfile } from '../src/profiles/enigma.js';
 import { createRedisClient, type RedisClient } from '../src/redis/client.js';
 import { createKeys } from '../src/redis/keys.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
+import { waitFor } from './helpers/wait.js';
 
 const config = parseConfig({ keyPrefix: 'eventlog' });
 const keys = createKeys(config);
@@ -59,10 +60,12 @@ describe('the append script', () => {
     const replayed = await writer.append(client, [acceptance('b1')], fence('11', '12'));
     expect(resubmitted).toEqual([null]);
     expect(replayed).toEqual([null]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await logIds()).filter((id) => id === 'b1')).toHaveLength(1);
+    // A later append as a fence: its message follows every message the appends above published.
+    await writer.append(client, [acceptance('b2')], fence('12', '13'));
+    await waitFor(() => messages.includes('b2'), 20_000, 'the fence message');
     // First write, then the in-doubt replay with the same token; not the client's re-submission.
-    expect(messages).toEqual(['b1', 'b1']);
+    expect(messages).toEqual(['b1', 'b1', 'b2']);
     await subscriber.quit();
   });
 

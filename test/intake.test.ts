@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
+import { waitFor } from './helpers/wait.js';
 
 const status = (agent: string, extra: Record<string, unknown> = {}) => ({
   type: 'agent.status_changed',
@@ -111,8 +112,10 @@ describe('intake POST /v1/events', () => {
     expect(second.status).toBe(202);
     expect(second.body).toMatchObject({ accepted: 2, duplicates: 2, ids: ['dedup-test-1', 'dedup-test-1'] });
     expect(await logLength()).toBe(before);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(received).toHaveLength(1);
+    // A later event on the same channel as a fence: once it is here, a second copy would be too.
+    await postEvents(hub.url, { id: 'dedup-test-fence', ...status('7001', { ref: 'fence' }) });
+    await waitFor(() => received.length >= 2, 20_000, 'the fence event');
+    expect(received.map((message) => JSON.parse(message).payload.ref)).toEqual([null, 'fence']);
     await subscriber.quit();
   });
 

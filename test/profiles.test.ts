@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { postEvents, startHub } from './helpers/hub.js';
+import { waitFor } from './helpers/wait.js';
 
 type Client = Awaited<ReturnType<typeof connectClient>>;
 
@@ -14,9 +15,9 @@ async function subscriber(url: string) {
     messages,
     psubscribe: (pattern: string) => client.pSubscribe(pattern, (message, channel) => messages.push({ channel, message })),
     subscribe: (channel: string) => client.subscribe(channel, (message) => messages.push({ channel, message })),
+    /** The messages once there are `count` (or more); the test's own assertions then say what is wrong. */
     async waitFor(count: number) {
-      const deadline = Date.now() + 5000;
-      while (messages.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(() => messages.length >= count, 20_000, `${count} messages`);
       return messages;
     },
   };
@@ -58,9 +59,11 @@ describe('Enigma and Newfies outputs', () => {
       { channel: 'enigma:notifications:agents:1003', message: '{"type":"status","payload":{"status":"wrapup","campaign_ref":null,"ref":null}}' },
       { channel: 'enigma:notifications:agents:1002', message: '{"type":"call","payload":{"call_ref":"call-9","agent":"1002","contact_ref":"crm-77","number":"+27215550100","ref":"r-2"}}' },
     ]);
-    const mine = await only1002.waitFor(2);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(mine.map((entry) => JSON.parse(entry.message).type)).toEqual(['status', 'call']);
+    // A later status for 1002 as a fence: once it is here, any stray message would be too.
+    await postEvents(hub.url, { type: 'agent.status_changed', data: { agent: '1002', status: 'busy', ref: 'fence' } });
+    const mine = await only1002.waitFor(3);
+    expect(mine.map((entry) => JSON.parse(entry.message).type)).toEqual(['status', 'call', 'status']);
+    expect(JSON.parse(mine[2]!.message).payload.ref).toBe('fence');
     expect(mine.every((entry) => entry.channel === 'enigma:notifications:agents:1002')).toBe(true);
     await all.client.quit();
     await only1002.client.quit();
@@ -151,9 +154,10 @@ describe('profile configuration', () => {
       { type: 'agent.status_changed', data: { agent: '1002', status: 'busy' } },
       { type: 'cdr.created', data: { call_id: 'c-1', number: '1', direction: 'inbound', dialed_at: '2026-11-21T10:00:00Z', disposition: 'busy', q850_cause: 17, sip_code: 486 } },
     ]);
-    const messages = await sub.waitFor(1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(messages.map((entry) => entry.channel)).toEqual(['dialler:notifications:agent:1002']);
+    // A later status as a fence: the CDR, published at all, would be before it.
+    await postEvents(hub.url, { type: 'agent.status_changed', data: { agent: '1003', status: 'available' } });
+    const messages = await sub.waitFor(2);
+    expect(messages.map((entry) => entry.channel)).toEqual(['dialler:notifications:agent:1002', 'dialler:notifications:agent:1003']);
     const cdr = JSON.parse((await client.rPop('dialler:notifications:campaigns'))!);
     expect(cdr.payload).toMatchObject({ end_reason: 'busy', end_code: 486, call_dir: 'inbound' });
     await sub.client.quit();

@@ -74,16 +74,18 @@ describe('GET /v1/stream (Server-Sent Events of the event log)', () => {
     const twentyFifth = received[24]?.id as string;
     const resumed = await stream(hub.url, { lastEventId: twentyFifth });
     expect((await postEvents(hub.url, Array.from({ length: 5 }, (_, i) => status(41 + i)))).status).toBe(202);
-    await resumed.waitFor(() => resumed.events().length >= 20, 20_000, 'events 26..45');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A last event as a fence: once it is here, nothing accepted before it is still on its way.
+    expect((await postEvents(hub.url, [status(46)])).status).toBe(202);
+    const fenced = (connection: SseConnection) => connection.events().some((message) => JSON.parse(message.data).id === 'st-46');
+    await resumed.waitFor(() => fenced(resumed), 20_000, 'events 26..46');
     const ids = resumed.events().map((message) => JSON.parse(message.data).id);
-    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => `st-${26 + i}`));
+    expect(ids).toEqual(Array.from({ length: 21 }, (_, i) => `st-${26 + i}`));
     // Positions are the same on both connections and strictly increasing.
     expect(resumed.events().slice(0, 15).map((message) => message.id)).toEqual(received.slice(25).map((message) => message.id));
 
     // ?after= does the same.
     const byQuery = await stream(hub.url, { query: { after: twentyFifth } });
-    await byQuery.waitFor(() => byQuery.events().length >= 20, 20_000, 'events by ?after=');
+    await byQuery.waitFor(() => fenced(byQuery), 20_000, 'events by ?after=');
     expect(byQuery.events().map((message) => JSON.parse(message.data).id)).toEqual(ids);
   });
 
@@ -100,13 +102,15 @@ describe('GET /v1/stream (Server-Sent Events of the event log)', () => {
       { id: 's-2', type: 'agent.status_changed', scope: { domain: 'acme.example' }, data: { agent: '2003', status: 'busy' } },
     ];
     expect((await postEvents(hub.url, events)).status).toBe(202);
-    await calls.waitFor(() => calls.events().length >= 2);
-    await acmeOnly.waitFor(() => acmeOnly.events().length >= 3);
-    await user.waitFor(() => user.events().length >= 1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(calls.events().map((message) => message.event)).toEqual(['call.queued', 'call.offered']);
-    expect(acmeOnly.events().map((message) => JSON.parse(message.data).id)).toEqual(['q-1', 'o-1', 's-2']);
-    expect(user.events().map((message) => JSON.parse(message.data).id)).toEqual(['o-1']);
+    // A fence every filter lets through: once it is here, whatever else was due is too.
+    const fence = { id: 'o-2', type: 'call.offered', scope: { domain: 'acme.example' }, data: { call_id: 'c2', agent: '2002', queue: 'sales' } };
+    expect((await postEvents(hub.url, [fence])).status).toBe(202);
+    for (const connection of [calls, acmeOnly, user]) {
+      await connection.waitFor(() => connection.events().some((message) => JSON.parse(message.data).id === 'o-2'), 20_000, 'the fence event');
+    }
+    expect(calls.events().map((message) => message.event)).toEqual(['call.queued', 'call.offered', 'call.offered']);
+    expect(acmeOnly.events().map((message) => JSON.parse(message.data).id)).toEqual(['q-1', 'o-1', 's-2', 'o-2']);
+    expect(user.events().map((message) => JSON.parse(message.data).id)).toEqual(['o-1', 'o-2']);
   });
 
   it('shows a tenant-scoped token only its own tenant, whatever it asks for', async () => {
@@ -126,11 +130,13 @@ describe('GET /v1/stream (Server-Sent Events of the event log)', () => {
     // A tenant token's own events get its scope at intake.
     expect((await postEvents(hub.url, [status(202)], ACME_INGEST)).status).toBe(202);
     expect((await postEvents(hub.url, [{ ...status(203), scope: { domain: 'acme.example' } }])).status).toBe(202);
-    await acme.waitFor(() => acme.events().length >= 2);
-    await globex.waitFor(() => globex.events().length >= 1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(acme.events().map((message) => JSON.parse(message.data).id)).toEqual(['st-202', 'st-203']);
-    expect(globex.events().map((message) => JSON.parse(message.data).id)).toEqual(['st-201']);
+    // One fence per tenant: once each is here, whatever else its tenant may see is too.
+    expect((await postEvents(hub.url, [{ ...status(204), scope: { domain: 'acme.example' } }, { ...status(205), scope: { domain: 'globex.example' } }])).status).toBe(202);
+    const idsOf = (connection: SseConnection) => connection.events().map((message) => JSON.parse(message.data).id as string);
+    await acme.waitFor(() => idsOf(acme).includes('st-204'), 20_000, 'the acme fence');
+    await globex.waitFor(() => idsOf(globex).includes('st-205'), 20_000, 'the globex fence');
+    expect(idsOf(acme)).toEqual(['st-202', 'st-203', 'st-204']);
+    expect(idsOf(globex)).toEqual(['st-201', 'st-205']);
   });
 
   it('sends heartbeat comments, and an id-only line once filtered-out entries moved the position on', async () => {
@@ -164,7 +170,8 @@ describe('GET /v1/stream (Server-Sent Events of the event log)', () => {
     const metric = async () => (await (await fetch(`${hub.url}/metrics`)).text()).match(/switchboard_stream_disconnects_total\{reason="slow_client"\} (\d+)/)?.[1];
     await waitFor(async () => (await metric()) === '1', 30_000, 'the slow client to be disconnected');
     socket.resume();
-    await closed;
+    // The connection closes too, not kept alive for another request.
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the hub kept the connection open')), 15_000))]);
 
     // What the client did receive, then a resume from its last complete event.
     const frames = received.split('\n\n').filter((frame) => frame.includes('\nevent: campaign.dial_preview\n') || frame.startsWith('id: '));

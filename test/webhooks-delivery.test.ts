@@ -162,9 +162,10 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     for (let n = 0; n < 40; n += 1) {
       refs.push(String(n));
       await postEvents(patientHub.url, campaign('outage.example', n));
-      if (n % 10 === 9) await sleep(150);
+      if (n % 10 === 9) await sleep(150); // a dialler's pace, not a synchronisation
     }
-    await sleep(1200);
+    // Down for a while: long enough for three failed attempts, well inside the retry window.
+    await expect.poll(async () => (await api(patientHub, 'GET', `/v1/subscriptions/${sub.id}`)).body['error-count'], { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
     await receiver.start();
     await receiver.waitFor(() => receiver.delivered().filter((object) => object.model === 'campaign' && (object.scope as { domain?: string }).domain === 'outage.example').length >= 40, 20_000);
     const delivered = receiver.delivered().filter((object) => (object.scope as { domain?: string }).domain === 'outage.example');

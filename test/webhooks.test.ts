@@ -155,12 +155,18 @@ describe('event subscriptions: API, filtering, signing', () => {
 
     const postsFor = (model: string) => receiver.received.filter((post) => post.headers['x-correlation-id'] !== undefined && JSON.parse(post.body)[0]?.model === model);
     const objectsFor = (model: string) => postsFor(model).flatMap((post) => JSON.parse(post.body) as Record<string, unknown>[]);
-    await receiver.waitFor(() => objectsFor('agent').length >= 3 && objectsFor('presence').length >= 1 && objectsFor('cdr').length >= 1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Fences every subscription matches: once they are delivered, anything else due would be too.
+    const fences = await postEvents(hub.url, [
+      agentStatus('1002', 'acme.example'),
+      { type: 'cdr.created', scope: { domain: 'acme.example' }, data: { call_id: 'c2', number: '+3313', direction: 'inbound', dialed_at: '2026-11-21T10:01:00Z', disposition: 'answered' } },
+    ]);
+    const [statusFence, cdrFence] = fences.body.ids as string[];
+    const idsFor = (model: string) => objectsFor(model).map((object) => object.id);
+    await receiver.waitFor(() => idsFor('agent').includes(statusFence) && idsFor('presence').includes(statusFence) && idsFor('cdr').includes(cdrFence));
 
-    expect(objectsFor('agent').map((object) => object.id)).toEqual([ids[0], ids[1], ids[3]]);
-    expect(objectsFor('presence').map((object) => object.id)).toEqual([ids[1]]);
-    expect(objectsFor('cdr').map((object) => object.id)).toEqual([ids[4]]);
+    expect(idsFor('agent')).toEqual([ids[0], ids[1], ids[3], statusFence]);
+    expect(idsFor('presence')).toEqual([ids[1], statusFence]);
+    expect(idsFor('cdr')).toEqual([ids[4], cdrFence]);
     const [first] = objectsFor('agent');
     expect(first).toMatchObject({ model: 'agent', type: 'agent.status_changed', scope: { domain: 'acme.example' }, data: { agent: '1001', status: 'available' } });
     expect(first?.seq).toMatch(/^\d+-\d+$/);
@@ -197,8 +203,8 @@ describe('event subscriptions: API, filtering, signing', () => {
     const newSecret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
     const rotated = await api(hub, 'PUT', `/v1/subscriptions/${created.body.id}`, { secret: newSecret });
     expect(rotated.status).toBe(202);
+    // An answered PUT on the owning node means its worker already signs with both secrets.
     await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${created.body.id}`)).body['current-active-server']).not.toBe('');
-    await new Promise((resolve) => setTimeout(resolve, 200));
     await postEvents(hub.url, { type: 'campaign.status_changed', data: { campaign: 'rot', status: 'stopped' } });
     const mine = () => receiver.received.filter((post) => post.headers['x-correlation-id'] === created.body.id);
     await receiver.waitFor(() => mine().length >= 1);

@@ -118,10 +118,13 @@ export class SseClient implements FeedConsumer {
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.control('stream.closed', { reason, resume_after: this.sentPosition });
+    const socket = this.response.socket;
     this.response.end();
-    if (reason === 'slow_client') {
-      // Its socket is not draining: do not hold it (or its buffer) any longer.
-      setTimeout(() => this.response.destroy(), 1000).unref();
+    if (reason === 'slow_client' && socket) {
+      // A disconnect closes the connection too: kept alive, it would idle until the keep-alive
+      // timeout. If it does not drain within a second, do not hold it (or its buffer) any longer.
+      this.response.once('finish', () => socket.end());
+      setTimeout(() => socket.destroy(), 1000).unref();
     }
     this.finish(reason);
   }

@@ -107,7 +107,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     },
   });
   delivering.ownership = owner;
-  const unsubscribe = store.onChange((id) => void dispatcher.refresh(id));
+  const unsubscribe = store.onChange((id) => dispatcher.refresh(id));
   return {
     name: 'webhooks',
     routes,

@@ -66,7 +66,7 @@ export function slotOf(id: string, slots: number): number {
   return createHash('sha256').update(id).digest().readUInt32BE(0) % slots;
 }
 
-type ChangeListener = (id: string) => void;
+type ChangeListener = (id: string) => void | Promise<void>;
 
 /** Subscriptions in Redis: definitions and index in the registry, delivery state per slot. */
 export class SubscriptionStore {
@@ -77,14 +77,18 @@ export class SubscriptionStore {
     private readonly keys: Keys,
   ) {}
 
-  /** Called after every change made through this store (the owner may be this very node). */
+  /**
+   * Called after every change made through this store (the owner may be this very node). The change
+   * resolves once every listener has: on the owning node, an answered PUT means the next post
+   * already uses what it changed (a rotated secret, say).
+   */
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private changed(id: string): void {
-    for (const listener of this.listeners) listener(id);
+  private async changed(id: string): Promise<void> {
+    await Promise.all([...this.listeners].map((listener) => listener(id)));
   }
 
   async get(id: string): Promise<SubscriptionDef | undefined> {
@@ -124,7 +128,7 @@ export class SubscriptionStore {
       await this.redis.del(slot.state(def.id));
       throw new ConflictError(`Subscription already exists: ${String(reply)}`);
     }
-    this.changed(def.id);
+    await this.changed(def.id);
   }
 
   async update(def: SubscriptionDef, previous: SubscriptionDef): Promise<void> {
@@ -136,7 +140,7 @@ export class SubscriptionStore {
       throw error;
     }
     if (reply !== 'OK') throw new ConflictError(`Subscription already exists: ${String(reply)}`);
-    this.changed(def.id);
+    await this.changed(def.id);
   }
 
   private save(def: SubscriptionDef, oldIdentity: string, oldDomain: string): Promise<unknown> {
@@ -158,7 +162,7 @@ export class SubscriptionStore {
     if (removed !== 1) throw new NotFoundError(`no subscription ${def.id}`);
     const slot = k.webhookSlot(def.slot);
     await this.redis.del([slot.state(def.id), slot.failed(def.id), slot.lease(def.id)]);
-    this.changed(def.id);
+    await this.changed(def.id);
   }
 
   async state(def: SubscriptionDef): Promise<SubscriptionState | undefined> {
@@ -227,7 +231,7 @@ export class SubscriptionStore {
 
   private async announce(id: string): Promise<void> {
     await this.redis.xAdd(this.keys.webhookChanges, '*', { id }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } });
-    this.changed(id);
+    await this.changed(id);
   }
 }
 
