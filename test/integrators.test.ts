@@ -200,12 +200,13 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
   });
 
   it('stops the helper with an error when its integrator is removed', async () => {
-    const worker = consumeCdrs({ url: redis.url, keyPrefix: 'sbtest', integrator: 'raw', consumer: 'r1', blockMs: 50, handler: () => {} });
+    const worker = consumeCdrs({ url: redis.url, keyPrefix: 'sbtest', integrator: 'raw', consumer: 'helper-1', blockMs: 50, handler: () => {} });
     const stopped = expect(worker).rejects.toThrow('integrator "raw" was removed');
-    // The helper is running once its consumer has joined the group (its first read).
+    // The helper is running once its consumer has joined the group (its first read). The group
+    // already has the previous test's consumer r1: look for this one by name.
     await waitFor(async () => {
-      const consumers = (await client.sendCommand(['XINFO', 'CONSUMERS', keys().cdrStream, 'raw'])) as unknown[];
-      return consumers.length === 1;
+      const consumers = (await client.sendCommand(['XINFO', 'CONSUMERS', keys().cdrStream, 'raw'])) as string[][];
+      return consumers.some((fields) => fields[1] === 'helper-1');
     }, 30_000, 'the helper to read');
     expect((await api(hub.url, 'DELETE', '/v1/integrators/raw')).status).toBe(204);
     await stopped;

@@ -132,7 +132,7 @@ const EventLogConfig = Type.Object(
 /** Integrators: consumer groups on the critical-event stream, legacy lists, retention (docs/integrators.md). */
 const IntegratorsConfig = Type.Object(
   {
-    /** A CDR unacknowledged this long goes to a live sibling worker (XAUTOCLAIM). */
+    /** A CDR unacknowledged this long goes to a live sibling worker (claimed by its consumeCdrs loop). */
     claimIdleMs: Type.Integer({ minimum: 10, default: 30_000 }),
     /** After this many deliveries an idle, unacknowledged CDR moves to the dead-letter stream. */
     maxDeliveries: Type.Integer({ minimum: 1, default: 5 }),

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, createCluster, createSentinel } from 'redis';
-import { deadLetterGroup, type AnyRedisClient } from './dead-letter.js';
+import { claimIdleEntries, type AnyRedisClient, type StreamEntry } from './dead-letter.js';
 import { integratorKeys } from './keys.js';
 
 /** One entry of the integrators' stream, as the handler sees it. */
@@ -51,13 +51,11 @@ export interface ConsumeCdrsOptions {
   onError?: (error: unknown, cdr?: Cdr) => void;
 }
 
-type StreamEntry = [string, string[] | null];
-
 /**
  * Runs the read → process → ack → claim loop of one worker of an integrator until `signal`
  * aborts: first this consumer's own pending entries (history `0`, left by a crash), then new
- * ones (`>`); entries idle past `claimIdleMs` with other workers are claimed (XAUTOCLAIM) after
- * poison ones (delivered `maxDeliveries` times) went to the dead-letter stream. Entries of types
+ * ones (`>`); entries idle past `claimIdleMs` with other workers are claimed, and poison ones
+ * (delivered `maxDeliveries` times) go to the dead-letter stream instead, in the same script call. Entries of types
  * the integrator did not register for (the stream is shared) are acknowledged without the handler.
  * Delivery is at least once: deduplicate on `cdr.id`. Rejects when the integrator is removed.
  */
@@ -204,9 +202,9 @@ class Consumer {
     return reply?.[0]?.[1] ?? [];
   }
 
-  /** Dead-letters poison entries, then claims the other idle ones to this worker and processes them. */
+  /** Dead-letters poison entries and claims the other idle ones to this worker (one script), then processes them. */
   private async rescue(): Promise<void> {
-    await deadLetterGroup(this.client, {
+    const target = {
       stream: this.stream,
       deadLetter: this.keys.deadLetters(this.options.integrator),
       counters: this.keys.counters,
@@ -214,15 +212,11 @@ class Consumer {
       claimIdleMs: this.claimIdleMs,
       maxDeliveries: this.options.maxDeliveries ?? 5,
       deadLetterMaxLength: this.options.deadLetterMaxLength ?? 100_000,
-    });
-    let cursor = '0-0';
-    do {
-      const [next, entries] = (await this.client.sendCommand([
-        'XAUTOCLAIM', this.stream, this.options.integrator, this.options.consumer, String(this.claimIdleMs), cursor, 'COUNT', String(this.count),
-      ])) as [string, StreamEntry[], string[]?];
+    };
+    for await (const entries of claimIdleEntries(this.client, target, this.options.consumer)) {
       await this.process(entries);
-      cursor = next;
-    } while (cursor !== '0-0' && !this.aborted);
+      if (this.aborted) return;
+    }
   }
 
   private async process(entries: StreamEntry[]): Promise<void> {

@@ -25,27 +25,56 @@ export interface DeadLetterTarget {
   deadLetterMaxLength: number;
 }
 
+/** An entry as XREADGROUP and XCLAIM answer it (RESP2): its id and flat field list, or null once trimmed. */
+export type StreamEntry = [string, string[] | null];
+
+interface ScanPage {
+  next: string;
+  moved: number;
+  claimed: StreamEntry[];
+}
+
+/** One page of the scan (lua/deadLetter.lua); with `claimant`, the page's other idle entries become its. */
+async function scanPage(client: AnyRedisClient, target: DeadLetterTarget, start: string, claimant: string): Promise<ScanPage> {
+  const [moved, , next, claimed] = (await evalScript(client, [target.stream, target.deadLetter, target.counters], [
+    target.group,
+    String(target.claimIdleMs),
+    String(target.maxDeliveries),
+    start,
+    String(PAGE),
+    String(target.deadLetterMaxLength),
+    claimant,
+  ])) as [number, number, string, StreamEntry[]];
+  return { moved, next, claimed };
+}
+
 /**
  * Scans a group's idle pending entries and moves those delivered `maxDeliveries` times or more to
- * the dead-letter stream (lua/deadLetter.lua); returns how many moved. Both the hub's sweeper and
- * `consumeCdrs` run it; the script is atomic, so running it from several places at once is safe.
+ * the dead-letter stream; returns how many moved. The hub's sweeper runs it for consumers that do
+ * not use `consumeCdrs`; the script is atomic, so running it from several places at once is safe.
  */
 export async function deadLetterGroup(client: AnyRedisClient, target: DeadLetterTarget): Promise<number> {
   let start = '-';
   let moved = 0;
   do {
-    const [count, , next] = (await evalScript(client, [target.stream, target.deadLetter, target.counters], [
-      target.group,
-      String(target.claimIdleMs),
-      String(target.maxDeliveries),
-      start,
-      String(PAGE),
-      String(target.deadLetterMaxLength),
-    ])) as [number, number, string];
-    moved += count;
-    start = next;
+    const page = await scanPage(client, target, start, '');
+    moved += page.moved;
+    start = page.next;
   } while (start !== '');
   return moved;
+}
+
+/**
+ * The same scan, claiming every idle entry it does not dead-letter to `consumer`: one page of
+ * claimed entries at a time. A poison entry is dead-lettered at its limit, never claimed once more.
+ */
+export async function* claimIdleEntries(client: AnyRedisClient, target: DeadLetterTarget, consumer: string): AsyncGenerator<StreamEntry[]> {
+  let start = '-';
+  do {
+    const page = await scanPage(client, target, start, consumer);
+    if (page.claimed.length > 0) yield page.claimed;
+    start = page.next;
+  } while (start !== '');
 }
 
 async function evalScript(client: AnyRedisClient, keys: string[], args: string[]): Promise<unknown> {
