@@ -257,7 +257,15 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     await fake.waitForSubscriber(2);
     // FreeSWITCH re-sends nothing by itself; a peer that does (or a second hub hearing it) is deduplicated.
     for (const event of events.slice(2)) fake.send(event);
-    await waitFor(async () => (await log()).some((event) => event.type === 'cdr.created'), 15_000, 'the CDR');
+    // The reconnect's resync answers while these events arrive: wait for both, in whichever order.
+    await waitFor(
+      async () => {
+        const logged = await log();
+        return logged.some((event) => event.type === 'cdr.created') && logged.filter((event) => event.type === 'source.resynced').length >= 2;
+      },
+      15_000,
+      'the CDR and the second resync',
+    );
 
     const all = await log();
     const callTypes = all.filter((event) => event.type.startsWith('call.') || event.type === 'cdr.created').map((event) => event.type);
