@@ -60,7 +60,7 @@ describe('CTI call-data cache (seed 004)', () => {
           tiny: ['5550001000-5550001002'],
           solo: [5550003000, '5550003001'],
           short: { numbers: ['5550002000-5550002001'], ttlSeconds: 1 },
-          brief: { numbers: ['5550004000'], ttlSeconds: 1 },
+          brief: { numbers: ['5550004000'], ttlSeconds: 2 },
         },
       },
     });
@@ -306,20 +306,21 @@ describe('CTI call-data cache (seed 004)', () => {
   });
 
   it('keeps a number from a withheld caller while any lease on it may be live, and frees it after the last', async () => {
+    // Leases of 2 s, taken 1 s apart: the checks while the second is live have 0.9 s to spare.
     const first = await post(hub.url, { value: 'never fetched', ani: '6100', pool: 'brief' });
-    const started = Date.now();
-    await sleep(500);
+    const started = Date.now(); // the first lease ends within two seconds of this
+    await sleep(1000);
     const second = await post(hub.url, { value: 'fetched', ani: '6101', pool: 'brief' });
-    const secondAt = Date.now(); // its lease ends within a second of this
+    const secondAt = Date.now(); // its lease ends within two seconds of this, and not before started + 3 s
     expect([first.body.dnis, second.body.dnis]).toEqual(['5550004000', '5550004000']);
-    await sleep(1100 - (Date.now() - started));
+    await sleep(2100 - (Date.now() - started));
     expect((await get(hub.url, '5550004000:6100')).status).toBe(404); // ran out unfetched
     expect((await post(hub.url, { value: 'x', ani: 'anonymous', pool: 'brief' })).status).toBe(503); // 6101 is live
 
     expect((await del(hub.url, '5550004000:6101')).status).toBe(200);
     // The expired lease was never counted down: the number stays busy until the last lease would have ended.
     expect((await post(hub.url, { value: 'x', ani: 'anonymous', pool: 'brief' })).status).toBe(503);
-    await sleep(1100 - (Date.now() - secondAt));
+    await sleep(2100 - (Date.now() - secondAt));
     const withheld = await post(hub.url, { value: 'now', ani: 'anonymous', pool: 'brief' });
     expect(withheld.status).toBe(201);
     expect((await post(hub.url, { value: 'x', ani: '6102', pool: 'brief' })).status).toBe(503); // leased exclusively
