@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { startLoopbackPeer } from './loopback-peer.js';
 
 /**
  * A loopback peer that speaks the Asterisk Manager Interface byte for byte: the banner line with
@@ -35,49 +35,25 @@ export function amiMessage(fields: Record<string, string>, variables: Record<str
 }
 
 export async function startFakeAsterisk(options: { banner?: string; username?: string; secret?: string } = {}): Promise<FakeAsterisk> {
-  const sockets = new Set<Socket>();
-  const loggedIn = new Set<Socket>();
-  let logins = 0;
   const fake: FakeAsterisk = {
     port: 0,
     banner: options.banner ?? 'Asterisk Call Manager/5.0.2',
     username: options.username ?? 'switchboard',
     secret: options.secret ?? 's3cret-pass',
     actions: [],
-    connections: 0,
+    get connections() {
+      return peer.connections;
+    },
     queueStatus: [],
     interleave: [],
-    async waitForLogin(count = 1) {
-      const deadline = Date.now() + 20_000;
-      while (logins < count) {
-        if (Date.now() > deadline) throw new Error(`no AMI login after ${fake.connections} connections`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    },
-    send(fields, variables) {
-      for (const socket of loggedIn) socket.write(amiMessage(fields, variables));
-    },
-    raw(text) {
-      for (const socket of sockets) socket.write(text);
-    },
-    drop() {
-      for (const socket of sockets) socket.destroy();
-    },
-    close: () =>
-      new Promise((resolve) => {
-        fake.drop();
-        server.close(() => resolve());
-      }),
+    waitForLogin: (count = 1) => peer.waitForReady(count, 'no AMI login'),
+    send: (fields, variables) => peer.broadcast(amiMessage(fields, variables)),
+    raw: (text) => peer.raw(text),
+    drop: () => peer.drop(),
+    close: () => peer.close(),
   };
 
-  const server: Server = createServer((socket) => {
-    fake.connections += 1;
-    sockets.add(socket);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      loggedIn.delete(socket);
-    });
-    socket.on('error', () => {});
+  const peer = await startLoopbackPeer((socket) => {
     socket.write(`${fake.banner}\r\n`);
     let challenge: string | undefined;
     let text = '';
@@ -108,8 +84,7 @@ export async function startFakeAsterisk(options: { banner?: string; username?: s
             }
             reply({ Response: 'Success', ActionID: id, Message: 'Authentication accepted' });
             socket.write(amiMessage({ Event: 'FullyBooted', Privilege: 'system,all', Uptime: '3605', LastReload: '3605', Status: 'Fully Booted' }));
-            loggedIn.add(socket);
-            logins += 1;
+            peer.markReady(socket);
             break;
           }
           case 'QueueStatus': {
@@ -133,7 +108,6 @@ export async function startFakeAsterisk(options: { banner?: string; username?: s
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  fake.port = (server.address() as { port: number }).port;
+  fake.port = peer.port;
   return fake;
 }

@@ -1,4 +1,5 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { startLoopbackPeer } from './loopback-peer.js';
 
 /**
  * A loopback peer that speaks FreeSWITCH's inbound Event Socket (mod_event_socket) byte for byte:
@@ -34,50 +35,26 @@ export interface FakeFreeswitch {
 const DISCONNECT_BODY = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
 
 export async function startFakeFreeswitch(options: { password?: string; coreUuid?: string } = {}): Promise<FakeFreeswitch> {
-  const sockets = new Set<Socket>();
-  const subscribed = new Set<Socket>();
-  let subscriptions = 0;
   const fake: FakeFreeswitch = {
     port: 0,
     commands: [],
-    connections: 0,
+    get connections() {
+      return peer.connections;
+    },
     agents: [],
     members: [],
     coreUuid: options.coreUuid ?? '6e4a6b0e-9d6a-4b8a-8f1a-2d7b6a9c0f11',
     password: options.password ?? 'ClueCon',
     format: undefined,
     api: (command) => defaultApi(fake, command),
-    async waitForSubscriber(count = 1) {
-      const deadline = Date.now() + 20_000;
-      while (subscriptions < count) {
-        if (Date.now() > deadline) throw new Error(`no ESL subscriber after ${fake.connections} connections`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    },
-    send(headers) {
-      for (const socket of subscribed) socket.write(eventFrame(headers, fake.format ?? 'json'));
-    },
-    raw(bytes) {
-      for (const socket of sockets) socket.write(bytes);
-    },
-    drop() {
-      for (const socket of sockets) socket.destroy();
-    },
-    close: () =>
-      new Promise((resolve) => {
-        fake.drop();
-        server.close(() => resolve());
-      }),
+    waitForSubscriber: (count = 1) => peer.waitForReady(count, 'no ESL subscriber'),
+    send: (headers) => peer.broadcast(eventFrame(headers, fake.format ?? 'json')),
+    raw: (bytes) => peer.raw(bytes),
+    drop: () => peer.drop(),
+    close: () => peer.close(),
   };
 
-  const server: Server = createServer((socket) => {
-    fake.connections += 1;
-    sockets.add(socket);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      subscribed.delete(socket);
-    });
-    socket.on('error', () => {});
+  const peer = await startLoopbackPeer((socket) => {
     socket.write('Content-Type: auth/request\n\n');
     let text = '';
     socket.on('data', (chunk: Buffer) => {
@@ -105,8 +82,7 @@ export async function startFakeFreeswitch(options: { password?: string; coreUuid
     if (subscribe) {
       fake.format = subscribe[1] as 'json' | 'plain';
       socket.write(`Content-Type: command/reply\nReply-Text: +OK event listener enabled ${fake.format}\n\n`);
-      subscribed.add(socket);
-      subscriptions += 1;
+      peer.markReady(socket);
       return;
     }
     if (command.startsWith('api ')) {
@@ -117,8 +93,7 @@ export async function startFakeFreeswitch(options: { password?: string; coreUuid
     socket.write('Content-Type: command/reply\nReply-Text: -ERR command not found\n\n');
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  fake.port = (server.address() as { port: number }).port;
+  fake.port = peer.port;
   return fake;
 }
 
