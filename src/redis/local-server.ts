@@ -21,6 +21,8 @@ export interface LocalRedisOptions {
   ownProcessGroup?: boolean;
 }
 
+const CLOSE_SIGNAL_REPEAT_MS = 500;
+
 /** A redis-server child process; `close()` shuts it down gracefully (SIGTERM flushes the AOF). */
 export class LocalRedisServer {
   readonly url: string;
@@ -83,9 +85,23 @@ export class LocalRedisServer {
     await this.exited;
   }
 
+  /**
+   * Graceful stop. redis-server refuses a SIGTERM while it writes its first AOF (it logs "Writing
+   * initial AOF, can't exit." and keeps running): a replica does so right after its first full
+   * sync. So the signal is repeated until the process is gone, never escalated to SIGKILL, which
+   * would lose what the AOF has not written yet.
+   */
   async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    await this.exited;
+    const terminate = () => {
+      if (this.running) this.child.kill('SIGTERM');
+    };
+    terminate();
+    const repeat = setInterval(terminate, CLOSE_SIGNAL_REPEAT_MS);
+    try {
+      await this.exited;
+    } finally {
+      clearInterval(repeat);
+    }
   }
 }
 
