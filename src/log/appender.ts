@@ -7,6 +7,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { RedisFaults } from '../redis/faults.js';
 import type { Keys } from '../redis/keys.js';
 import type { Acceptance, EventLogWriter } from './event-log.js';
+import { ThrottledWarnings } from '../warnings.js';
 import type { Spool } from './spool.js';
 
 export interface AppendOutcome {
@@ -92,9 +93,12 @@ export class Appender {
    * of its connection), so its removal takes them along; a reconnect in between re-drains them.
    */
   private unconfirmedRows = false;
-  private drainPaused = false;
+  /** The one pending drain retry while the drain is paused. */
+  private drainRetry: NodeJS.Timeout | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  /** A drain is retried every `drainRetryMs` while Redis is away: one warning per 30 s says so. */
+  private readonly drainWarnings: ThrottledWarnings;
   private readonly onReady = () => {
     // A new connection: WAIT there does not cover writes made on the old one.
     if (this.unconfirmedRows) this.broken = true;
@@ -103,6 +107,7 @@ export class Appender {
 
   constructor(options: AppenderOptions) {
     this.options = options;
+    this.drainWarnings = new ThrottledWarnings(options.logger);
     this.fenceKey = options.keys.writerFence(randomUUID());
     options.client.on('ready', this.onReady);
     options.metrics.spoolDepth.set(options.spool.depth);
@@ -132,6 +137,7 @@ export class Appender {
         setTimeout(resolve, 50);
       });
     }
+    clearTimeout(this.drainRetry);
     this.options.client.off('ready', this.onReady);
   }
 
@@ -160,7 +166,7 @@ export class Appender {
         continue;
       }
       // …and the spool drains, oldest first, once Redis answers.
-      if (!client.isReady || this.drainPaused || directInFlight || this.inFlight.length >= MAX_DRAIN_WRITES_IN_FLIGHT) break;
+      if (!client.isReady || this.drainRetry !== undefined || directInFlight || this.inFlight.length >= MAX_DRAIN_WRITES_IN_FLIGHT) break;
       const batch = spool.read(this.drainedUpTo, this.options.drainBatchEvents);
       if (!batch) {
         // Everything was sent, but the replicas confirmed the tail too late: send it again.
@@ -240,7 +246,7 @@ export class Appender {
         logger.warn({ err: error, events: write.acceptances.length }, 'event-log write failed; spooling');
         this.spoolAppends(write.pending, { inDoubt: true });
       } else {
-        logger.warn({ err: error, events: write.acceptances.length }, 'spool drain write failed; retrying');
+        this.drainWarnings.warn('spool drain write failed; retrying', error, { events: write.acceptances.length, spoolDepth: spool.depth });
         this.pauseDrain();
       }
     } finally {
@@ -294,13 +300,19 @@ export class Appender {
     for (const pending of batch) pending.resolve({ duplicates: pending.duplicates ?? 0, spooled: true });
   }
 
+  /**
+   * Pauses the drain for `drainRetryMs`. Every failed drain write asks for it, and writes can fail
+   * at once (a Cluster node that is down rejects before anything is sent): one timer for all of
+   * them, or each failure's retry would start a full set of writes again and the retries multiply.
+   */
   private pauseDrain(): void {
-    this.drainPaused = true;
-    setTimeout(() => {
-      this.drainPaused = false;
+    if (this.drainRetry) return;
+    this.drainRetry = setTimeout(() => {
+      this.drainRetry = undefined;
       this.pump();
     }, this.options.drainRetryMs).unref();
   }
+
 }
 
 /**

@@ -145,6 +145,13 @@ export interface ClusterTopology {
   /** `host:port` of every node (the SWITCHBOARD_REDIS_CLUSTER_NODES format). */
   nodeList: string;
   ports: number[];
+  /** Resolves once every master has its replicas online (`WAIT` can be satisfied). */
+  replicasInSync(): Promise<void>;
+  /**
+   * `kill -9` the master serving `key`'s slot; resolves once one of its replicas was promoted and
+   * every live node agrees on every slot again.
+   */
+  killMasterOf(key: string): Promise<{ oldPort: number; newPort: number }>;
   close(): Promise<void>;
 }
 
@@ -184,14 +191,46 @@ export async function startClusterTopology(options: { masters?: number; replicas
     60_000,
     'the cluster to agree on every slot',
   );
-  return {
+  const livePorts = () => ports.filter((port) => nodes.get(port)?.running);
+  const topology: ClusterTopology = {
     nodes,
     ports,
     nodeList: addresses.join(','),
+    async replicasInSync() {
+      const perMaster = options.replicasPerMaster ?? 0;
+      await waitFor(
+        async () => {
+          const roles = (await Promise.all(livePorts().map((port) => command(port, ['ROLE']).catch(() => [])))) as unknown[][];
+          const masters = roles.filter((role) => role[0] === 'master');
+          // ROLE of a master: ['master', offset, [[host, port, offset], …]], one entry per connected replica.
+          return masters.length === (options.masters ?? 3) && masters.every((role) => (role[2] as unknown[]).length >= perMaster);
+        },
+        60_000,
+        'every master to have its replicas',
+      );
+    },
+    async killMasterOf(key) {
+      const oldPort = await clusterNodeOf(topology, key);
+      await nodes.get(oldPort)?.kill();
+      let newPort = oldPort;
+      await waitFor(
+        async () => {
+          const live = livePorts();
+          const infos = await Promise.all(live.map((port) => command(port, ['CLUSTER', 'INFO']).catch(() => '')));
+          if (!infos.every((info) => /cluster_state:ok/.test(String(info)))) return false;
+          newPort = await clusterNodeOf({ ...topology, ports: live }, key).catch(() => oldPort);
+          return newPort !== oldPort;
+        },
+        60_000,
+        `a replica to take over the slot of ${key}`,
+      );
+      return { oldPort, newPort };
+    },
     async close() {
       await Promise.all([...nodes.values()].map((server) => server.kill()));
     },
   };
+  return topology;
 }
 
 /** The cluster node serving `key`'s slot (CLUSTER KEYSLOT, CLUSTER SLOTS). */

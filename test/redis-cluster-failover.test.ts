@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCluster } from 'redis';
+import { consumeCdrs } from '@switchboard/client';
+import type { Hub } from '../src/hub.js';
+import { postEvents, startHub } from './helpers/hub.js';
+import { api, cdrEvent } from './helpers/integrators.js';
+import { clusterNodeOf, startClusterTopology, type ClusterTopology } from './helpers/topologies.js';
+import { waitFor } from './helpers/wait.js';
+
+const LANES = 4;
+
+async function spoolDepth(hub: Hub): Promise<number> {
+  const body = (await (await fetch(`${hub.url}/readyz`)).json()) as { checks: { name: string; depth?: number }[] };
+  return body.checks.find((check) => check.name === 'spool')?.depth ?? -1;
+}
+
+/**
+ * A master of a Redis Cluster dies (kill -9) under steady CDR traffic and one of its replicas is
+ * promoted: the master of the log's slot, so every append, WAIT and stream read moves with it.
+ */
+describe('Redis Cluster with replicas: the log master fails over', () => {
+  let cluster: ClusterTopology;
+  let hub: Hub;
+
+  beforeAll(async () => {
+    cluster = await startClusterTopology({ masters: 3, replicasPerMaster: 2, nodeTimeoutMs: 1000 });
+    await cluster.replicasInSync();
+    hub = await startHub('', {
+      keyPrefix: 'sbfail',
+      redis: { url: undefined, cluster: { nodes: cluster.nodeList.split(',') }, minReplicasAcked: 1, replicaAckTimeoutMs: 200 },
+    });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await cluster?.close();
+  });
+
+  it('minReplicasAcked 1: every CDR answered 202 reaches the integrator once, in each connection order; nothing is refused', async () => {
+    expect((await api(hub.url, 'POST', '/v1/integrators', { name: 'crm' })).status).toBe(201);
+    const acknowledged: string[][] = Array.from({ length: LANES }, () => []);
+    let refused = 0;
+    let sequence = 0;
+    let stop = false;
+    const lane = async (index: number) => {
+      while (!stop) {
+        const n = ++sequence;
+        const callId = `fail-${index}-${n}`;
+        const answer = await postEvents(hub.url, { ...cdrEvent(n, { call_id: callId }), id: callId }).catch(() => undefined);
+        if (answer?.status === 202) acknowledged[index]?.push(callId);
+        else refused += 1;
+      }
+    };
+    const lanes = Array.from({ length: LANES }, (_, index) => lane(index));
+    const count = () => acknowledged.reduce((sum, acks) => sum + acks.length, 0);
+    await waitFor(() => count() >= 200, 60_000, 'CDRs to flow before the failover');
+    const { oldPort, newPort } = await cluster.killMasterOf(hub.context.keys.eventLog);
+    expect(newPort).not.toBe(oldPort);
+    const atFailover = count();
+    await waitFor(() => count() >= atFailover + 200, 60_000, 'CDRs to flow after the failover');
+    stop = true;
+    await Promise.all(lanes);
+    await waitFor(async () => (await spoolDepth(hub)) === 0, 60_000, 'the spool to drain to the new master');
+
+    const all = acknowledged.flat();
+    const seen: string[] = [];
+    const done = new AbortController();
+    const live = cluster.ports.filter((port) => port !== oldPort).map((port) => `127.0.0.1:${port}`);
+    const worker = consumeCdrs({
+      cluster: { nodes: live },
+      keyPrefix: 'sbfail',
+      integrator: 'crm',
+      consumer: 'crm-1',
+      blockMs: 200,
+      signal: done.signal,
+      handler: (cdr) => void seen.push(String(cdr.event.data.call_id)),
+    });
+    await waitFor(() => seen.length >= all.length, 60_000, `the integrator to read all ${all.length} acknowledged CDRs`);
+    // Anything more would be a duplicate: read on until the group has nothing left for this worker.
+    const integrator = createCluster({ rootNodes: [{ socket: { host: '127.0.0.1', port: newPort } }], RESP: 2 });
+    integrator.on('error', () => {});
+    await integrator.connect();
+    const stream = 'sbfail:{log}:cdr';
+    await waitFor(
+      async () => {
+        const [info] = (await integrator.sendCommand(stream, true, ['XINFO', 'GROUPS', stream])) as string[][];
+        const fields = Object.fromEntries((info ?? []).map((value, i, list) => (i % 2 === 0 ? [value, list[i + 1]] : [])).filter((pair) => pair.length));
+        return Number(fields.pending) === 0 && Number(fields.lag ?? 0) === 0;
+      },
+      60_000,
+      'the group to be read to its end',
+    );
+    done.abort();
+    await worker;
+    await integrator.close();
+
+    expect(refused).toBe(0);
+    expect(seen).toHaveLength(all.length);
+    expect(new Set(seen)).toEqual(new Set(all));
+    for (const sent of acknowledged) expect(seen.filter((ref) => sent.includes(ref))).toEqual(sent);
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const figure = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+    process.stdout.write(
+      `[redis-cluster failover] minReplicasAcked 1: ${all.length} CDRs acknowledged, 0 lost; ` +
+        `${figure('switchboard_events_spooled_total')} events spooled, ${figure('switchboard_replica_ack_shortfalls_total')} batches short of replicas\n`,
+    );
+  });
+});
+
+/**
+ * A master of a Cluster without replicas dies and nothing takes its slots: every write to the log
+ * is refused by the client at once ("The client is offline"), while the cluster client as a whole
+ * stays ready. The spool's drain must then wait `spool.drainRetryMs` between rounds.
+ */
+describe('Redis Cluster: the log master is gone and nothing replaces it', () => {
+  const drainRetryMs = 200;
+  let cluster: ClusterTopology;
+  let hub: Hub;
+
+  beforeAll(async () => {
+    cluster = await startClusterTopology({ masters: 3 });
+    hub = await startHub('', {
+      keyPrefix: 'sbgone',
+      shutdownTimeoutMs: 200,
+      redis: { url: undefined, cluster: { nodes: cluster.nodeList.split(',') } },
+      spool: { drainRetryMs, drainBatchEvents: 1 },
+    });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await cluster?.close();
+  });
+
+  it('retries the drain one round per drainRetryMs, not one more round per failed write', async () => {
+    const failures = async () => Number(/^switchboard_redis_write_failures_total (\d+)/m.exec(await (await fetch(`${hub.url}/metrics`)).text())?.[1] ?? 0);
+    expect((await postEvents(hub.url, cdrEvent(1))).status).toBe(202);
+    await cluster.nodes.get(await clusterNodeOf(cluster, hub.context.keys.eventLog))?.kill();
+    // Eight one-event batches in the spool: the drain sends up to four writes at a time.
+    for (let n = 2; n <= 9; n += 1) expect((await postEvents(hub.url, cdrEvent(n))).status).toBe(202);
+    expect(await spoolDepth(hub)).toBeGreaterThanOrEqual(8);
+    await waitFor(async () => (await failures()) > 8, 20_000, 'the drain to fail a few rounds');
+    const first = await failures();
+    const startedAt = performance.now();
+    await waitFor(() => performance.now() - startedAt >= 10 * drainRetryMs, 20_000, 'ten retry periods');
+    const periods = (performance.now() - startedAt) / drainRetryMs;
+    // At most one round of four writes per period, plus the round under way. A retry per failed
+    // write would start four rounds for each round: thousands of writes within these ten periods.
+    expect((await failures()) - first).toBeLessThanOrEqual(4 * (Math.ceil(periods) + 1));
+    expect(await spoolDepth(hub)).toBeGreaterThanOrEqual(8);
+  });
+});
