@@ -4,6 +4,7 @@ import { consumeCdrs } from '@switchboard/client';
 import type { Hub } from '../src/hub.js';
 import { postEvents, startHub } from './helpers/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
+import { startCdrTraffic } from './helpers/traffic.js';
 import { clusterNodeOf, startClusterTopology, type ClusterTopology } from './helpers/topologies.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -37,28 +38,14 @@ describe('Redis Cluster with replicas: the log master fails over', () => {
 
   it('minReplicasAcked 1: every CDR answered 202 reaches the integrator once, in each connection order; nothing is refused', async () => {
     expect((await api(hub.url, 'POST', '/v1/integrators', { name: 'crm' })).status).toBe(201);
-    const acknowledged: string[][] = Array.from({ length: LANES }, () => []);
-    let refused = 0;
-    let sequence = 0;
-    let stop = false;
-    const lane = async (index: number) => {
-      while (!stop) {
-        const n = ++sequence;
-        const callId = `fail-${index}-${n}`;
-        const answer = await postEvents(hub.url, { ...cdrEvent(n, { call_id: callId }), id: callId }).catch(() => undefined);
-        if (answer?.status === 202) acknowledged[index]?.push(callId);
-        else refused += 1;
-      }
-    };
-    const lanes = Array.from({ length: LANES }, (_, index) => lane(index));
-    const count = () => acknowledged.reduce((sum, acks) => sum + acks.length, 0);
+    const traffic = startCdrTraffic(hub.url, 'fail', LANES);
+    const { acknowledged, count } = traffic;
     await waitFor(() => count() >= 200, 60_000, 'CDRs to flow before the failover');
     const { oldPort, newPort } = await cluster.killMasterOf(hub.context.keys.eventLog);
     expect(newPort).not.toBe(oldPort);
     const atFailover = count();
     await waitFor(() => count() >= atFailover + 200, 60_000, 'CDRs to flow after the failover');
-    stop = true;
-    await Promise.all(lanes);
+    await traffic.stop();
     await waitFor(async () => (await spoolDepth(hub)) === 0, 60_000, 'the spool to drain to the new master');
 
     const all = acknowledged.flat();
@@ -93,7 +80,7 @@ describe('Redis Cluster with replicas: the log master fails over', () => {
     await worker;
     await integrator.close();
 
-    expect(refused).toBe(0);
+    expect(traffic.refused).toBe(0);
     expect(seen).toHaveLength(all.length);
     expect(new Set(seen)).toEqual(new Set(all));
     for (const sent of acknowledged) expect(seen.filter((ref) => sent.includes(ref))).toEqual(sent);

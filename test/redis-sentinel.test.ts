@@ -3,7 +3,8 @@ import { createClient } from 'redis';
 import { consumeCdrs } from '@switchboard/client';
 import type { Hub } from '../src/hub.js';
 import { postEvents, startHub } from './helpers/hub.js';
-import { api, cdrEvent } from './helpers/integrators.js';
+import { startCdrTraffic } from './helpers/traffic.js';
+import { api } from './helpers/integrators.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startSentinelTopology, type SentinelTopology } from './helpers/topologies.js';
 import { waitFor } from './helpers/wait.js';
@@ -25,27 +26,13 @@ interface FailoverRun {
  * Returns what was acknowledged and what the new master holds once the hub has drained.
  */
 async function failoverUnderTraffic(topology: SentinelTopology, hub: Hub, prefix: string): Promise<FailoverRun> {
-  const acknowledged: string[][] = Array.from({ length: LANES }, () => []);
-  let refused = 0;
-  let sequence = 0;
-  let stop = false;
-  const lane = async (index: number) => {
-    while (!stop) {
-      const n = ++sequence;
-      const callId = `${prefix}-${index}-${n}`;
-      const answer = await postEvents(hub.url, { ...cdrEvent(n, { call_id: callId }), id: callId }).catch(() => undefined);
-      if (answer?.status === 202) acknowledged[index]?.push(callId);
-      else refused += 1;
-    }
-  };
-  const lanes = Array.from({ length: LANES }, (_, index) => lane(index));
-  const count = () => acknowledged.reduce((sum, acks) => sum + acks.length, 0);
+  const traffic = startCdrTraffic(hub.url, prefix, LANES);
+  const { acknowledged, count } = traffic;
   await waitFor(() => count() >= 200, 60_000, 'CDRs to flow before the failover');
   const { newPort } = await topology.killMaster();
   const atFailover = count();
   await waitFor(() => count() >= atFailover + 200, 60_000, 'CDRs to flow after the failover');
-  stop = true;
-  await Promise.all(lanes);
+  await traffic.stop();
   await waitFor(async () => (await readiness(hub)).spool === 0, 60_000, 'the spool to drain to the new master');
 
   const all = acknowledged.flat();
@@ -89,7 +76,7 @@ async function failoverUnderTraffic(topology: SentinelTopology, hub: Hub, prefix
     await worker;
     groups.set(integrator, mine(seen));
   }
-  return { acknowledged, refused, list, groups };
+  return { acknowledged, refused: traffic.refused, list, groups };
 }
 
 /** How the hub got through the failover: events spooled, batches short of replicas. */
