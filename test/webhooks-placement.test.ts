@@ -94,4 +94,13 @@ describe('webhook placement', () => {
       expect(next).toBe(without.target.get(sub.id));
     }
   });
+
+  it('never names the owner read since the placement as its own next server', () => {
+    // Planned while sub-000 was on a: without a it would go to c, the less busy of the rest.
+    const subscriptions = subs(4, (index) => ({ owner: ['a', 'b', 'b', 'c'][index] }));
+    const plan = place({ now: NOW, nodes: stable('a', 'b', 'c'), subscriptions });
+    expect(plan.nextServer('sub-000')).toBe('c');
+    // Its lease has moved to c since: the next server is where it goes if c leaves.
+    expect(plan.nextServer('sub-000', 'c')).toBe('a');
+  });
 });

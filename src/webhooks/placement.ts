@@ -44,8 +44,12 @@ export interface Placement {
   readonly counts: ReadonlyMap<string, number>;
   /** True for a subscription running on its preferred server by rule 2. */
   pinned(id: string): boolean;
-  /** Where the subscription would go if its current (or planned) node went away now. */
-  nextServer(id: string): string | undefined;
+  /**
+   * Where the subscription would go if `current` went away now. `current` defaults to the owner
+   * this placement was computed from (or its planned node); a caller that has read the lease since
+   * passes that owner, so a move made after this placement never names the new owner as its own next.
+   */
+  nextServer(id: string, current?: string): string | undefined;
 }
 
 /**
@@ -152,8 +156,7 @@ export function place(input: PlacementInput): Placement {
     target,
     counts,
     pinned: (id) => pinnedIds.has(id),
-    nextServer(id) {
-      const current = owners.get(id) ?? target.get(id);
+    nextServer(id, current = owners.get(id) ?? target.get(id)) {
       if (current === undefined) return target.get(id);
       let plan = withoutNode.get(current);
       if (!plan) {

@@ -53,7 +53,7 @@ export class SubscriptionPresenter {
       'subscription-expires-datetime': def.expiresAt,
       'preferred-server': def.preferredServer ?? '',
       'current-active-server': owner ?? '',
-      'next-server': placement?.nextServer(def.id) ?? '',
+      'next-server': placement?.nextServer(def.id, owner) ?? '',
       status: state?.status ?? 'pending',
       'posts-count': state?.posts ?? 0,
       'error-count': state?.errors ?? 0,
