@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'MALFORMED_JSON'
   | 'BAD_REQUEST'
+  | 'REQUEST_TIMEOUT'
   | 'AUTH_REQUIRED'
   | 'AUTH_INVALID'
   | 'AUTH_THROTTLED'
@@ -113,6 +114,11 @@ export class SpoolFailedError extends SwitchboardError {
 /** The hub is shutting down and takes no new work. */
 export class ShuttingDownError extends SwitchboardError {
   readonly code = 'SHUTTING_DOWN';
+}
+
+/** The request's body did not arrive within the route's deadline. */
+export class RequestTimeoutError extends SwitchboardError {
+  readonly code = 'REQUEST_TIMEOUT';
 }
 
 export class RedisUnavailableError extends SwitchboardError {

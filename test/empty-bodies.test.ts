@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { startHub, TEST_TOKEN } from './helpers/hub.js';
@@ -20,7 +22,7 @@ interface Answer {
  */
 function send(url: string, method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
+    const length = body === undefined || headers['transfer-encoding'] !== undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
     const request = httpRequest(url, { method, headers: { ...length, ...headers }, agent: false }, (response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -62,6 +64,8 @@ describe('an empty body is no body, whatever its content type', () => {
     ['Content-Type: application/json and Content-Length: 0', { 'content-type': 'application/json', 'content-length': '0' }],
     ['Content-Type: text/plain and Content-Length: 0', { 'content-type': 'text/plain', 'content-length': '0' }],
     ['Content-Type: application/x-www-form-urlencoded and Content-Length: 0', { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '0' }],
+    ['Content-Type: application/json and an empty chunked body (Transfer-Encoding: chunked, then 0 CRLF CRLF)', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }],
+    ['Content-Type: application/x-www-form-urlencoded and an empty chunked body', { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' }],
   ] as const) {
     it(`CTI DELETE deletes with ${label}`, async () => {
       const key = await store('1234567890');
@@ -104,6 +108,33 @@ describe('an empty body is no body, whatever its content type', () => {
     const answer = await send(`${hub.url}/cticache/DNIS-ANI/${key}`, 'DELETE', { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' }, 'a=1');
     expect(answer.status).toBe(415);
     expect((await send(`${hub.url}/cticache/DNIS-ANI/${key}`, 'GET', { authorization: BASIC })).status).toBe(200);
+  });
+
+  it('a chunked, non-empty body on a bodiless route is still parsed (and refused when malformed)', async () => {
+    const key = await store('5234567890');
+    const answer = await send(`${hub.url}/cticache/DNIS-ANI/${key}`, 'DELETE', { authorization: BASIC, 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, '{"not json');
+    expect(answer.status).toBe(400);
+    expect(json(answer).error?.code).toBe('MALFORMED_JSON');
+    expect((await send(`${hub.url}/cticache/DNIS-ANI/${key}`, 'GET', { authorization: BASIC })).status).toBe(200);
+    const deleted = await send(`${hub.url}/cticache/DNIS-ANI/${key}`, 'DELETE', { authorization: BASIC, 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, '{}');
+    expect(deleted.status).toBe(200);
+  });
+
+  it("a body that stops arriving is the client's delay: 408 REQUEST_TIMEOUT, not 503, and nothing is created", async () => {
+    const socket = connect(Number(new URL(hub.url).port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const closed = once(socket, 'close');
+    const promised = JSON.stringify({ model: 'agent', 'post-url': `${receiver.url}?late` });
+    socket.write(`POST /v1/subscriptions HTTP/1.1\r\nHost: x\r\nAuthorization: ${BEARER}\r\nContent-Type: application/json\r\nContent-Length: ${promised.length}\r\n\r\n${promised.slice(0, 10)}`);
+    await closed;
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(text.toLowerCase()).toContain('connection: close');
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('REQUEST_TIMEOUT');
+    expect(body.error.message).toBe('the request body did not arrive within 2000 ms');
+    const list = await send(`${hub.url}/v1/subscriptions`, 'GET', { authorization: BEARER });
+    expect((JSON.parse(list.text) as { 'post-url': string }[]).filter((sub) => sub['post-url'].endsWith('?late'))).toEqual([]);
   });
 
   it('CTI GET carries an ETag (as the Express original does) and answers 304 to If-None-Match', async () => {

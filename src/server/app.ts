@@ -1,7 +1,8 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { bearerAuth, type TokenStore } from './auth.js';
 import type { HttpConfig } from '../config/schema.js';
@@ -20,25 +21,55 @@ export interface ServerOptions {
 /**
  * Many HTTP clients (IVR REST nodes, Express apps, generic SDKs) send `Content-Type:
  * application/json` with an empty body on GET, DELETE and bodiless POSTs. A route that declares no
- * body schema takes no body, so an empty one there is no body whatever its content type: the
- * header is dropped before Fastify picks a parser. Routes that take a body still answer an empty
- * one with a 400 naming the problem.
+ * body schema takes no body, so an empty one there is no body whatever its content type or
+ * framing: the header is dropped before Fastify picks a parser. Routes that take a body still
+ * answer an empty one with a 400 naming the problem.
  */
 function treatEmptyBodiesAsNone(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
     const headers = request.raw.headers;
-    if (headers['content-type'] !== undefined && request.routeOptions.schema?.body === undefined && declaresNoContent(headers)) {
+    if (headers['content-type'] !== undefined && takesNoBody(request) && declaresNoContent(headers)) {
       delete headers['content-type'];
     }
     done();
   });
+  // A chunked body (Transfer-Encoding) says how long it is only at its end: wait for its first
+  // bytes. An empty one is no body; otherwise its first chunk goes back to the stream for the parser.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const headers = request.raw.headers;
+    if (headers['content-type'] === undefined || headers['transfer-encoding'] === undefined || !takesNoBody(request)) return payload;
+    if (!(await hasBytes(payload))) {
+      delete headers['content-type'];
+      delete headers['transfer-encoding'];
+    }
+    return payload;
+  });
 }
+
+const takesNoBody = (request: FastifyRequest) => request.routeOptions.schema?.body === undefined;
 
 /** HTTP/1.1: no body when Content-Length is 0, or when neither Content-Length nor Transfer-Encoding is sent. */
 function declaresNoContent(headers: IncomingHttpHeaders): boolean {
   if (headers['transfer-encoding'] !== undefined) return false;
   const length = headers['content-length'];
   return length === undefined || length.trim() === '0';
+}
+
+/** Waits for the stream's first bytes (put back, unread) or its end without any. */
+function hasBytes(stream: Readable): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const settle = (outcome: () => void) => {
+      stream.off('readable', onReadable).off('end', onEnd).off('error', onError);
+      outcome();
+    };
+    const onReadable = () => {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk !== null) settle(() => (stream.unshift(chunk), resolve(true)));
+    };
+    const onEnd = () => settle(() => resolve(false));
+    const onError = (error: Error) => settle(() => reject(error));
+    stream.on('readable', onReadable).on('end', onEnd).on('error', onError);
+  });
 }
 
 /** The HTTP server: error mapping, bearer auth, OpenAPI + browsable reference at /docs, then the routes. */

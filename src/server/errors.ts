@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AuthError, AuthThrottledError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
+import type { FastifyRequest } from 'fastify';
+import { AuthError, AuthThrottledError, RequestTimeoutError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { fastifyValidationDetails } from '../validation.js';
 
 /** The one place where error codes become HTTP statuses; a code without a status does not compile. */
@@ -8,6 +9,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   DEPENDENCY_MISSING: 500,
   STARTUP_FAILED: 500,
   BAD_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
   VALIDATION_FAILED: 400,
   MALFORMED_JSON: 400,
   AUTH_REQUIRED: 401,
@@ -42,7 +44,8 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_JSON',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
-  // Only request paths waiting on Redis take that long (src/server/app.ts applyDeadline).
+  // With the body received, only request paths waiting on Redis take that long (src/server/app.ts
+  // applyDeadline); a body still arriving is the client's delay (see asClientDelay).
   FST_ERR_HANDLER_TIMEOUT: 'REDIS_UNAVAILABLE',
 };
 
@@ -51,8 +54,11 @@ export interface ErrorBody {
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | SwitchboardError, request, reply) => {
+  app.setErrorHandler((raised: FastifyError | SwitchboardError, request, reply) => {
+    const error = asClientDelay(raised, request);
     const { status, body } = toHttp(error);
+    // The rest of a late body may still be on its way: the connection cannot carry another request.
+    if (error instanceof RequestTimeoutError) reply.header('connection', 'close');
     // A typed 503 (pool exhausted, Redis away, spool full) is an expected answer, not a fault: no stack.
     if (status >= 500 && error instanceof SwitchboardError && status !== 500) request.log.warn({ code: error.code }, error.message);
     else if (status >= 500) request.log.error({ err: error }, 'request failed');
@@ -66,6 +72,15 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
   );
+}
+
+/**
+ * A route's deadline starts when its request does, so it can pass while the client is still
+ * sending the body. That is the client's delay (408), not Redis being away (503).
+ */
+function asClientDelay(error: FastifyError | SwitchboardError, request: FastifyRequest): FastifyError | SwitchboardError {
+  if (error instanceof SwitchboardError || error.code !== 'FST_ERR_HANDLER_TIMEOUT' || request.raw.complete) return error;
+  return new RequestTimeoutError(`the request body did not arrive within ${request.routeOptions.handlerTimeout} ms`, { cause: error });
 }
 
 export function toHttp(error: FastifyError | SwitchboardError): { status: number; body: ErrorBody } {
