@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
@@ -139,5 +140,34 @@ describe('switchboard listen / resend / trigger', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.output).toContain('unknown scenario "fire-drill"');
     await listener.stop();
+  });
+
+  it('waits for a hub that is not up yet: the reason once, with where to set the URL, then Ready', async () => {
+    // A peer that drops every connection, counting them: listen's retries, seen from outside.
+    let attempts = 0;
+    const dropper = createServer((socket) => {
+      attempts += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+    const port = (dropper.address() as AddressInfo).port;
+    const url = `http://127.0.0.1:${port}`;
+    const waiting = spawnCli(['listen', '--forward-to', receiver.url], { ...env, SWITCHBOARD_URL: url });
+    running.push(waiting);
+    await waitFor(() => attempts >= 3, 20_000, 'three attempts');
+    const errors = () => waiting.output().split('\n').filter((line) => line.includes('[ERROR]'));
+    expect(errors()).toHaveLength(1);
+    expect(errors()[0]).toMatch(new RegExp(`\\[ERROR\\] .*${port}.*\\(--url, SWITCHBOARD_URL\\); retrying until it answers`));
+    expect(waiting.output()).not.toMatch(/^\s+at /m);
+    await new Promise<void>((resolve) => dropper.close(() => resolve()));
+    // The hub comes up where listen was told to look: listen connects without being restarted.
+    const late = await startHub(redis.url, { http: { port } });
+    try {
+      await waitFor(() => waiting.output().includes(`Ready! Forwarding`), 20_000, 'listen to connect to the late hub');
+      expect(errors()).toHaveLength(1);
+    } finally {
+      await waiting.stop();
+      await late.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HubClient, HubError } from '@switchboard/client';
 import { ValidationError } from '../errors.js';
+import { describeCliError } from './errors.js';
 import { isModel, MODEL_EVENT_TYPES, MODELS, type Model } from '../webhooks/models.js';
 import { batchMessageId, generateSecret, parseSecret, signatureHeader } from '../webhooks/signing.js';
 import { readEventStream } from './event-stream.js';
@@ -145,6 +146,8 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
   let lastEventId: string | undefined;
   let ready = false;
   let delayMs = 500;
+  /** The last connection failure printed: the same one again while retrying adds nothing. */
+  let reported: string | undefined;
   while (!signal.aborted) {
     try {
       await readEventStream(url, connection.token, {
@@ -153,6 +156,10 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
         onPosition: (id) => {
           lastEventId = id;
           delayMs = 500;
+          if (reported !== undefined) {
+            reported = undefined;
+            if (ready) out.write(`${stamp()}  [INFO] reconnected; resuming after ${id}\n`);
+          }
           if (!ready) {
             ready = true;
             out.write(`Ready! Forwarding ${types ?? 'every event'} from ${new URL(connection.url).origin} to ${options.forwardTo}. Your webhook signing secret is ${secret} (^C to quit)\n`);
@@ -176,7 +183,9 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
     } catch (error) {
       if (error instanceof HubError && (error.status === 400 || error.status === 401 || error.status === 403)) throw error;
       if (signal.aborted) break;
-      out.write(`${stamp()}  [ERROR] ${(error as Error).message}; reconnecting\n`);
+      const problem = describeCliError(error);
+      if (problem !== reported) out.write(`${stamp()}  [ERROR] ${problem}; retrying until it answers (^C to quit)\n`);
+      reported = problem;
     }
     if (signal.aborted) break;
     await sleep(delayMs, undefined, { signal }).catch(() => undefined);
