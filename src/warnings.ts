@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as NodeJS.ErrnoException).code;
-  const own = error.message || (error.name === 'TimeoutError' ? 'Redis did not answer in time' : error.name);
+  // node-redis's TimeoutError leaves both `name` and `message` at their defaults: its class names it.
+  const kind = error.name === 'Error' ? error.constructor.name : error.name;
+  const own = error.message || (kind === 'TimeoutError' ? 'Redis did not answer in time' : kind);
   const withCode = code && !own.includes(code) ? `${own} (${code})` : own;
   return error.cause === undefined ? withCode : `${withCode}: ${describeError(error.cause)}`;
 }

@@ -98,7 +98,7 @@ export class Appender {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   /** A drain is retried every `drainRetryMs` while Redis is away: one warning per 30 s says so. */
-  private readonly drainWarnings: ThrottledWarnings;
+  private readonly warnings: ThrottledWarnings;
   private readonly onReady = () => {
     // A new connection: WAIT there does not cover writes made on the old one.
     if (this.unconfirmedRows) this.broken = true;
@@ -107,7 +107,7 @@ export class Appender {
 
   constructor(options: AppenderOptions) {
     this.options = options;
-    this.drainWarnings = new ThrottledWarnings(options.logger);
+    this.warnings = new ThrottledWarnings(options.logger);
     this.fenceKey = options.keys.writerFence(randomUUID());
     options.client.on('ready', this.onReady);
     options.metrics.spoolDepth.set(options.spool.depth);
@@ -243,10 +243,10 @@ export class Appender {
       metrics.redisWriteFailures.inc();
       faults?.observe(error);
       if (write.pending) {
-        logger.warn({ err: error, events: write.acceptances.length }, 'event-log write failed; spooling');
+        this.warnings.warn('event-log write failed; spooling', error, { events: write.acceptances.length });
         this.spoolAppends(write.pending, { inDoubt: true });
       } else {
-        this.drainWarnings.warn('spool drain write failed; retrying', error, { events: write.acceptances.length, spoolDepth: spool.depth });
+        this.warnings.warn('spool drain write failed; retrying', error, { events: write.acceptances.length, spoolDepth: spool.depth });
         this.pauseDrain();
       }
     } finally {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { LogEntry } from './codec.js';
 import { comparePositions, type LogReader } from './reader.js';
+import { ThrottledWarnings } from '../warnings.js';
 
 /** Receives log entries in order, each exactly once. */
 export interface FeedConsumer {
@@ -60,17 +61,22 @@ export class LogFeed {
   }
 
   private async run(): Promise<void> {
-    const { live, logger, blockMs = 1000 } = this.options;
+    const { live, blockMs = 1000 } = this.options;
+    const warnings = new ThrottledWarnings(this.options.logger);
     for (let delay = 100; !this.stop.signal.aborted && this.head === undefined; delay = Math.min(delay * 2, 2000)) {
       try {
         this.head = await live.head();
       } catch (error) {
-        logger.warn({ err: error }, 'log feed cannot read the event log yet; retrying');
+        // Closing destroys the connection under the read: that is no failure to report.
+        if (this.stop.signal.aborted) return;
+        warnings.warn('log feed cannot read the event log yet; retrying', error);
         await sleep(delay, undefined, { signal: this.stop.signal }).catch(() => undefined);
       }
     }
     if (this.head === undefined) return;
-    const onError = (error: Error) => logger.warn({ err: error }, 'log feed cannot read the event log; retrying');
+    const onError = (error: Error) => {
+      if (!this.stop.signal.aborted) warnings.warn('log feed cannot read the event log; retrying', error);
+    };
     for await (const entries of live.follow(this.head, { signal: this.stop.signal, blockMs, onError })) {
       this.head = (entries.at(-1) as LogEntry).position;
       for (const consumer of this.consumers) consumer.offer(entries);

@@ -6,6 +6,7 @@ import type { AcceptedEvent, CdrCreatedData } from '../events/catalogue.js';
 import { closeRedisClient, untilFirstConnect, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
+import { ThrottledWarnings } from '../warnings.js';
 import { EnigmaProfile } from './enigma.js';
 
 /** Log entries read per relay step; one script call pushes their messages. */
@@ -40,6 +41,7 @@ export class ListRelay {
   private readonly script = new LuaScript('relayPush');
   private readonly running = new Map<string, { stop: boolean; loop: Promise<void>; client: RedisClient }>();
   private closed = false;
+  private readonly warnings: ThrottledWarnings;
   /** Per list: the log entry id relayed last, as this node knows it. */
   readonly positions = new Map<string, string>();
 
@@ -48,7 +50,9 @@ export class ListRelay {
     private readonly openClient: (list: string) => RedisClient,
     private readonly keys: Keys,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.warnings = new ThrottledWarnings(logger);
+  }
 
   /**
    * Relays exactly these targets from now on: starts the new ones (their missing cursors are
@@ -99,7 +103,7 @@ export class ListRelay {
         if (!state.stop) this.positions.set(target.list, cursor);
       } catch (error) {
         if (state.stop) break;
-        this.logger.warn({ err: error, list: target.list }, 'list relay: step failed; retrying');
+        this.warnings.warn(`list relay: step for ${target.list} failed; retrying`, error, { list: target.list });
         cursor = undefined; // read it again: another hub may have moved it meanwhile
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
       }
@@ -222,11 +226,13 @@ export const listRelayComponent: ComponentFactory = async (context) => {
 
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  const registryWarnings = new ThrottledWarnings(log);
   const poll = async () => {
     try {
       await relay.sync(await targets());
     } catch (error) {
-      log.warn({ err: error }, 'list relay: cannot read the integrator registry; retrying');
+      // Closing destroys the connection under the read: that is no failure to report.
+      if (!closed) registryWarnings.warn('list relay: cannot read the integrator registry; retrying', error);
     }
     if (!closed) timer = setTimeout(() => void poll(), REGISTRY_POLL_MS);
   };

@@ -144,6 +144,8 @@ export class Dispatcher {
         this.options.changed();
         return;
       } catch (error) {
+        // Closing destroys the connection under the read: that is no failure to report.
+        if (this.stopped || work.closed) return;
         this.warnings.warn('webhook dispatcher cannot load subscriptions yet; retrying', error);
         await sleep(delay);
       }
@@ -201,7 +203,7 @@ export class Dispatcher {
   refresh(id: string): Promise<void> {
     const previous = this.refreshing.get(id) ?? Promise.resolve();
     const next = previous.then(() => this.reload(id)).catch((error: unknown) => {
-      this.options.logger.warn({ err: error, subscription: id }, 'webhook subscription reload failed');
+      this.warnings.warn('webhook subscription reload failed', error, { subscription: id });
     });
     this.refreshing.set(id, next);
     void next.finally(() => {

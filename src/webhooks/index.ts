@@ -137,6 +137,9 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     },
     async close() {
       unsubscribe();
+      // With Redis away nothing can be handed over (the leases run out on their own, as after a
+      // crash): waiting on queued commands would only hold the shutdown for their timeouts.
+      if (!work.isReady) work.destroy();
       // Planned: hand every subscription over (drained), then stop whatever is left.
       await owner.close();
       await dispatcher.stop();

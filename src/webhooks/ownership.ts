@@ -199,7 +199,7 @@ export class Ownership {
         }),
       );
     } catch (error) {
-      this.warnings.warn('webhook ownership tick failed', error);
+      if (!this.stopped) this.warnings.warn('webhook ownership tick failed', error);
     } finally {
       for (const [id, held] of this.held) {
         if (performance.now() - held.renewedAt > ttlMs - margin) this.drop(id, 'not renewed within the ttl');
@@ -257,7 +257,7 @@ export class Ownership {
       logger.info({ subscription: id, to: to || undefined, reason }, 'webhook subscription handed over');
     } catch (error) {
       // The lease then expires: the next owner takes over as after a crash, from the same cursor.
-      logger.warn({ err: error, subscription: id }, 'webhook handover could not release the lease; it will expire');
+      this.warnings.warn('webhook handover could not release the lease; it will expire', error, { subscription: id });
     }
     this.held.delete(id);
   }
