@@ -1,5 +1,5 @@
-// CTI cache (issue 5): POST / GET / DELETE requests/s and p99 of Switchboard beside, in the same
-// run and on the same machine, the seed's own design (Express + node-redis, bench/baseline/
+// CTI cache: POST / GET / DELETE requests/s and p99 of Switchboard beside, in the same
+// run and on the same machine, the original Express design (docs/contracts/cti-cache.md) with node-redis ( bench/baseline/
 // cti-express.mjs) and bare node:http + one Redis call (bench/baseline/cti-bare-http.mjs).
 // Each server runs in its own child process with its own fresh redis-server; autocannon drives
 // them from this process. Switchboard does more per request than both: an atomic Lua allocation
@@ -218,7 +218,7 @@ try {
 
 for (const op of ['POST', 'GET', 'DELETE']) {
   const ours = results.Switchboard[op];
-  report({ name: `CTI ${op} req/s vs the seed design`, value: ours.rps, unit: 'req/s', ceilingName: 'Express + node-redis', ceiling: results.Express[op].rps, goal: '≥ 2.5' });
+  report({ name: `CTI ${op} req/s vs the Express design`, value: ours.rps, unit: 'req/s', ceilingName: 'Express + node-redis', ceiling: results.Express[op].rps, goal: '≥ 2.5' });
   report({ name: `CTI ${op} req/s vs bare node:http + 1 Redis call`, value: ours.rps, unit: 'req/s', ceilingName: 'bare node:http', ceiling: results['bare http'][op].rps, goal: '≥ 0.9' });
   report({ name: `CTI ${op} p99 latency`, value: ours.p99, unit: 'ms', ceilingName: 'Express p99', ceiling: results.Express[op].p99, goal: 'lower' });
   report({ name: `CTI ${op} p99 latency`, value: ours.p99, unit: 'ms', ceilingName: 'bare node:http p99', ceiling: results['bare http'][op].p99, goal: 'lower' });

@@ -1,4 +1,4 @@
-// Intake benchmarks (issue 2). Every figure is printed beside a ceiling measured in the same run.
+// Intake benchmarks. Every figure is printed beside a ceiling measured in the same run.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';

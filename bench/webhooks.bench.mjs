@@ -1,4 +1,4 @@
-// Event-subscription (webhook) benchmarks (issue 4). Each figure is printed beside the raw undici
+// Event-subscription (webhook) benchmarks. Each figure is printed beside the raw undici
 // Pool ceiling measured in the same run against the same receiver (a child process).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

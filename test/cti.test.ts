@@ -9,7 +9,7 @@ import { startHub, TEST_TOKEN } from './helpers/hub.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { sleep } from './helpers/wait.js';
 
-// curl --user "username:password", as in seed 004.
+// curl --user "username:password", as in the session of docs/contracts/cti-cache.md.
 const SEED_AUTH = `Basic ${Buffer.from('username:password').toString('base64')}`;
 
 interface Answer {
@@ -38,7 +38,7 @@ const post = (base: string, body: unknown, authorization?: string) =>
 const get = (base: string, key: string) => call(`${base}/cticache/DNIS-ANI/${key}`);
 const del = (base: string, key: string) => call(`${base}/cticache/DNIS-ANI/${key}`, { method: 'DELETE' });
 
-describe('CTI call-data cache (seed 004)', () => {
+describe('CTI call-data cache (docs/contracts/cti-cache.md)', () => {
   let redis: TestRedis;
   let hub: Hub;
   let client: Awaited<ReturnType<typeof connectClient>>;
@@ -73,7 +73,7 @@ describe('CTI call-data cache (seed 004)', () => {
     await redis?.close();
   });
 
-  it('replays the seed session: POST 201 with Location, GET 200, DELETE 200, then 404', async () => {
+  it('replays the documented session: POST 201 with Location, GET 200, DELETE 200, then 404', async () => {
     const created = await post(hub.url, '{"value" : "12345678", "ani" : "1234567890"}');
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe('/cticache/DNIS-ANI/5551234568:1234567890');

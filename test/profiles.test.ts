@@ -129,7 +129,7 @@ describe('Enigma and Newfies outputs', () => {
       { type: 'call.connected', data: { call_id: '276548', agent: 'tenant-1@areski', caller_name: 'Zoë' } },
     ]);
     const messages = (await newfies.waitFor(3)).map((entry) => entry.message);
-    // The documented examples (seed 003), byte for byte.
+    // The documented examples (docs/contracts/newfies.md), byte for byte.
     expect(messages[0]).toBe(
       '{"Offering-Call-Agent:" : {"callrequest_id": "276547", "CC_Agent": "tenant-1@areski", "campaign_id": "295", "CC_Member_CID_Name": "Outbound Call", "CC_Agent_System": "single_box", "phonenumber": "34650844400", "callerid_number": "34650844400", "CC_Member_Session_UUID": "4dbd89c2-8e54-43a6-a0b4-a7d26b09ae6c", "CC_Member_UUID": "33e7df24-133c-47c1-9aec-b985d507d43e", "CC_Member_CID_Number": "34650110022", "CC_Queue": "tenant-1@areski-queue"}}',
     );

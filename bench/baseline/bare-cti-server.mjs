@@ -1,5 +1,5 @@
 // The bare node:http side shared by the bare ceilings (cti-bare-http.mjs, cti-bare-scripts.mjs):
-// the seed's routes, status codes and bodies, a string compare for Basic auth, no validation
+// the contract's routes (docs/contracts/cti-cache.md), status codes and bodies, a string compare for Basic auth, no validation
 // beyond what the routes need. Each ceiling brings its own Redis work as `backend`:
 //   store(ani, valueJson) → Promise<dnis>; fetch(key) and take(key) → Promise<valueJson | null>,
 //   where key is "<dnis>:<ani>".

@@ -1,4 +1,4 @@
-// Baseline: the seed's own design (seed 004, "CTI with Node + Redis"): Express + a Redis client,
+// Baseline: the CTI cache's original design (docs/contracts/cti-cache.md): Express + a Redis client,
 // HTTP Basic auth against a configured user, a DNIS picked round-robin from an in-memory pool
 // (one process only: nothing stops two nodes handing out the same DNIS), SET with EX for expiry,
 // GET to fetch, GETDEL to fetch and delete. Same routes, status codes and bodies as Switchboard.
