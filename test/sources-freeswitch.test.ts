@@ -162,7 +162,7 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     ];
   }
 
-  it('turns the CC-* headers of docs/contracts/newfies.md's example and variables into the same callcenter_events payload', async () => {
+  it("turns the CC-* headers of docs/contracts/newfies.md's example and variables into the same callcenter_events payload", async () => {
     const { fake, ofType } = await setup();
     const subscriber = await connectClient(redis.url);
     const messages: string[] = [];
