@@ -17,9 +17,9 @@ async function api(hub: Hub, method: string, path: string, body?: unknown) {
 
 const campaign = (name: string, n: number) => ({ type: 'campaign.status_changed', scope: { domain: name }, data: { campaign: name, status: 'started', ref: String(n) } });
 
-/** Creates a campaign subscription for one domain and waits until this node owns it. */
-async function subscribe(hub: Hub, receiver: Receiver, domain: string) {
-  const created = await api(hub, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?d=${domain}`, domain });
+/** Creates a campaign subscription for one domain (`as` tells two apart) and waits until this node owns it. */
+async function subscribe(hub: Hub, receiver: Receiver, domain: string, as = 'd') {
+  const created = await api(hub, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?${as}=${domain}`, domain });
   expect(created.status).toBe(200);
   const id = created.body.id as string;
   await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 20_000 }).not.toBe('');
@@ -112,8 +112,11 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     receiver.reply = (post) => (post.headers['x-correlation-id'] === sub.id && gone ? { status: 410 } : { status: 200 });
     await postEvents(hub.url, campaign('gone.example', 1));
     await expect.poll(sub.get, { timeout: 20_000 }).toMatchObject({ status: 'disabled', 'posts-count': 1, 'error-count': 1 });
+    // A second subscription to the same events is the fence: once it has event 2, the dispatcher
+    // has offered event 2 to the disabled one too.
+    const fence = await subscribe(hub, receiver, 'gone.example', 'fence');
     await postEvents(hub.url, campaign('gone.example', 2));
-    await sleep(400);
+    await receiver.waitFor(() => refsIn(postsTo(receiver, fence.id)).includes('2'));
     expect(postsTo(receiver, sub.id)).toHaveLength(1);
     const disabled = await logEvents(redis.url, hub.context.keys.eventLog, 'subscription.disabled');
     expect(disabled.find((event) => event.data.subscription_id === sub.id)?.data).toMatchObject({ status: 'disabled', reason: expect.stringContaining('410') });
