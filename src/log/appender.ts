@@ -97,7 +97,7 @@ export class Appender {
   private drainRetry: NodeJS.Timeout | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  /** A drain is retried every `drainRetryMs` while Redis is away: one warning per 30 s says so. */
+  /** Writes fail, and the drain retries every `drainRetryMs`, while Redis is away: one warning per 30 s of each says so. */
   private readonly warnings: ThrottledWarnings;
   private readonly onReady = () => {
     // A new connection: WAIT there does not cover writes made on the old one.

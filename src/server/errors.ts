@@ -1,5 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, AuthThrottledError, RequestTimeoutError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { fastifyValidationDetails } from '../validation.js';
 
