@@ -61,11 +61,12 @@ function tokenOption(hub: Hub, env: NodeJS.ProcessEnv): string {
   return env.SWITCHBOARD_API_TOKEN ? ' --token "$SWITCHBOARD_API_TOKEN"' : ' --token <a token with the ingest role>';
 }
 
-/** How the user can run this CLI again: `switchboard` when installed, else the script's path from here. */
+/** How the user can run this CLI again: `switchboard` when installed, else the script's path from here (absolute from outside the checkout). */
 function commandName(script: string): string {
   if (basename(script) === 'switchboard') return 'switchboard';
   const path = relative(process.cwd(), script);
-  return path.startsWith('.') || path.startsWith('/') ? path : `./${path}`;
+  if (path.startsWith('..') || path.startsWith('/')) return script;
+  return `./${path}`;
 }
 
 /** The tail options that reach the hub's Redis (passwords left out). */
