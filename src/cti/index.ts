@@ -7,7 +7,7 @@ import { CtiEventRenderer } from './events.js';
 import { parsePools, type CtiPool } from './pools.js';
 import { ctiRoutes, type CtiRouteEvents } from './routes.js';
 import { CtiStore } from './store.js';
-import { describeError } from '../warnings.js';
+import { ThrottledWarnings } from '../warnings.js';
 
 /** Pool status is read from Redis at most this often, however many scrapes and probes ask. */
 const STATUS_MAX_AGE_MS = 1000;
@@ -29,7 +29,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
   const store = new CtiStore(redis, context.keys, events, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {
     // Redis may come up later: the first allocation syncs the pool then.
-    logger.warn({ reason: describeError(error) }, `cti: could not write the pools to Redis yet: ${describeError(error)}`);
+    new ThrottledWarnings(logger).warn('cti: could not write the pools to Redis yet', error);
   });
   for (const pool of pools.byName.values()) metrics.numbers.set({ pool: pool.name }, pool.numbers.length);
 
