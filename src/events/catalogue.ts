@@ -135,11 +135,15 @@ const CdrCreated = submittedData({
   /** null: the callee hung up in queue, before reaching an agent. */
   agent: Type.Optional(Type.Union([Text(128), Type.Null()])),
   campaign: Type.Optional(Text(128)),
+  /** The queue the call waited in (the last one, after a transfer between queues). */
+  queue: Type.Optional(Text(128)),
   contact_ref: Type.Optional(Text()),
   dial_number: Type.Optional(Text(64)),
   answered_at: Type.Optional(Timestamp),
   ended_at: Type.Optional(Timestamp),
   duration_s: Type.Optional(Seconds),
+  /** Seconds the caller waited in queue before an agent answered or the caller gave up. */
+  wait_s: Type.Optional(Seconds),
   talk_s: Type.Optional(Seconds),
   hold_s: Type.Optional(Seconds),
   q850_cause: Type.Optional(Type.Integer({ minimum: 0, maximum: 999 })),
