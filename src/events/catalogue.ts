@@ -56,6 +56,11 @@ const AgentStatusChanged = submittedData({
   status: oneOf(AGENT_STATUSES),
   status_raw: Type.Optional(Text()),
   campaign: Type.Optional(Text(128)),
+  /**
+   * Every queue the agent is a member of after this change, as the PBX knows it (a PBX source
+   * always sends it; [] once the agent left every queue). Absent: membership is unknown/unchanged.
+   */
+  queues: Type.Optional(Type.Array(Text(128), { maxItems: 1000, uniqueItems: true })),
   reason: Type.Optional(Text()),
   name: Type.Optional(Text()),
   ref: Type.Optional(Text()),
