@@ -4,9 +4,9 @@ import { waitFor } from './helpers/wait.js';
 
 type Flushed = { root: string; legs: string[] };
 
-function records(settleMs: number, maxCalls = 100) {
+function records(settleMs: number, maxCalls = 100, maxOpenMs = 600_000) {
   const flushed: Flushed[] = [];
-  const calls = new CallRecords<string>({ settleMs, maxCalls, flush: (root, legs) => flushed.push({ root, legs }) });
+  const calls = new CallRecords<string>({ settleMs, maxCalls, maxOpenMs, flush: (root, legs) => flushed.push({ root, legs }) });
   return { calls, flushed };
 }
 
@@ -75,6 +75,20 @@ describe('CallRecords: one record per call, after its last leg and a settle wind
     // 'never-ended' was evicted with no ended leg: nothing to write.
     expect(flushed).toHaveLength(1);
     expect(calls.size).toBe(2);
+  });
+
+  it('a leg whose end was lost holds its call at most maxOpenMs after a leg last ended', async () => {
+    const { calls, flushed } = records(10, 100, 150);
+    calls.legStarted('lost', 'caller');
+    calls.legStarted('lost', 'agent');
+    calls.legEnded('lost', 'caller', 'caller');
+    // A call that settles normally meanwhile is not held up by the other's deadline.
+    calls.legEnded('normal', 'caller', 'normal caller');
+    await waitFor(() => flushed.length === 1, 5_000, 'the settled call');
+    expect(flushed).toEqual([{ root: 'normal', legs: ['normal caller'] }]);
+    await waitFor(() => flushed.length === 2, 5_000, 'the call whose agent leg never ended');
+    expect(flushed[1]).toEqual({ root: 'lost', legs: ['caller'] });
+    expect(calls.size).toBe(0);
   });
 
   it('flushAll hands over every call now (a PBX restart, the source closing), open legs or not', () => {

@@ -8,7 +8,8 @@
  *
  * Generic on purpose: the PBX's leg facts are opaque here, and merging them into a record is the
  * source's own business (its flush callback). Memory is bounded: past `maxCalls` calls in
- * progress, the oldest is handed over with the legs it has.
+ * progress, the oldest is handed over with the legs it has; and a leg whose end was lost (the
+ * PBX connection dropped meanwhile) holds its call at most `maxOpenMs` after a leg last ended.
  */
 
 export interface CallRecordsOptions<Facts> {
@@ -16,6 +17,8 @@ export interface CallRecordsOptions<Facts> {
   settleMs: number;
   /** Calls held at once; the oldest is flushed early past this. */
   maxCalls: number;
+  /** A call is handed over at most this long after a leg of it last ended, legs still open or not. */
+  maxOpenMs: number;
   /** Receives each call once: its root id and its ended legs, in the order they ended. */
   flush: (root: string, legs: Facts[]) => void;
 }
@@ -27,12 +30,19 @@ interface PendingCall<Facts> {
   ended: Map<string, Facts>;
   /** When the call is handed over, once no leg is open. */
   dueAt: number | undefined;
+  /** When the call is handed over whatever is open: `maxOpenMs` after a leg last ended. */
+  deadline: number | undefined;
 }
+
+/** Calls due at a time; each queue's delay is constant, so entries are pushed in time order. */
+type DueQueue = { root: string; at: number }[];
 
 export class CallRecords<Facts> {
   private readonly calls = new Map<string, PendingCall<Facts>>();
-  /** Calls waiting for their settle window, in the order they became due (the window is constant, so the order is by time). */
-  private readonly due: { root: string; dueAt: number }[] = [];
+  /** Calls waiting for their settle window. */
+  private readonly settling: DueQueue = [];
+  /** Calls waiting for their `maxOpenMs` deadline. */
+  private readonly deadlines: DueQueue = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: CallRecordsOptions<Facts>) {}
@@ -50,9 +60,13 @@ export class CallRecords<Facts> {
     const call = this.call(root);
     call.open.delete(legId);
     call.ended.set(legId, facts);
-    if (call.open.size > 0) return;
-    call.dueAt = Date.now() + this.options.settleMs;
-    this.due.push({ root, dueAt: call.dueAt });
+    const now = Date.now();
+    call.deadline = now + this.options.maxOpenMs;
+    this.deadlines.push({ root, at: call.deadline });
+    if (call.open.size === 0) {
+      call.dueAt = now + this.options.settleMs;
+      this.settling.push({ root, at: call.dueAt });
+    }
     this.arm();
   }
 
@@ -60,7 +74,8 @@ export class CallRecords<Facts> {
   flushAll(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.due.length = 0;
+    this.settling.length = 0;
+    this.deadlines.length = 0;
     for (const root of [...this.calls.keys()]) this.hand(root);
   }
 
@@ -72,7 +87,7 @@ export class CallRecords<Facts> {
   private call(root: string): PendingCall<Facts> {
     let call = this.calls.get(root);
     if (!call) {
-      call = { open: new Set(), ended: new Map(), dueAt: undefined };
+      call = { open: new Set(), ended: new Map(), dueAt: undefined, deadline: undefined };
       this.calls.set(root, call);
       if (this.calls.size > this.options.maxCalls) this.hand(this.calls.keys().next().value as string);
     }
@@ -87,20 +102,28 @@ export class CallRecords<Facts> {
   }
 
   private arm(): void {
-    if (this.timer || this.due.length === 0) return;
-    this.timer = setTimeout(() => this.flushDue(), Math.max(0, this.due[0]!.dueAt - Date.now()));
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const next = Math.min(this.settling[0]?.at ?? Infinity, this.deadlines[0]?.at ?? Infinity);
+    if (next === Infinity) return;
+    this.timer = setTimeout(() => this.flushDue(), Math.max(0, next - Date.now()));
     // Settling calls never keep the process alive: a closing source flushes them itself.
     this.timer.unref();
   }
 
   private flushDue(): void {
-    this.timer = undefined;
     const now = Date.now();
-    while (this.due.length > 0 && this.due[0]!.dueAt <= now) {
-      const { root, dueAt } = this.due.shift()!;
-      // A leg that started or ended since made this entry stale: the call's current entry decides.
-      if (this.calls.get(root)?.dueAt === dueAt) this.hand(root);
-    }
+    // An entry made stale by a later leg (a new start, a later end) no longer matches its call.
+    this.take(this.settling, now, (call, at) => call.dueAt === at);
+    this.take(this.deadlines, now, (call, at) => call.deadline === at);
     this.arm();
+  }
+
+  private take(queue: DueQueue, now: number, current: (call: PendingCall<Facts>, at: number) => boolean): void {
+    while (queue.length > 0 && queue[0]!.at <= now) {
+      const { root, at } = queue.shift()!;
+      const call = this.calls.get(root);
+      if (call && current(call, at)) this.hand(root);
+    }
   }
 }

@@ -30,6 +30,12 @@ interface PendingCommand {
 
 /** Calls whose legs are collected at once; past this the oldest call's record is written early. */
 const MAX_CALLS_IN_PROGRESS = 50_000;
+/**
+ * A leg whose hangup was lost (the connection dropped meanwhile) holds its call's record this long
+ * after the call's last hangup. Longer than any leg outlives the others in practice (a caller sent
+ * on to a survey after the agent hung up).
+ */
+const MAX_OPEN_AFTER_HANGUP_MS = 3_600_000;
 
 /** An answer not received in this time means the connection is broken. */
 const COMMAND_TIMEOUT_MS = 15_000;
@@ -65,6 +71,7 @@ export class FreeswitchSource extends PbxSource {
       this.calls = new CallRecords<FreeswitchLeg>({
         settleMs: config.cdrSettleMs,
         maxCalls: MAX_CALLS_IN_PROGRESS,
+        maxOpenMs: MAX_OPEN_AFTER_HANGUP_MS,
         flush: (root, legs) => {
           const record = callRecord(root, legs);
           if (record) this.emit([record]);
