@@ -200,7 +200,7 @@ describe('FreeSWITCH source on recordings of real traffic and on mod_callcenter 
         // Abandoned call: the IVR answered, the caller waits from 32 s and hangs up at 60 s while 1001 rings.
         cc(32, { ...memberB, 'CC-Action': 'member-queue-start', ...callerChannel(ABANDONED.session, '5559876', { answer_epoch: epoch(31) }) }),
         cc(33, { ...memberB, 'CC-Action': 'agent-offering', 'CC-Agent': '1001@default', 'CC-Agent-Type': 'callback', 'CC-Agent-System': 'single_box', 'CC-Member-DNIS': '7000' }),
-        cc(60, { ...memberB, 'CC-Action': 'member-queue-end', 'CC-Member-Leaving-Time': epoch(60), 'CC-Member-Joined-Time': epoch(32), 'CC-Cause': 'Cancel', 'CC-Cancel-Reason': 'BREAK_OUT', ...callerChannel(ABANDONED.session, '5559876', {}) }),
+        cc(60, { ...memberB, 'CC-Action': 'member-queue-end', 'CC-Member-Leaving-Time': epoch(60), 'CC-Member-Joined-Time': epoch(32), 'CC-Cause': 'Cancel', 'CC-Cancel-Reason': 'BREAK_OUT', ...callerChannel(ABANDONED.session, '5559876', {}), 'Channel-Call-State': 'HANGUP', 'Answer-State': 'hangup' }),
         hangup(60, 'NORMAL_CLEARING', callerChannel(ABANDONED.session, '5559876', {
           cc_side: 'member', cc_member_uuid: ABANDONED.member, cc_queue_joined_epoch: epoch(32), cc_queue: QUEUE, cc_queue_canceled_epoch: epoch(60), cc_cause: 'cancel', cc_cancel_reason: 'BREAK_OUT',
           hangup_cause_q850: '16', sip_term_status: '200', sip_hangup_disposition: 'recv_bye', start_epoch: epoch(30), answer_epoch: epoch(31), end_epoch: epoch(60), duration: '30', billsec: '29', hold_accum_seconds: '0',
@@ -232,7 +232,7 @@ describe('FreeSWITCH source on recordings of real traffic and on mod_callcenter 
         ['call.offered', ABANDONED.session],
         ['call.abandoned', ABANDONED.session],
       ]);
-      expect(logged.find((event) => event.type === 'call.abandoned')!.data).toMatchObject({ queue: QUEUE, reason: 'break_out', reason_raw: 'BREAK_OUT', wait_s: 28 });
+      expect(logged.find((event) => event.type === 'call.abandoned')!.data).toMatchObject({ queue: QUEUE, reason: 'caller_hungup', reason_raw: 'BREAK_OUT', wait_s: 28 });
 
       const records = Object.fromEntries(logged.filter((event) => event.type === 'cdr.created').map((event) => [event.data.call_id, event]));
       expect(records[ANSWERED.session]).toMatchObject({ id: `fs:${CORE}:cdr:${ANSWERED.session}`, source: 'fs1' });

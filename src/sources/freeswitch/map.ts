@@ -187,7 +187,8 @@ export class FreeswitchMapper {
     const leaving = nonNegativeInt(event['CC-Member-Leaving-Time']);
     const data = compact({
       ...this.callFields(event),
-      reason: (raw && FREESWITCH_CANCEL_REASON[raw]) ?? 'other',
+      // mod_callcenter reports a caller who hung up as BREAK_OUT; the event's channel data shows the hangup.
+      reason: raw === 'BREAK_OUT' && event['Answer-State'] === 'hangup' ? 'caller_hungup' : ((raw && FREESWITCH_CANCEL_REASON[raw]) ?? 'other'),
       reason_raw: raw,
       abandoned_at: epochSecondsToIso(event['CC-Member-Leaving-Time']) ?? time,
       wait_s: joined && leaving && leaving >= joined ? leaving - joined : undefined,
