@@ -30,20 +30,21 @@ interface PendingCall<Facts> {
   ended: Map<string, Facts>;
   /** When the call is handed over, once no leg is open. */
   dueAt: number | undefined;
-  /** When the call is handed over whatever is open: `maxOpenMs` after a leg last ended. */
-  deadline: number | undefined;
+  /** When a leg last ended: `maxOpenMs` later the call is handed over whatever is open. */
+  lastEndAt: number | undefined;
 }
 
-/** Calls due at a time; each queue's delay is constant, so entries are pushed in time order. */
-type DueQueue = { root: string; at: number }[];
+/** How often calls held by a lost leg are looked for, at most. */
+const SWEEP_EVERY_MS = 60_000;
 
 export class CallRecords<Facts> {
   private readonly calls = new Map<string, PendingCall<Facts>>();
-  /** Calls waiting for their settle window. */
-  private readonly settling: DueQueue = [];
-  /** Calls waiting for their `maxOpenMs` deadline. */
-  private readonly deadlines: DueQueue = [];
+  /** Calls waiting for their settle window, in the order they became due (the window is constant, so the order is by time). */
+  private readonly settling: { root: string; at: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  /** Runs while a call has an ended leg and an open one: looks for legs whose end was lost. */
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: CallRecordsOptions<Facts>) {}
 
@@ -60,13 +61,13 @@ export class CallRecords<Facts> {
     const call = this.call(root);
     call.open.delete(legId);
     call.ended.set(legId, facts);
-    const now = Date.now();
-    call.deadline = now + this.options.maxOpenMs;
-    this.deadlines.push({ root, at: call.deadline });
-    if (call.open.size === 0) {
-      call.dueAt = now + this.options.settleMs;
-      this.settling.push({ root, at: call.dueAt });
+    call.lastEndAt = Date.now();
+    if (call.open.size > 0) {
+      this.sweepLater();
+      return;
     }
+    call.dueAt = call.lastEndAt + this.options.settleMs;
+    this.settling.push({ root, at: call.dueAt });
     this.arm();
   }
 
@@ -74,8 +75,9 @@ export class CallRecords<Facts> {
   flushAll(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.settling.length = 0;
-    this.deadlines.length = 0;
     for (const root of [...this.calls.keys()]) this.hand(root);
   }
 
@@ -87,7 +89,7 @@ export class CallRecords<Facts> {
   private call(root: string): PendingCall<Facts> {
     let call = this.calls.get(root);
     if (!call) {
-      call = { open: new Set(), ended: new Map(), dueAt: undefined, deadline: undefined };
+      call = { open: new Set(), ended: new Map(), dueAt: undefined, lastEndAt: undefined };
       this.calls.set(root, call);
       if (this.calls.size > this.options.maxCalls) this.hand(this.calls.keys().next().value as string);
     }
@@ -102,28 +104,45 @@ export class CallRecords<Facts> {
   }
 
   private arm(): void {
+    const next = this.settling[0]?.at;
+    // Entries join the queue in time order: the timer set for the earliest one usually stands.
+    if (next === undefined || (this.timer && this.timerAt <= next)) return;
     clearTimeout(this.timer);
-    this.timer = undefined;
-    const next = Math.min(this.settling[0]?.at ?? Infinity, this.deadlines[0]?.at ?? Infinity);
-    if (next === Infinity) return;
+    this.timerAt = next;
     this.timer = setTimeout(() => this.flushDue(), Math.max(0, next - Date.now()));
     // Settling calls never keep the process alive: a closing source flushes them itself.
     this.timer.unref();
   }
 
   private flushDue(): void {
+    this.timer = undefined;
     const now = Date.now();
-    // An entry made stale by a later leg (a new start, a later end) no longer matches its call.
-    this.take(this.settling, now, (call, at) => call.dueAt === at);
-    this.take(this.deadlines, now, (call, at) => call.deadline === at);
+    while (this.settling.length > 0 && this.settling[0]!.at <= now) {
+      const { root, at } = this.settling.shift()!;
+      // A leg that started or ended since made this entry stale: the call's current entry decides.
+      if (this.calls.get(root)?.dueAt === at) this.hand(root);
+    }
     this.arm();
   }
 
-  private take(queue: DueQueue, now: number, current: (call: PendingCall<Facts>, at: number) => boolean): void {
-    while (queue.length > 0 && queue[0]!.at <= now) {
-      const { root, at } = queue.shift()!;
-      const call = this.calls.get(root);
-      if (call && current(call, at)) this.hand(root);
+  private sweepLater(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), Math.min(this.options.maxOpenMs, SWEEP_EVERY_MS));
+    this.sweeper.unref();
+  }
+
+  /** Hands over the calls a leg has held open `maxOpenMs` since their last hangup; stops once none is held so. */
+  private sweep(): void {
+    const now = Date.now();
+    let held = 0;
+    for (const [root, call] of this.calls) {
+      if (call.open.size === 0 || call.lastEndAt === undefined) continue;
+      if (now - call.lastEndAt >= this.options.maxOpenMs) this.hand(root);
+      else held += 1;
+    }
+    if (held === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
     }
   }
 }
