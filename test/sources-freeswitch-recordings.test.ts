@@ -279,6 +279,18 @@ describe('FreeSWITCH source on recordings of real traffic and on mod_callcenter 
       // Two callers: the agent legs (one answered, two that rang) are never offered calls.
       expect(queue).toMatchObject({ offered: 2, answered: 1, abandoned: 1, waiting: 0 });
       expect(body.totals).toMatchObject({ offered: 2, answered: 1, abandoned: 1 });
+
+      // Enigma's CDR list keeps its contract: the abandoned call has no extension.
+      // The list is shared by this file's hubs: this call's entries are those naming its sessions, oldest (BRPOP's next) last.
+      const enigma = async () =>
+        (await client.lRange('enigma:notifications:campaigns', 0, -1))
+          .map((entry) => (JSON.parse(entry) as { payload: Record<string, unknown> }).payload)
+          .filter((payload) => payload.call_ref === ANSWERED.session || payload.call_ref === ABANDONED.session);
+      await waitFor(async () => (await enigma()).length >= 2, 15_000, 'two Enigma CDRs');
+      expect((await enigma()).reverse().map((payload) => [payload.call_ref, payload.extension, payload.end_reason, payload.call_time])).toEqual([
+        [ANSWERED.session, '1000@default', 'callee_hungup', 86],
+        [ABANDONED.session, null, 'callee_hungup', 30],
+      ]);
     });
 
     it('per_leg: the caller who left the queue is abandoned (cc_cause is lower case, `cancel`), agent legs make no record', async () => {
