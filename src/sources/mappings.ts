@@ -62,6 +62,9 @@ export const ASTERISK_EVENTS: Readonly<Record<string, EventType>> = {
   QueueMemberPause: 'agent.status_changed',
   // Asterisk 1.8–11 name of QueueMemberPause.
   QueueMemberPaused: 'agent.status_changed',
+  // Log in and log out of a queue: the member's queues change, and with none left it is offline.
+  QueueMemberAdded: 'agent.status_changed',
+  QueueMemberRemoved: 'agent.status_changed',
   Cdr: 'cdr.created',
 };
 
@@ -88,6 +91,16 @@ export const ASTERISK_CDR_DISPOSITION: Readonly<Record<string, CdrDisposition>> 
   BUSY: 'busy',
   FAILED: 'failed',
   CONGESTION: 'error',
+};
+
+/**
+ * AgentComplete `Reason` → the call record's disposition for a call an agent served. The caller
+ * is the customer, the catalogue's callee; a transfer ends this agent's part, not the call.
+ */
+export const ASTERISK_COMPLETE_DISPOSITION: Readonly<Record<string, CdrDisposition>> = {
+  caller: 'callee_hungup',
+  agent: 'agent_hungup',
+  transfer: 'answered',
 };
 
 /** AgentComplete `Reason` → who ended the call. */
