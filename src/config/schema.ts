@@ -336,10 +336,6 @@ export const FreeswitchSourceConfig = Type.Object(
      * this is only meaningful when subscribed to ALL; default: on exactly then.
      */
     detectSequenceGaps: Type.Optional(Type.Boolean()),
-    /** One `cdr.created` per call, its legs merged (`per_call`), or one per customer channel (`per_leg`): docs/sources.md. */
-    cdr: Type.Union([Type.Literal('per_call'), Type.Literal('per_leg')], { default: 'per_call' }),
-    /** Quiet time after a call's last leg ended before its record is written, so legs reported late still join it. */
-    cdrSettleMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 2000 }),
   },
   strict,
 );
