@@ -303,7 +303,7 @@ export class FreeswitchMapper {
       uuid,
       root,
       side,
-      customer: customer && number !== undefined,
+      customer: customer && Boolean(number),
       tracked: side !== undefined || queue !== undefined || callId !== undefined || root !== uuid,
       number,
       dialNumber: outbound ? event['Caller-Caller-ID-Number'] : event['Caller-Destination-Number'],
