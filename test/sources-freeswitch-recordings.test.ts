@@ -293,6 +293,41 @@ describe('FreeSWITCH source on recordings of real traffic and on mod_callcenter 
       ]);
     });
 
+    it('a dialler call that never reached a queue keeps its own causes: busy, with the SIP code and the Q.850 cause as recorded', async () => {
+      const { fake, log } = await setup();
+      const t = Math.floor(Date.now() / 1000) - 30;
+      const uuid = '5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9';
+      fake.send({
+        ...eventHeaders(CORE, 900, 'CHANNEL_HANGUP_COMPLETE', new Date((t + 4) * 1000)),
+        'Hangup-Cause': 'USER_BUSY',
+        'Unique-ID': uuid,
+        'Call-Direction': 'outbound',
+        'Caller-Caller-ID-Number': '34650110022',
+        'Caller-Destination-Number': '34650844400',
+        variable_direction: 'outbound',
+        variable_uuid: uuid,
+        variable_callrequest_id: '276548',
+        variable_campaign_id: '295',
+        variable_hangup_cause_q850: '17',
+        variable_sip_term_status: '486',
+        variable_start_epoch: String(t),
+        variable_answer_epoch: '0',
+        variable_end_epoch: String(t + 4),
+        variable_duration: '4',
+        variable_billsec: '0',
+      });
+      await waitFor(async () => (await log()).some((event) => event.type === 'cdr.created'), 15_000, 'the record');
+      expect((await log()).filter((event) => event.type === 'cdr.created').map((event) => [event.id, event.data])).toEqual([
+        [
+          `fs:${CORE}:cdr:${uuid}`,
+          {
+            call_id: '276548', campaign: '295', number: '34650844400', dial_number: '34650110022', direction: 'outbound', agent: null, disposition: 'busy',
+            dialed_at: new Date(t * 1000).toISOString(), ended_at: new Date((t + 4) * 1000).toISOString(), duration_s: 4, talk_s: 0, q850_cause: 17, sip_code: 486,
+          },
+        ],
+      ]);
+    });
+
     it('per_leg: the caller who left the queue is abandoned (cc_cause is lower case, `cancel`), agent legs make no record', async () => {
       const { fake, log } = await setup({ cdr: 'per_leg' });
       for (const event of flows()) fake.send(event);
