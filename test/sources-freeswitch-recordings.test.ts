@@ -251,7 +251,7 @@ describe('FreeSWITCH source on recordings of real traffic and on mod_callcenter 
         duration_s: 86,
         wait_s: 20,
         talk_s: 60,
-        // The agent put the caller on hold: the hold is on the agent's leg.
+        // The hold was counted on the agent's leg.
         hold_s: 12,
         disposition: 'callee_hungup',
         q850_cause: 16,
