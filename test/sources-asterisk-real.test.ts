@@ -358,7 +358,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
 
   it('Asterisk restarted mid-day: a restarted gap and resync, and the calls it dropped leave live state', async () => {
     const hub = await startPbxHub();
-    await originate('restart', '5551901', 60);
+    const callId = await originate('restart', '5551901', 60);
     await waitFor(async () => (await liveQueue(hub.url, 'restart'))?.waiting === 1, 20_000, 'the waiting caller');
     await asterisk.restart();
     await ami.close();
@@ -371,6 +371,10 @@ describe('Asterisk source against a real Asterisk 22', () => {
       'source.resynced:restarted',
     ]);
     await expectFiguresAgree(hub.url, 'restart', { waiting: 0, completed: 0 });
+    // The call Asterisk dropped is recorded as it was last heard of: queued, never answered.
+    const record = await waitForRecord(prefixOf(hub), callId);
+    expect(record.data).toMatchObject({ queue: 'restart', number: '5551901', agent: null, disposition: 'failed' });
+    expect(record.data).not.toHaveProperty('answered_at');
   });
 });
 

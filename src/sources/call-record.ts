@@ -12,6 +12,15 @@
  * PBX connection dropped meanwhile) holds its call at most `maxOpenMs` after a leg last ended.
  */
 
+/** Calls whose legs are collected at once; past this the oldest call's record is written early. */
+export const MAX_CALLS_IN_PROGRESS = 50_000;
+/**
+ * A leg whose hangup was lost (the connection dropped meanwhile) holds its call's record this long
+ * after the call's last hangup. Longer than any leg outlives the others in practice (a caller sent
+ * on to a survey after the agent hung up).
+ */
+export const MAX_OPEN_AFTER_HANGUP_MS = 3_600_000;
+
 export interface CallRecordsOptions<Facts> {
   /** Quiet time after the last leg ended before the call is handed over. */
   settleMs: number;
@@ -146,3 +155,6 @@ export class CallRecords<Facts> {
     }
   }
 }
+
+/** What a protocol's mapper needs to report legs as it hears them start and end. */
+export type LegTracker<Facts> = Pick<CallRecords<Facts>, 'legStarted' | 'legEnded'>;

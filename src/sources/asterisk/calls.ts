@@ -1,5 +1,6 @@
 import type { CdrDisposition } from '../../events/catalogue.js';
 import { ASTERISK_CDR_DISPOSITION, ASTERISK_COMPLETE_DISPOSITION, UNANSWERED_DISPOSITION_BY_Q850 } from '../mappings.js';
+import type { LegTracker } from '../call-record.js';
 import { nonNegativeInt, type SourceEvent } from '../source.js';
 
 type Headers = Record<string, string>;
@@ -14,11 +15,8 @@ export interface CallLegs {
   /** Channels (Uniqueid) seen alive, and those seen hung up. */
   channels: Set<string>;
   hungUp: Set<string>;
-  rootHungUp: boolean;
   /** A Hangup of any of its channels was heard (the `call` event class is on). */
   sawHangup: boolean;
-  /** CEL LINKEDID_END: Asterisk itself says the last channel of the call is gone. */
-  linkedidEnded: boolean;
   /** The root channel's Newchannel time: when the call was dialled. */
   startedMs: number | undefined;
   lastHangupMs: number | undefined;
@@ -50,16 +48,17 @@ export interface CallLegs {
 const MAX_CALLS = 50_000;
 
 /**
- * Gathers the legs of Asterisk calls, keyed by Linkedid, from the channel events (Newchannel,
- * Hangup, Hold, Unhold), the queue events, cdr_manager's per-leg `Cdr` and CEL `LINKEDID_END`,
- * and tells when a call is over: Asterisk said LINKEDID_END, or the root channel and every
- * channel seen have hung up. A pure structure; the source waits `cdrSettleMs` for trailing
- * `Cdr` events before it takes the record.
+ * Gathers what Asterisk says of its calls, keyed by Linkedid: the channel events (Newchannel,
+ * Hangup, Hold, Unhold), the queue events, cdr_manager's per-leg `Cdr` and CEL `LINKEDID_END`.
+ * Each channel is a leg reported to the source's `CallRecords` (src/sources/call-record.ts),
+ * which decides when the call is over (no channel left, plus `cdrSettleMs` for the trailing
+ * `Cdr` events) and then has the record taken.
  */
 export class CallAssembler {
   private readonly calls = new Map<string, CallLegs>();
   private readonly rootOfChannel = new Map<string, string>();
-  private readonly ended = new Set<string>();
+
+  constructor(private readonly legs: LegTracker<string>) {}
 
   /** The call a channel belongs to, learned from any event carrying Uniqueid and Linkedid. */
   rootOf(uniqueId: string): string | undefined {
@@ -80,15 +79,16 @@ export class CallAssembler {
       this.rootOfChannel.set(uniqueId, root);
       if (this.rootOfChannel.size > MAX_CALLS * 8) this.rootOfChannel.delete(this.rootOfChannel.keys().next().value as string);
     }
-    if (!call.hungUp.has(uniqueId)) call.channels.add(uniqueId);
+    if (!call.hungUp.has(uniqueId) && !call.channels.has(uniqueId)) {
+      call.channels.add(uniqueId);
+      this.legs.legStarted(root, uniqueId);
+    }
     if (uniqueId === root) {
       call.startedMs ??= headers.Event === 'Newchannel' ? timeMs : undefined;
       call.callerNumber ??= known(headers.CallerIDNum);
       call.callerName ??= known(headers.CallerIDName);
       if (headers.Event === 'Newchannel') call.dialled ??= known(headers.Exten);
     }
-    // A channel reappearing (a transfer into the call) reopens a call thought over.
-    if (headers.Event !== 'Hangup' && !call.linkedidEnded) this.ended.delete(root);
     return call;
   }
 
@@ -96,24 +96,20 @@ export class CallAssembler {
     const call = this.channel(headers, timeMs);
     const uniqueId = headers.Uniqueid ?? headers.UniqueID;
     if (!call || !uniqueId) return;
-    call.channels.delete(uniqueId);
-    call.hungUp.add(uniqueId);
     call.sawHangup = true;
     call.lastHangupMs = Math.max(call.lastHangupMs ?? 0, timeMs);
     this.closeHold(call, uniqueId, timeMs);
     if (uniqueId === call.root) {
-      call.rootHungUp = true;
       const cause = nonNegativeInt(headers.Cause);
       if (cause !== undefined && cause > 0) call.rootCause = cause;
     }
-    if (call.rootHungUp && call.channels.size === 0) this.ended.add(call.root);
+    this.legEnded(call, uniqueId);
   }
 
+  /** CEL LINKEDID_END: Asterisk itself says the call's last channel is gone. */
   linkedidEnd(root: string): void {
     const call = this.calls.get(root);
-    if (!call) return;
-    call.linkedidEnded = true;
-    this.ended.add(root);
+    if (call) this.endAll(call);
   }
 
   hold(headers: Headers, timeMs: number, held: boolean): void {
@@ -137,7 +133,7 @@ export class CallAssembler {
     if (headers.StartTime && (!call.cdrStart || headers.StartTime < call.cdrStart)) call.cdrStart = headers.StartTime;
     if (headers.EndTime && (!call.cdrEnd || headers.EndTime > call.cdrEnd)) call.cdrEnd = headers.EndTime;
     // Without channel events (an `Events:` class list without `call`), the root's own record ends the call.
-    if (uniqueId === root && !call.sawHangup) this.ended.add(root);
+    if (uniqueId === root && !call.sawHangup) this.endAll(call);
     return call;
   }
 
@@ -176,21 +172,6 @@ export class CallAssembler {
     }
   }
 
-  /** Calls that ended since the last call (the source starts their settle window). */
-  takeEnded(): string[] {
-    const roots = [...this.ended];
-    this.ended.clear();
-    return roots;
-  }
-
-  /** Whether the call is still over (no channel reappeared during the settle window). */
-  isOver(root: string): boolean {
-    const call = this.calls.get(root);
-    if (!call) return false;
-    if (call.linkedidEnded) return true;
-    return call.sawHangup ? call.rootHungUp && call.channels.size === 0 : call.rootCdr !== undefined;
-  }
-
   /** Removes the call and returns what was gathered. */
   take(root: string): CallLegs | undefined {
     const call = this.calls.get(root);
@@ -200,13 +181,9 @@ export class CallAssembler {
     return call;
   }
 
-  /** Forgets every call (the PBX restarted: its calls are gone). Returns how many were forgotten. */
-  reset(): number {
-    const count = this.calls.size;
-    this.calls.clear();
-    this.rootOfChannel.clear();
-    this.ended.clear();
-    return count;
+  /** Every channel of every call is gone (the PBX restarted): each call ends as it was last heard of. */
+  endEveryCall(): void {
+    for (const call of this.calls.values()) this.endAll(call);
   }
 
   private touch(root: string): CallLegs {
@@ -222,9 +199,7 @@ export class CallAssembler {
         contactRef: undefined,
         channels: new Set(),
         hungUp: new Set(),
-        rootHungUp: false,
         sawHangup: false,
-        linkedidEnded: false,
         startedMs: undefined,
         lastHangupMs: undefined,
         rootCdr: undefined,
@@ -250,6 +225,18 @@ export class CallAssembler {
     this.calls.set(root, call);
     if (this.calls.size > MAX_CALLS) this.take(this.calls.keys().next().value as string);
     return call;
+  }
+
+  private legEnded(call: CallLegs, uniqueId: string): void {
+    call.channels.delete(uniqueId);
+    call.hungUp.add(uniqueId);
+    this.legs.legEnded(call.root, uniqueId, uniqueId);
+  }
+
+  /** Every channel of the call is gone: a call none of whose channels was seen ends as its root leg. */
+  private endAll(call: CallLegs): void {
+    const open = call.channels.size > 0 ? [...call.channels] : [call.root];
+    for (const uniqueId of open) this.legEnded(call, uniqueId);
   }
 
   private closeHold(call: CallLegs, uniqueId: string, timeMs: number): void {

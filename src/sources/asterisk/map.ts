@@ -8,6 +8,7 @@ import {
 } from '../mappings.js';
 import { compact, nonNegativeInt, type SourceEvent } from '../source.js';
 import type { ChannelVariableNames } from '../freeswitch/map.js';
+import type { LegTracker } from '../call-record.js';
 import { CallAssembler, callDisposition, known, type CallLegs } from './calls.js';
 import type { AmiMessage } from './parser.js';
 
@@ -54,11 +55,17 @@ const MAX_MEMBERS = 100_000;
  * events have no Timestamp and the id falls back to the connection's sequence number.
  */
 export class AsteriskMapper {
-  private readonly calls = new CallAssembler();
+  private readonly calls: CallAssembler;
   private readonly members = new Map<string, Membership>();
   private memberChanges = 0;
 
-  constructor(private readonly options: AsteriskMappingOptions) {}
+  /** `legs` hears every channel of every call start and end, and has the records taken once a call is over. */
+  constructor(
+    private readonly options: AsteriskMappingOptions,
+    legs: LegTracker<string>,
+  ) {
+    this.calls = new CallAssembler(legs);
+  }
 
   /** `fallbackKey` identifies the event when Asterisk sends no Timestamp (connection id + message number). */
   map(message: AmiMessage, fallbackKey: string): SourceEvent[] {
@@ -160,17 +167,8 @@ export class AsteriskMapper {
     }
   }
 
-  /** Calls over since the last look: the source takes each one's record after the settle window. */
-  endedCalls(): string[] {
-    return this.calls.takeEnded();
-  }
-
-  /**
-   * The call's records once it is still over after the settle window: its one merged record
-   * (`per_call`) or its legs' (`per_leg`); none if a channel reappeared (it ends later).
-   */
+  /** The call's records, once it is over: its one merged record (`per_call`) or its legs' (`per_leg`). */
   takeRecords(root: string): SourceEvent[] {
-    if (!this.calls.isOver(root)) return [];
     const call = this.calls.take(root);
     if (!call) return [];
     if (this.options.cdr === 'per_leg') return call.legRecords;
@@ -218,9 +216,9 @@ export class AsteriskMapper {
     return { id: `ami:cdr:${call.root}`, type: 'cdr.created', time: new Date(endedMs ?? dialedMs).toISOString(), data };
   }
 
-  /** Forgets the calls in progress (Asterisk restarted: they are gone); returns how many. */
-  forgetCalls(): number {
-    return this.calls.reset();
+  /** Asterisk restarted: every call in progress is gone, its channels ended. */
+  endEveryCall(): void {
+    this.calls.endEveryCall();
   }
 
   /** Counts member changes heard; a resync notes it before asking for the snapshot. */
@@ -302,12 +300,14 @@ export class AsteriskMapper {
     const headers = message.headers;
     const call = this.calls.channel(headers, timeMs);
     const variable = (key: string | undefined) => (key ? message.variables[key] || undefined : undefined);
+    const callerNumber = headers.CallerIDNum ?? headers.CallerID;
     if (call) {
+      // The queue leg's caller id, should the root channel's record never come (Asterisk restarted).
+      call.callerNumber ??= known(callerNumber);
       call.callId = variable(this.options.variables.callId) ?? call.callId;
       call.campaign = variable(this.options.variables.campaign) ?? call.campaign;
       call.contactRef = variable(this.options.variables.contactRef) ?? call.contactRef;
     }
-    const callerNumber = headers.CallerIDNum ?? headers.CallerID;
     const number = this.options.direction === 'outbound' ? (headers.Exten ?? callerNumber) : callerNumber;
     const data = compact({
       call_id: call?.callId ?? call?.root ?? rootOf(headers) ?? '',

@@ -3,6 +3,7 @@ import { SourceAuthError, SourceProtocolError } from '../../errors.js';
 import type { SourceResyncedData } from '../../events/catalogue.js';
 import type { ReadinessReport } from '../../server/health.js';
 import type { ChannelVariableNames } from '../freeswitch/map.js';
+import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
 import { AsteriskMapper, memberName } from './map.js';
 import { AmiParser, formatAction, type AmiMessage } from './parser.js';
@@ -50,8 +51,8 @@ export class AsteriskSource extends PbxSource {
   private connectionId = randomUUID();
   private messageCounter = 0;
   private resyncing: Promise<void> | undefined;
-  /** Calls over, waiting out `cdrSettleMs` for their trailing Cdr events before their record is taken. */
-  private readonly settling = new Map<string, NodeJS.Timeout>();
+  /** The channels of calls in progress: each call's records are taken once, after its last channel and `cdrSettleMs`. */
+  private readonly calls: CallRecords<string>;
   /** CoreStatus's startup time: a different one after a reconnect means Asterisk restarted. */
   private startedAt: string | undefined;
   private missingTimestamps = false;
@@ -61,15 +62,21 @@ export class AsteriskSource extends PbxSource {
     deps: SourceDependencies,
   ) {
     super('asterisk', config, deps);
-    this.mapper = new AsteriskMapper({ variables: config.variables, direction: config.direction, timeZone: config.timeZone, cdr: config.cdr });
+    this.calls = new CallRecords<string>({
+      settleMs: config.cdrSettleMs,
+      maxCalls: MAX_CALLS_IN_PROGRESS,
+      maxOpenMs: MAX_OPEN_AFTER_HANGUP_MS,
+      flush: (root) => {
+        const records = this.mapper.takeRecords(root);
+        if (records.length > 0) this.emit(records);
+      },
+    });
+    this.mapper = new AsteriskMapper({ variables: config.variables, direction: config.direction, timeZone: config.timeZone, cdr: config.cdr }, this.calls);
   }
 
-  /** Calls already over are recorded now rather than lost with the process. */
+  /** Calls still settling are over as far as this source can tell: their records are written now. */
   override async close(): Promise<void> {
-    const roots = [...this.settling.keys()];
-    for (const timer of this.settling.values()) clearTimeout(timer);
-    this.settling.clear();
-    this.recordCalls(roots);
+    this.calls.flushAll();
     await super.close();
   }
 
@@ -153,30 +160,12 @@ export class AsteriskSource extends PbxSource {
       this.logger.warn({ reason: (error as Error).message, event: message.headers.Event }, 'skipped an AMI event that could not be mapped');
       return;
     }
-    for (const root of this.mapper.endedCalls()) this.settle(root);
     if (mapped.length === 0) {
       this.deps.metrics.eventsIgnored.inc({ source: this.name });
       return;
     }
     this.deps.metrics.eventsMapped.inc({ source: this.name });
     this.emit(mapped);
-  }
-
-  /** Takes the call's record once `cdrSettleMs` passed with the call still over (a record per call: docs/sources.md). */
-  private settle(root: string): void {
-    clearTimeout(this.settling.get(root));
-    const timer = setTimeout(() => {
-      this.settling.delete(root);
-      this.recordCalls([root]);
-    }, this.config.cdrSettleMs);
-    timer.unref();
-    this.settling.set(root, timer);
-  }
-
-  private recordCalls(roots: string[]): void {
-    const records: SourceEvent[] = [];
-    for (const root of roots) records.push(...this.mapper.takeRecords(root));
-    if (records.length > 0) this.emit(records);
   }
 
   private login(): void {
@@ -233,7 +222,7 @@ export class AsteriskSource extends PbxSource {
 
   /**
    * Whether Asterisk restarted since the last session (CoreStatus's startup time changed): its
-   * calls in progress are then gone, and forgotten here.
+   * calls in progress are then gone, and recorded with what was heard of them.
    */
   private async pbxRestarted(): Promise<boolean> {
     const { response } = await this.action({ Action: 'CoreStatus' });
@@ -241,10 +230,9 @@ export class AsteriskSource extends PbxSource {
     const previous = this.startedAt;
     this.startedAt = startedAt ?? previous;
     if (!previous || !startedAt || previous === startedAt) return false;
-    const forgotten = this.mapper.forgetCalls();
-    for (const timer of this.settling.values()) clearTimeout(timer);
-    this.settling.clear();
-    this.logger.warn({ previous, startedAt, callsForgotten: forgotten }, 'Asterisk restarted: its calls in progress are gone');
+    this.logger.warn({ previous, startedAt, calls: this.calls.size }, 'Asterisk restarted: its calls in progress are gone, and recorded as they were last heard of');
+    this.mapper.endEveryCall();
+    this.calls.flushAll();
     return true;
   }
 

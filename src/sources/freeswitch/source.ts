@@ -1,7 +1,7 @@
 import { SourceAuthError, SourceProtocolError } from '../../errors.js';
 import type { SourceResyncedData } from '../../events/catalogue.js';
 import { FREESWITCH_AGENT_STATUS } from '../mappings.js';
-import { CallRecords } from '../call-record.js';
+import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
 import { callRecord, FreeswitchMapper, NotAnEventError, type CallLegUpdate, type CdrMode, type ChannelVariableNames, type FreeswitchLeg } from './map.js';
 import { decodeEvent, EslParser, type EslFrame } from './parser.js';
@@ -27,15 +27,6 @@ interface PendingCommand {
   resolve: (frame: EslFrame) => void;
   reject: (error: Error) => void;
 }
-
-/** Calls whose legs are collected at once; past this the oldest call's record is written early. */
-const MAX_CALLS_IN_PROGRESS = 50_000;
-/**
- * A leg whose hangup was lost (the connection dropped meanwhile) holds its call's record this long
- * after the call's last hangup. Longer than any leg outlives the others in practice (a caller sent
- * on to a survey after the agent hung up).
- */
-const MAX_OPEN_AFTER_HANGUP_MS = 3_600_000;
 
 /** An answer not received in this time means the connection is broken. */
 const COMMAND_TIMEOUT_MS = 15_000;
