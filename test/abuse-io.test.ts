@@ -14,7 +14,7 @@ async function logIds(url: string, key: string): Promise<string[]> {
   const client = await connectClient(url);
   const entries = await client.xRange(key, '-', '+');
   await client.quit();
-  return entries.map((entry) => entry.message.id as string);
+  return (entries ?? []).map((entry) => entry.message.id as string);
 }
 
 /** An event of about 4 KB. */

@@ -151,7 +151,7 @@ export class AsteriskSource extends PbxSource {
         );
       }
       const { resumed } = this.handshakeDone();
-      if (resumed) {
+      if (resumed && this.claimGap()) {
         this.deps.metrics.gaps.inc({ source: this.name });
         this.emit([
           {
