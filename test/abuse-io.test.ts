@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
+import { callcenterEvent, eventFrame, startFakeFreeswitch, type FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { postEvents, startHub } from './helpers/hub.js';
 import { connectClient, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
@@ -66,5 +67,115 @@ describe('a spool that grew past spool.maxBytes', () => {
     // 150 kB of 4 kB events, the WAL included: fewer than 37 fit.
     expect(refusedAt).toBeGreaterThan(3);
     expect(hub.context.appender.spoolDepth).toBeLessThan(37);
+  });
+});
+
+interface LoggedEvent {
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+describe('a hostile FreeSWITCH', () => {
+  let redis: TestRedis | undefined;
+  let hub: Hub | undefined;
+  let fake: FakeFreeswitch | undefined;
+  afterEach(async () => {
+    await hub?.close();
+    await fake?.close();
+    await redis?.close();
+    hub = undefined;
+  });
+
+  async function setup(prepare: (peer: FakeFreeswitch) => void, source: Record<string, unknown> = {}) {
+    redis = await startRedis({ appendOnly: false });
+    fake = await startFakeFreeswitch();
+    prepare(fake);
+    hub = await startHub(redis.url, { sources: [{ type: 'freeswitch', name: 'fs1', host: '127.0.0.1', port: fake.port, reconnectInitialMs: 50, reconnectMaxMs: 400, ...source }] });
+    const client = await connectClient(redis.url);
+    const key = hub.context.keys.eventLog;
+    const log = async (): Promise<LoggedEvent[]> => {
+      const entries = await client.xRange(key, '-', '+');
+      return (entries ?? []).map((entry) => JSON.parse(entry.message.event as string) as LoggedEvent);
+    };
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${hub!.url}/metrics`)).text();
+      return Number(text.match(new RegExp(`^${name}\\{source="fs1"\\} (\\S+)$`, 'm'))?.[1] ?? NaN);
+    };
+    return { log, metric, close: () => client.quit() };
+  }
+
+  it('streams a 50k-agent resync in batches: every correction once, in order, then source.resynced; intake answers meanwhile', async () => {
+    const agents = 50_000;
+    const { log, close } = await setup((peer) => {
+      peer.agents = Array.from({ length: agents }, (_, i) => ({ name: `agent-${String(i).padStart(5, '0')}@default`, status: i % 3 === 0 ? 'On Break' : 'Available', lastStatusChange: 1_795_255_000 + i }));
+    });
+    // Intake goes on while the corrections are appended.
+    const during = await postEvents(hub!.url, [{ id: 'during-resync', type: 'agent.status_changed', data: { agent: 'web-1', status: 'available' } }]);
+    expect(during.status).toBe(202);
+    let events: LoggedEvent[] = [];
+    await waitFor(async () => (events = await log()).some((event) => event.type === 'source.resynced'), 120_000, 'the resync to finish');
+    const corrections = events.filter((event) => event.type === 'agent.status_changed' && event.id !== 'during-resync');
+    expect(corrections).toHaveLength(agents);
+    expect(corrections.map((event) => event.data.agent)).toEqual(fake!.agents.map((agent) => agent.name));
+    expect(corrections.filter((event) => event.data.status === 'on_break')).toHaveLength(Math.ceil(agents / 3));
+    expect(events.at(-1)).toMatchObject({ type: 'source.resynced', data: { reason: 'connected', agents, corrected: agents } });
+    expect(events.filter((event) => event.id === 'during-resync')).toHaveLength(1);
+
+    // A reconnect's resync corrects nothing: every status is remembered.
+    fake!.drop();
+    await waitFor(async () => (events = await log()).filter((event) => event.type === 'source.resynced').length === 2, 120_000, 'the second resync');
+    expect(events.filter((event) => event.type === 'source.resynced').at(-1)).toMatchObject({ data: { reason: 'reconnected', agents, corrected: 0 } });
+    expect(events.filter((event) => event.type === 'agent.status_changed')).toHaveLength(agents + 1);
+    await close();
+  });
+
+  it('coalesces a reconnect storm: one source.gap for the outage, a backoff that keeps growing, one source.resynced once a session holds', async () => {
+    let dropping = true;
+    const sessions: number[] = [];
+    const { log, close } = await setup((peer) => {
+      peer.agents = [{ name: '1001@default', status: 'Available', lastStatusChange: 1_795_255_000 }];
+      const answer = peer.api;
+      peer.api = (command) => {
+        if (command === 'global_getvar core_uuid') {
+          sessions.push(Date.now());
+          // Every session is dropped as soon as its handshake is answered.
+          if (dropping) setImmediate(() => peer.drop());
+        }
+        return answer(command);
+      };
+    }, { reconnectInitialMs: 100, reconnectMaxMs: 800 });
+    await waitFor(() => sessions.length >= 7, 30_000, 'seven sessions of the storm');
+    const intervals = sessions.slice(1).map((at, index) => at - (sessions[index] as number));
+    // The k-th reconnect waits at least half its backoff step (equal jitter): min(800, 100 × 2^k) / 2.
+    intervals.forEach((interval, k) => expect(interval).toBeGreaterThanOrEqual(Math.min(800, 100 * 2 ** k) / 2 - 5));
+    dropping = false;
+    let events: LoggedEvent[] = [];
+    await waitFor(async () => (events = await log()).some((event) => event.type === 'source.resynced'), 30_000, 'a resync once a session holds');
+    const sourceEvents = events.filter((event) => event.type.startsWith('source.'));
+    expect(sourceEvents.map((event) => event.type)).toEqual(['source.gap', 'source.resynced']);
+    expect(sourceEvents[0]!.data).toMatchObject({ reason: 'disconnected' });
+    await close();
+  });
+
+  it('counts a frame that is not valid UTF-8 as a parse error, stores nothing of it, and goes on', async () => {
+    const { log, metric, close } = await setup(() => {});
+    await fake!.waitForSubscriber();
+    await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 20_000, 'the first resync');
+    const before = await metric('switchboard_source_parse_errors_total');
+    const status = (agent: string, sequence: number) => callcenterEvent(fake!.coreUuid, sequence, { 'CC-Agent': agent, 'CC-Action': 'agent-status-change', 'CC-Agent-Status': 'On Break' });
+    // An agent name with a lone 0xFF byte, twice: counted twice, logged once, stored never.
+    const valid = Buffer.from(eventFrame(status('bad-XX@default', 10), 'json'));
+    const marker = valid.indexOf('bad-XX');
+    valid[marker + 4] = 0xff;
+    valid[marker + 5] = 0xfe;
+    fake!.raw(Buffer.concat([valid, valid]));
+    fake!.send(status('good@default', 11));
+    await waitFor(async () => (await log()).some((event) => event.data.agent === 'good@default'), 20_000, 'the event after the invalid ones');
+    expect(await metric('switchboard_source_parse_errors_total')).toBe(before + 2);
+    const events = await log();
+    expect(events.filter((event) => String(event.data.agent ?? '').startsWith('bad-'))).toEqual([]);
+    expect(JSON.stringify(events)).not.toContain('\uFFFD');
+    await close();
   });
 });
