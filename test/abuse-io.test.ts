@@ -1,7 +1,9 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { callcenterEvent, eventFrame, startFakeFreeswitch, type FakeFreeswitch } from './helpers/fake-freeswitch.js';
-import { postEvents, startHub } from './helpers/hub.js';
+import { postEvents, startChildHub, startHub, TEST_TOKEN, type ChildHub } from './helpers/hub.js';
 import { connectClient, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -22,6 +24,65 @@ async function logIds(url: string, key: string): Promise<string[]> {
 function padded(id: string) {
   return { id, type: 'agent.status_changed', data: { agent: '1002', status: 'available', custom: { padding: 'x'.repeat(4000) } } };
 }
+
+/** A field of /proc/<pid>/status, in bytes (VmRSS: resident now; VmHWM: its peak since the last reset). */
+function memoryOf(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
+}
+
+/** A stream client that sends its request, sees the stream open, and then never reads. */
+async function neverReadingClient(url: string): Promise<Socket> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  let head = '';
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (head.includes('\r\n\r\n')) {
+        socket.pause();
+        resolve();
+      }
+    });
+    socket.once('error', reject);
+  });
+  socket.write(`GET /v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_TOKEN}\r\nAccept: text/event-stream\r\n\r\n`);
+  await opened;
+  expect(head).toMatch(/^HTTP\/1\.1 200/);
+  return socket;
+}
+
+describe('SSE clients that never read', () => {
+  let redis: TestRedis | undefined;
+  let child: ChildHub | undefined;
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await child?.kill();
+    await redis?.close();
+  });
+
+  it('cost the hub at most 1.5 MiB each while 36 MB of events flow (stream.clientBufferBytes 1 MiB), and are all cut', async () => {
+    redis = await startRedis({ appendOnly: false });
+    child = await startChildHub({ SWITCHBOARD_REDIS_URL: redis.url, SWITCHBOARD_DATA_DIR: tempDir('switchboard-data-'), SWITCHBOARD_LOG_LEVEL: 'warn' });
+    const pid = child.process.pid as number;
+    const readers = 150;
+    for (let i = 0; i < readers; i += 1) sockets.push(await neverReadingClient(child.url));
+    expect((await postEvents(child.url, [padded('warm-up')])).status).toBe(202);
+    const baseline = memoryOf(pid, 'VmRSS');
+    // Resets VmHWM to the current RSS (proc(5), clear_refs): from here it is this test's peak.
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+
+    // 36 MB in 90 requests of 100 events of 4 KB.
+    for (let batch = 0; batch < 90; batch += 1) {
+      const events = Array.from({ length: 100 }, (_, i) => padded(`flow-${batch}-${i}`));
+      expect((await postEvents(child.url, events)).status).toBe(202);
+    }
+    const slowClientCuts = async () => Number((await (await fetch(`${child!.url}/metrics`)).text()).match(/switchboard_stream_disconnects_total\{reason="slow_client"\} (\d+)/)?.[1] ?? 0);
+    await waitFor(async () => (await slowClientCuts()) === readers, 120_000, 'every reader to be cut');
+    const growth = memoryOf(pid, 'VmHWM') - baseline;
+    expect(growth).toBeLessThanOrEqual(readers * 1.5 * 1024 * 1024);
+  });
+});
 
 describe('a spool that grew past spool.maxBytes', () => {
   let redis: TestRedis | undefined;
