@@ -265,7 +265,10 @@ async function lastResync(redis, keyPrefix) {
 /** Posts one event every 10 ms until `done` settles; the worst request's time and the count. */
 async function postWhile(url, done, tag) {
   let finished = false;
-  done.then(() => (finished = true));
+  done.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
   let worst = 0;
   let requests = 0;
   while (!finished) {
