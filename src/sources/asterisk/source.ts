@@ -190,7 +190,7 @@ export class AsteriskSource extends PbxSource {
       }
       const { resumed } = this.handshakeDone();
       const restarted = await this.pbxRestarted();
-      if (resumed) {
+      if (resumed && this.claimGap()) {
         this.deps.metrics.gaps.inc({ source: this.name });
         this.emit([
           {

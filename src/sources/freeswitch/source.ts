@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SourceAuthError, SourceProtocolError } from '../../errors.js';
 import type { SourceResyncedData } from '../../events/catalogue.js';
 import { FREESWITCH_AGENT_STATUS } from '../mappings.js';
@@ -30,6 +31,10 @@ interface PendingCommand {
 
 /** An answer not received in this time means the connection is broken. */
 const COMMAND_TIMEOUT_MS = 15_000;
+/** Corrections per append while a resync streams them; each waits for the one before. */
+const RESYNC_BATCH_EVENTS = 1000;
+/** Agent rows compared between two turns of the event loop, so that intake is never held long. */
+const RESYNC_ROWS_PER_TURN = 5000;
 
 /**
  * FreeSWITCH as a source: an inbound Event Socket client (mod_event_socket, docs/sources.md).
@@ -51,6 +56,9 @@ export class FreeswitchSource extends PbxSource {
   private lastSequence: number | undefined;
   private resyncing: Promise<void> | undefined;
   private resyncAgain: ResyncReason | undefined;
+  /** Agents whose status an event changed while a resync runs: its older list must not undo that. */
+  private changedDuringResync: Set<string> | undefined;
+  private warnedInvalidUtf8 = false;
 
   constructor(
     protected override readonly config: FreeswitchSourceConfig,
@@ -97,6 +105,15 @@ export class FreeswitchSource extends PbxSource {
 
   private onFrame(frame: EslFrame): void {
     const type = frame.headers['Content-Type'];
+    if (frame.invalidUtf8) {
+      // As intake refuses such bytes: counted, logged once, never stored with replacement characters.
+      this.deps.metrics.parseErrors.inc({ source: this.name });
+      if (!this.warnedInvalidUtf8) this.logger.warn({ contentType: type ?? null }, 'skipped an Event Socket frame that is not valid UTF-8 (logged once per source)');
+      this.warnedInvalidUtf8 = true;
+      // An answer still answers its command, so that the next answers stay matched; it reads as empty.
+      if (type === 'command/reply' || type === 'api/response') this.pending.shift()?.resolve(frame);
+      return;
+    }
     switch (type) {
       case 'auth/request':
         this.sendAuth();
@@ -185,7 +202,9 @@ export class FreeswitchSource extends PbxSource {
     }
     this.deps.metrics.eventsMapped.inc({ source: this.name });
     for (const item of mapped) {
-      if (item.type === 'agent.status_changed') this.knownStatus.set(item.data.agent as string, item.data.status as never);
+      if (item.type !== 'agent.status_changed') continue;
+      this.rememberStatus(item.data.agent as string, item.data.status as never);
+      this.changedDuringResync?.add(item.data.agent as string);
     }
     if (mapped.length > 0) this.emit(mapped);
     if (leg?.ended) this.calls?.legEnded(leg.root, leg.legId, leg.ended);
@@ -218,7 +237,9 @@ export class FreeswitchSource extends PbxSource {
     this.requestResync('restarted');
   }
 
+  /** Writes a `source.gap` unless one is already open (PbxSource.claimGap); the resync that follows closes it. */
   private gap(details: Record<string, unknown>): void {
+    if (!this.claimGap()) return;
     this.deps.metrics.gaps.inc({ source: this.name });
     this.emit([
       {
@@ -246,50 +267,58 @@ export class FreeswitchSource extends PbxSource {
       });
   }
 
+  /**
+   * Fetches the lists, then streams the corrections in batches of RESYNC_BATCH_EVENTS, each
+   * appended before the next is built: a 150k-agent list costs its text and one batch, never
+   * every correction at once, and intake's appends interleave with the batches.
+   */
   private async resync(reason: ResyncReason): Promise<void> {
     this.deps.metrics.resyncs.inc({ source: this.name });
-    const agents = parsePipeTable(await this.api('callcenter_config agent list'));
-    const queues = parsePipeTable(await this.api('callcenter_config queue list'));
-    let waiting = 0;
-    for (const queue of queues) {
-      if (!queue.name || /\s/.test(queue.name)) continue;
-      const members = parsePipeTable(await this.api(`callcenter_config queue list members ${queue.name}`));
-      waiting += members.filter((member) => member.state === 'Waiting' || member.state === 'Trying').length;
-    }
-    const now = new Date().toISOString();
-    const core = this.coreUuid ?? 'unknown';
-    const corrections: SourceEvent[] = [];
-    for (const agent of agents) {
-      const status = agent.status === undefined ? undefined : FREESWITCH_AGENT_STATUS[agent.status];
-      if (!agent.name || !status || this.knownStatus.get(agent.name) === status) continue;
-      this.knownStatus.set(agent.name, status);
-      // Keyed on the time FreeSWITCH recorded the change: the same correction made twice (or by two hubs) is one event.
-      corrections.push({
-        id: `fs:${core}:agent:${agent.name}:${agent.last_status_change ?? status}`.slice(0, 128),
-        type: 'agent.status_changed',
-        time: epochOrNow(agent.last_status_change, now),
-        data: { agent: agent.name, status, status_raw: agent.status },
-      });
-    }
-    this.emit([
-      ...corrections,
-      {
+    this.changedDuringResync = new Set();
+    try {
+      const agentList = await this.api('callcenter_config agent list');
+      const queues = parsePipeTable(await this.api('callcenter_config queue list'));
+      let waiting = 0;
+      for (const queue of queues) {
+        if (!queue.name || /\s/.test(queue.name)) continue;
+        const members = parsePipeTable(await this.api(`callcenter_config queue list members ${queue.name}`));
+        waiting += members.filter((member) => member.state === 'Waiting' || member.state === 'Trying').length;
+      }
+      const now = new Date().toISOString();
+      const core = this.coreUuid ?? 'unknown';
+      let agents = 0;
+      let corrected = 0;
+      let batch: SourceEvent[] = [];
+      for (const agent of pipeTableRows(agentList)) {
+        agents += 1;
+        if (agents % RESYNC_ROWS_PER_TURN === 0) await nextTurn();
+        const status = agent.status === undefined ? undefined : FREESWITCH_AGENT_STATUS[agent.status];
+        if (!agent.name || !status || this.knownStatusOf(agent.name) === status || this.changedDuringResync.has(agent.name)) continue;
+        this.rememberStatus(agent.name, status);
+        corrected += 1;
+        // Keyed on the time FreeSWITCH recorded the change: the same correction made twice (or by two hubs) is one event.
+        batch.push({
+          id: `fs:${core}:agent:${agent.name}:${agent.last_status_change ?? status}`.slice(0, 128),
+          type: 'agent.status_changed',
+          time: epochOrNow(agent.last_status_change, now),
+          data: { agent: agent.name, status, status_raw: agent.status },
+        });
+        if (batch.length >= RESYNC_BATCH_EVENTS) {
+          await this.emitSettled(batch);
+          batch = [];
+        }
+      }
+      batch.push({
         id: `fs:${this.name}:resync:${core}:${Date.now()}`,
         type: 'source.resynced',
         time: now,
-        data: {
-          source: this.name,
-          kind: 'freeswitch',
-          reason,
-          agents: agents.length,
-          queues: queues.length,
-          waiting,
-          corrected: corrections.length,
-          ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}),
-        },
-      },
-    ]);
-    this.logger.info({ reason, agents: agents.length, queues: queues.length, waiting, corrected: corrections.length }, 'FreeSWITCH resynced');
+        data: { source: this.name, kind: 'freeswitch', reason, agents, queues: queues.length, waiting, corrected, ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}) },
+      });
+      await this.emitSettled(batch);
+      this.logger.info({ reason, agents, queues: queues.length, waiting, corrected }, 'FreeSWITCH resynced');
+    } finally {
+      this.changedDuringResync = undefined;
+    }
   }
 
   /** `api <command>`: the api/response body (FreeSWITCH's answer text, `-ERR …` on failure). */
@@ -326,20 +355,30 @@ export class FreeswitchSource extends PbxSource {
  * error answer (`-ERR …`, mod_callcenter not loaded) is an empty list.
  */
 export function parsePipeTable(text: string): Record<string, string>[] {
-  const lines = text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.length > 0);
-  if (lines.length === 0 || lines[0]!.startsWith('-ERR')) return [];
-  const columns = lines[0]!.split('|');
-  const rows: Record<string, string>[] = [];
-  for (const line of lines.slice(1)) {
-    if (line === '+OK' || line.startsWith('-ERR')) break;
+  return [...pipeTableRows(text)];
+}
+
+/** The rows of a mod_callcenter list one at a time, without splitting the whole answer up front. */
+export function* pipeTableRows(text: string): Generator<Record<string, string>> {
+  let columns: string[] | undefined;
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.charCodeAt(end - 1) === 0x0d ? text.slice(start, end - 1) : text.slice(start, end);
+    start = end + 1;
+    if (line.length === 0) continue;
+    if (line.startsWith('-ERR') || (columns && line === '+OK')) return;
+    if (!columns) {
+      columns = line.split('|');
+      continue;
+    }
     const cells = line.split('|');
     const row: Record<string, string> = {};
     columns.forEach((column, index) => {
       if (cells[index] !== undefined) row[column] = cells[index]!;
     });
-    rows.push(row);
+    yield row;
   }
-  return rows;
 }
 
 function epochOrNow(value: string | undefined, now: string): string {
