@@ -22,8 +22,9 @@ import type { SourceTap } from './source.js';
  * `in` is a frame the PBX sent, as the source's own parser read it (an AMI message, or an ESL
  * frame's headers and body); `out` is what the hub sent (an AMI action, an ESL command), so a
  * player can tell answers from events. The login exchange (the MD5 challenge and key, the
- * username and secret, the ESL password) is left out and replaced by one `login` line, and the
- * configured secret is masked wherever else it shows up.
+ * username and secret, the ESL password) is left out and replaced by one `login` line; the
+ * accounts, challenges and hashes in Asterisk's security events are masked, and so is the
+ * configured secret wherever else it shows up.
  */
 
 export const RECORDING_FORMAT = 'switchboard-pbx';
@@ -95,6 +96,12 @@ export function readRecording(file: string): Recording {
 
 /** AMI actions whose exchange carries credentials (the challenge, the key or secret). */
 const AMI_LOGIN_ACTIONS = new Set(['challenge', 'login']);
+/**
+ * What Asterisk's security events (class `security`: ChallengeSent, InvalidPassword,
+ * ChallengeResponseFailed, SuccessfulAuth…) say about anyone's login: the account, the challenge,
+ * the hash sent and the one expected. Nothing the hub maps.
+ */
+const SECURITY_CREDENTIAL_HEADERS = ['AccountID', 'Challenge', 'ReceivedChallenge', 'ReceivedHash', 'Response', 'ExpectedResponse'];
 /** Stands for the banner line AmiParser expects first, when it reads what the hub sent. */
 const SENT_BANNER = 'Asterisk Call Manager/sent\r\n';
 
@@ -205,7 +212,7 @@ export class SessionRecorder implements SourceTap {
       if (message.headers.Response !== undefined && id === this.loginId) this.write({ login: 'redacted' });
       return;
     }
-    this.write({ in: amiFrame(message) });
+    this.write({ in: amiFrame(isSecurityEvent(message) ? maskSecurityEvent(message) : message) });
   }
 
   private eslSent(command: string): void {
@@ -244,6 +251,16 @@ export class SessionRecorder implements SourceTap {
     }
     return value;
   }
+}
+
+function isSecurityEvent(message: AmiMessage): boolean {
+  return message.headers.Event !== undefined && /(^|,)security(,|$)/.test(message.headers.Privilege ?? '');
+}
+
+function maskSecurityEvent(message: AmiMessage): AmiMessage {
+  const headers = { ...message.headers };
+  for (const name of SECURITY_CREDENTIAL_HEADERS) if (headers[name] !== undefined) headers[name] = REDACTED;
+  return { ...message, headers };
 }
 
 function amiFrame(message: AmiMessage): RecordedFrame {
