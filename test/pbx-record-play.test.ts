@@ -240,8 +240,8 @@ describe('pbx record and play against a real Asterisk 22', () => {
   });
 });
 
-describe('a recording holds no credential', () => {
-  it('AMI with a plain-text secret and with MD5: no secret, challenge, key or login answer in the file', async () => {
+describe('pbx record and play against loopback AMI and ESL peers', () => {
+  it('an AMI recording holds no credential, with a plain-text secret or with MD5: no secret, challenge, key or login answer', async () => {
     for (const authType of ['plain', 'md5'] as const) {
       const fake = await startFakeAsterisk({ secret: 'plain-secret-4711' });
       fake.queueStatus = [{ Event: 'QueueParams', Queue: 'sales', Max: '0', Strategy: 'ringall', Calls: '0' }];
@@ -284,7 +284,7 @@ describe('a recording holds no credential', () => {
     }
   });
 
-  it('ESL: no password in the file, and the recording played into a hub gives the events a live hub got', async () => {
+  it('an ESL recording holds no password, and played into a hub gives the events a live hub got', async () => {
     const redis = await startRedis({ appendOnly: false });
     const client = await connectClient(redis.url);
     const fake = await startFakeFreeswitch({ password: 'esl-pass-0815' });
@@ -332,6 +332,64 @@ describe('a recording holds no credential', () => {
       await waitForOutput(player, 'every recorded connection has been played', 'the ESL player to finish');
       await waitFor(async () => catalogue(await log('eslplayed')).length >= 3, 20_000, 'the played hub to log three events');
       expect(catalogue(await log('eslplayed'))).toEqual(catalogue(await log('esllive')));
+      expect(player.output()).not.toContain('does not answer');
+    } finally {
+      for (const hub of hubs) await hub.close();
+      await fake.close();
+      await client.quit();
+      await redis.close();
+    }
+  });
+
+  it('a connection the PBX dropped is recorded as two, and played back as two: the hub reconnects and logs the same events', async () => {
+    const redis = await startRedis({ appendOnly: false });
+    const client = await connectClient(redis.url);
+    const fake = await startFakeFreeswitch();
+    fake.agents = [{ name: '1000@default', status: 'Available', lastStatusChange: 1764669600 }];
+    const dir = tempDir('switchboard-pbx-');
+    const configFile = join(dir, 'config.json');
+    const recordingFile = join(dir, 'session.jsonl');
+    const source = (port: number) => ({ type: 'freeswitch', name: 'fs', host: '127.0.0.1', port, reconnectInitialMs: 100, reconnectMaxMs: 200 });
+    writeFileSync(configFile, JSON.stringify({ sources: [source(fake.port)] }));
+    const hubs: Hub[] = [];
+    const log = async (keyPrefix: string) =>
+      ((await client.xRange(eventLogKey(keyPrefix), '-', '+')) ?? []).map((entry) => JSON.parse(entry.message.event!) as LoggedEvent);
+    const at = new Date('2026-11-21T10:00:00Z');
+    const change = (sequence: number, status: string) =>
+      fake.send(callcenterEvent(fake.coreUuid, sequence, { 'CC-Action': 'agent-status-change', 'CC-Agent': '1000@default', 'CC-Agent-Status': status }, at));
+    try {
+      hubs.push(await startHub(redis.url, { keyPrefix: 'droplive', sources: [source(fake.port)] }));
+      const recorder = spawnCli(['pbx', 'record', 'fs', '--out', recordingFile], { SWITCHBOARD_CONFIG: configFile });
+      await waitForOutput(recorder, 'FreeSWITCH resynced', 'the recorder to resync');
+      await fake.waitForSubscriber(2);
+      change(10, 'On Break');
+      await waitFor(() => readFileSync(recordingFile, 'utf8').includes('On Break'), 10_000, 'the break in the recording');
+      await waitFor(async () => (await log('droplive')).some((event) => event.data.status === 'on_break'), 10_000, 'the break in the live hub');
+      fake.drop();
+      await waitFor(() => readLines(recordingFile).filter((line) => line.login).length === 2, 20_000, 'the recorder to log in again');
+      await waitFor(async () => (await log('droplive')).filter((event) => event.type === 'source.resynced').length === 2, 20_000, 'the live hub to resync again');
+      await waitFor(() => readFileSync(recordingFile, 'utf8').split('callcenter_config queue list').length === 3, 10_000, 'the second resync in the recording');
+      change(11, 'Logged Out');
+      await waitFor(() => readFileSync(recordingFile, 'utf8').includes('Logged Out'), 10_000, 'the log out in the recording');
+      await waitFor(async () => (await log('droplive')).some((event) => event.data.status === 'offline'), 10_000, 'the log out in the live hub');
+      expect(await recorder.stop('SIGTERM')).toBe(0);
+      const lines = readLines(recordingFile).slice(1);
+      expect(lines.filter((line) => line.opened || line.closed).map((line) => `${line.connection}:${line.opened ? 'opened' : 'closed'}`)).toEqual([
+        '1:opened',
+        '1:closed',
+        '2:opened',
+      ]);
+
+      const port = await freePort();
+      const player = spawnCli(['pbx', 'play', recordingFile, '--port', String(port), '--speed', '1']);
+      await waitForOutput(player, 'playing a PBX recording', 'the player to listen');
+      hubs.push(await startHub(redis.url, { keyPrefix: 'dropplayed', sources: [source(port)] }));
+      await waitForOutput(player, 'every recorded connection has been played', 'the player to play both connections');
+      const expected = catalogue(await log('droplive'));
+      await waitFor(async () => catalogue(await log('dropplayed')).length >= expected.length, 20_000, 'the played hub to catch up');
+      expect(catalogue(await log('dropplayed'))).toEqual(expected);
+      const sources = (await log('dropplayed')).filter((event) => event.type.startsWith('source.'));
+      expect(sources.map((event) => `${event.type}:${String(event.data.reason)}`)).toEqual(['source.resynced:connected', 'source.gap:disconnected', 'source.resynced:reconnected']);
       expect(player.output()).not.toContain('does not answer');
     } finally {
       for (const hub of hubs) await hub.close();

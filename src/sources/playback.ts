@@ -16,7 +16,7 @@ import type { RecordedFrame, RecordedLine, Recording } from './recording.js';
 
 /** How long an answer waits for the hub to ask its question before it is skipped. */
 const QUESTION_WAIT_MS = 10_000;
-const AMI_NOT_RECORDED = 'not in the recording';
+const NOT_RECORDED = 'not in the recording';
 
 export type PlaybackSpeed = number | 'max';
 
@@ -208,7 +208,8 @@ class PlayedConnection {
       }
       if (step.kind === 'login') {
         if (!this.loggedIn) await this.waitUntil(() => this.loggedIn, Infinity);
-        ({ anchorWall, anchorAt } = { anchorWall: Date.now(), anchorAt: step.atMs });
+        anchorWall = Date.now();
+        anchorAt = step.atMs;
         continue;
       }
       if (step.kind === 'close') {
@@ -279,7 +280,7 @@ class PlayedConnection {
       const question = this.match(name);
       if (question === undefined) {
         this.options.logger.warn({ action: action.Action }, 'the hub sent an action the recording does not answer');
-        reply({ Response: 'Error', Message: AMI_NOT_RECORDED });
+        reply({ Response: 'Error', Message: NOT_RECORDED });
         return;
       }
       this.asked.set(question, actionId ?? '');
@@ -308,8 +309,8 @@ class PlayedConnection {
       const question = this.match(eslQuestionKey(command));
       if (question === undefined) {
         this.options.logger.warn({ command: command.split(' ').slice(0, 3).join(' ') }, 'the hub sent a command the recording does not answer');
-        if (/^api\s/i.test(command)) this.socket.write(eslText({ headers: { 'Content-Type': 'api/response' }, body: `-ERR ${AMI_NOT_RECORDED}\n` }));
-        else reply(`-ERR ${AMI_NOT_RECORDED}`);
+        if (/^api\s/i.test(command)) this.socket.write(eslText({ headers: { 'Content-Type': 'api/response' }, body: `-ERR ${NOT_RECORDED}\n` }));
+        else reply(`-ERR ${NOT_RECORDED}`);
         return;
       }
       this.asked.set(question, '');
