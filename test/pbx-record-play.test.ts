@@ -11,7 +11,7 @@ import { startFakeAsterisk } from './helpers/fake-asterisk.js';
 import { callcenterEvent, startFakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { runCli, startHub } from './helpers/hub.js';
 import { connectClient, freePort, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
-import { waitFor } from './helpers/wait.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 /*
  * `switchboard pbx record` and `switchboard pbx play` (the built CLI): a session recorded from a
@@ -164,6 +164,14 @@ describe('pbx record and play against a real Asterisk 22', () => {
     );
   }
 
+  /**
+   * A call's record is taken on a timer (cdrSettleMs after the call ended), and the next step
+   * was driven the moment the live hub logged it, so in the recording the two are only a poll
+   * apart; a replayed timer could fire either side of it. Spacing the steps out makes the
+   * recording say which came first.
+   */
+  const leaveRoomAfterRecord = () => sleep(1000);
+
   it('a recorded session (an answered call, an abandoned call, a pause) played into a fresh hub gives the same catalogue events as the live hub', async () => {
     const dir = tempDir('switchboard-pbx-');
     const configFile = join(dir, 'config.json');
@@ -178,10 +186,12 @@ describe('pbx record and play against a real Asterisk 22', () => {
     await action({ Action: 'QueueAdd', Queue: 'recanswer', Interface: 'Local/1101@agents', MemberName: 'amy' });
     const answered = await originate('recanswer', '5552101', 20);
     await waitForRecord(live, answered);
+    await leaveRoomAfterRecord();
     await action({ Action: 'QueueAdd', Queue: 'recabandon', Interface: 'Local/1201@agents', MemberName: 'abe' });
     await action({ Action: 'QueuePause', Queue: 'recabandon', Interface: 'Local/1201@agents', Paused: 'true', Reason: 'lunch' });
     const abandoned = await originate('recabandon', '5552201', 3);
     await waitForRecord(live, abandoned);
+    await leaveRoomAfterRecord();
     await action({ Action: 'QueuePause', Queue: 'recabandon', Interface: 'Local/1201@agents', Paused: 'false' });
     const abe = async () => (await log(live)).filter((event) => event.type === 'agent.status_changed' && event.data.agent === 'abe');
     await waitFor(async () => (await abe()).length === 3, 20_000, "abe's log in, pause and unpause in the live hub");
