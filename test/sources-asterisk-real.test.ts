@@ -36,7 +36,7 @@ interface LiveQueue {
 }
 
 const SERVICE_LEVEL_S = 5;
-const QUEUES = ['answered', 'abandon', 'rna', 'staff', 'shared-a', 'shared-b', 'xfer-a', 'xfer-b', 'early', 'survive', 'restart'];
+const QUEUES = ['answered', 'abandon', 'rna', 'staff', 'shared-a', 'shared-b', 'xfer-a', 'xfer-b', 'early', 'survive', 'perleg', 'restart'];
 
 type Client = Awaited<ReturnType<typeof connectClient>>;
 
@@ -80,8 +80,8 @@ describe('Asterisk source against a real Asterisk 22', () => {
   });
   const liveConfig = { serviceLevelThresholdMs: SERVICE_LEVEL_S * 1000, shortAbandonMs: 0 };
 
-  async function startPbxHub(keyPrefix = `ast${Math.random().toString(36).slice(2, 8)}`): Promise<Hub> {
-    const hub = await startHub(redis.url, { keyPrefix, sources: [sourceConfig()], live: liveConfig });
+  async function startPbxHub(keyPrefix = `ast${Math.random().toString(36).slice(2, 8)}`, source: Record<string, unknown> = {}): Promise<Hub> {
+    const hub = await startHub(redis.url, { keyPrefix, sources: [{ ...sourceConfig(), ...source }], live: liveConfig });
     hubs.push(hub);
     await waitFor(async () => (await log(keyPrefix)).some((event) => event.type === 'source.resynced'), 30_000, 'the first resync');
     return hub;
@@ -339,6 +339,21 @@ describe('Asterisk source against a real Asterisk 22', () => {
     await expectFiguresAgree(second.url, 'survive', { completed: 1, waiting: 0 });
     // Offered once, though two hubs reported the caller queued.
     expect((await liveQueue(second.url, 'survive'))!.offered).toBe(1);
+  });
+
+  it('cdr: per_leg keeps Asterisk\'s own record of each leg, each with the call\'s id; still one offered call', async () => {
+    const hub = await startPbxHub(undefined, { cdr: 'per_leg' });
+    await addMember('perleg', '1901', 'pia');
+    const callId = await originate('perleg', '5551951', 20);
+    // Asterisk's Cdr events of this call: those of the channels whose Linkedid is the call's.
+    await ami.waitForEvents((event) => event.headers.Event === 'Hangup' && event.headers.Uniqueid === callId, 1, 30_000, 'the caller hanging up');
+    const channels = new Set(ami.events.filter((event) => event.headers.Event === 'Newchannel' && event.headers.Linkedid === callId).map((event) => event.headers.Uniqueid));
+    const asteriskRecords = () => ami.events.filter((event) => event.headers.Event === 'Cdr' && channels.has(event.headers.UniqueID));
+    await waitFor(async () => (await records(prefixOf(hub), callId)).length === asteriskRecords().length, 20_000, 'one record per Cdr');
+    expect(asteriskRecords().length).toBeGreaterThan(1);
+    expect((await records(prefixOf(hub), callId)).every((record) => record.data.queue === 'perleg')).toBe(true);
+    await expectFiguresAgree(hub.url, 'perleg', { completed: 1 });
+    expect((await liveQueue(hub.url, 'perleg'))!.offered).toBe(1);
   });
 
   it('Asterisk restarted mid-day: a restarted gap and resync, and the calls it dropped leave live state', async () => {

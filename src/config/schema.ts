@@ -300,7 +300,7 @@ const sourceCommon = {
   reconnectMaxMs: Type.Integer({ minimum: 10, default: 30_000 }),
   /**
    * `per_call`: one `cdr.created` per call, its legs merged, once the call is over; `per_leg`:
-   * the PBX's own records, one per leg (docs/sources.md, "Call records").
+   * the PBX's own records, one per leg (docs/sources.md, "One record per call (FreeSWITCH)", "One record per call (Asterisk)").
    */
   cdr: Type.Union([Type.Literal('per_call'), Type.Literal('per_leg')], { default: 'per_call' }),
   /** After a call's last leg hung up, how long to wait for the PBX's trailing leg records before the call's record is written. */

@@ -22,7 +22,10 @@ export const FREESWITCH_CC_ACTIONS: Readonly<Record<string, EventType>> = {
   'bridge-agent-end': 'call.ended',
 };
 
-/** `member-queue-end` by `CC-Cause`. */
+/**
+ * `member-queue-end` by its `CC-Cause` header (capitalised). The channel variable `cc_cause` that
+ * mod_callcenter sets on the caller's leg is lower case (`cancel`, `answered`): docs/sources.md.
+ */
 export const FREESWITCH_QUEUE_END: Readonly<Record<string, EventType>> = {
   Terminated: 'call.ended',
   Cancel: 'call.abandoned',
@@ -41,6 +44,7 @@ export const FREESWITCH_CANCEL_REASON: Readonly<Record<string, AbandonReason>> =
   NONE: 'caller_hungup',
   TIMEOUT: 'timeout',
   NO_AGENT_TIMEOUT: 'no_agent',
+  // Also a caller who hung up while waiting: the mapper tells that from the event's channel data.
   BREAK_OUT: 'break_out',
   EXIT_WITH_KEY: 'exit_key',
 };

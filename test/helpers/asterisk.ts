@@ -150,6 +150,11 @@ export class RealAsterisk {
     return asterisk;
   }
 
+  /** The asterisk process's pid (chroot execs it), for CPU figures. */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
   /** What Asterisk printed (notices, warnings, errors), for failure messages. */
   log(): string {
     return this.output;

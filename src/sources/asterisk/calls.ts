@@ -4,7 +4,7 @@ import { nonNegativeInt } from '../source.js';
 
 type Headers = Record<string, string>;
 
-/** Everything the hub heard about one call: every channel sharing a Linkedid (docs/sources.md, "Call records"). */
+/** Everything the hub heard about one call: every channel sharing a Linkedid (docs/sources.md, "One record per call (Asterisk)"). */
 export interface CallLegs {
   root: string;
   /** The dialler's identifiers, from channel variables (manager.conf `channelvars`) when the events carry them. */

@@ -44,7 +44,7 @@ const MAX_MEMBERS = 100_000;
  *
  * Call records: with `per_call`, the legs of a call are gathered by `CallAssembler` and the
  * source takes one record per call with `takeRecord` once the call is over (docs/sources.md,
- * "Call records"); with `per_leg`, every `Cdr` is a record of its own.
+ * "One record per call (Asterisk)"); with `per_leg`, every `Cdr` is a record of its own.
  *
  * Agent events carry the member's queues: the mapper keeps each member's queues, pause and
  * device state, and publishes a change of any of them.

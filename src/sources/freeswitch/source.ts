@@ -1,8 +1,9 @@
 import { SourceAuthError, SourceProtocolError } from '../../errors.js';
 import type { SourceResyncedData } from '../../events/catalogue.js';
 import { FREESWITCH_AGENT_STATUS } from '../mappings.js';
+import { CallRecords } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
-import { FreeswitchMapper, NotAnEventError, type ChannelVariableNames } from './map.js';
+import { callRecord, FreeswitchMapper, NotAnEventError, type CallLegUpdate, type CdrMode, type ChannelVariableNames, type FreeswitchLeg } from './map.js';
 import { decodeEvent, EslParser, type EslFrame } from './parser.js';
 
 export interface FreeswitchSourceConfig extends SourceConnectionConfig {
@@ -15,6 +16,9 @@ export interface FreeswitchSourceConfig extends SourceConnectionConfig {
   /** Treat a jump in Event-Sequence as lost events (only meaningful when subscribed to ALL events). */
   detectSequenceGaps: boolean;
   variables: ChannelVariableNames;
+  cdr: CdrMode;
+  /** Quiet time after a call's last leg ended before its record is written (`cdr: per_call`). */
+  cdrSettleMs: number;
 }
 
 type ResyncReason = SourceResyncedData['reason'];
@@ -23,6 +27,15 @@ interface PendingCommand {
   resolve: (frame: EslFrame) => void;
   reject: (error: Error) => void;
 }
+
+/** Calls whose legs are collected at once; past this the oldest call's record is written early. */
+const MAX_CALLS_IN_PROGRESS = 50_000;
+/**
+ * A leg whose hangup was lost (the connection dropped meanwhile) holds its call's record this long
+ * after the call's last hangup. Longer than any leg outlives the others in practice (a caller sent
+ * on to a survey after the agent hung up).
+ */
+const MAX_OPEN_AFTER_HANGUP_MS = 3_600_000;
 
 /** An answer not received in this time means the connection is broken. */
 const COMMAND_TIMEOUT_MS = 15_000;
@@ -38,6 +51,8 @@ const COMMAND_TIMEOUT_MS = 15_000;
  */
 export class FreeswitchSource extends PbxSource {
   private readonly mapper: FreeswitchMapper;
+  /** The legs of calls in progress (`cdr: per_call`): each call's record is written once, after its last leg. */
+  private readonly calls: CallRecords<FreeswitchLeg> | undefined;
   private parser = new EslParser();
   private pending: PendingCommand[] = [];
   private authenticated = false;
@@ -51,7 +66,24 @@ export class FreeswitchSource extends PbxSource {
     deps: SourceDependencies,
   ) {
     super('freeswitch', config, deps);
-    this.mapper = new FreeswitchMapper(config.variables);
+    this.mapper = new FreeswitchMapper(config.variables, config.cdr);
+    if (config.cdr === 'per_call') {
+      this.calls = new CallRecords<FreeswitchLeg>({
+        settleMs: config.cdrSettleMs,
+        maxCalls: MAX_CALLS_IN_PROGRESS,
+        maxOpenMs: MAX_OPEN_AFTER_HANGUP_MS,
+        flush: (root, legs) => {
+          const record = callRecord(root, legs);
+          if (record) this.emit([record]);
+        },
+      });
+    }
+  }
+
+  override async close(): Promise<void> {
+    // Calls still settling are over as far as this source can tell: their records are written now.
+    this.calls?.flushAll();
+    await super.close();
   }
 
   protected onConnected(): void {
@@ -144,17 +176,19 @@ export class FreeswitchSource extends PbxSource {
     this.noteEvent();
     let event: Record<string, string>;
     let mapped: SourceEvent[];
+    let leg: CallLegUpdate | undefined;
     try {
       event = decodeEvent(frame);
       this.trackSequence(event);
       mapped = this.mapper.map(event);
+      leg = this.calls ? this.mapper.callLeg(event) : undefined;
     } catch (error) {
       if (!(error instanceof SyntaxError || error instanceof URIError || error instanceof NotAnEventError)) throw error;
       this.deps.metrics.parseErrors.inc({ source: this.name });
       this.logger.warn({ reason: error.message }, 'skipped a malformed FreeSWITCH event');
       return;
     }
-    if (mapped.length === 0) {
+    if (mapped.length === 0 && !leg) {
       this.deps.metrics.eventsIgnored.inc({ source: this.name });
       return;
     }
@@ -162,7 +196,9 @@ export class FreeswitchSource extends PbxSource {
     for (const item of mapped) {
       if (item.type === 'agent.status_changed') this.knownStatus.set(item.data.agent as string, item.data.status as never);
     }
-    this.emit(mapped);
+    if (mapped.length > 0) this.emit(mapped);
+    if (leg?.ended) this.calls?.legEnded(leg.root, leg.legId, leg.ended);
+    else if (leg) this.calls?.legStarted(leg.root, leg.legId);
   }
 
   /** Core-UUID changes when FreeSWITCH restarts; Event-Sequence counts every event it fires. */
@@ -185,6 +221,8 @@ export class FreeswitchSource extends PbxSource {
     this.coreUuid = core;
     this.lastSequence = undefined;
     this.mapper.reset();
+    // The old process's calls are gone with it: what their legs said is all there will be.
+    this.calls?.flushAll();
     this.gap({ reason: 'restarted' });
     this.requestResync('restarted');
   }
