@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -409,7 +410,7 @@ describe('pbx record and play against loopback AMI and ESL peers', () => {
     }
   });
 
-  it('refuses an unknown source name and a file that is not a recording', async () => {
+  it('refuses an unknown source name, a file that is not a recording and a port in use', async () => {
     const dir = tempDir('switchboard-pbx-');
     const configFile = join(dir, 'config.json');
     writeFileSync(configFile, JSON.stringify({ sources: [{ type: 'freeswitch', name: 'fs', host: '127.0.0.1' }] }));
@@ -422,5 +423,18 @@ describe('pbx record and play against loopback AMI and ESL peers', () => {
     expect(refused.code).toBe(1);
     expect(refused.output).toContain('VALIDATION_FAILED');
     expect(refused.output).toContain('not a PBX recording');
+    const recording = join(dir, 'empty.jsonl');
+    writeFileSync(recording, '{"recording":"switchboard-pbx","version":1,"kind":"asterisk","source":"pbx","startedAt":"2026-12-06T00:00:00.000Z"}\n');
+    const busy = createServer();
+    busy.listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const inUse = await runCli(['pbx', 'play', recording, '--port', String(port)], {});
+      expect(inUse.code).toBe(1);
+      expect(inUse.output).toContain(`CONFIG_INVALID: --port ${port}: cannot listen`);
+    } finally {
+      busy.close();
+    }
   });
 });

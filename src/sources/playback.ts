@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { ConfigError } from '../errors.js';
 import { AmiParser } from './asterisk/parser.js';
 import type { RecordedFrame, RecordedLine, Recording } from './recording.js';
 
@@ -65,7 +66,11 @@ export class SessionPlayer {
     const player = new SessionPlayer(recording, options, server);
     server.on('connection', (socket) => player.serve(socket));
     server.listen(options.port, options.host ?? '127.0.0.1');
-    await once(server, 'listening');
+    try {
+      await once(server, 'listening');
+    } catch (error) {
+      throw new ConfigError(`--port ${options.port}: cannot listen (${(error as Error).message})`, { cause: error });
+    }
     return player;
   }
 
@@ -103,8 +108,10 @@ export class SessionPlayer {
     socket.on('error', () => undefined);
     const session = new PlayedConnection(socket, script, this.recording.header.kind, this.options);
     this.options.logger.info({ connection: script.connection }, 'the hub connected: playing a recorded connection');
-    session.play().then(() => {
-      this.options.logger.info({ connection: script.connection, frames: session.sent }, 'recorded connection played');
+    void session.play().then((complete) => {
+      const details = { connection: script.connection, frames: session.sent };
+      if (complete) this.options.logger.info(details, 'recorded connection played');
+      else this.options.logger.warn(details, 'the hub closed the connection before its recording was played through');
       this.played += 1;
       if (this.played === this.scripts.length) this.markDone();
     });
@@ -197,11 +204,12 @@ class PlayedConnection {
     this.wake();
   }
 
-  async play(): Promise<void> {
+  /** Plays the recorded connection; false when the hub's connection closed first. */
+  async play(): Promise<boolean> {
     let anchorWall = Date.now();
     let anchorAt = this.script.steps[0]?.atMs ?? 0;
     for (const step of this.script.steps) {
-      if (this.stopped) return;
+      if (this.stopped) return false;
       if (this.options.speed !== 'max') {
         const due = anchorWall + (step.atMs - anchorAt) / this.options.speed;
         if (due > Date.now()) await this.waitUntil(() => false, due - Date.now());
@@ -214,7 +222,7 @@ class PlayedConnection {
       }
       if (step.kind === 'close') {
         this.socket.end();
-        return;
+        return true;
       }
       let actionId: string | undefined;
       if (step.answers !== undefined) {
@@ -224,7 +232,7 @@ class PlayedConnection {
           anchorWall = Date.now();
           anchorAt = step.atMs;
         }
-        if (this.stopped) return;
+        if (this.stopped) return false;
         if (!this.asked.has(question)) {
           this.options.logger.warn({ question: this.script.questions[question] }, 'the hub did not ask a recorded question; its answer is skipped');
           continue;
@@ -234,6 +242,7 @@ class PlayedConnection {
       this.socket.write(this.kind === 'asterisk' ? amiText(step.frame, actionId) : eslText(step.frame));
       this.sent += 1;
     }
+    return !this.stopped;
   }
 
   /** Resolves when `check` holds, the connection stopped, or `timeoutMs` passed. */
