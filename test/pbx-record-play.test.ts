@@ -98,7 +98,7 @@ describe('pbx record and play against a real Asterisk 22', () => {
   beforeAll(async () => {
     redis = await startRedis({ appendOnly: false });
     client = await connectClient(redis.url);
-    asterisk = await RealAsterisk.start({ queues: { recanswer: { servicelevel: 5 }, recabandon: { servicelevel: 5 } } });
+    asterisk = await RealAsterisk.start({ queues: { recanswer: { servicelevel: 5 }, recabandon: { servicelevel: 5 }, recearly: { servicelevel: 5 } } });
     ami = await AmiDriver.connect(asterisk.amiPort);
   }, 20 * 60_000);
   afterAll(async () => {
@@ -248,6 +248,44 @@ describe('pbx record and play against a real Asterisk 22', () => {
     await waitForOutput(fast, 'every recorded connection has been played', 'the fast player to finish');
     const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
     expect(catalogue(await log('recfast')).sort(byId)).toEqual([...expected].sort(byId));
+  });
+
+  it('a caller already waiting when the recording starts: the player answers the resync\'s CoreShowChannels too', async () => {
+    const dir = tempDir('switchboard-pbx-');
+    const configFile = join(dir, 'config.json');
+    const recordingFile = join(dir, 'session.jsonl');
+    writeFileSync(configFile, JSON.stringify({ redis: { url: redis.url }, sources: [sourceConfig(asterisk.amiPort)] }));
+    const callId = await originate('recearly', '5552301', 30);
+    const live = 'recearlylive';
+    await startPbxHub(live, asterisk.amiPort);
+    const recorder = spawnCli(['pbx', 'record', 'pbx', '--out', recordingFile], { SWITCHBOARD_CONFIG: configFile });
+    await waitForOutput(recorder, 'Asterisk resynced', 'the recorder to log in and resync');
+    await action({ Action: 'QueueAdd', Queue: 'recearly', Interface: 'Local/1301@agents', MemberName: 'eve' });
+    await waitForRecord(live, callId);
+    await leaveRoomAfterRecord();
+    expect(await recorder.stop('SIGTERM')).toBe(0);
+    const actions = readLines(recordingFile)
+      .slice(1)
+      .filter((line) => line.out)
+      .map((line) => line.out!.headers!.Action);
+    expect(actions).toEqual(['CoreStatus', 'QueueStatus', 'CoreShowChannels']);
+
+    const port = await freePort();
+    const player = spawnCli(['pbx', 'play', recordingFile, '--port', String(port), '--speed', '1']);
+    await waitForOutput(player, 'playing a PBX recording', 'the player to listen');
+    await startPbxHub('recearlyplayed', port);
+    const expected = catalogue(await log(live));
+    await waitFor(async () => catalogue(await log('recearlyplayed')).length >= expected.length, 60_000, 'the played hub to catch up with the live one');
+    await waitForOutput(player, 'every recorded connection has been played', 'the player to finish');
+    expect(player.output()).not.toContain('does not answer');
+    // A caller found waiting is dated from the hub's clock at its resync (minus Asterisk's Wait),
+    // so its queued_at is the replay's; everything else is the same.
+    const withoutResyncClock = (events: ReturnType<typeof catalogue>) =>
+      events.map((event) => ({ ...event, data: Object.fromEntries(Object.entries(event.data).filter(([key]) => key !== 'queued_at')) }));
+    const played = catalogue(await log('recearlyplayed'));
+    expect(withoutResyncClock(played)).toEqual(withoutResyncClock(expected));
+    expect(played.map((event) => event.type)).toEqual(expect.arrayContaining(['call.queued', 'call.connected', 'cdr.created']));
+    expect(played.find((event) => event.type === 'call.queued')).toMatchObject({ id: `ami:waiting:${callId}:recearly`, data: { call_id: callId, caller_id: '5552301' } });
   });
 });
 
