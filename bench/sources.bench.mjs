@@ -273,7 +273,7 @@ function mapAmi(bytes) {
   const parsed = [];
   new AmiParser(() => {}).push(Buffer.concat([Buffer.from('Asterisk Call Manager/5.0.2\r\n'), bytes]), (message) => parsed.push(message));
   // One record per call, as the source takes it once the call is over.
-  const records = (events) => [...events, ...mapper.endedCalls().map((root) => mapper.takeRecord(root)).filter(Boolean)];
+  const records = (events) => [...events, ...mapper.endedCalls().flatMap((root) => mapper.takeRecords(root))];
   return uniqueIds(parsed.flatMap((message, index) => records(mapper.map(message, String(index)))));
 }
 

@@ -209,6 +209,8 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     expect(types).toEqual(['agent.status_changed', 'call.queued', 'call.offered', 'call.connected', 'call.ended', 'cdr.created']);
     const byType = Object.fromEntries((await log()).map((event) => [event.type, event]));
     expect(byType['call.queued']).toMatchObject({ scope: { reseller: 'r1', domain: 'acme.example' }, data: { call_id: '276547', campaign: '295', queue: QUEUE, number: '34650844400', queued_at: '2026-11-21T10:00:00.000Z' } });
+    // mod_callcenter's own wait (answered − joined), so a hub that missed member-queue-start still counts it.
+    expect(byType['call.connected']).toMatchObject({ data: { call_id: '276547', agent: AGENT, wait_s: 10 } });
     expect(byType['call.ended']).toMatchObject({ id: `fs:${CORE}:ended:${MEMBER}`, data: { call_id: '276547', agent: AGENT, talk_s: 115, wait_s: 10, ended_by: 'caller', cause: 'NORMAL_CLEARING' } });
     expect(byType['cdr.created']!.data).toEqual({
       call_id: '276547', number: '34650844400', direction: 'outbound', dialed_at: '2026-11-21T09:59:55.000Z', disposition: 'callee_hungup', agent: AGENT, campaign: '295', queue: QUEUE,

@@ -1,6 +1,6 @@
 import type { CdrDisposition } from '../../events/catalogue.js';
 import { ASTERISK_CDR_DISPOSITION, ASTERISK_COMPLETE_DISPOSITION, UNANSWERED_DISPOSITION_BY_Q850 } from '../mappings.js';
-import { nonNegativeInt } from '../source.js';
+import { nonNegativeInt, type SourceEvent } from '../source.js';
 
 type Headers = Record<string, string>;
 
@@ -42,6 +42,8 @@ export interface CallLegs {
   holdMs: number;
   holdSince: Map<string, number>;
   rootCause: number | undefined;
+  /** `per_leg`: the records of its legs, written together once the call is over. */
+  legRecords: SourceEvent[];
 }
 
 /** Calls remembered at once; the least recently heard of is forgotten first. */
@@ -242,6 +244,7 @@ export class CallAssembler {
         holdMs: 0,
         holdSince: new Map(),
         rootCause: undefined,
+        legRecords: [],
       };
     }
     this.calls.set(root, call);

@@ -42,9 +42,9 @@ const MAX_MEMBERS = 100_000;
  * (1.4–1.8). The call id is the dialler's variable when the channel carries it (manager.conf
  * `channelvars`), else the root call's `Linkedid` (else `Uniqueid` on versions without it).
  *
- * Call records: with `per_call`, the legs of a call are gathered by `CallAssembler` and the
- * source takes one record per call with `takeRecord` once the call is over (docs/sources.md,
- * "One record per call (Asterisk)"); with `per_leg`, every `Cdr` is a record of its own.
+ * Call records: the legs of a call are gathered by `CallAssembler`, and the source takes the
+ * call's records with `takeRecords` once the call is over (docs/sources.md, "One record per call
+ * (Asterisk)"): one merged record with `per_call`, one per `Cdr` with `per_leg`.
  *
  * Agent events carry the member's queues: the mapper keeps each member's queues, pause and
  * device state, and publishes a change of any of them.
@@ -150,8 +150,10 @@ export class AsteriskMapper {
       case 'agent.status_changed':
         return this.memberEvent(headers, id, time);
       case 'cdr.created': {
+        // Kept until the call is over, per_leg included: a record never precedes its call's end events.
         const call = this.calls.cdr(headers);
-        return this.options.cdr === 'per_leg' && call ? this.legRecord(message, call, id, time) : [];
+        if (call && this.options.cdr === 'per_leg') call.legRecords.push(...this.legRecord(message, call, id, time));
+        return [];
       }
       default:
         return [];
@@ -164,13 +166,19 @@ export class AsteriskMapper {
   }
 
   /**
-   * The call's one record (`per_call`), once it is still over after the settle window; undefined
-   * if a channel reappeared (it ends later) or with `per_leg` (its legs were recorded already).
+   * The call's records once it is still over after the settle window: its one merged record
+   * (`per_call`) or its legs' (`per_leg`); none if a channel reappeared (it ends later).
    */
-  takeRecord(root: string): SourceEvent | undefined {
-    if (!this.calls.isOver(root)) return undefined;
+  takeRecords(root: string): SourceEvent[] {
+    if (!this.calls.isOver(root)) return [];
     const call = this.calls.take(root);
-    if (!call || this.options.cdr === 'per_leg') return undefined;
+    if (!call) return [];
+    if (this.options.cdr === 'per_leg') return call.legRecords;
+    const record = this.mergedRecord(call);
+    return record ? [record] : [];
+  }
+
+  private mergedRecord(call: CallLegs): SourceEvent | undefined {
     const outbound = this.options.direction === 'outbound';
     const rootCdr = call.rootCdr;
     const caller = validNumber(call.callerNumber ?? rootCdr?.Source);

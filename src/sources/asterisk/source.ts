@@ -175,10 +175,7 @@ export class AsteriskSource extends PbxSource {
 
   private recordCalls(roots: string[]): void {
     const records: SourceEvent[] = [];
-    for (const root of roots) {
-      const record = this.mapper.takeRecord(root);
-      if (record) records.push(record);
-    }
+    for (const root of roots) records.push(...this.mapper.takeRecords(root));
     if (records.length > 0) this.emit(records);
   }
 

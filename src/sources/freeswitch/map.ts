@@ -130,9 +130,16 @@ export class FreeswitchMapper {
       case 'call.queued':
         return [{ id, type, time, data: this.queued(event, time) }];
       case 'call.offered':
-      case 'call.connected':
         if (!event['CC-Agent']) return [];
         return [{ id, type, time, data: { ...this.callFields(event), agent: event['CC-Agent'] } }];
+      case 'call.connected': {
+        if (!event['CC-Agent']) return [];
+        // The wait as mod_callcenter measured it: it counts even when member-queue-start was not heard.
+        const joined = nonNegativeInt(event['CC-Member-Joined-Time']);
+        const answered = nonNegativeInt(event['CC-Agent-Answered-Time']);
+        const wait = joined && answered && answered >= joined ? answered - joined : undefined;
+        return [{ id, type, time, data: compact({ ...this.callFields(event), agent: event['CC-Agent'], wait_s: wait }) }];
+      }
       case 'call.ended':
         return [{ id: `fs:${core}:ended:${event['CC-Member-UUID'] ?? sequence}`, type, time, data: this.ended(event, action) }];
       case 'call.abandoned':
