@@ -27,10 +27,23 @@ export interface SourceConnectionConfig {
   reconnectMaxMs: number;
 }
 
+/**
+ * Sees a connection's raw traffic, both ways: `switchboard pbx record` writes it to a file
+ * (src/sources/recording.ts). Called in the order the bytes go over the wire.
+ */
+export interface SourceTap {
+  connected(): void;
+  received(chunk: Buffer): void;
+  sent(text: string): void;
+  closed(): void;
+}
+
 export interface SourceDependencies {
-  appender: Appender;
+  /** The hub's appender; a recording discards what the source maps. */
+  appender: Pick<Appender, 'append'>;
   metrics: SourceMetrics;
   logger: Logger;
+  tap?: SourceTap | undefined;
 }
 
 /** Appends in flight above which the source stops reading its socket (TCP pushes back on the PBX). */
@@ -177,7 +190,9 @@ export abstract class PbxSource {
   }
 
   protected write(text: string): void {
-    this.socket?.write(text);
+    if (!this.socket) return;
+    this.deps.tap?.sent(text);
+    this.socket.write(text);
   }
 
   protected noteEvent(): void {
@@ -267,10 +282,12 @@ export abstract class PbxSource {
     socket.once('connect', () => {
       clearTimeout(connectTimer);
       this.state = 'handshake';
+      this.deps.tap?.connected();
       this.safely(() => this.onConnected());
     });
     socket.on('data', (chunk: Buffer) => {
       // Everything one chunk carries is appended as one batch, in order.
+      this.deps.tap?.received(chunk);
       this.outbox = [];
       this.safely(() => this.onData(chunk));
       const events = this.outbox;
@@ -285,6 +302,7 @@ export abstract class PbxSource {
     socket.once('close', () => {
       clearTimeout(connectTimer);
       if (this.socket === socket) this.socket = undefined;
+      if (this.state !== 'connecting') this.deps.tap?.closed();
       const wasConnected = this.state === 'connected';
       if (wasConnected) {
         this.disconnectedAt = Date.now();
