@@ -129,7 +129,7 @@ async function amiPeer() {
       for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
         const action = Object.fromEntries(text.slice(0, end).split('\r\n').map((line) => line.split(': ')));
         text = text.slice(end + 4);
-        if (action.Action === 'Login') socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nMessage: Authentication accepted\r\n\r\n`);
+        if (action.Action === 'Login') socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nMessage: Authentication accepted\r\n\r\nEvent: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n`);
         if (action.Action === 'CoreStatus') socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nCoreStartupDate: 2026-11-21\r\nCoreStartupTime: 09:00:00\r\n\r\n`);
         if (action.Action === 'QueueStatus') {
           socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nEventList: start\r\nMessage: Queue status will follow\r\n\r\nEvent: QueueStatusComplete\r\nActionID: ${action.ActionID}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n`);

@@ -35,6 +35,14 @@ interface PendingAction {
 }
 
 const ACTION_TIMEOUT_MS = 15_000;
+/** Asterisk versions before 1.6 send no FullyBooted: the resync waits for it at most this long. */
+const BOOT_WAIT_MS = 10_000;
+
+function bootSignal(): { done: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const done = new Promise<void>((settle) => (resolve = settle));
+  return { done, resolve };
+}
 
 /**
  * Asterisk as a source: an AMI client (TCP 5038, docs/sources.md).
@@ -56,6 +64,8 @@ export class AsteriskSource extends PbxSource {
   /** CoreStatus's startup time: a different one after a reconnect means Asterisk restarted. */
   private startedAt: string | undefined;
   private missingTimestamps = false;
+  /** Resolved by this session's `FullyBooted`: before it, app_queue may not be loaded yet (Asterisk starting). */
+  private booted: { done: Promise<void>; resolve: () => void } = bootSignal();
 
   constructor(
     protected override readonly config: AsteriskSourceConfig,
@@ -93,6 +103,7 @@ export class AsteriskSource extends PbxSource {
     this.connectionId = randomUUID();
     this.messageCounter = 0;
     this.parser = new AmiParser(() => this.login());
+    this.booted = bootSignal();
   }
 
   protected onDisconnected(): void {
@@ -125,6 +136,7 @@ export class AsteriskSource extends PbxSource {
       this.logger.warn({ headers: Object.keys(message.headers).slice(0, 10) }, 'skipped an AMI message with neither Response nor Event');
       return;
     }
+    if (message.headers.Event === 'FullyBooted') this.booted.resolve();
     if (action) {
       action.events.push(message);
       if (message.headers.EventList === 'Complete' || message.headers.Event.endsWith('Complete')) this.finish(actionId!, action);
@@ -242,6 +254,10 @@ export class AsteriskSource extends PbxSource {
    * that the hub did not know are reported as queued (their calls found by CoreShowChannels).
    */
   private async resync(reason: ResyncReason): Promise<void> {
+    // Asterisk accepts manager logins while it is still loading modules: QueueStatus would be unknown.
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([this.booted.done, new Promise<void>((resolve) => (waited = setTimeout(resolve, BOOT_WAIT_MS)))]);
+    clearTimeout(waited);
     this.deps.metrics.resyncs.inc({ source: this.name });
     const askedAt = this.mapper.memberClock;
     const { response, events } = await this.action({ Action: 'QueueStatus' }, true);
