@@ -154,6 +154,32 @@ export class FreeswitchMapper {
     this.calls.clear();
   }
 
+  /**
+   * A caller `callcenter_config queue list members` shows waiting (state Waiting or Trying) that
+   * the hub did not know: reported as `call.queued`, its entry time FreeSWITCH's own `joined_epoch`,
+   * so live `waiting` counts callers who joined while no hub listened. Undefined for a known call.
+   */
+  waitingMember(core: string, member: Record<string, string>, time: string): SourceEvent | undefined {
+    const sessionUuid = member.session_uuid;
+    if (!sessionUuid || !member.queue || (member.state !== 'Waiting' && member.state !== 'Trying') || this.calls.has(sessionUuid)) return undefined;
+    const queuedAt = epochSecondsToIso(member.joined_epoch) ?? time;
+    this.remember(sessionUuid, { callId: sessionUuid, campaign: undefined, contactRef: undefined, number: member.cid_number || undefined, queuedAt });
+    return {
+      id: `fs:${core}:waiting:${sessionUuid}:${member.queue}`.slice(0, 128),
+      type: 'call.queued',
+      time,
+      data: compact({
+        call_id: sessionUuid,
+        queue: member.queue,
+        caller_id: member.cid_number,
+        caller_name: member.cid_name,
+        member_uuid: member.uuid,
+        member_session_uuid: sessionUuid,
+        queued_at: queuedAt,
+      }),
+    };
+  }
+
   private queued(event: FreeswitchEvent, time: string): Record<string, unknown> {
     const sessionUuid = event['CC-Member-Session-UUID'] ?? event['Unique-ID'];
     const outbound = (event['Call-Direction'] ?? event.variable_direction) === 'outbound';

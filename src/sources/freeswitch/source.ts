@@ -278,14 +278,21 @@ export class FreeswitchSource extends PbxSource {
     try {
       const agentList = await this.api('callcenter_config agent list');
       const queues = parsePipeTable(await this.api('callcenter_config queue list'));
-      let waiting = 0;
-      for (const queue of queues) {
-        if (!queue.name || /\s/.test(queue.name)) continue;
-        const members = parsePipeTable(await this.api(`callcenter_config queue list members ${queue.name}`));
-        waiting += members.filter((member) => member.state === 'Waiting' || member.state === 'Trying').length;
-      }
       const now = new Date().toISOString();
       const core = this.coreUuid ?? 'unknown';
+      let waiting = 0;
+      const waitingCallers: SourceEvent[] = [];
+      for (const queue of queues) {
+        if (!queue.name || /\s/.test(queue.name)) continue;
+        for (const member of pipeTableRows(await this.api(`callcenter_config queue list members ${queue.name}`))) {
+          if (member.state !== 'Waiting' && member.state !== 'Trying') continue;
+          waiting += 1;
+          const queued = this.mapper.waitingMember(core, member, now);
+          if (queued) waitingCallers.push(queued);
+        }
+      }
+      // Callers first: corrections stream in batches after them.
+      if (waitingCallers.length > 0) await this.emitSettled(waitingCallers);
       let agents = 0;
       let corrected = 0;
       let batch: SourceEvent[] = [];
