@@ -133,25 +133,6 @@ describe('pbx record and play against a real Asterisk 22', () => {
     return hub;
   }
 
-  async function originate(queue: string, number: string, seconds: number): Promise<string> {
-    const { response } = await ami.action({
-      Action: 'Originate',
-      Channel: `Local/${queue}@queue-in`,
-      Application: 'Wait',
-      Data: String(seconds),
-      CallerID: `"Caller ${number}" <${number}>`,
-      Async: 'true',
-    });
-    expect(response.headers.Response).toBe('Success');
-    const [joined] = await ami.waitForEvents(
-      (event) => event.headers.Event === 'QueueCallerJoin' && event.headers.Queue === queue && event.headers.CallerIDNum === number,
-      1,
-      30_000,
-      `${number} joining ${queue}`,
-    );
-    return joined!.headers.Linkedid!;
-  }
-
   async function action(fields: Record<string, string>): Promise<void> {
     const { response } = await ami.action(fields);
     expect(response.headers.Response).toBe('Success');
@@ -185,12 +166,12 @@ describe('pbx record and play against a real Asterisk 22', () => {
     await waitForOutput(recorder, 'Asterisk resynced', 'the recorder to log in and resync');
 
     await action({ Action: 'QueueAdd', Queue: 'recanswer', Interface: 'Local/1101@agents', MemberName: 'amy' });
-    const answered = await originate('recanswer', '5552101', 20);
+    const answered = await ami.originate('recanswer', '5552101', 20);
     await waitForRecord(live, answered);
     await leaveRoomAfterRecord();
     await action({ Action: 'QueueAdd', Queue: 'recabandon', Interface: 'Local/1201@agents', MemberName: 'abe' });
     await action({ Action: 'QueuePause', Queue: 'recabandon', Interface: 'Local/1201@agents', Paused: 'true', Reason: 'lunch' });
-    const abandoned = await originate('recabandon', '5552201', 3);
+    const abandoned = await ami.originate('recabandon', '5552201', 3);
     await waitForRecord(live, abandoned);
     await leaveRoomAfterRecord();
     await action({ Action: 'QueuePause', Queue: 'recabandon', Interface: 'Local/1201@agents', Paused: 'false' });
@@ -255,7 +236,7 @@ describe('pbx record and play against a real Asterisk 22', () => {
     const configFile = join(dir, 'config.json');
     const recordingFile = join(dir, 'session.jsonl');
     writeFileSync(configFile, JSON.stringify({ redis: { url: redis.url }, sources: [sourceConfig(asterisk.amiPort)] }));
-    const callId = await originate('recearly', '5552301', 30);
+    const callId = await ami.originate('recearly', '5552301', 30);
     const live = 'recearlylive';
     await startPbxHub(live, asterisk.amiPort);
     const recorder = spawnCli(['pbx', 'record', 'pbx', '--out', recordingFile], { SWITCHBOARD_CONFIG: configFile });

@@ -101,26 +101,6 @@ describe('Asterisk source against a real Asterisk 22', () => {
     return body.queues.find((entry) => entry.queue === queue);
   }
 
-  /** Originates a caller into `queue` who stays `seconds`; resolves with the call's Linkedid. */
-  async function originate(queue: string, number: string, seconds: number): Promise<string> {
-    const { response } = await ami.action({
-      Action: 'Originate',
-      Channel: `Local/${queue}@queue-in`,
-      Application: 'Wait',
-      Data: String(seconds),
-      CallerID: `"Caller ${number}" <${number}>`,
-      Async: 'true',
-    });
-    expect(response.headers.Response).toBe('Success');
-    const [joined] = await ami.waitForEvents(
-      (event) => event.headers.Event === 'QueueCallerJoin' && event.headers.Queue === queue && event.headers.CallerIDNum === number,
-      1,
-      30_000,
-      `${number} joining ${queue}`,
-    );
-    return joined!.headers.Linkedid!;
-  }
-
   async function addMember(queue: string, extension: string, name: string): Promise<void> {
     const { response } = await ami.action({ Action: 'QueueAdd', Queue: queue, Interface: `Local/${extension}@agents`, MemberName: name });
     expect(response.headers.Response).toBe('Success');
@@ -185,7 +165,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
   it('an answered call: its catalogue events, one record with the legs merged, and Asterisk\'s own figures', async () => {
     const hub = await startPbxHub();
     await addMember('answered', '1101', 'amy');
-    const callId = await originate('answered', '5551101', 20);
+    const callId = await ami.originate('answered', '5551101', 20);
     const record = await waitForRecord(prefixOf(hub), callId);
     expect((await callEvents(prefixOf(hub), callId)).map((event) => event.type)).toEqual(['call.queued', 'call.offered', 'call.connected', 'call.ended']);
     expect(record.id).toBe(`ami:cdr:${callId}`);
@@ -218,7 +198,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
     const hub = await startPbxHub();
     await addMember('abandon', '1201', 'abe');
     await ami.action({ Action: 'QueuePause', Queue: 'abandon', Interface: 'Local/1201@agents', Paused: 'true', Reason: 'lunch' });
-    const callId = await originate('abandon', '5551201', 3);
+    const callId = await ami.originate('abandon', '5551201', 3);
     const record = await waitForRecord(prefixOf(hub), callId);
     expect((await callEvents(prefixOf(hub), callId)).map((event) => event.type)).toEqual(['call.queued', 'call.abandoned']);
     expect(record.data).toMatchObject({ call_id: callId, number: '5551201', queue: 'abandon', agent: null, disposition: 'abandoned', talk_s: 0 });
@@ -239,7 +219,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
     const hub = await startPbxHub();
     await addMember('rna', '9301', 'nora');
     await addMember('rna', '1302', 'rita');
-    const callId = await originate('rna', '5551301', 30);
+    const callId = await ami.originate('rna', '5551301', 30);
     const record = await waitForRecord(prefixOf(hub), callId);
     const events = await callEvents(prefixOf(hub), callId);
     expect(events.map((event) => `${event.type}${event.data.agent ? `:${String(event.data.agent)}` : ''}`)).toEqual([
@@ -275,7 +255,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
     const hub = await startPbxHub();
     await addMember('shared-a', '1501', 'sam');
     await addMember('shared-b', '1501', 'sam');
-    const callId = await originate('shared-b', '5551501', 20);
+    const callId = await ami.originate('shared-b', '5551501', 20);
     const record = await waitForRecord(prefixOf(hub), callId);
     expect(record.data).toMatchObject({ queue: 'shared-b', agent: 'sam', disposition: 'agent_hungup' });
     const sam = (await log(prefixOf(hub))).filter((event) => event.type === 'agent.status_changed' && event.data.agent === 'sam');
@@ -288,7 +268,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
     const hub = await startPbxHub();
     await addMember('xfer-a', '2601', 'tess');
     await addMember('xfer-b', '1602', 'tom');
-    const callId = await originate('xfer-a', '5551601', 60);
+    const callId = await ami.originate('xfer-a', '5551601', 60);
     const [connect] = await ami.waitForEvents((event) => event.headers.Event === 'AgentConnect' && event.headers.Linkedid === callId, 1, 30_000, 'tess answering');
     const { response } = await ami.action({ Action: 'BlindTransfer', Channel: connect!.headers.DestChannel!, Context: 'queue-in', Exten: 'xfer-b' });
     expect(response.headers.Response).toBe('Success');
@@ -304,7 +284,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
   });
 
   it('a caller already waiting when the hub first connects is live waiting, then served and recorded once', async () => {
-    const callId = await originate('early', '5551701', 60);
+    const callId = await ami.originate('early', '5551701', 60);
     const hub = await startPbxHub();
     await waitFor(async () => (await liveQueue(hub.url, 'early'))?.waiting === 1, 20_000, 'the waiting caller in live state');
     const queued = (await callEvents(prefixOf(hub), callId))[0]!;
@@ -325,7 +305,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
     const first = await startChildHub({ SWITCHBOARD_CONFIG: configFile });
     children.push(first);
     await waitFor(async () => (await log(keyPrefix)).some((event) => event.type === 'source.resynced'), 30_000, 'the first hub to resync');
-    const callId = await originate('survive', '5551801', 60);
+    const callId = await ami.originate('survive', '5551801', 60);
     await waitFor(async () => (await liveQueue(first.url, 'survive'))?.waiting === 1, 20_000, 'the first hub to see the caller');
     await first.kill('SIGKILL');
     const second = await startChildHub({ SWITCHBOARD_CONFIG: configFile });
@@ -344,7 +324,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
   it('cdr: per_leg keeps Asterisk\'s own record of each leg, each with the call\'s id; still one offered call', async () => {
     const hub = await startPbxHub(undefined, { cdr: 'per_leg' });
     await addMember('perleg', '1901', 'pia');
-    const callId = await originate('perleg', '5551951', 20);
+    const callId = await ami.originate('perleg', '5551951', 20);
     // Asterisk's Cdr events of this call: those of the channels whose Linkedid is the call's.
     await ami.waitForEvents((event) => event.headers.Event === 'Hangup' && event.headers.Uniqueid === callId, 1, 30_000, 'the caller hanging up');
     const channels = new Set(ami.events.filter((event) => event.headers.Event === 'Newchannel' && event.headers.Linkedid === callId).map((event) => event.headers.Uniqueid));
@@ -358,7 +338,7 @@ describe('Asterisk source against a real Asterisk 22', () => {
 
   it('Asterisk restarted mid-day: a restarted gap and resync, and the calls it dropped leave live state', async () => {
     const hub = await startPbxHub();
-    const callId = await originate('restart', '5551901', 60);
+    const callId = await ami.originate('restart', '5551901', 60);
     await waitFor(async () => (await liveQueue(hub.url, 'restart'))?.waiting === 1, 20_000, 'the waiting caller');
     await asterisk.restart();
     await ami.close();

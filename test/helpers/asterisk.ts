@@ -322,6 +322,29 @@ export class AmiDriver {
     });
   }
 
+  /**
+   * A caller into `queue` (the dialplan's `queue-in` context) who stays `seconds` once answered;
+   * resolves with the call's Linkedid once the caller joined the queue.
+   */
+  async originate(queue: string, number: string, seconds: number): Promise<string> {
+    const { response } = await this.action({
+      Action: 'Originate',
+      Channel: `Local/${queue}@queue-in`,
+      Application: 'Wait',
+      Data: String(seconds),
+      CallerID: `"Caller ${number}" <${number}>`,
+      Async: 'true',
+    });
+    if (response.headers.Response !== 'Success') throw new Error(`Originate refused: ${response.headers.Message}`);
+    const [joined] = await this.waitForEvents(
+      (event) => event.headers.Event === 'QueueCallerJoin' && event.headers.Queue === queue && event.headers.CallerIDNum === number,
+      1,
+      30_000,
+      `${number} joining ${queue}`,
+    );
+    return joined!.headers.Linkedid!;
+  }
+
   /** Asterisk's own queue figures: QueueParams per queue, QueueMember and QueueEntry events. */
   async queueStatus(queue?: string): Promise<AmiMessage[]> {
     const { events } = await this.action({ Action: 'QueueStatus', ...(queue ? { Queue: queue } : {}) }, true);
