@@ -15,6 +15,7 @@ import { createClient } from 'redis';
 import { Pool } from 'undici';
 import { AmiParser } from '../dist/sources/asterisk/parser.js';
 import { AsteriskMapper } from '../dist/sources/asterisk/map.js';
+import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../dist/sources/call-record.js';
 import { FreeswitchMapper } from '../dist/sources/freeswitch/map.js';
 import { decodeEvent, EslParser } from '../dist/sources/freeswitch/parser.js';
 import { waitForPort } from '../dist/redis/local-server.js';
@@ -269,12 +270,15 @@ async function freeswitchRun() {
 
 /** The catalogue events an AMI stream maps to (a fresh mapper, as a fresh connection has). */
 function mapAmi(bytes) {
-  const mapper = new AsteriskMapper({ variables: VARIABLES, direction: 'inbound', timeZone: 'UTC', cdr: 'per_call' });
+  // One record per call, as the source takes it once the call is over.
+  const records = [];
+  const calls = new CallRecords({ settleMs: 0, maxCalls: MAX_CALLS_IN_PROGRESS, maxOpenMs: MAX_OPEN_AFTER_HANGUP_MS, flush: (root) => records.push(...mapper.takeRecords(root)) });
+  const mapper = new AsteriskMapper({ variables: VARIABLES, direction: 'inbound', timeZone: 'UTC', cdr: 'per_call' }, calls);
   const parsed = [];
   new AmiParser(() => {}).push(Buffer.concat([Buffer.from('Asterisk Call Manager/5.0.2\r\n'), bytes]), (message) => parsed.push(message));
-  // One record per call, as the source takes it once the call is over.
-  const records = (events) => [...events, ...mapper.endedCalls().flatMap((root) => mapper.takeRecords(root))];
-  return uniqueIds(parsed.flatMap((message, index) => records(mapper.map(message, String(index)))));
+  const mapped = parsed.flatMap((message, index) => mapper.map(message, String(index)));
+  calls.flushAll();
+  return uniqueIds([...mapped, ...records]);
 }
 
 /** The log keeps one event per id (bridge-agent-end and member-queue-end both end a call, under one id). */
