@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { Hub } from '../src/hub.js';
@@ -36,6 +38,29 @@ describe('/board wallboard in headless Chromium', () => {
     await browser?.close();
     await hub?.close();
     await redis?.close();
+  });
+
+  it('forbids framing and type sniffing on every /board answer', async () => {
+    for (const [path, status] of [['/board', 200], ['/board/board.js', 200], ['/board/sse.js', 200], ['/board/board.css', 200], ['/board/missing.js', 404]] as const) {
+      const response = await fetch(`${hub.url}${path}`);
+      expect(response.status, path).toBe(status);
+      expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
+      const policy = (response.headers.get('content-security-policy') ?? '').split(';').map((directive) => directive.trim());
+      expect(policy, path).toContain("frame-ancestors 'none'");
+      expect(policy, path).toContain("default-src 'self'");
+    }
+    // A page of another origin that frames the board gets an error page in the frame, not the board.
+    const framer = createServer((_request, response) =>
+      response.writeHead(200, { 'content-type': 'text/html' }).end(`<iframe src="${hub.url}/board" onload="document.title = 'frame loaded'"></iframe>`),
+    );
+    await new Promise<void>((resolve) => framer.listen(0, '127.0.0.1', resolve));
+    const framing = await browser.newPage();
+    await framing.goto(`http://127.0.0.1:${(framer.address() as AddressInfo).port}/`);
+    await framing.waitForFunction(() => document.title === 'frame loaded');
+    const frame = framing.frames().find((candidate) => candidate !== framing.mainFrame());
+    expect(frame?.url()).toBe('chrome-error://chromewebdata/');
+    framer.close();
+    await framing.close();
   });
 
   it('asks for a read token, refuses a wrong one, and keeps a good one for the tab only', async () => {
