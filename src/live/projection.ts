@@ -73,6 +73,8 @@ export interface QueueCounters {
 }
 
 export interface QueueRecord {
+  /** Tenant-qualified key (scope and name). */
+  key: string;
   queue: string;
   campaign: string | null;
   scope: RecordScope;
@@ -319,7 +321,7 @@ export class LiveProjection implements FeedConsumer {
   private queueFor(scope: RecordScope, queue: string | null, campaign: string | null, timeMs: number): string | undefined {
     if (queue === null) return undefined;
     const key = keyOf(scope, queue);
-    const record = this.queues.get(key) ?? { queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)) };
+    const record = this.queues.get(key) ?? { key, queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)) };
     if (campaign !== null) record.campaign = campaign;
     this.queues.delete(key);
     this.queues.set(key, record);
@@ -561,14 +563,6 @@ export class LiveProjection implements FeedConsumer {
       evicted.queues += 1;
     }
     return evicted;
-  }
-
-  /** Every queue with today's counters (zero when its last counted day is over). */
-  *queueRecords(nowMs: number): Iterable<{ key: string; queue: string; campaign: string | null; scope: RecordScope; counters: QueueCounters }> {
-    const today = this.day.dayOf(nowMs);
-    for (const [key, record] of this.queues) {
-      yield { key, ...record, counters: record.counters.day < today ? emptyCounters(today) : record.counters };
-    }
   }
 }
 

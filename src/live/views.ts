@@ -64,11 +64,18 @@ function decodeCursor(cursor: string | undefined): Place | undefined {
 }
 
 const collator = new Intl.Collator('en', { numeric: true });
-const byKey = (a: Place, b: Place) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
-/** Names in natural order (agent 2 before agent 10), the same name of two tenants by key. */
-const byName = (a: Place, b: Place) => collator.compare(a[0], b[0]) || byKey(a, b);
-const byTime = (a: Place, b: Place) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : byKey(a, b));
-const newestFirst = (a: Place, b: Place) => comparePositions(b[0], a[0]);
+
+/** A listing's order: by a value (`compare`), then by the tenant-qualified key, read only on a tie or an insert. */
+interface Order<T> {
+  value(item: T): string;
+  key(item: T): string;
+  compare(a: string, b: string): number;
+}
+
+const plain = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** Names in natural order (agent 2 before agent 10). */
+const byName = collator.compare;
+const newestFirst = (a: string, b: string) => comparePositions(b, a);
 
 /**
  * One page of a listing, kept while the items go by once in any order: the `limit` first items
@@ -81,24 +88,29 @@ class PageBuilder<T> {
 
   constructor(
     private readonly request: PageRequest,
-    private readonly placeOf: (item: T) => Place,
-    private readonly compare: (a: Place, b: Place) => number,
+    private readonly order: Order<T>,
   ) {
     this.after = decodeCursor(request.cursor);
   }
 
+  private compare(value: string, item: T, place: Place): number {
+    return this.order.compare(value, place[0]) || plain(this.order.key(item), place[1]);
+  }
+
   offer(item: T): void {
-    const place = this.placeOf(item);
-    if (this.after && this.compare(place, this.after) <= 0) return;
+    const value = this.order.value(item);
+    if (this.after && this.compare(value, item, this.after) <= 0) return;
     const entries = this.entries;
     // One more than the page, to know whether a next page exists.
     const full = entries.length > this.request.limit;
-    if (full && this.compare(place, (entries.at(-1) as { place: Place }).place) >= 0) return;
+    if (full && this.compare(value, item, (entries.at(-1) as { place: Place }).place) >= 0) return;
+    const place: Place = [value, this.order.key(item)];
     let low = 0;
     let high = entries.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.compare((entries[middle] as { place: Place }).place, place) < 0) low = middle + 1;
+      const other = (entries[middle] as { place: Place }).place;
+      if ((this.order.compare(other[0], value) || plain(other[1], place[1])) < 0) low = middle + 1;
       else high = middle;
     }
     entries.splice(low, 0, { place, item });
@@ -117,7 +129,7 @@ const round = (value: number, places = 1) => Math.round(value * 10 ** places) / 
 /** Agents in natural order of their ids; `totals` by status over every visible agent, not only the page. */
 export async function agentsView(projection: LiveProjection, filter: EventFilter, request: PageRequest, nowMs = Date.now()) {
   const head = stamp(projection, nowMs);
-  const page = new PageBuilder<AgentRecord>(request, (agent) => [agent.agent, keyOf(agent.scope, agent.agent)], byName);
+  const page = new PageBuilder<AgentRecord>(request, { value: (agent) => agent.agent, key: (agent) => keyOf(agent.scope, agent.agent), compare: byName });
   const totals = emptyCounts();
   const slicer = new Slicer();
   for (const agent of [...projection.agents.values()]) {
@@ -133,7 +145,7 @@ export async function agentsView(projection: LiveProjection, filter: EventFilter
 /** Calls in progress, longest waiting first. */
 export async function callsView(projection: LiveProjection, filter: EventFilter, request: PageRequest, nowMs = Date.now()) {
   const head = stamp(projection, nowMs);
-  const page = new PageBuilder<CallRecord>(request, (call) => [call.queued_at ?? call.offered_at ?? '', keyOf(call.scope, call.call_id)], byTime);
+  const page = new PageBuilder<CallRecord>(request, { value: (call) => call.queued_at ?? call.offered_at ?? '', key: (call) => keyOf(call.scope, call.call_id), compare: plain });
   const slicer = new Slicer();
   for (const { record } of [...projection.liveCalls(nowMs)]) {
     if (slicer.due()) await slicer.pause();
@@ -146,7 +158,7 @@ export async function callsView(projection: LiveProjection, filter: EventFilter,
 /** The latest CDRs (at most `live.latestCdrs`), newest first. */
 export async function cdrsView(projection: LiveProjection, filter: EventFilter, request: PageRequest, nowMs = Date.now()) {
   const head = stamp(projection, nowMs);
-  const page = new PageBuilder<(typeof projection.cdrs)[number]>(request, (cdr) => [cdr.position, ''], newestFirst);
+  const page = new PageBuilder<(typeof projection.cdrs)[number]>(request, { value: (cdr) => cdr.position, key: () => '', compare: newestFirst });
   for (const cdr of projection.cdrs) if (visible(filter, cdr.scope, typeof cdr.event.data.agent === 'string' ? cdr.event.data.agent : null)) page.offer(cdr);
   const { items, next_cursor } = page.result();
   return { ...head, cdrs: items.map((cdr) => ({ position: cdr.position, ...cdr.event })), next_cursor };
@@ -168,14 +180,17 @@ function figures(counters: Omit<QueueCounters, 'day'>) {
   };
 }
 
-type ListedQueue = QueueRecord & { key: string };
+const NOTHING_YET: Omit<QueueCounters, 'day'> = { offered: 0, answered: 0, answered_within_sl: 0, abandoned: 0, short_abandons: 0, wait_total_ms: 0, talk_total_ms: 0, talked: 0 };
+
+/** Today's counters: zero when the queue's last counted day is over. */
+const countersOn = (queue: QueueRecord, today: string) => (queue.counters.day < today ? NOTHING_YET : queue.counters);
 
 /**
  * A queue's agents by status: its members (the PBX's list, or the queues they took calls from
  * today) and the agents of its campaign, each once. Read from the projection's indexes, so the
  * cost is the queue's own agents; a campaign's counts are computed once per answer.
  */
-async function queueAgentCounts(projection: LiveProjection, filter: EventFilter, queue: ListedQueue, byCampaign: Map<string, StatusCounts>, slicer: Slicer): Promise<StatusCounts> {
+async function queueAgentCounts(projection: LiveProjection, filter: EventFilter, queue: QueueRecord, byCampaign: Map<string, StatusCounts>, slicer: Slicer): Promise<StatusCounts> {
   const countAgents = async (keys: Iterable<string>, skip: ReadonlySet<string> | undefined, counts: StatusCounts) => {
     for (const agentKey of [...keys]) {
       if (slicer.due()) await slicer.pause();
@@ -214,12 +229,13 @@ export async function queuesView(projection: LiveProjection, filter: EventFilter
   const totals = { offered: 0, answered: 0, answered_within_sl: 0, abandoned: 0, short_abandons: 0, wait_total_ms: 0, talk_total_ms: 0, talked: 0 };
   let waitingTotal = 0;
   let oldestTotal: string | null = null;
-  const page = new PageBuilder<ListedQueue>(request, (queue) => [queue.queue, queue.key], byName);
-  for (const record of [...projection.queueRecords(nowMs)]) {
+  const page = new PageBuilder<QueueRecord>(request, { value: (queue) => queue.queue, key: (queue) => queue.key, compare: byName });
+  for (const record of [...projection.queues.values()]) {
     if (slicer.due()) await slicer.pause();
     if (!visible(filter, record.scope)) continue;
     const waiting = waitingByQueue.get(record.key);
-    for (const field of Object.keys(totals) as (keyof typeof totals)[]) totals[field] += record.counters[field];
+    const counters = countersOn(record, today);
+    for (const field of Object.keys(totals) as (keyof typeof totals)[]) totals[field] += counters[field];
     if (waiting) {
       waitingTotal += waiting.waiting;
       if (waiting.oldest !== null && (oldestTotal === null || waiting.oldest < oldestTotal)) oldestTotal = waiting.oldest;
@@ -244,7 +260,7 @@ export async function queuesView(projection: LiveProjection, filter: EventFilter
       scope: record.scope,
       waiting: waiting.waiting,
       longest_wait_since: waiting.oldest,
-      ...figures(record.counters),
+      ...figures(countersOn(record, today)),
       service_level_threshold_s: thresholds.serviceLevelMs / 1000,
       short_abandon_s: thresholds.shortAbandonMs / 1000,
       agents: await queueAgentCounts(projection, filter, record, byCampaign, slicer),
