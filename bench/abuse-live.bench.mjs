@@ -1,5 +1,6 @@
-// `npm run bench -- abuse`: a hostile live state, 100k agents × 100k queues (each agent a member
-// of two queues, as a PBX lists them). The hub runs as its own process (`switchboard start`), so
+// `npm run bench -- abuse`: a hostile live state, 100k agents × 100k queues: agent i took a call
+// in queue i (so it serves that queue, in every build of the hub), and the PBX lists it in queues
+// i and i+1 (a build that reads `data.queues` has two agents in every queue). The hub runs as its own process (`switchboard start`), so
 // its RSS and CPU are its own and the probes here measure what a client sees. Figures: the
 // /v1/live routes' latency, /healthz and POST /v1/events latency while those routes are computed
 // (beside the same probes on the idle hub), the hub's RSS before and after, and the memory each
@@ -21,7 +22,8 @@ const gc = runInNewContext('gc');
 const SIZE = Number(process.env.BENCH_LIVE_SIZE ?? 100_000);
 const DIST = process.env.BENCH_HUB_DIST ?? new URL('../dist/', import.meta.url).pathname;
 const TOKEN = 'bench-token-0123456789abcdef';
-const BATCH = 1000;
+/** Agents per intake request (three events each). */
+const BATCH = 333;
 
 const { ConfigSchema } = await import(join(DIST, 'config/schema.js'));
 const bounded = 'maxAgents' in ConfigSchema.properties.live.properties;
@@ -71,6 +73,15 @@ async function get(path) {
   if (response.status !== 200) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(body)}`);
   return body;
 }
+/** Agent i's call in queue i, then its status with the queues the PBX lists. */
+const stateEvents = (i) => {
+  const call = { call_id: `c${i}`, queue: `q${i}`, agent: `a${i}` };
+  return [
+    { id: `abuse-${i}-connected`, type: 'call.connected', data: call },
+    { id: `abuse-${i}-ended`, type: 'call.ended', data: call },
+    { id: `abuse-${i}-status`, type: 'agent.status_changed', data: { agent: `a${i}`, status: i % 3 === 0 ? 'busy' : 'available', queues: [`q${i}`, `q${(i + 1) % SIZE}`] } },
+  ];
+};
 const timed = async (work) => {
   const started = performance.now();
   await work();
@@ -118,17 +129,17 @@ try {
   for (let from = 0; from < SIZE; from += BATCH) {
     const batch = [];
     for (let i = from; i < Math.min(SIZE, from + BATCH); i += 1) {
-      batch.push({ id: `abuse-agent-${i}`, type: 'agent.status_changed', data: { agent: `a${i}`, status: i % 3 === 0 ? 'busy' : 'available', queues: [`q${i}`, `q${(i + 1) % SIZE}`] } });
+      batch.push(...stateEvents(i));
     }
     await post(batch);
   }
-  await applied(`abuse-agent-${SIZE - 1}`);
+  await applied(`abuse-${SIZE - 1}-status`);
   const buildSeconds = (performance.now() - started) / 1000;
   const buildCpu = cpuSeconds(hub.pid) - cpu;
   const buildRedisCpu = cpuSeconds(redis.pid) - redisCpu;
   await sleep(2000);
   const rssBuilt = rssMiB(hub.pid);
-  console.log(`  built in ${buildSeconds.toFixed(1)} s; hub CPU ${buildCpu.toFixed(1)} s (${((buildCpu * 1e6) / SIZE).toFixed(1)} µs/event), redis-server CPU ${buildRedisCpu.toFixed(1)} s`);
+  console.log(`  built from ${(3 * SIZE).toLocaleString('en-US')} events in ${buildSeconds.toFixed(1)} s; hub CPU ${buildCpu.toFixed(1)} s (${((buildCpu * 1e6) / (3 * SIZE)).toFixed(1)} µs/event), redis-server CPU ${buildRedisCpu.toFixed(1)} s`);
   report({ name: 'hub RSS, idle', value: rssIdle, unit: 'MiB' });
   report({ name: `hub RSS with the live state built`, value: rssBuilt, unit: 'MiB', ceilingName: 'idle', ceiling: rssIdle });
 
@@ -190,14 +201,27 @@ section(`memory per live entity (a projection in this process, JS heap after GC,
   const measure = (name, events) => {
     const projection = new LiveProjection(config);
     const before = heap();
-    for (const [i, event] of events.entries()) projection.apply({ id: `e${i}`, time, ...event }, `${i + 1}-0`);
+    for (const [i, event] of events.flat().entries()) projection.apply({ id: `e${i}`, time, ...event }, `${i + 1}-0`);
     const bytes = (heap() - before) / SIZE;
     report({ name, value: bytes, unit: 'bytes' });
     return projection;
   };
   const range = (make) => Array.from({ length: SIZE }, (_, i) => make(i));
   measure('per agent (no queue)', range((i) => ({ type: 'agent.status_changed', data: { agent: `a${i}`, status: 'available' } })));
-  measure('per agent, member of 2 queues, with its queue (the bench state)', range((i) => ({ type: 'agent.status_changed', data: { agent: `a${i}`, status: 'available', queues: [`q${i}`, `q${(i + 1) % SIZE}`] } })));
+  const state = measure('per agent with its queue and memberships (the bench state)', range(stateEvents));
+  const views = await import(join(DIST, 'live/views.js'));
+  if (views.PAGE_LIMIT_MAX) {
+    // What the answers leave behind: every page of both lists, then the heap after GC.
+    const { EventFilter } = await import(join(DIST, 'stream/filter.js'));
+    const filter = EventFilter.scopeOnly(undefined, undefined);
+    const before = heap();
+    for (const view of [views.queuesView, views.agentsView]) {
+      let cursor;
+      do cursor = (await view(state, filter, { limit: views.PAGE_LIMIT_MAX, cursor })).next_cursor ?? undefined;
+      while (cursor);
+    }
+    report({ name: 'heap left after every page of both lists', value: (heap() - before) / 1048576, unit: 'MiB' });
+  }
   measure('per queue (with its counters)', range((i) => ({ type: 'call.abandoned', data: { call_id: `c${i}`, queue: `q${i}`, reason: 'caller_hungup' } })));
   measure('per call in progress (queued)', range((i) => ({ type: 'call.queued', data: { call_id: `c${i}`, queue: `q${i % 100}`, caller_id: '+27215550000' } })));
 }

@@ -1,8 +1,11 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../src/hub.js';
-import { postEvents, startHub } from './helpers/hub.js';
+import { parseConfig } from '../src/config/load.js';
+import { Hub } from '../src/hub.js';
+import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { api } from './helpers/integrators.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
+import { startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
 /**
@@ -185,10 +188,25 @@ describe('abuse: the daily reset leaves only today\'s entities', () => {
 describe('abuse: live.maxAgents, maxQueues and maxCalls', () => {
   let redis: TestRedis;
   let hub: Hub;
+  const warnings: { msg: string; kind?: string }[] = [];
 
   beforeAll(async () => {
     redis = await startRedis();
-    hub = await startHub(redis.url, { live: { maxAgents: 1000, maxQueues: 500, maxCalls: 200 } });
+    const config = parseConfig({
+      dataDir: tempDir('switchboard-data-'),
+      keyPrefix: 'sbtest',
+      http: { port: 0 },
+      redis: { url: redis.url },
+      auth: { apiToken: TEST_TOKEN },
+      live: { maxAgents: 1000, maxQueues: 500, maxCalls: 200 },
+    });
+    const log = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) warnings.push(JSON.parse(line));
+        done();
+      },
+    });
+    hub = await Hub.start(Object.freeze(config), { logger: pino({ level: 'warn' }, log) });
   });
   afterAll(async () => {
     await hub?.close();
@@ -220,5 +238,11 @@ describe('abuse: live.maxAgents, maxQueues and maxCalls', () => {
     expect(metrics).toMatch(/switchboard_live_entities\{kind="agent"\} 1000\b/);
     expect(metrics).toMatch(/switchboard_live_entities\{kind="queue"\} 500\b/);
     expect(metrics).toMatch(/switchboard_live_entities\{kind="call"\} 200\b/);
+    // Warned once per bound, however many were dropped.
+    expect(warnings.filter((warning) => warning.msg.includes('reached')).map((warning) => [warning.kind, warning.msg.split(' ')[0]])).toEqual([
+      ['agent', 'live.maxAgents'],
+      ['call', 'live.maxCalls'],
+      ['queue', 'live.maxQueues'],
+    ]);
   }, 120_000);
 });
