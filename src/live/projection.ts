@@ -324,12 +324,13 @@ export class LiveProjection implements FeedConsumer {
     const record = this.queues.get(key) ?? { key, queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)) };
     if (campaign !== null) record.campaign = campaign;
     this.queues.delete(key);
-    this.queues.set(key, record);
+    this.queues.set(record.key, record);
     while (this.queues.size > this.config.maxQueues) {
       this.dropQueue(this.queues.keys().next().value as string);
       this.dropped('queue');
     }
-    return key;
+    // The record's own key string: the indexes share it rather than hold a copy per event.
+    return record.key;
   }
 
   private dropQueue(key: string): void {
