@@ -121,6 +121,37 @@ describe('/board wallboard in headless Chromium', () => {
     await expect.poll(() => page.textContent('[data-queue="sales"] .abandoned'), { timeout: 5000 }).toBe('1');
   });
 
+  it('reads the lists page by page, and after a call event re-reads only the page of its queue', async () => {
+    // 1,000 agents in 2,000 queues: with 'sales', three pages of the board's 1,000 queues.
+    const agents = Array.from({ length: 1000 }, (_, i) => ({ type: 'agent.status_changed', data: { agent: `pg${i}`, status: 'available', queues: [`pq-${i}`, `pq-${i + 1000}`] } }));
+    expect((await postEvents(hub.url, agents, INGEST_ONLY)).status).toBe(202);
+    await page.locator('[data-agent="pg999"]').waitFor({ timeout: 10_000 });
+    const reads: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname.startsWith('/v1/live/')) reads.push(`${url.pathname}?${url.searchParams.has('cursor') ? 'cursor' : 'first'}&limit=${url.searchParams.get('limit')}`);
+    });
+    await page.reload();
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-queue="pq-1999"]').waitFor({ timeout: 10_000 });
+    expect(reads.filter((read) => read.startsWith('/v1/live/queues')).sort()).toEqual([
+      '/v1/live/queues?cursor&limit=1000',
+      '/v1/live/queues?cursor&limit=1000',
+      '/v1/live/queues?first&limit=1000',
+    ]);
+    expect(reads.filter((read) => read.startsWith('/v1/live/agents')).sort()).toEqual(['/v1/live/agents?cursor&limit=1000', '/v1/live/agents?first&limit=1000']);
+
+    // pq-1500 is on the second page: that page alone is read again, and its counter follows. (This
+    // board draws 3,000 tiles: the one-second goal above is for an ordinary floor.)
+    reads.length = 0;
+    const call = { call_id: 'paged-1', queue: 'pq-1500' };
+    expect((await postEvents(hub.url, [{ type: 'call.queued', data: call }], INGEST_ONLY)).status).toBe(202);
+    await page.waitForFunction(() => document.querySelector('[data-queue="pq-1500"] .waiting')?.textContent === '1', undefined, { timeout: 10_000 });
+    expect((await postEvents(hub.url, [{ type: 'call.abandoned', data: { ...call, reason: 'caller_hungup', wait_s: 30 } }], INGEST_ONLY)).status).toBe(202);
+    await expect.poll(() => page.textContent('[data-queue="pq-1500"] .abandoned'), { timeout: 5000 }).toBe('1');
+    expect(new Set(reads)).toEqual(new Set(['/v1/live/queues?cursor&limit=1000']));
+  });
+
   it('resumes after a hub restart without reloading the page', async () => {
     await page.evaluate(() => Object.assign(window, { notReloaded: true }));
     await hub.close();
