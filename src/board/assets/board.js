@@ -35,6 +35,8 @@ function comparePositions(a, b) {
   return aMs - bMs || aSeq - bSeq;
 }
 
+/** Natural order (agent 2 before agent 10), as the hub lists them; one collator, not one per comparison. */
+const byName = new Intl.Collator('en', { numeric: true }).compare;
 const keyOf = (scope, name) => `${scope?.reseller ?? ''}/${scope?.domain ?? ''}/${name}`;
 const now = () => Date.now() + state.skewMs;
 const escapeHtml = (value) => String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -110,8 +112,6 @@ async function loadSnapshot() {
   state.position = oldest(Object.values(state.positions));
   markDirty('agents', 'calls', 'cdrs', 'queues');
 }
-
-const byName = new Intl.Collator('en', { numeric: true }).compare;
 
 /** The page that holds a queue, or would: the hub lists queues in natural order of their names. */
 function queuePageOf(name) {
@@ -265,7 +265,7 @@ function render() {
 }
 
 function renderAgents() {
-  const agents = [...state.agents.values()].sort((a, b) => String(a.agent).localeCompare(String(b.agent), 'en', { numeric: true }));
+  const agents = [...state.agents.values()].sort((a, b) => byName(String(a.agent), String(b.agent)));
   const counts = {};
   for (const agent of agents) counts[agent.status] = (counts[agent.status] ?? 0) + 1;
   $('agent-counts').textContent = `${agents.length} · ${counts.available ?? 0} available · ${counts.busy ?? 0} on a call · ${counts.wrapup ?? 0} wrap-up`;
@@ -304,13 +304,13 @@ function renderQueues() {
   if (!snapshot) return;
   const waiting = waitingByQueue();
   const names = new Set([...state.queues.keys(), ...waiting.keys()]);
-  const byName = state.queues;
+  const queues = state.queues;
   let waitingTotal = 0;
   $('day').textContent = `today from ${snapshot.reset_time} ${snapshot.time_zone}`;
   $('queues').innerHTML = [...names]
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .sort(byName)
     .map((name) => {
-      const queue = byName.get(name) ?? {};
+      const queue = queues.get(name) ?? {};
       const now = waiting.get(name) ?? { waiting: 0, oldest: null };
       waitingTotal += now.waiting;
       const sl = queue.service_level_pct ?? null;
