@@ -165,6 +165,11 @@ describe('abuse: the daily reset leaves only today\'s entities', () => {
     expect((await live(hub, '/v1/live/queues?limit=1')).totals.waiting).toBe(100);
     expect(await everyPage(hub, 'queues', 1000)).toHaveLength(111);
 
+    // Just before the reset, the checks made every 5 s since the start kept the day's memberships.
+    await waitFor(() => Date.now() > reset.atMs - 3000, 120_000, 'just before the reset');
+    const served = (await everyPage(hub, 'queues', 1000)).filter((queue) => String(queue.queue).startsWith('served'));
+    expect(served.map((queue) => (queue.agents as { total: number }).total)).toEqual(Array(100).fill(1));
+
     // The reset passes, then today's traffic.
     await waitFor(() => Date.now() > reset.atMs + 1000, 120_000, 'the reset time');
     const now = new Date().toISOString();

@@ -170,6 +170,8 @@ export class LiveProjection implements FeedConsumer {
   readonly campaignAgents = new Map<string, Set<string>>();
   /** Agents whose membership the PBX listed (`data.queues`): kept across the daily reset. */
   private readonly listedByPbx = new Set<string>();
+  /** The day an agent last took a call from a queue (agent key → queue key → day): such a membership lasts that day. */
+  private readonly servedOn = new Map<string, Map<string, string>>();
   readonly sources = new Map<string, SourceRecord>();
   readonly cdrs: CdrRecord[] = [];
   readonly day: BusinessDay;
@@ -293,6 +295,7 @@ export class LiveProjection implements FeedConsumer {
     for (const queueKey of this.agentQueues.get(key) ?? []) unlink(this.queueAgents, queueKey, key);
     this.agentQueues.delete(key);
     this.listedByPbx.delete(key);
+    this.servedOn.delete(key);
   }
 
   private joinQueue(agentKey: string, queueKey: string): void {
@@ -304,6 +307,8 @@ export class LiveProjection implements FeedConsumer {
   private leaveQueue(agentKey: string, queueKey: string): void {
     unlink(this.agentQueues, agentKey, queueKey);
     unlink(this.queueAgents, queueKey, agentKey);
+    const served = this.servedOn.get(agentKey);
+    if (served?.delete(queueKey) && served.size === 0) this.servedOn.delete(agentKey);
   }
 
   /** The PBX listed the agent's queues: its membership becomes exactly that set. */
@@ -447,7 +452,12 @@ export class LiveProjection implements FeedConsumer {
     }
     agent.queue = record.queue ?? agent.queue;
     this.touchAgent(agentKey, agent, record.campaign ?? agent.campaign);
-    if (tracked.queueKey !== undefined) this.joinQueue(agentKey, tracked.queueKey);
+    if (tracked.queueKey !== undefined && this.queues.has(tracked.queueKey)) {
+      this.joinQueue(agentKey, tracked.queueKey);
+      let served = this.servedOn.get(agentKey);
+      if (!served) this.servedOn.set(agentKey, (served = new Map()));
+      served.set(tracked.queueKey, this.day.dayOf(timeMs));
+    }
   }
 
   private callEnded(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
@@ -525,8 +535,8 @@ export class LiveProjection implements FeedConsumer {
   /**
    * The daily reset (once per business day, from a timer; the first call after a start clears
    * what the replay left of earlier days): drops agents offline since before the day started,
-   * calls with no event since then, the memberships that came from yesterday's calls (the PBX's
-   * own lists stay), then queues with nothing today (no call counted, none in progress, no
+   * calls with no event since then, the memberships that came from earlier days' calls (the
+   * PBX's own lists stay), then queues with nothing today (no call counted, none in progress, no
    * agent). Sliced (./slicer.ts), so the event loop keeps answering; each step re-checks its
    * entity, which events may have touched in between.
    */
@@ -551,7 +561,7 @@ export class LiveProjection implements FeedConsumer {
         evicted.agents += 1;
       } else if (!this.listedByPbx.has(key)) {
         const current = agent.call?.queue ? keyOf(agent.scope, agent.call.queue) : undefined;
-        for (const queueKey of [...(this.agentQueues.get(key) ?? [])]) if (queueKey !== current) this.leaveQueue(key, queueKey);
+        for (const [queueKey, day] of [...(this.servedOn.get(key) ?? [])]) if (day < today && queueKey !== current) this.leaveQueue(key, queueKey);
       }
     }
     const withCalls = new Set<string | undefined>();
