@@ -129,7 +129,8 @@ async function amiPeer() {
       for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
         const action = Object.fromEntries(text.slice(0, end).split('\r\n').map((line) => line.split(': ')));
         text = text.slice(end + 4);
-        if (action.Action === 'Login') socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nMessage: Authentication accepted\r\n\r\n`);
+        if (action.Action === 'Login') socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nMessage: Authentication accepted\r\n\r\nEvent: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n`);
+        if (action.Action === 'CoreStatus') socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nCoreStartupDate: 2026-11-21\r\nCoreStartupTime: 09:00:00\r\n\r\n`);
         if (action.Action === 'QueueStatus') {
           socket.write(`Response: Success\r\nActionID: ${action.ActionID}\r\nEventList: start\r\nMessage: Queue status will follow\r\n\r\nEvent: QueueStatusComplete\r\nActionID: ${action.ActionID}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n`);
           loggedIn(socket);
@@ -177,8 +178,9 @@ async function waitForLogLength(redis, key, length) {
 async function throughSource(redisUrl, kind, peer, bytes, expected) {
   const keyPrefix = `bench-${kind}-${Date.now()}`;
   const source = kind === 'freeswitch'
-    ? { type: 'freeswitch', name: 'fs1', host: '127.0.0.1', port: peer.port }
-    : { type: 'asterisk', name: 'pbx1', host: '127.0.0.1', port: peer.port, username: 'bench', secret: 'bench', authType: 'plain' };
+    // No settle window: the run ends when the last record is written, not a window later (docs/sources.md, "Call records").
+    ? { type: 'freeswitch', name: 'fs1', host: '127.0.0.1', port: peer.port, cdrSettleMs: 0 }
+    : { type: 'asterisk', name: 'pbx1', host: '127.0.0.1', port: peer.port, username: 'bench', secret: 'bench', authType: 'plain', cdrSettleMs: 0 };
   const hub = await startHub(redisUrl, { keyPrefix, sources: [source] });
   const socket = await peer.ready;
   const redis = createClient({ url: redisUrl, RESP: 2 });
@@ -267,10 +269,12 @@ async function freeswitchRun() {
 
 /** The catalogue events an AMI stream maps to (a fresh mapper, as a fresh connection has). */
 function mapAmi(bytes) {
-  const mapper = new AsteriskMapper({ variables: VARIABLES, direction: 'inbound', timeZone: 'UTC' });
+  const mapper = new AsteriskMapper({ variables: VARIABLES, direction: 'inbound', timeZone: 'UTC', cdr: 'per_call' });
   const parsed = [];
   new AmiParser(() => {}).push(Buffer.concat([Buffer.from('Asterisk Call Manager/5.0.2\r\n'), bytes]), (message) => parsed.push(message));
-  return uniqueIds(parsed.flatMap((message, index) => mapper.map(message, String(index))));
+  // One record per call, as the source takes it once the call is over.
+  const records = (events) => [...events, ...mapper.endedCalls().flatMap((root) => mapper.takeRecords(root))];
+  return uniqueIds(parsed.flatMap((message, index) => records(mapper.map(message, String(index)))));
 }
 
 /** The log keeps one event per id (bridge-agent-end and member-queue-end both end a call, under one id). */

@@ -43,6 +43,7 @@ type Client = Awaited<ReturnType<typeof connectClient>>;
 interface LoggedEvent {
   id: string;
   type: string;
+  time: string;
   source?: string;
   data: Record<string, unknown>;
 }
@@ -103,10 +104,12 @@ describe('Asterisk source (loopback AMI peer)', () => {
     await subscriber.subscribe('callcenter_events', (message) => newfies.push(message));
     await fake.waitForLogin();
     await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
-    const [challenge, login, queueStatus] = fake.actions;
+    const [challenge, login, coreStatus, queueStatus] = fake.actions;
     expect(challenge).toMatchObject({ Action: 'Challenge', AuthType: 'MD5' });
     expect(login).toMatchObject({ Action: 'Login', Username: 'switchboard', AuthType: 'MD5', Events: 'on', Key: expect.stringMatching(/^[0-9a-f]{32}$/) });
     expect(login).not.toHaveProperty('Secret');
+    // CoreStatus: Asterisk's startup time tells a restart from a reconnect.
+    expect(coreStatus).toMatchObject({ Action: 'CoreStatus' });
     expect(queueStatus).toMatchObject({ Action: 'QueueStatus', ActionID: expect.stringMatching(/^sb-\d+$/) });
 
     const variables = { callrequest_id: '276547', campaign_id: '295' };
@@ -129,9 +132,11 @@ describe('Asterisk source (loopback AMI peer)', () => {
     expect(calls[1]!.data).toMatchObject({ agent: 'Agent 1002', status: 'busy' });
     expect(calls[3]!.data).toMatchObject({ call_id: '276547', agent: 'Agent 1002', queue: 'sales' });
     expect(calls[4]!.data).toMatchObject({ call_id: '276547', agent: 'Agent 1002', talk_s: 115, wait_s: 10, ended_by: 'caller' });
+    // One record per call, the queue leg's facts merged: answered when the agent answered (not the IVR), the caller hung up.
+    expect(calls[5]).toMatchObject({ id: 'ami:cdr:1795255200.18' });
     expect(calls[5]!.data).toEqual({
-      call_id: '276547', number: '34650844400', direction: 'inbound', dialed_at: '2026-11-21T10:00:00.000Z', disposition: 'answered', agent: 'Agent 1002', campaign: '295',
-      dial_number: '8000', answered_at: '2026-11-21T10:00:00.000Z', ended_at: '2026-11-21T10:02:05.000Z', duration_s: 125, talk_s: 125,
+      call_id: '276547', number: '34650844400', direction: 'inbound', dialed_at: '2026-11-21T10:00:00.000Z', disposition: 'callee_hungup', agent: 'Agent 1002', campaign: '295',
+      queue: 'sales', dial_number: '8000', answered_at: '2026-11-21T10:00:10.000Z', ended_at: '2026-11-21T10:02:05.000Z', duration_s: 125, wait_s: 10, talk_s: 115, hold_s: 0,
     });
     await waitFor(() => newfies.length >= 3, 15_000, 'Newfies messages');
     expect(newfies.map((message) => JSON.parse(message) as Record<string, unknown>)).toEqual([
@@ -158,7 +163,7 @@ describe('Asterisk source (loopback AMI peer)', () => {
     expect(calls[0]!.data).toMatchObject({ queue: 'support', position: 2, caller_name: 'Müller' });
     expect(calls[1]!.data).toMatchObject({ agent: 'Agent 1002', queue: 'support' });
     expect(calls[2]!.data).toMatchObject({ reason: 'caller_hungup', reason_raw: 'QueueCallerAbandon', wait_s: 31, position: 1, original_position: 2 });
-    expect(calls[3]!.data).toEqual({ agent: 'Agent 1002', status: 'not_ready', status_raw: 'paused', reason: 'lunch' });
+    expect(calls[3]!.data).toEqual({ agent: 'Agent 1002', status: 'not_ready', status_raw: 'paused', reason: 'lunch', queues: ['support'] });
   });
 
   it('routes QueueStatus answers by ActionID while events interleave, and corrects agents on reconnect', async () => {
@@ -183,7 +188,12 @@ describe('Asterisk source (loopback AMI peer)', () => {
     ]);
     const statuses = () => all.filter((event) => event.type === 'agent.status_changed').map((event) => [event.data.agent, event.data.status]);
     expect(statuses()).toEqual(expect.arrayContaining([['Agent 1009', 'busy'], ['Agent 1002', 'available'], ['Agent 1003', 'offline']]));
-    expect(all.filter((event) => event.type === 'call.queued').map((event) => event.data.call_id)).toEqual(['1795255301.31']);
+    // The caller waiting at the resync is reported queued, since 12 s before it (QueueEntry's Wait).
+    const queued = all.filter((event) => event.type === 'call.queued');
+    expect(queued.map((event) => event.data.call_id).sort()).toEqual(['1795255300.30', '1795255301.31']);
+    const waiting = queued.find((event) => event.data.call_id === '1795255300.30')!;
+    expect(waiting.data).toMatchObject({ queue: 'sales', caller_id: '4930123456', caller_name: 'Müller', position: 1 });
+    expect(Date.parse(waiting.time) - Date.parse(String(waiting.data.queued_at))).toBe(12_000);
 
     fake.drop();
     fake.interleave = [];
@@ -194,8 +204,9 @@ describe('Asterisk source (loopback AMI peer)', () => {
     expect(all.filter((event) => event.type === 'source.gap').map((event) => event.data)).toEqual([
       expect.objectContaining({ source: 'pbx2', kind: 'asterisk', reason: 'disconnected' }),
     ]);
-    expect(all.filter((event) => event.type === 'source.resynced').at(-1)!.data).toMatchObject({ reason: 'reconnected', corrected: 1 });
-    expect(statuses().at(-1)).toEqual(['Agent 1002', 'not_ready']);
+    // Agent 1002 paused meanwhile; Agent 1009, heard of between the sessions, is in no queue the PBX lists: offline.
+    expect(all.filter((event) => event.type === 'source.resynced').at(-1)!.data).toMatchObject({ reason: 'reconnected', corrected: 2 });
+    expect(statuses().slice(-2)).toEqual([['Agent 1002', 'not_ready'], ['Agent 1009', 'offline']]);
   });
 
   it('reports a refused login, and counts and skips malformed messages while the connection stays up', async () => {

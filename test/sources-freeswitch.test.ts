@@ -125,7 +125,7 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     const hub = await startHub(redis.url, {
       keyPrefix,
       webhooks: { allowPrivateTargets: true },
-      sources: [{ type: 'freeswitch', name: 'fs1', host: '127.0.0.1', port: fake.port, reconnectInitialMs: 50, reconnectMaxMs: 400, ...source }],
+      sources: [{ type: 'freeswitch', name: 'fs1', host: '127.0.0.1', port: fake.port, reconnectInitialMs: 50, reconnectMaxMs: 400, cdrSettleMs: 200, ...source }],
     });
     hubs.push(hub);
     const log = async (): Promise<LoggedEvent[]> =>
@@ -149,7 +149,8 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
 
   /** A served queued call, as mod_callcenter and the core fire it, from Event-Sequence `first` on. */
   function queuedCall(first: number, core = CORE): Record<string, string>[] {
-    const agentLeg: Record<string, string> = { ...customerChannel('a9e2b6f4-0c1d-4e2f-9a3b-5c6d7e8f9012', { cc_side: 'agent', cc_queue: QUEUE, cc_agent: AGENT }), 'Call-Direction': 'outbound' };
+    // The variables mod_callcenter sets on each leg (docs/sources.md, "One record per call").
+    const agentLeg: Record<string, string> = { ...customerChannel('a9e2b6f4-0c1d-4e2f-9a3b-5c6d7e8f9012', { cc_side: 'agent', cc_queue: QUEUE, cc_agent: AGENT, cc_agent_type: 'callback', cc_member_uuid: MEMBER, cc_member_session_uuid: SESSION }), 'Call-Direction': 'outbound' };
     return [
       callcenterEvent(core, first, { 'CC-Agent': AGENT, 'CC-Action': 'agent-status-change', 'CC-Agent-Status': 'Available' }),
       callcenterEvent(core, first + 1, { ...member, 'CC-Action': 'member-queue-start', ...customerChannel(SESSION, { ...dialler, cc_side: 'member', cc_queue: QUEUE, cc_queue_joined_epoch: '1795255200' }) }),
@@ -157,8 +158,8 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
       callcenterEvent(core, first + 3, { ...member, 'CC-Action': 'bridge-agent-start', 'CC-Agent': AGENT, 'CC-Agent-System': 'single_box', 'CC-Agent-UUID': agentLeg['Unique-ID']!, 'CC-Agent-Called-Time': '1795255205', 'CC-Agent-Answered-Time': '1795255210', 'CC-Member-Joined-Time': '1795255200', ...agentLeg }),
       callcenterEvent(core, first + 4, { ...member, 'CC-Action': 'bridge-agent-end', 'CC-Hangup-Cause': 'NORMAL_CLEARING', 'CC-Agent': AGENT, 'CC-Agent-System': 'single_box', 'CC-Agent-Called-Time': '1795255205', 'CC-Agent-Answered-Time': '1795255210', 'CC-Member-Joined-Time': '1795255200', 'CC-Bridge-Terminated-Time': '1795255325', ...agentLeg, variable_sip_hangup_disposition: 'send_bye' }),
       callcenterEvent(core, first + 5, { ...member, 'CC-Action': 'member-queue-end', 'CC-Hangup-Cause': 'NORMAL_CLEARING', 'CC-Cause': 'Terminated', 'CC-Agent': AGENT, 'CC-Member-Joined-Time': '1795255200', 'CC-Member-Leaving-Time': '1795255325', ...customerChannel(SESSION, dialler) }),
-      { ...eventHeaders(core, first + 6, 'CHANNEL_HANGUP_COMPLETE'), 'Hangup-Cause': 'NORMAL_CLEARING', ...customerChannel(SESSION, { ...dialler, cc_side: 'member', cc_queue: QUEUE, cc_agent: AGENT, hangup_cause_q850: '16', sip_term_status: '200', sip_hangup_disposition: 'recv_bye', start_epoch: '1795255195', answer_epoch: '1795255200', end_epoch: '1795255325', duration: '130', billsec: '125', hold_accum_seconds: '0' }) },
-      { ...eventHeaders(core, first + 7, 'CHANNEL_HANGUP_COMPLETE'), 'Hangup-Cause': 'NORMAL_CLEARING', ...agentLeg, variable_cc_side: 'agent', variable_billsec: '115' },
+      { ...eventHeaders(core, first + 6, 'CHANNEL_HANGUP_COMPLETE'), 'Hangup-Cause': 'NORMAL_CLEARING', ...customerChannel(SESSION, { ...dialler, cc_side: 'member', cc_member_uuid: MEMBER, cc_queue: QUEUE, cc_queue_joined_epoch: '1795255200', cc_agent: AGENT, cc_agent_uuid: agentLeg['Unique-ID']!, cc_queue_answered_epoch: '1795255210', cc_queue_terminated_epoch: '1795255325', cc_cause: 'answered', hangup_cause_q850: '16', sip_term_status: '200', sip_hangup_disposition: 'recv_bye', start_epoch: '1795255195', answer_epoch: '1795255200', end_epoch: '1795255325', duration: '130', billsec: '125', hold_accum_seconds: '0' }) },
+      { ...eventHeaders(core, first + 7, 'CHANNEL_HANGUP_COMPLETE'), 'Hangup-Cause': 'NORMAL_CLEARING', ...agentLeg, variable_start_epoch: '1795255205', variable_answer_epoch: '1795255210', variable_end_epoch: '1795255325', variable_billsec: '115' },
     ];
   }
 
@@ -208,10 +209,13 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     expect(types).toEqual(['agent.status_changed', 'call.queued', 'call.offered', 'call.connected', 'call.ended', 'cdr.created']);
     const byType = Object.fromEntries((await log()).map((event) => [event.type, event]));
     expect(byType['call.queued']).toMatchObject({ scope: { reseller: 'r1', domain: 'acme.example' }, data: { call_id: '276547', campaign: '295', queue: QUEUE, number: '34650844400', queued_at: '2026-11-21T10:00:00.000Z' } });
+    // mod_callcenter's own wait (answered − joined), so a hub that missed member-queue-start still counts it.
+    expect(byType['call.connected']).toMatchObject({ data: { call_id: '276547', agent: AGENT, wait_s: 10 } });
     expect(byType['call.ended']).toMatchObject({ id: `fs:${CORE}:ended:${MEMBER}`, data: { call_id: '276547', agent: AGENT, talk_s: 115, wait_s: 10, ended_by: 'caller', cause: 'NORMAL_CLEARING' } });
     expect(byType['cdr.created']!.data).toEqual({
-      call_id: '276547', number: '34650844400', direction: 'outbound', dialed_at: '2026-11-21T09:59:55.000Z', disposition: 'callee_hungup', agent: AGENT, campaign: '295',
-      dial_number: '34650110022', answered_at: '2026-11-21T10:00:00.000Z', ended_at: '2026-11-21T10:02:05.000Z', duration_s: 130, talk_s: 125, hold_s: 0, q850_cause: 16, sip_code: 200,
+      call_id: '276547', number: '34650844400', direction: 'outbound', dialed_at: '2026-11-21T09:59:55.000Z', disposition: 'callee_hungup', agent: AGENT, campaign: '295', queue: QUEUE,
+      // One record for the call's two legs: answered when the agent answered, talk from then to the bridge's end.
+      dial_number: '34650110022', answered_at: '2026-11-21T10:00:10.000Z', ended_at: '2026-11-21T10:02:05.000Z', duration_s: 130, wait_s: 10, talk_s: 115, hold_s: 0, q850_cause: 16, sip_code: 200,
     });
 
     await waitFor(() => newfies.length >= 3, 15_000, 'Newfies messages');
@@ -232,8 +236,9 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     expect(posted[0]).toMatchObject({ model: 'cdr', type: 'cdr.created', source: 'fs1', data: { call_id: '276547', disposition: 'callee_hungup' } });
 
     expect(await metric('switchboard_source_events_in_total')).toBe(9);
-    expect(await metric('switchboard_source_events_mapped_total')).toBe(8);
-    expect(await metric('switchboard_source_events_ignored_total')).toBe(1);
+    // Both hangups are legs of the call record (the agent's was ignored when each channel made its own CDR).
+    expect(await metric('switchboard_source_events_mapped_total')).toBe(9);
+    expect(await metric('switchboard_source_events_ignored_total')).toBe(0);
     await subscriber.quit();
     await receiver.close();
   });
@@ -349,7 +354,8 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     expect(fake.connections).toBe(1);
     expect(await metric('switchboard_source_parse_errors_total')).toBe(2);
     const [cdr] = (await log()).filter((event) => event.type === 'cdr.created');
-    expect(cdr).toMatchObject({ id: `fs:${CORE}:2107`, data: { call_id: '276547', disposition: 'callee_hungup', talk_s: 120, hold_s: 7, q850_cause: 16, sip_code: 200 } });
+    // One record per call, keyed by the caller's channel; talk runs from the agent's answer (cc_queue_answered_epoch), not the channel's.
+    expect(cdr).toMatchObject({ id: `fs:${CORE}:cdr:${SESSION}`, data: { call_id: '276547', disposition: 'callee_hungup', talk_s: 115, wait_s: 10, hold_s: 7, q850_cause: 16, sip_code: 200 } });
 
     fake.raw('Content-Type: text/event-plain\nContent-Length: lots\n\n');
     await fake.waitForSubscriber(2);

@@ -9,6 +9,7 @@ import { defaultSecretFile, listenCommand, resendCommand } from './listen.js';
 import { simulateCommand } from './simulate.js';
 import { TRIGGER_HELP, triggerCommand } from './trigger.js';
 import { registerIntegratorCommands } from './integrators.js';
+import { registerPbxCommands } from './pbx.js';
 import { addRedisOptions, topologyFromOptions, type RedisCliOptions } from './redis-options.js';
 import { startCommand } from './start.js';
 import { registerSubscriptionCommands } from './subscriptions.js';
@@ -110,6 +111,8 @@ hubOptions(program.command('trigger <scenario>'))
   .action((scenario: string, options: { url: string; token?: string; agent: string; queue: string; campaign: string }) => triggerCommand(connectionOf(options), scenario, options));
 
 registerIntegratorCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
+
+registerPbxCommands(program, env);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`switchboard: ${describeCliError(error)}\n`);

@@ -156,7 +156,7 @@ const IntegratorsConfig = Type.Object(
 
 const SpoolConfig = Type.Object(
   {
-    /** Upper bound of the on-disk spool; beyond it intake answers 503 SPOOL_FULL. */
+    /** Upper bound of the on-disk spool, pages in use plus the WAL, whatever the file's history; beyond it intake answers 503 SPOOL_FULL. */
     maxBytes: Type.Integer({ minimum: 65_536, default: 1024 ** 3 }),
     /** Events per Redis call while the spool drains (and per spool row). */
     drainBatchEvents: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
@@ -298,6 +298,13 @@ const sourceCommon = {
   /** Reconnect backoff: doubles from the initial delay up to the cap, with jitter. */
   reconnectInitialMs: Type.Integer({ minimum: 10, default: 500 }),
   reconnectMaxMs: Type.Integer({ minimum: 10, default: 30_000 }),
+  /**
+   * `per_call`: one `cdr.created` per call, its legs merged, once the call is over; `per_leg`:
+   * the PBX's own records, one per leg (docs/sources.md, "One record per call (FreeSWITCH)", "One record per call (Asterisk)").
+   */
+  cdr: Type.Union([Type.Literal('per_call'), Type.Literal('per_leg')], { default: 'per_call' }),
+  /** After a call's last leg hung up, how long to wait for the PBX's trailing leg records before the call's record is written. */
+  cdrSettleMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
   /** Channel variables carrying the dialler's call id and campaign (Newfies-Dialer's names by default). */
   variables: Type.Object(
     {
@@ -355,7 +362,7 @@ const StreamConfig = Type.Object(
   {
     /** A comment line this often keeps proxies from closing an idle stream. */
     heartbeatMs: Type.Integer({ minimum: 100, default: 15_000 }),
-    /** Bytes held for a client that does not read; beyond it the client is disconnected (it can resume). */
+    /** Bytes held for a client that does not read, the batch being written included; beyond it the client is disconnected (it can resume). */
     clientBufferBytes: Type.Integer({ minimum: 4096, default: 1_048_576 }),
     /** Open streams per hub process; beyond it GET /v1/stream answers 503 STREAM_FULL. */
     maxClients: Type.Integer({ minimum: 1, default: 10_000 }),

@@ -85,7 +85,13 @@ const queuedCallFields = {
 /** An agent's side of a call: the caller's fields and the agent it is offered or connected to. */
 const callAgentFields = { ...queuedCallFields, agent: Text(128) };
 const CallOffered = submittedData(callAgentFields);
-const CallConnected = submittedData(callAgentFields);
+const CallConnected = submittedData({
+  ...callAgentFields,
+  /** Seconds the caller waited in queue before this agent answered (Asterisk AgentConnect HoldTime). */
+  wait_s: Type.Optional(Seconds),
+  /** Seconds the agent's phone rang before it answered (Asterisk AgentConnect RingTime). */
+  ring_s: Type.Optional(Seconds),
+});
 
 /** A caller entered a queue (FreeSWITCH member-queue-start, Asterisk QueueCallerJoin). */
 const CallQueued = submittedData(

@@ -439,7 +439,8 @@ export class LiveProjection implements FeedConsumer {
     if (connected) {
       record.state = 'connected';
       record.connected_at ??= event.time;
-      this.countAnswered(tracked, timeMs, undefined);
+      // The PBX's own wait, when it says: the queue entry may predate what this hub saw.
+      this.countAnswered(tracked, timeMs, seconds(data.wait_s));
     } else if (record.state !== 'connected') {
       record.state = 'offered';
       record.offered_at = event.time;

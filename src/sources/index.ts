@@ -1,9 +1,10 @@
+import type { Config } from '../config/schema.js';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import { ConfigError } from '../errors.js';
 import { AsteriskSource } from './asterisk/source.js';
 import { FreeswitchSource } from './freeswitch/source.js';
 import { createSourceMetrics } from './metrics.js';
-import type { PbxSource } from './source.js';
+import type { PbxSource, SourceDependencies } from './source.js';
 
 /**
  * PBX sources (docs/sources.md): one connection per configured PBX, each appending through the
@@ -19,17 +20,7 @@ export const sourcesComponent: ComponentFactory = (context): HubComponent => {
   }
   const sourceMetrics = createSourceMetrics(metrics.registry);
   const deps = { appender, metrics: sourceMetrics, logger };
-  const sources: PbxSource[] = config.sources.map((source) =>
-    source.type === 'freeswitch'
-      ? new FreeswitchSource(
-          {
-            ...source,
-            detectSequenceGaps: source.detectSequenceGaps ?? source.events.some((event) => event.toUpperCase() === 'ALL'),
-          },
-          deps,
-        )
-      : new AsteriskSource(source, deps),
-  );
+  const sources: PbxSource[] = config.sources.map((source) => createSource(source, deps));
   return {
     name: 'sources',
     start() {
@@ -55,3 +46,16 @@ export const sourcesComponent: ComponentFactory = (context): HubComponent => {
     },
   };
 };
+
+/** The source a `sources[]` entry configures (the hub's, and `switchboard pbx record`'s). */
+export function createSource(source: Config['sources'][number], deps: SourceDependencies): PbxSource {
+  return source.type === 'freeswitch'
+    ? new FreeswitchSource(
+        {
+          ...source,
+          detectSequenceGaps: source.detectSequenceGaps ?? source.events.some((event) => event.toUpperCase() === 'ALL'),
+        },
+        deps,
+      )
+    : new AsteriskSource(source, deps);
+}

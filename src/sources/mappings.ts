@@ -22,7 +22,10 @@ export const FREESWITCH_CC_ACTIONS: Readonly<Record<string, EventType>> = {
   'bridge-agent-end': 'call.ended',
 };
 
-/** `member-queue-end` by `CC-Cause`. */
+/**
+ * `member-queue-end` by its `CC-Cause` header (capitalised). The channel variable `cc_cause` that
+ * mod_callcenter sets on the caller's leg is lower case (`cancel`, `answered`): docs/sources.md.
+ */
 export const FREESWITCH_QUEUE_END: Readonly<Record<string, EventType>> = {
   Terminated: 'call.ended',
   Cancel: 'call.abandoned',
@@ -41,6 +44,7 @@ export const FREESWITCH_CANCEL_REASON: Readonly<Record<string, AbandonReason>> =
   NONE: 'caller_hungup',
   TIMEOUT: 'timeout',
   NO_AGENT_TIMEOUT: 'no_agent',
+  // Also a caller who hung up while waiting: the mapper tells that from the event's channel data.
   BREAK_OUT: 'break_out',
   EXIT_WITH_KEY: 'exit_key',
 };
@@ -58,6 +62,9 @@ export const ASTERISK_EVENTS: Readonly<Record<string, EventType>> = {
   QueueMemberPause: 'agent.status_changed',
   // Asterisk 1.8–11 name of QueueMemberPause.
   QueueMemberPaused: 'agent.status_changed',
+  // Log in and log out of a queue: the member's queues change, and with none left it is offline.
+  QueueMemberAdded: 'agent.status_changed',
+  QueueMemberRemoved: 'agent.status_changed',
   Cdr: 'cdr.created',
 };
 
@@ -84,6 +91,16 @@ export const ASTERISK_CDR_DISPOSITION: Readonly<Record<string, CdrDisposition>> 
   BUSY: 'busy',
   FAILED: 'failed',
   CONGESTION: 'error',
+};
+
+/**
+ * AgentComplete `Reason` → the call record's disposition for a call an agent served. The caller
+ * is the customer, the catalogue's callee; a transfer ends this agent's part, not the call.
+ */
+export const ASTERISK_COMPLETE_DISPOSITION: Readonly<Record<string, CdrDisposition>> = {
+  caller: 'callee_hungup',
+  agent: 'agent_hungup',
+  transfer: 'answered',
 };
 
 /** AgentComplete `Reason` → who ended the call. */

@@ -27,22 +27,42 @@ export interface SourceConnectionConfig {
   reconnectMaxMs: number;
 }
 
+/**
+ * Sees a connection's raw traffic, both ways: `switchboard pbx record` writes it to a file
+ * (src/sources/recording.ts). Called in the order the bytes go over the wire.
+ */
+export interface SourceTap {
+  connected(): void;
+  received(chunk: Buffer): void;
+  sent(text: string): void;
+  closed(): void;
+}
+
 export interface SourceDependencies {
-  appender: Appender;
+  /** The hub's appender; a recording discards what the source maps. */
+  appender: Pick<Appender, 'append'>;
   metrics: SourceMetrics;
   logger: Logger;
+  tap?: SourceTap | undefined;
 }
 
 /** Appends in flight above which the source stops reading its socket (TCP pushes back on the PBX). */
 const MAX_APPENDS_IN_FLIGHT = 16;
+/**
+ * Agents whose last status a source remembers (about 150 bytes each); beyond it the least
+ * recently changed are forgotten, and a resync re-sends their status (the log drops it as a
+ * duplicate when it is one: correction ids are deterministic).
+ */
+export const MAX_KNOWN_AGENTS = 200_000;
 
 /**
  * A connection out to a PBX that keeps itself connected and appends what the PBX says.
  *
  * Connecting, the handshake and the protocol are the subclass's; this class owns the socket's
  * life: a connect timeout, reconnects with capped, jittered exponential backoff (reset only once
- * a handshake succeeds, so a wrong password keeps backing off), readiness, metrics, and the
- * append path. Events go through the same checks as intake (the catalogue's schemas), get the
+ * a session has lasted `reconnectMaxMs`, so neither a wrong password nor a PBX that drops every
+ * session after the handshake makes it reconnect faster), readiness, metrics, one `source.gap`
+ * per outage (see claimGap), and the append path. Events go through the same checks as intake (the catalogue's schemas), get the
  * source's name and scope, and are appended in order through the hub's single appender (Redis or
  * the spool). Nothing a PBX sends can throw out of here: one source down or misbehaving never
  * affects the hub or another source.
@@ -50,8 +70,8 @@ const MAX_APPENDS_IN_FLIGHT = 16;
 export abstract class PbxSource {
   protected socket: Socket | undefined;
   protected readonly logger: Logger;
-  /** Last status known per agent, from events and resyncs: resyncs correct only what differs. */
-  protected readonly knownStatus = new Map<string, AgentStatus>();
+  /** Last status known per agent, from events and resyncs: resyncs correct only what differs. Least recently changed first. */
+  private readonly knownStatus = new Map<string, AgentStatus>();
   private state: 'idle' | 'connecting' | 'handshake' | 'connected' | 'waiting' | 'closed' = 'idle';
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -59,6 +79,9 @@ export abstract class PbxSource {
   private lastError: string | undefined;
   private lastEventAt: number | undefined;
   private connectedOnce = false;
+  private sessionStartedAt: number | undefined;
+  /** A `source.gap` is written and no `source.resynced` has followed it yet. */
+  private gapOpen = false;
   protected disconnectedAt: number | undefined;
   private appendsInFlight = 0;
   /** Events mapped from the chunk being read, appended together once it is parsed. */
@@ -127,13 +150,36 @@ export abstract class PbxSource {
   /** The handshake succeeded: the source is live. `resumed` tells a reconnect from the first connection. */
   protected handshakeDone(): { resumed: boolean } {
     this.state = 'connected';
-    this.attempt = 0;
+    this.sessionStartedAt = Date.now();
     this.lastError = undefined;
     this.deps.metrics.connected.set({ source: this.name }, 1);
     const resumed = this.connectedOnce;
     this.connectedOnce = true;
     this.logger.info({ host: this.config.host, port: this.config.port }, resumed ? 'source reconnected' : 'source connected');
     return { resumed };
+  }
+
+  /**
+   * Call before writing a `source.gap`: true when it is to be written. Once one is written, later
+   * gaps belong to the same outage until a `source.resynced` is appended: a PBX that drops every
+   * session right after the handshake, or a burst of sequence jumps, makes one gap, not one each.
+   */
+  protected claimGap(): boolean {
+    if (this.gapOpen) return false;
+    this.gapOpen = true;
+    return true;
+  }
+
+  /** The status last known for `agent`, if still remembered. */
+  protected knownStatusOf(agent: string): AgentStatus | undefined {
+    return this.knownStatus.get(agent);
+  }
+
+  /** Remembers `agent`'s status as most recently changed, forgetting the least recent beyond MAX_KNOWN_AGENTS. */
+  protected rememberStatus(agent: string, status: AgentStatus): void {
+    this.knownStatus.delete(agent);
+    this.knownStatus.set(agent, status);
+    if (this.knownStatus.size > MAX_KNOWN_AGENTS) this.knownStatus.delete(this.knownStatus.keys().next().value as string);
   }
 
   /** Drops the connection for `reason` (logged once per distinct reason) and reconnects after a backoff. */
@@ -144,7 +190,9 @@ export abstract class PbxSource {
   }
 
   protected write(text: string): void {
-    this.socket?.write(text);
+    if (!this.socket) return;
+    this.deps.tap?.sent(text);
+    this.socket.write(text);
   }
 
   protected noteEvent(): void {
@@ -161,10 +209,23 @@ export abstract class PbxSource {
       this.outbox.push(...events);
       return;
     }
-    this.append(events);
+    void this.append(events);
   }
 
-  private append(events: SourceEvent[]): void {
+  /**
+   * Like `emit`, and resolves once the appender has settled the events (durable or failed): a
+   * long run of events (a resync's corrections) goes in batches, each waiting for the one before,
+   * so it never sits in memory whole nor queues ahead of intake all at once.
+   */
+  protected emitSettled(events: SourceEvent[]): Promise<void> {
+    if (this.outbox) {
+      this.outbox.push(...events);
+      return Promise.resolve();
+    }
+    return this.append(events);
+  }
+
+  private append(events: SourceEvent[]): Promise<void> {
     const accepted: AcceptedEvent[] = [];
     for (const mapped of events) {
       const event: AcceptedEvent = { id: mapped.id, type: mapped.type, time: mapped.time, source: this.name, data: mapped.data };
@@ -176,14 +237,15 @@ export abstract class PbxSource {
         continue;
       }
       accepted.push(event);
+      if (event.type === 'source.resynced') this.gapOpen = false;
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) return Promise.resolve();
     this.appendsInFlight += 1;
     if (this.appendsInFlight >= MAX_APPENDS_IN_FLIGHT && !this.paused) {
       this.paused = true;
       this.socket?.pause();
     }
-    this.deps.appender.append(accepted).then(
+    return this.deps.appender.append(accepted).then(
       () => this.settled(),
       (error: unknown) => {
         this.deps.metrics.appendFailures.inc({ source: this.name }, accepted.length);
@@ -220,10 +282,12 @@ export abstract class PbxSource {
     socket.once('connect', () => {
       clearTimeout(connectTimer);
       this.state = 'handshake';
+      this.deps.tap?.connected();
       this.safely(() => this.onConnected());
     });
     socket.on('data', (chunk: Buffer) => {
       // Everything one chunk carries is appended as one batch, in order.
+      this.deps.tap?.received(chunk);
       this.outbox = [];
       this.safely(() => this.onData(chunk));
       const events = this.outbox;
@@ -238,8 +302,13 @@ export abstract class PbxSource {
     socket.once('close', () => {
       clearTimeout(connectTimer);
       if (this.socket === socket) this.socket = undefined;
+      if (this.state !== 'connecting') this.deps.tap?.closed();
       const wasConnected = this.state === 'connected';
-      if (wasConnected) this.disconnectedAt = Date.now();
+      if (wasConnected) {
+        this.disconnectedAt = Date.now();
+        // Only a session that lasted resets the backoff: one dropped at once is part of the outage.
+        if (this.disconnectedAt - (this.sessionStartedAt ?? this.disconnectedAt) >= this.config.reconnectMaxMs) this.attempt = 0;
+      }
       this.deps.metrics.connected.set({ source: this.name }, 0);
       this.safely(() => this.onDisconnected());
       if (this.paused) this.paused = false;

@@ -72,10 +72,14 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
       const oldest = requested === undefined || requested === LOG_START ? undefined : await log.oldest();
 
       reply.hijack();
+      // No chunked encoding: the stream ends only when its connection closes, and chunking would
+      // make every write four socket writes (size, CRLF, data, CRLF), each held, and failed one by
+      // one with its own error object when a slow client is cut (src/stream/sse-client.ts).
+      reply.raw.useChunkedEncodingByDefault = false;
       reply.raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
+        connection: 'close',
         'x-accel-buffering': 'no',
       });
       // The resume position as the first id: a client that gets no event before it reconnects keeps its place.

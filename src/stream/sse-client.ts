@@ -16,18 +16,40 @@ export interface SseClientOptions {
   onClose(reason: CloseReason | 'client_gone'): void;
 }
 
-/** The SSE frame of an entry, rendered once however many clients receive it. */
-const frames = new WeakMap<LogEntry, string>();
+/**
+ * The SSE frame of an entry, encoded once however many clients receive it: every client's socket
+ * holds a reference to the same Buffer, never a copy of its own.
+ */
+const frames = new WeakMap<LogEntry, Buffer>();
+/** A live batch every entry of which a client sends, encoded once for all such clients (see LogFeed). */
+const batches = new WeakMap<readonly LogEntry[], Buffer>();
 
-function frameOf(entry: LogEntry): string {
+function frameOf(entry: LogEntry): Buffer {
   let frame = frames.get(entry);
   if (frame === undefined) {
     // Stored JSON has no raw line breaks (JSON.stringify escapes them); split defensively all the same.
     const data = /[\r\n]/.test(entry.json) ? entry.json.split(/\r\n|\r|\n/).join('\ndata: ') : entry.json;
-    frame = `id: ${entry.position}\nevent: ${entry.type}\ndata: ${data}\n\n`;
+    frame = Buffer.from(`id: ${entry.position}\nevent: ${entry.type}\ndata: ${data}\n\n`, 'utf8');
     frames.set(entry, frame);
   }
   return frame;
+}
+
+function batchOf(entries: readonly LogEntry[]): Buffer {
+  let batch = batches.get(entries);
+  if (batch === undefined) {
+    batch = entries.length === 1 ? frameOf(entries[0] as LogEntry) : Buffer.concat(entries.map(frameOf));
+    batches.set(entries, batch);
+  }
+  return batch;
+}
+
+/** Bytes to write and the log position a client has received once they are written. */
+interface Piece {
+  bytes: Buffer;
+  position: string;
+  /** The frames it is made of, when it is a whole batch (written one by one if the batch does not fit). */
+  frames?: readonly Piece[];
 }
 
 /**
@@ -45,6 +67,7 @@ export class SseClient implements FeedConsumer {
   private sentPosition: string;
   private readPosition: string;
   private closed = false;
+  private readonly flushWaiters = new Set<() => void>();
   subscription: FeedSubscription | undefined;
   eventsSent = 0;
 
@@ -61,13 +84,20 @@ export class SseClient implements FeedConsumer {
 
   /** Writes a control message (no `id:`: it is not a log event). */
   control(event: string, data: Record<string, unknown>): void {
-    if (!this.closed) this.response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    if (!this.closed) this.send(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
+  /**
+   * Writes the entries this client wants. What the hub holds for the client (the socket's unsent
+   * bytes) never passes `bufferLimitBytes` with the batch included, except for a single frame
+   * larger than the limit on an empty buffer (an event can be as large as http.bodyLimitBytes).
+   * A live batch that does not fit disconnects the client; while catching up, the next frames
+   * wait for the socket to drain (the feed reads its next page only after that).
+   */
   deliver(entries: readonly LogEntry[]): void | Promise<void> {
     if (this.closed) return;
     const { filter } = this.options;
-    let chunk = '';
+    const wanted: Piece[] = [];
     for (const entry of entries) {
       if (entry.type !== '' && filter.wantsType(entry.type)) {
         let visible = true;
@@ -78,39 +108,82 @@ export class SseClient implements FeedConsumer {
             visible = false;
           }
         }
-        if (visible) {
-          chunk += frameOf(entry);
-          this.sentPosition = entry.position;
-          this.eventsSent += 1;
-        }
+        if (visible) wanted.push({ bytes: frameOf(entry), position: entry.position });
       }
       this.readPosition = entry.position;
     }
-    if (chunk === '') return;
-    // What is still held from earlier writes: a client that reads gets any one batch, however large.
-    if (this.response.writableLength > this.options.bufferLimitBytes) {
-      this.close('slow_client');
-      return;
-    }
-    this.response.write(chunk);
-    // While catching up, read the next page only once the socket has taken this one.
-    if (this.response.writableNeedDrain) {
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          this.response.off('drain', done);
-          this.response.off('close', done);
-          resolve();
-        };
-        this.response.once('drain', done);
-        this.response.once('close', done);
-      });
-    }
+    if (wanted.length === 0) return;
+    const pieces = wanted.length === entries.length && wanted.length > 1 ? [{ bytes: batchOf(entries), position: this.readPosition, frames: wanted }] : wanted;
+    if (this.subscription?.live === false) return this.writePaced(pieces);
+    if (!this.writeWithin(pieces)) this.close('slow_client');
   }
+
+  /** Writes pieces while they fit in the buffer limit; false when one did not (the rest is unwritten). */
+  private writeWithin(pieces: readonly Piece[]): boolean {
+    for (const piece of pieces) {
+      const held = this.response.writableLength;
+      if (held + piece.bytes.length > this.options.bufferLimitBytes && (held > 0 || piece.frames)) {
+        if (!piece.frames || !this.writeWithin(piece.frames)) return false;
+        continue;
+      }
+      this.send(piece.bytes);
+      this.sentPosition = piece.position;
+      this.eventsSent += piece.frames?.length ?? 1;
+    }
+    return true;
+  }
+
+  /** Catching up: frames that do not fit wait for the socket to drain. */
+  private async writePaced(pieces: readonly Piece[]): Promise<void> {
+    const frames = pieces.flatMap((piece) => piece.frames ?? [piece]);
+    let next = 0;
+    while (next < frames.length && !this.closed) {
+      const piece = frames[next] as Piece;
+      const held = this.response.writableLength;
+      if (held > 0 && held + piece.bytes.length > this.options.bufferLimitBytes) {
+        await this.drained();
+        continue;
+      }
+      this.send(piece.bytes);
+      this.sentPosition = piece.position;
+      this.eventsSent += 1;
+      next += 1;
+    }
+    // Read the next page only once the socket has taken this one.
+    if (this.response.writableNeedDrain && !this.closed) await this.drained();
+  }
+
+  /**
+   * Resolves once the socket has taken a further write (every write reports it, in order), has
+   * drained, or is gone; 'drain' alone would not do when the limit is below the socket's high-water mark.
+   */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.response.off('drain', done);
+        this.response.off('close', done);
+        this.flushWaiters.delete(done);
+        resolve();
+      };
+      this.flushWaiters.add(done);
+      this.response.once('drain', done);
+      this.response.once('close', done);
+    });
+  }
+
+  /** Every write goes through here so that `drained` hears of each one handed to the kernel. */
+  private send(bytes: Buffer | string): void {
+    this.response.write(bytes, this.flushed);
+  }
+
+  private readonly flushed = (): void => {
+    for (const wake of [...this.flushWaiters]) wake();
+  };
 
   private beat(): void {
     if (this.closed) return;
     const advanced = this.readPosition !== this.sentPosition;
-    this.response.write(advanced ? `id: ${this.readPosition}\n: heartbeat\n\n` : ': heartbeat\n\n');
+    this.send(advanced ? `id: ${this.readPosition}\n: heartbeat\n\n` : ': heartbeat\n\n');
     if (advanced) this.sentPosition = this.readPosition;
   }
 

@@ -1,9 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { SourceAuthError, SourceProtocolError } from '../../errors.js';
-import type { AgentStatus, SourceResyncedData } from '../../events/catalogue.js';
+import type { SourceResyncedData } from '../../events/catalogue.js';
+import type { ReadinessReport } from '../../server/health.js';
 import type { ChannelVariableNames } from '../freeswitch/map.js';
+import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
-import { AsteriskMapper, memberName, memberStatus } from './map.js';
+import { AsteriskMapper, memberName } from './map.js';
 import { AmiParser, formatAction, type AmiMessage } from './parser.js';
 
 export interface AsteriskSourceConfig extends SourceConnectionConfig {
@@ -16,6 +18,8 @@ export interface AsteriskSourceConfig extends SourceConnectionConfig {
   direction: 'inbound' | 'outbound';
   timeZone: string;
   variables: ChannelVariableNames;
+  cdr: 'per_call' | 'per_leg';
+  cdrSettleMs: number;
 }
 
 type ResyncReason = SourceResyncedData['reason'];
@@ -31,6 +35,14 @@ interface PendingAction {
 }
 
 const ACTION_TIMEOUT_MS = 15_000;
+/** Asterisk versions before 1.6 send no FullyBooted: the resync waits for it at most this long. */
+const BOOT_WAIT_MS = 10_000;
+
+function bootSignal(): { done: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const done = new Promise<void>((settle) => (resolve = settle));
+  return { done, resolve };
+}
 
 /**
  * Asterisk as a source: an AMI client (TCP 5038, docs/sources.md).
@@ -47,19 +59,51 @@ export class AsteriskSource extends PbxSource {
   private connectionId = randomUUID();
   private messageCounter = 0;
   private resyncing: Promise<void> | undefined;
+  /** The channels of calls in progress: each call's records are taken once, after its last channel and `cdrSettleMs`. */
+  private readonly calls: CallRecords<string>;
+  /** CoreStatus's startup time: a different one after a reconnect means Asterisk restarted. */
+  private startedAt: string | undefined;
+  private missingTimestamps = false;
+  /** Resolved by this session's `FullyBooted`: before it, app_queue may not be loaded yet (Asterisk starting). */
+  private booted: { done: Promise<void>; resolve: () => void } = bootSignal();
 
   constructor(
     protected override readonly config: AsteriskSourceConfig,
     deps: SourceDependencies,
   ) {
     super('asterisk', config, deps);
-    this.mapper = new AsteriskMapper({ variables: config.variables, direction: config.direction, timeZone: config.timeZone });
+    this.calls = new CallRecords<string>({
+      settleMs: config.cdrSettleMs,
+      maxCalls: MAX_CALLS_IN_PROGRESS,
+      maxOpenMs: MAX_OPEN_AFTER_HANGUP_MS,
+      flush: (root) => {
+        const records = this.mapper.takeRecords(root);
+        if (records.length > 0) this.emit(records);
+      },
+    });
+    this.mapper = new AsteriskMapper({ variables: config.variables, direction: config.direction, timeZone: config.timeZone, cdr: config.cdr }, this.calls);
+  }
+
+  /** Calls still settling are over as far as this source can tell: their records are written now. */
+  override async close(): Promise<void> {
+    this.calls.flushAll();
+    await super.close();
+  }
+
+  override readiness(): ReadinessReport {
+    const report = super.readiness();
+    if (this.missingTimestamps) {
+      const warning = `source ${this.name}: Asterisk sends no Timestamp (set timestampevents = yes in manager.conf); event times are arrival times`;
+      report.warning = report.warning ? `${report.warning}; ${warning}` : warning;
+    }
+    return report;
   }
 
   protected onConnected(): void {
     this.connectionId = randomUUID();
     this.messageCounter = 0;
     this.parser = new AmiParser(() => this.login());
+    this.booted = bootSignal();
   }
 
   protected onDisconnected(): void {
@@ -92,6 +136,7 @@ export class AsteriskSource extends PbxSource {
       this.logger.warn({ headers: Object.keys(message.headers).slice(0, 10) }, 'skipped an AMI message with neither Response nor Event');
       return;
     }
+    if (message.headers.Event === 'FullyBooted') this.booted.resolve();
     if (action) {
       action.events.push(message);
       if (message.headers.EventList === 'Complete' || message.headers.Event.endsWith('Complete')) this.finish(actionId!, action);
@@ -114,6 +159,11 @@ export class AsteriskSource extends PbxSource {
 
   private onEvent(message: AmiMessage): void {
     this.noteEvent();
+    // FullyBooted is sent before timestampevents applies; any other event tells.
+    if (message.headers.Timestamp === undefined && message.headers.Event !== 'FullyBooted' && !this.missingTimestamps) {
+      this.missingTimestamps = true;
+      this.logger.warn('Asterisk sends no Timestamp header (timestampevents = yes is not set in manager.conf): event times are the hub\'s arrival times');
+    }
     let mapped: SourceEvent[];
     try {
       mapped = this.mapper.map(message, `${this.connectionId}:${this.messageCounter}`);
@@ -151,18 +201,24 @@ export class AsteriskSource extends PbxSource {
         );
       }
       const { resumed } = this.handshakeDone();
-      if (resumed) {
+      const restarted = await this.pbxRestarted();
+      if (resumed && this.claimGap()) {
         this.deps.metrics.gaps.inc({ source: this.name });
         this.emit([
           {
             id: `ami:${this.name}:gap:${this.connectionId}`,
             type: 'source.gap',
             time: new Date().toISOString(),
-            data: { source: this.name, kind: 'asterisk', reason: 'disconnected', ...(this.disconnectedAt ? { disconnected_ms: Date.now() - this.disconnectedAt } : {}) },
+            data: {
+              source: this.name,
+              kind: 'asterisk',
+              reason: restarted ? 'restarted' : 'disconnected',
+              ...(this.disconnectedAt ? { disconnected_ms: Date.now() - this.disconnectedAt } : {}),
+            },
           },
         ]);
       }
-      this.requestResync(resumed ? 'reconnected' : 'connected');
+      this.requestResync(restarted ? 'restarted' : resumed ? 'reconnected' : 'connected');
     };
     run().catch((error: Error) => {
       if (error instanceof SourceAuthError || error instanceof SourceProtocolError) this.fail(error.message, error);
@@ -176,49 +232,65 @@ export class AsteriskSource extends PbxSource {
       .finally(() => (this.resyncing = undefined));
   }
 
-  /** QueueStatus: QueueParams per queue, QueueMember per member and queue, QueueEntry per waiting caller. */
+  /**
+   * Whether Asterisk restarted since the last session (CoreStatus's startup time changed): its
+   * calls in progress are then gone, and recorded with what was heard of them.
+   */
+  private async pbxRestarted(): Promise<boolean> {
+    const { response } = await this.action({ Action: 'CoreStatus' });
+    const startedAt = [response.headers.CoreStartupDate, response.headers.CoreStartupTime].filter(Boolean).join(' ') || undefined;
+    const previous = this.startedAt;
+    this.startedAt = startedAt ?? previous;
+    if (!previous || !startedAt || previous === startedAt) return false;
+    this.logger.warn({ previous, startedAt, calls: this.calls.size }, 'Asterisk restarted: its calls in progress are gone, and recorded as they were last heard of');
+    this.mapper.endEveryCall();
+    this.calls.flushAll();
+    return true;
+  }
+
+  /**
+   * QueueStatus: QueueParams per queue, QueueMember per member and queue, QueueEntry per waiting
+   * caller. Members are corrected where they differ from what was published; callers waiting
+   * that the hub did not know are reported as queued (their calls found by CoreShowChannels).
+   */
   private async resync(reason: ResyncReason): Promise<void> {
+    // Asterisk accepts manager logins while it is still loading modules: QueueStatus would be unknown.
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([this.booted.done, new Promise<void>((resolve) => (waited = setTimeout(resolve, BOOT_WAIT_MS)))]);
+    clearTimeout(waited);
     this.deps.metrics.resyncs.inc({ source: this.name });
+    const askedAt = this.mapper.memberClock;
     const { response, events } = await this.action({ Action: 'QueueStatus' }, true);
     if (response.headers.Response !== 'Success') throw new Error(`QueueStatus refused: ${response.headers.Message ?? ''}`);
     const queues = new Set<string>();
-    const members = new Map<string, { status: AgentStatus; headers: Record<string, string> }>();
-    let waiting = 0;
-    for (const event of events) {
-      const headers = event.headers;
+    const members: Record<string, string>[] = [];
+    const entries: Record<string, string>[] = [];
+    for (const { headers } of events) {
       if (headers.Event === 'QueueParams' && headers.Queue) queues.add(headers.Queue);
-      if (headers.Event === 'QueueEntry') waiting += 1;
-      if (headers.Event !== 'QueueMember') continue;
-      const agent = memberName(headers);
-      const status = memberStatus({ ...headers, Event: 'QueueMember' });
-      if (!agent || !status) continue;
-      // A member of several queues: paused in any of them means not ready.
-      const previous = members.get(agent);
-      if (!previous || status === 'not_ready') members.set(agent, { status, headers });
+      else if (headers.Event === 'QueueMember') members.push(headers);
+      else if (headers.Event === 'QueueEntry') entries.push(headers);
     }
-    const now = new Date().toISOString();
-    const corrections: SourceEvent[] = [];
-    for (const [agent, { status, headers }] of members) {
-      if (this.mapper.statuses.get(agent) === status) continue;
-      this.mapper.statuses.set(agent, status);
-      const since = headers.LastPause && headers.LastPause !== '0' ? headers.LastPause : (headers.LoginTime ?? '');
-      corrections.push({
-        id: `ami:${createHash('sha256').update(['resync', this.config.host, agent, status, since].join('|')).digest('base64url').slice(0, 32)}`,
-        type: 'agent.status_changed',
-        time: now,
-        data: { agent, status, status_raw: status === 'not_ready' ? 'paused' : `device_state_${headers.Status ?? 'unknown'}` },
-      });
+    const linkedIds = new Map<string, string>();
+    if (entries.length > 0) {
+      const channels = await this.action({ Action: 'CoreShowChannels' }, true);
+      for (const { headers } of channels.events) if (headers.Uniqueid && headers.Linkedid) linkedIds.set(headers.Uniqueid, headers.Linkedid);
     }
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
+    const corrections = this.mapper.membersSnapshot(members, askedAt, now, `${this.config.host}|${this.startedAt ?? ''}`);
+    const waiting = this.mapper.waitingCallers(entries, linkedIds, nowMs);
+    const agents = new Set(members.map(memberName)).size;
     this.emit([
       ...corrections,
+      ...waiting,
       {
-        id: `ami:${this.name}:resync:${this.connectionId}:${Date.now()}`,
+        id: `ami:${this.name}:resync:${this.connectionId}:${nowMs}`,
         type: 'source.resynced',
         time: now,
-        data: { source: this.name, kind: 'asterisk', reason, agents: members.size, queues: queues.size, waiting, corrected: corrections.length },
+        data: { source: this.name, kind: 'asterisk', reason, agents, queues: queues.size, waiting: entries.length, corrected: corrections.length },
       },
     ]);
-    this.logger.info({ reason, agents: members.size, queues: queues.size, waiting, corrected: corrections.length }, 'Asterisk resynced');
+    this.logger.info({ reason, agents, queues: queues.size, waiting: entries.length, corrected: corrections.length, reported: waiting.length }, 'Asterisk resynced');
   }
 
   private action(fields: Record<string, string>, list = false): Promise<{ response: AmiMessage; events: AmiMessage[] }> {

@@ -31,6 +31,54 @@ const MAX_REMEMBERED_CALLS = 50_000;
 
 export type FreeswitchEvent = Record<string, string>;
 
+/** One `cdr.created` per call (legs merged) or per customer channel, as FreeSWITCH reports them. */
+export type CdrMode = 'per_call' | 'per_leg';
+
+/** One channel of a call, as its CHANNEL_HANGUP_COMPLETE describes it. Epochs are FreeSWITCH's seconds. */
+export interface FreeswitchLeg {
+  core: string;
+  /** The hangup event's time. */
+  time: string;
+  uuid: string;
+  /** The call's root id: the caller's channel uuid. */
+  root: string;
+  side: 'member' | 'agent' | undefined;
+  /** The customer's channel: a queue member, or a dialler call. */
+  customer: boolean;
+  /** Part of a call Switchboard reports (queue, dialler, or a B-leg of another channel). */
+  tracked: boolean;
+  number: string | undefined;
+  dialNumber: string | undefined;
+  direction: 'inbound' | 'outbound';
+  callId: string | undefined;
+  campaign: string | undefined;
+  contactRef: string | undefined;
+  startEpoch: string | undefined;
+  answerEpoch: string | undefined;
+  endEpoch: string | undefined;
+  duration: number | undefined;
+  billsec: number | undefined;
+  hold: number | undefined;
+  q850: number | undefined;
+  sipCode: number | undefined;
+  hangupDisposition: string | undefined;
+  cancelledInQueue: boolean;
+  agent: string | undefined;
+  queue: string | undefined;
+  queueJoinedEpoch: string | undefined;
+  queueAnsweredEpoch: string | undefined;
+  /** When the caller left the queue: the agent's bridge ended, or the caller gave up. */
+  queueLeftEpoch: string | undefined;
+  machine: boolean;
+}
+
+/** A leg of the call `root` started (no `ended`) or ended. */
+export interface CallLegUpdate {
+  root: string;
+  legId: string;
+  ended?: FreeswitchLeg;
+}
+
 /** The event is not FreeSWITCH's (no Core-UUID / Event-Sequence): counted as a parse error. */
 export class NotAnEventError extends Error {}
 
@@ -42,11 +90,23 @@ export class NotAnEventError extends Error {}
  * the same id and is deduplicated by the log. The two events that end a served call
  * (bridge-agent-end, then member-queue-end with CC-Cause Terminated) share the id
  * `fs:<Core-UUID>:ended:<CC-Member-UUID>`, so a call ends once.
+ *
+ * CHANNEL_HANGUP_COMPLETE makes a CDR per customer channel (`per_leg`), or (`per_call`) feeds
+ * {@link callLeg}: the source collects the legs of each call (../call-record.ts) and writes one
+ * record per call from them ({@link callRecord}), keyed `fs:<Core-UUID>:cdr:<caller's uuid>`.
  */
 export class FreeswitchMapper {
   private readonly calls = new Map<string, QueuedCall>();
 
-  constructor(private readonly variables: ChannelVariableNames) {}
+  private readonly perCall: boolean;
+
+  /** `per_call`: hangups feed {@link callLeg} instead of making a CDR each (`per_leg`). */
+  constructor(
+    private readonly variables: ChannelVariableNames,
+    cdr: CdrMode = 'per_leg',
+  ) {
+    this.perCall = cdr === 'per_call';
+  }
 
   map(event: FreeswitchEvent): SourceEvent[] {
     const core = event['Core-UUID'];
@@ -55,7 +115,7 @@ export class FreeswitchMapper {
     const id = `fs:${core}:${sequence}`;
     const time = eventTime(event);
     const name = event['Event-Name'];
-    if (name === 'CHANNEL_HANGUP_COMPLETE') return this.cdr(event, id, time);
+    if (name === 'CHANNEL_HANGUP_COMPLETE') return this.perCall ? [] : this.cdr(event, id);
     if (name !== 'CUSTOM' || event['Event-Subclass'] !== 'callcenter::info') return [];
 
     const action = event['CC-Action'] ?? '';
@@ -70,9 +130,16 @@ export class FreeswitchMapper {
       case 'call.queued':
         return [{ id, type, time, data: this.queued(event, time) }];
       case 'call.offered':
-      case 'call.connected':
         if (!event['CC-Agent']) return [];
         return [{ id, type, time, data: { ...this.callFields(event), agent: event['CC-Agent'] } }];
+      case 'call.connected': {
+        if (!event['CC-Agent']) return [];
+        // The wait as mod_callcenter measured it: it counts even when member-queue-start was not heard.
+        const joined = nonNegativeInt(event['CC-Member-Joined-Time']);
+        const answered = nonNegativeInt(event['CC-Agent-Answered-Time']);
+        const wait = joined && answered && answered >= joined ? answered - joined : undefined;
+        return [{ id, type, time, data: compact({ ...this.callFields(event), agent: event['CC-Agent'], wait_s: wait }) }];
+      }
       case 'call.ended':
         return [{ id: `fs:${core}:ended:${event['CC-Member-UUID'] ?? sequence}`, type, time, data: this.ended(event, action) }];
       case 'call.abandoned':
@@ -127,7 +194,8 @@ export class FreeswitchMapper {
     const leaving = nonNegativeInt(event['CC-Member-Leaving-Time']);
     const data = compact({
       ...this.callFields(event),
-      reason: (raw && FREESWITCH_CANCEL_REASON[raw]) ?? 'other',
+      // mod_callcenter reports a caller who hung up as BREAK_OUT; the event's channel data shows the hangup.
+      reason: raw === 'BREAK_OUT' && event['Answer-State'] === 'hangup' ? 'caller_hungup' : ((raw && FREESWITCH_CANCEL_REASON[raw]) ?? 'other'),
       reason_raw: raw,
       abandoned_at: epochSecondsToIso(event['CC-Member-Leaving-Time']) ?? time,
       wait_s: joined && leaving && leaving >= joined ? leaving - joined : undefined,
@@ -155,55 +223,119 @@ export class FreeswitchMapper {
   }
 
   /**
-   * CHANNEL_HANGUP_COMPLETE → one CDR per customer leg: a queue member (`cc_side` member or a
-   * `cc_queue`), or a dialler call (its call-id variable is set) even if it never reached a queue,
-   * so every number tried has its CDR. Agent legs and other calls are ignored.
+   * The call leg an event starts or ends, keyed by the call's root id (the caller's channel uuid):
+   * member-queue-start starts the caller's leg, bridge-agent-start the answering agent's leg, and
+   * each CHANNEL_HANGUP_COMPLETE of a call's channel ends its leg. Used when the source keeps one
+   * record per call (docs/sources.md, "One record per call (FreeSWITCH)"); undefined for other events.
    */
-  private cdr(event: FreeswitchEvent, id: string, time: string): SourceEvent[] {
-    const variable = (name: string) => this.variable(event, name);
-    const side = variable('cc_side');
-    const dialledCallId = variable(this.variables.callId);
-    if (side === 'agent') return [];
-    if (side !== 'member' && variable('cc_queue') === undefined && dialledCallId === undefined) return [];
+  callLeg(event: FreeswitchEvent): CallLegUpdate | undefined {
+    const name = event['Event-Name'];
+    if (name === 'CHANNEL_HANGUP_COMPLETE') {
+      const leg = this.leg(event);
+      if (!leg || !leg.tracked) return undefined;
+      return { root: leg.root, legId: leg.uuid, ended: leg };
+    }
+    if (name !== 'CUSTOM' || event['Event-Subclass'] !== 'callcenter::info') return undefined;
+    const action = event['CC-Action'];
+    const root = event['CC-Member-Session-UUID'];
+    if (!root) return undefined;
+    if (action === 'member-queue-start' || action === 'member-queue-resume') return { root, legId: root };
+    const agentLeg = event['CC-Agent-UUID'];
+    if (action === 'bridge-agent-start' && agentLeg) return { root, legId: agentLeg };
+    return undefined;
+  }
 
+  /**
+   * CHANNEL_HANGUP_COMPLETE → one CDR per customer leg (`cdr: per_leg`): a queue member
+   * (`cc_side` member or a `cc_queue`), or a dialler call (its call-id variable is set) even if it
+   * never reached a queue, so every number tried has its CDR. Agent legs and other calls are ignored.
+   */
+  private cdr(event: FreeswitchEvent, id: string): SourceEvent[] {
+    const leg = this.leg(event);
+    if (!leg || leg.side === 'agent' || !leg.customer) return [];
+    const data = compact({
+      call_id: leg.callId ?? leg.uuid,
+      number: leg.number,
+      direction: leg.direction,
+      dialed_at: epochSecondsToIso(leg.startEpoch) ?? leg.time,
+      disposition: deriveDisposition({
+        billsec: leg.billsec,
+        q850: leg.q850,
+        hangupDisposition: leg.hangupDisposition,
+        abandonedInQueue: leg.cancelledInQueue,
+        agent: leg.agent,
+        machine: leg.machine,
+      }),
+      agent: leg.agent ?? null,
+      campaign: leg.campaign,
+      contact_ref: leg.contactRef,
+      dial_number: leg.dialNumber,
+      answered_at: epochSecondsToIso(leg.answerEpoch),
+      ended_at: epochSecondsToIso(leg.endEpoch),
+      duration_s: leg.duration,
+      talk_s: leg.billsec,
+      hold_s: leg.hold,
+      q850_cause: leg.q850,
+      sip_code: leg.sipCode,
+    });
+    return [{ id, type: 'cdr.created', time: leg.time, data }];
+  }
+
+  /** What a CHANNEL_HANGUP_COMPLETE says about its channel (mod_callcenter's variables: docs/sources.md). */
+  private leg(event: FreeswitchEvent): FreeswitchLeg | undefined {
+    const variable = (name: string) => this.variable(event, name);
+    const uuid = event['Unique-ID'] ?? variable('uuid');
+    const core = event['Core-UUID'];
+    if (!uuid || !core) return undefined;
+    const rawSide = variable('cc_side');
+    const side = rawSide === 'member' || rawSide === 'agent' ? rawSide : undefined;
+    const callId = variable(this.variables.callId);
+    const queue = variable('cc_queue');
+    // mod_callcenter stamps the caller's channel uuid on the agent legs it originates; a bridged
+    // B-leg names its A-leg as the originator.
+    const root =
+      variable('cc_member_session_uuid') ??
+      (event['Other-Type'] === 'originator' ? event['Other-Leg-Unique-ID'] : undefined) ??
+      variable('originating_leg_uuid') ??
+      uuid;
     const outbound = (event['Call-Direction'] ?? variable('direction')) === 'outbound';
     const number = outbound
       ? (event['Caller-Destination-Number'] ?? variable('destination_number'))
       : (event['Caller-Caller-ID-Number'] ?? variable('caller_id_number'));
-    const dialNumber = outbound ? event['Caller-Caller-ID-Number'] : event['Caller-Destination-Number'];
-    const uniqueId = event['Unique-ID'] ?? variable('uuid');
-    if (!number || !uniqueId) return [];
-
-    const q850 = nonNegativeInt(variable('hangup_cause_q850')) ?? Q850_BY_NAME[event['Hangup-Cause'] ?? variable('hangup_cause') ?? ''];
     const sipStatus = nonNegativeInt(variable('sip_term_status'));
-    const billsec = nonNegativeInt(variable('billsec'));
-    const agent = variable('cc_agent');
-    const data = compact({
-      call_id: dialledCallId ?? uniqueId,
+    const customer = side === 'member' || (side === undefined && (queue !== undefined || callId !== undefined));
+    return {
+      core,
+      time: eventTime(event),
+      uuid,
+      root,
+      side,
+      customer: customer && Boolean(number),
+      tracked: side !== undefined || queue !== undefined || callId !== undefined || root !== uuid,
       number,
+      dialNumber: outbound ? event['Caller-Caller-ID-Number'] : event['Caller-Destination-Number'],
       direction: outbound ? 'outbound' : 'inbound',
-      dialed_at: epochSecondsToIso(variable('start_epoch')) ?? time,
-      disposition: deriveDisposition({
-        billsec,
-        q850,
-        hangupDisposition: variable('sip_hangup_disposition'),
-        abandonedInQueue: variable('cc_cause') === 'Cancel',
-        agent,
-        machine: /^(machine|fax)$/i.test(variable('amd_status') ?? variable('amd_result') ?? ''),
-      }),
-      agent: agent ?? null,
+      callId,
       campaign: variable(this.variables.campaign),
-      contact_ref: this.variables.contactRef ? variable(this.variables.contactRef) : undefined,
-      dial_number: dialNumber,
-      answered_at: epochSecondsToIso(variable('answer_epoch')),
-      ended_at: epochSecondsToIso(variable('end_epoch')),
-      duration_s: nonNegativeInt(variable('duration')),
-      talk_s: billsec,
-      hold_s: nonNegativeInt(variable('hold_accum_seconds')),
-      q850_cause: q850,
-      sip_code: sipStatus !== undefined && sipStatus >= 100 && sipStatus <= 699 ? sipStatus : undefined,
-    });
-    return [{ id, type: 'cdr.created', time, data }];
+      contactRef: this.variables.contactRef ? variable(this.variables.contactRef) : undefined,
+      startEpoch: variable('start_epoch'),
+      answerEpoch: variable('answer_epoch'),
+      endEpoch: variable('end_epoch'),
+      duration: nonNegativeInt(variable('duration')),
+      billsec: nonNegativeInt(variable('billsec')),
+      hold: nonNegativeInt(variable('hold_accum_seconds')),
+      q850: nonNegativeInt(variable('hangup_cause_q850')) ?? Q850_BY_NAME[event['Hangup-Cause'] ?? variable('hangup_cause') ?? ''],
+      sipCode: sipStatus !== undefined && sipStatus >= 100 && sipStatus <= 699 ? sipStatus : undefined,
+      hangupDisposition: variable('sip_hangup_disposition'),
+      // mod_callcenter sets the variable in lower case (`cancel`, `answered`); only the CC-Cause header is capitalised.
+      cancelledInQueue: variable('cc_cause')?.toLowerCase() === 'cancel',
+      agent: variable('cc_agent'),
+      queue,
+      queueJoinedEpoch: variable('cc_queue_joined_epoch'),
+      queueAnsweredEpoch: variable('cc_queue_answered_epoch'),
+      queueLeftEpoch: variable('cc_queue_terminated_epoch') ?? variable('cc_queue_canceled_epoch'),
+      machine: /^(machine|fax)$/i.test(variable('amd_status') ?? variable('amd_result') ?? ''),
+    };
   }
 
   private variable(event: FreeswitchEvent, name: string): string | undefined {
@@ -229,7 +361,7 @@ export interface DispositionFacts {
   q850: number | undefined;
   /** sip_hangup_disposition: who sent the BYE. */
   hangupDisposition: string | undefined;
-  /** The caller left the queue before an agent took the call (cc_cause Cancel). */
+  /** The caller left the queue before an agent took the call (`cc_cause` cancel). */
   abandonedInQueue: boolean;
   agent: string | undefined;
   machine: boolean;
@@ -248,6 +380,91 @@ export function deriveDisposition(facts: DispositionFacts): CdrDisposition {
   }
   if (facts.q850 === undefined) return 'failed';
   return UNANSWERED_DISPOSITION_BY_Q850[facts.q850] ?? 'failed';
+}
+
+/**
+ * The one record of a call from the legs it had (`cdr: per_call`, docs/sources.md): the caller's
+ * leg gives the numbers, the disposition and its causes; the agent's answer (not the IVR's) is
+ * the answer; times span every leg. A call without a customer leg (an agent leg that rang after
+ * the caller had gone) has no record.
+ */
+export function callRecord(root: string, legs: readonly FreeswitchLeg[]): SourceEvent | undefined {
+  const caller = legs.find((leg) => leg.side === 'member') ?? legs.find((leg) => leg.uuid === root && leg.customer);
+  if (!caller?.number) return undefined;
+  const answeringAgent = legs.find((leg) => leg.side === 'agent' && leg.agent !== undefined && (leg.billsec ?? 0) > 0);
+  const agent = caller.agent ?? answeringAgent?.agent;
+  const queue = caller.queue ?? legs.find((leg) => leg.queue !== undefined)?.queue;
+
+  const started = earliest(legs.map((leg) => positive(leg.startEpoch)));
+  const ended = latest(legs.map((leg) => positive(leg.endEpoch)));
+  const callerEnded = positive(caller.endEpoch);
+  let answered: number | undefined;
+  let talk: number | undefined;
+  let wait: number | undefined;
+  if (queue === undefined) {
+    answered = positive(caller.answerEpoch);
+    talk = caller.billsec;
+  } else {
+    answered = agent === undefined ? undefined : (positive(caller.queueAnsweredEpoch) ?? positive(answeringAgent?.answerEpoch));
+    const bridgeEnded = positive(caller.queueLeftEpoch) ?? earliest([callerEnded, positive(answeringAgent?.endEpoch)]);
+    talk = difference(answered, bridgeEnded);
+    const joined = positive(caller.queueJoinedEpoch);
+    wait = difference(joined, answered ?? positive(caller.queueLeftEpoch) ?? callerEnded);
+  }
+  const data = compact({
+    call_id: caller.callId ?? root,
+    number: caller.number,
+    direction: caller.direction,
+    dialed_at: isoOf(started) ?? caller.time,
+    disposition: deriveDisposition({
+      billsec: caller.billsec,
+      q850: caller.q850,
+      hangupDisposition: caller.hangupDisposition,
+      // A queued caller no agent took left the queue unserved, whatever the IVR had answered.
+      abandonedInQueue: caller.cancelledInQueue || (queue !== undefined && agent === undefined),
+      agent,
+      machine: caller.machine,
+    }),
+    agent: agent ?? null,
+    campaign: caller.campaign ?? legs.find((leg) => leg.campaign !== undefined)?.campaign,
+    queue,
+    contact_ref: caller.contactRef,
+    dial_number: caller.dialNumber,
+    answered_at: isoOf(answered),
+    ended_at: isoOf(ended),
+    duration_s: difference(started, ended) ?? caller.duration,
+    wait_s: wait,
+    talk_s: talk,
+    hold_s: latest(legs.map((leg) => leg.hold)),
+    q850_cause: caller.q850,
+    sip_code: caller.sipCode,
+  });
+  const time = legs.map((leg) => leg.time).reduce((last, next) => (next > last ? next : last));
+  // Keyed by the call, not by a PBX event: the same call flushed twice (or by two hubs) is one record.
+  return { id: `fs:${caller.core}:cdr:${root}`, type: 'cdr.created', time, data };
+}
+
+function positive(value: string | undefined): number | undefined {
+  const seconds = nonNegativeInt(value);
+  return seconds === undefined || seconds === 0 ? undefined : seconds;
+}
+
+function isoOf(seconds: number | undefined): string | undefined {
+  return seconds === undefined ? undefined : new Date(seconds * 1000).toISOString();
+}
+
+function earliest(values: readonly (number | undefined)[]): number | undefined {
+  const known = values.filter((value): value is number => value !== undefined);
+  return known.length === 0 ? undefined : Math.min(...known);
+}
+
+function latest(values: readonly (number | undefined)[]): number | undefined {
+  const known = values.filter((value): value is number => value !== undefined);
+  return known.length === 0 ? undefined : Math.max(...known);
+}
+
+function difference(from: number | undefined, to: number | undefined): number | undefined {
+  return from !== undefined && to !== undefined && to >= from ? to - from : undefined;
 }
 
 function endedBy(disposition: string | undefined): 'caller' | 'agent' | undefined {

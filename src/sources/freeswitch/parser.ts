@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { SourceProtocolError } from '../../errors.js';
 
 /** One message from FreeSWITCH's Event Socket: a header block and, when Content-Length says so, a body. */
@@ -5,6 +6,11 @@ export interface EslFrame {
   headers: Record<string, string>;
   /** The body as UTF-8 text (Content-Length counts its bytes). */
   body: string | undefined;
+  /**
+   * The header block or body was not valid UTF-8 (checked as intake checks a request body): the
+   * body is then left out rather than decoded with replacement characters, and the frame is skipped.
+   */
+  invalidUtf8?: true;
 }
 
 /** A header block longer than this without its blank line is not Event Socket traffic. */
@@ -29,10 +35,20 @@ export class EslParser {
   /** Headers of a frame whose body has not fully arrived yet. */
   private pendingHeaders: Record<string, string> | undefined;
   private pendingLength = 0;
+  private pendingInvalid = false;
+  /** Chunks of a body still incomplete, joined once it is whole (not once per chunk: a 15 MB answer arrives in hundreds). */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
 
   /** Feeds a chunk; calls `onFrame` for every frame it completes, in order. */
   push(chunk: Buffer, onFrame: (frame: EslFrame) => void): void {
-    if (this.offset >= this.buffer.length) {
+    if (this.pendingHeaders) {
+      this.parts.push(chunk);
+      this.partsBytes += chunk.length;
+      if (this.buffered < this.pendingLength) return;
+      this.buffer = Buffer.concat([this.buffer.subarray(this.offset), ...this.parts.splice(0)]);
+      this.partsBytes = 0;
+    } else if (this.offset >= this.buffer.length) {
       this.buffer = chunk;
     } else {
       this.buffer = Buffer.concat([this.buffer.subarray(this.offset), chunk]);
@@ -42,11 +58,13 @@ export class EslParser {
     for (;;) {
       if (this.pendingHeaders) {
         if (this.buffer.length - this.offset < this.pendingLength) break;
-        const body = this.buffer.toString('utf8', this.offset, this.offset + this.pendingLength);
+        const bytes = this.buffer.subarray(this.offset, this.offset + this.pendingLength);
         this.offset += this.pendingLength;
         const headers = this.pendingHeaders;
+        const invalid = this.pendingInvalid || !isUtf8(bytes);
         this.pendingHeaders = undefined;
-        onFrame({ headers, body });
+        this.pendingInvalid = false;
+        onFrame(invalid ? { headers, body: undefined, invalidUtf8: true } : { headers, body: bytes.toString('utf8') });
         continue;
       }
       // A frame may be preceded by stray blank lines (FreeSWITCH sends none, but some proxies do).
@@ -58,11 +76,13 @@ export class EslParser {
         }
         break;
       }
-      const headers = parseHeaderBlock(this.buffer.toString('utf8', this.offset, end), false);
+      const block = this.buffer.subarray(this.offset, end);
+      const invalid = !isUtf8(block);
+      const headers = parseHeaderBlock(block.toString('utf8'), false);
       this.offset = end + 2;
       const length = headers['Content-Length'];
       if (length === undefined) {
-        onFrame({ headers, body: undefined });
+        onFrame(invalid ? { headers, body: undefined, invalidUtf8: true } : { headers, body: undefined });
         continue;
       }
       if (!/^\d{1,9}$/.test(length) || Number(length) > MAX_BODY_BYTES) {
@@ -70,6 +90,7 @@ export class EslParser {
       }
       this.pendingHeaders = headers;
       this.pendingLength = Number(length);
+      this.pendingInvalid = invalid;
     }
     if (this.offset === this.buffer.length) {
       this.buffer = Buffer.alloc(0);
@@ -79,7 +100,7 @@ export class EslParser {
 
   /** Bytes received but not yet part of a complete frame. */
   get buffered(): number {
-    return this.buffer.length - this.offset;
+    return this.buffer.length - this.offset + this.partsBytes;
   }
 }
 

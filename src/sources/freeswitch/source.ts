@@ -1,8 +1,10 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SourceAuthError, SourceProtocolError } from '../../errors.js';
 import type { SourceResyncedData } from '../../events/catalogue.js';
 import { FREESWITCH_AGENT_STATUS } from '../mappings.js';
+import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
-import { FreeswitchMapper, NotAnEventError, type ChannelVariableNames } from './map.js';
+import { callRecord, FreeswitchMapper, NotAnEventError, type CallLegUpdate, type CdrMode, type ChannelVariableNames, type FreeswitchLeg } from './map.js';
 import { decodeEvent, EslParser, type EslFrame } from './parser.js';
 
 export interface FreeswitchSourceConfig extends SourceConnectionConfig {
@@ -15,6 +17,9 @@ export interface FreeswitchSourceConfig extends SourceConnectionConfig {
   /** Treat a jump in Event-Sequence as lost events (only meaningful when subscribed to ALL events). */
   detectSequenceGaps: boolean;
   variables: ChannelVariableNames;
+  cdr: CdrMode;
+  /** Quiet time after a call's last leg ended before its record is written (`cdr: per_call`). */
+  cdrSettleMs: number;
 }
 
 type ResyncReason = SourceResyncedData['reason'];
@@ -26,6 +31,10 @@ interface PendingCommand {
 
 /** An answer not received in this time means the connection is broken. */
 const COMMAND_TIMEOUT_MS = 15_000;
+/** Corrections per append while a resync streams them; each waits for the one before. */
+const RESYNC_BATCH_EVENTS = 1000;
+/** Agent rows compared between two turns of the event loop, so that intake is never held long. */
+const RESYNC_ROWS_PER_TURN = 5000;
 
 /**
  * FreeSWITCH as a source: an inbound Event Socket client (mod_event_socket, docs/sources.md).
@@ -38,6 +47,8 @@ const COMMAND_TIMEOUT_MS = 15_000;
  */
 export class FreeswitchSource extends PbxSource {
   private readonly mapper: FreeswitchMapper;
+  /** The legs of calls in progress (`cdr: per_call`): each call's record is written once, after its last leg. */
+  private readonly calls: CallRecords<FreeswitchLeg> | undefined;
   private parser = new EslParser();
   private pending: PendingCommand[] = [];
   private authenticated = false;
@@ -45,13 +56,33 @@ export class FreeswitchSource extends PbxSource {
   private lastSequence: number | undefined;
   private resyncing: Promise<void> | undefined;
   private resyncAgain: ResyncReason | undefined;
+  /** Agents whose status an event changed while a resync runs: its older list must not undo that. */
+  private changedDuringResync: Set<string> | undefined;
+  private warnedInvalidUtf8 = false;
 
   constructor(
     protected override readonly config: FreeswitchSourceConfig,
     deps: SourceDependencies,
   ) {
     super('freeswitch', config, deps);
-    this.mapper = new FreeswitchMapper(config.variables);
+    this.mapper = new FreeswitchMapper(config.variables, config.cdr);
+    if (config.cdr === 'per_call') {
+      this.calls = new CallRecords<FreeswitchLeg>({
+        settleMs: config.cdrSettleMs,
+        maxCalls: MAX_CALLS_IN_PROGRESS,
+        maxOpenMs: MAX_OPEN_AFTER_HANGUP_MS,
+        flush: (root, legs) => {
+          const record = callRecord(root, legs);
+          if (record) this.emit([record]);
+        },
+      });
+    }
+  }
+
+  override async close(): Promise<void> {
+    // Calls still settling are over as far as this source can tell: their records are written now.
+    this.calls?.flushAll();
+    await super.close();
   }
 
   protected onConnected(): void {
@@ -74,6 +105,15 @@ export class FreeswitchSource extends PbxSource {
 
   private onFrame(frame: EslFrame): void {
     const type = frame.headers['Content-Type'];
+    if (frame.invalidUtf8) {
+      // As intake refuses such bytes: counted, logged once, never stored with replacement characters.
+      this.deps.metrics.parseErrors.inc({ source: this.name });
+      if (!this.warnedInvalidUtf8) this.logger.warn({ contentType: type ?? null }, 'skipped an Event Socket frame that is not valid UTF-8 (logged once per source)');
+      this.warnedInvalidUtf8 = true;
+      // An answer still answers its command, so that the next answers stay matched; it reads as empty.
+      if (type === 'command/reply' || type === 'api/response') this.pending.shift()?.resolve(frame);
+      return;
+    }
     switch (type) {
       case 'auth/request':
         this.sendAuth();
@@ -144,25 +184,31 @@ export class FreeswitchSource extends PbxSource {
     this.noteEvent();
     let event: Record<string, string>;
     let mapped: SourceEvent[];
+    let leg: CallLegUpdate | undefined;
     try {
       event = decodeEvent(frame);
       this.trackSequence(event);
       mapped = this.mapper.map(event);
+      leg = this.calls ? this.mapper.callLeg(event) : undefined;
     } catch (error) {
       if (!(error instanceof SyntaxError || error instanceof URIError || error instanceof NotAnEventError)) throw error;
       this.deps.metrics.parseErrors.inc({ source: this.name });
       this.logger.warn({ reason: error.message }, 'skipped a malformed FreeSWITCH event');
       return;
     }
-    if (mapped.length === 0) {
+    if (mapped.length === 0 && !leg) {
       this.deps.metrics.eventsIgnored.inc({ source: this.name });
       return;
     }
     this.deps.metrics.eventsMapped.inc({ source: this.name });
     for (const item of mapped) {
-      if (item.type === 'agent.status_changed') this.knownStatus.set(item.data.agent as string, item.data.status as never);
+      if (item.type !== 'agent.status_changed') continue;
+      this.rememberStatus(item.data.agent as string, item.data.status as never);
+      this.changedDuringResync?.add(item.data.agent as string);
     }
-    this.emit(mapped);
+    if (mapped.length > 0) this.emit(mapped);
+    if (leg?.ended) this.calls?.legEnded(leg.root, leg.legId, leg.ended);
+    else if (leg) this.calls?.legStarted(leg.root, leg.legId);
   }
 
   /** Core-UUID changes when FreeSWITCH restarts; Event-Sequence counts every event it fires. */
@@ -185,11 +231,15 @@ export class FreeswitchSource extends PbxSource {
     this.coreUuid = core;
     this.lastSequence = undefined;
     this.mapper.reset();
+    // The old process's calls are gone with it: what their legs said is all there will be.
+    this.calls?.flushAll();
     this.gap({ reason: 'restarted' });
     this.requestResync('restarted');
   }
 
+  /** Writes a `source.gap` unless one is already open (PbxSource.claimGap); the resync that follows closes it. */
   private gap(details: Record<string, unknown>): void {
+    if (!this.claimGap()) return;
     this.deps.metrics.gaps.inc({ source: this.name });
     this.emit([
       {
@@ -217,50 +267,58 @@ export class FreeswitchSource extends PbxSource {
       });
   }
 
+  /**
+   * Fetches the lists, then streams the corrections in batches of RESYNC_BATCH_EVENTS, each
+   * appended before the next is built: a 150k-agent list costs its text and one batch, never
+   * every correction at once, and intake's appends interleave with the batches.
+   */
   private async resync(reason: ResyncReason): Promise<void> {
     this.deps.metrics.resyncs.inc({ source: this.name });
-    const agents = parsePipeTable(await this.api('callcenter_config agent list'));
-    const queues = parsePipeTable(await this.api('callcenter_config queue list'));
-    let waiting = 0;
-    for (const queue of queues) {
-      if (!queue.name || /\s/.test(queue.name)) continue;
-      const members = parsePipeTable(await this.api(`callcenter_config queue list members ${queue.name}`));
-      waiting += members.filter((member) => member.state === 'Waiting' || member.state === 'Trying').length;
-    }
-    const now = new Date().toISOString();
-    const core = this.coreUuid ?? 'unknown';
-    const corrections: SourceEvent[] = [];
-    for (const agent of agents) {
-      const status = agent.status === undefined ? undefined : FREESWITCH_AGENT_STATUS[agent.status];
-      if (!agent.name || !status || this.knownStatus.get(agent.name) === status) continue;
-      this.knownStatus.set(agent.name, status);
-      // Keyed on the time FreeSWITCH recorded the change: the same correction made twice (or by two hubs) is one event.
-      corrections.push({
-        id: `fs:${core}:agent:${agent.name}:${agent.last_status_change ?? status}`.slice(0, 128),
-        type: 'agent.status_changed',
-        time: epochOrNow(agent.last_status_change, now),
-        data: { agent: agent.name, status, status_raw: agent.status },
-      });
-    }
-    this.emit([
-      ...corrections,
-      {
+    this.changedDuringResync = new Set();
+    try {
+      const agentList = await this.api('callcenter_config agent list');
+      const queues = parsePipeTable(await this.api('callcenter_config queue list'));
+      let waiting = 0;
+      for (const queue of queues) {
+        if (!queue.name || /\s/.test(queue.name)) continue;
+        const members = parsePipeTable(await this.api(`callcenter_config queue list members ${queue.name}`));
+        waiting += members.filter((member) => member.state === 'Waiting' || member.state === 'Trying').length;
+      }
+      const now = new Date().toISOString();
+      const core = this.coreUuid ?? 'unknown';
+      let agents = 0;
+      let corrected = 0;
+      let batch: SourceEvent[] = [];
+      for (const agent of pipeTableRows(agentList)) {
+        agents += 1;
+        if (agents % RESYNC_ROWS_PER_TURN === 0) await nextTurn();
+        const status = agent.status === undefined ? undefined : FREESWITCH_AGENT_STATUS[agent.status];
+        if (!agent.name || !status || this.knownStatusOf(agent.name) === status || this.changedDuringResync.has(agent.name)) continue;
+        this.rememberStatus(agent.name, status);
+        corrected += 1;
+        // Keyed on the time FreeSWITCH recorded the change: the same correction made twice (or by two hubs) is one event.
+        batch.push({
+          id: `fs:${core}:agent:${agent.name}:${agent.last_status_change ?? status}`.slice(0, 128),
+          type: 'agent.status_changed',
+          time: epochOrNow(agent.last_status_change, now),
+          data: { agent: agent.name, status, status_raw: agent.status },
+        });
+        if (batch.length >= RESYNC_BATCH_EVENTS) {
+          await this.emitSettled(batch);
+          batch = [];
+        }
+      }
+      batch.push({
         id: `fs:${this.name}:resync:${core}:${Date.now()}`,
         type: 'source.resynced',
         time: now,
-        data: {
-          source: this.name,
-          kind: 'freeswitch',
-          reason,
-          agents: agents.length,
-          queues: queues.length,
-          waiting,
-          corrected: corrections.length,
-          ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}),
-        },
-      },
-    ]);
-    this.logger.info({ reason, agents: agents.length, queues: queues.length, waiting, corrected: corrections.length }, 'FreeSWITCH resynced');
+        data: { source: this.name, kind: 'freeswitch', reason, agents, queues: queues.length, waiting, corrected, ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}) },
+      });
+      await this.emitSettled(batch);
+      this.logger.info({ reason, agents, queues: queues.length, waiting, corrected }, 'FreeSWITCH resynced');
+    } finally {
+      this.changedDuringResync = undefined;
+    }
   }
 
   /** `api <command>`: the api/response body (FreeSWITCH's answer text, `-ERR …` on failure). */
@@ -297,20 +355,30 @@ export class FreeswitchSource extends PbxSource {
  * error answer (`-ERR …`, mod_callcenter not loaded) is an empty list.
  */
 export function parsePipeTable(text: string): Record<string, string>[] {
-  const lines = text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.length > 0);
-  if (lines.length === 0 || lines[0]!.startsWith('-ERR')) return [];
-  const columns = lines[0]!.split('|');
-  const rows: Record<string, string>[] = [];
-  for (const line of lines.slice(1)) {
-    if (line === '+OK' || line.startsWith('-ERR')) break;
+  return [...pipeTableRows(text)];
+}
+
+/** The rows of a mod_callcenter list one at a time, without splitting the whole answer up front. */
+export function* pipeTableRows(text: string): Generator<Record<string, string>> {
+  let columns: string[] | undefined;
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.charCodeAt(end - 1) === 0x0d ? text.slice(start, end - 1) : text.slice(start, end);
+    start = end + 1;
+    if (line.length === 0) continue;
+    if (line.startsWith('-ERR') || (columns && line === '+OK')) return;
+    if (!columns) {
+      columns = line.split('|');
+      continue;
+    }
     const cells = line.split('|');
     const row: Record<string, string> = {};
     columns.forEach((column, index) => {
       if (cells[index] !== undefined) row[column] = cells[index]!;
     });
-    rows.push(row);
+    yield row;
   }
-  return rows;
 }
 
 function epochOrNow(value: string | undefined, now: string): string {
