@@ -119,6 +119,8 @@ function newAgent(agent: string, status: string, since: string, scope: RecordSco
   return { agent, name: null, status, status_since: since, campaign: null, queue: null, call: null, scope, source };
 }
 
+const servedKey = (agentKey: string, queueKey: string) => `${agentKey}${SEP}${SEP}${queueKey}`;
+
 function link(index: Map<string, Set<string>>, from: string, to: string): void {
   let set = index.get(from);
   if (!set) index.set(from, (set = new Set()));
@@ -170,8 +172,11 @@ export class LiveProjection implements FeedConsumer {
   readonly campaignAgents = new Map<string, Set<string>>();
   /** Agents whose membership the PBX listed (`data.queues`): kept across the daily reset. */
   private readonly listedByPbx = new Set<string>();
-  /** The day an agent last took a call from a queue (agent key → queue key → day): such a membership lasts that day. */
-  private readonly servedOn = new Map<string, Map<string, string>>();
+  /**
+   * The day an agent last took a call from a queue, by `servedKey(agent, queue)`: such a
+   * membership lasts that day. One flat Map: a Map per agent would cost more than the agent.
+   */
+  private readonly servedOn = new Map<string, string>();
   readonly sources = new Map<string, SourceRecord>();
   readonly cdrs: CdrRecord[] = [];
   readonly day: BusinessDay;
@@ -293,9 +298,9 @@ export class LiveProjection implements FeedConsumer {
     this.agents.delete(key);
     if (agent.campaign !== null) unlink(this.campaignAgents, keyOf(agent.scope, agent.campaign), key);
     for (const queueKey of this.agentQueues.get(key) ?? []) unlink(this.queueAgents, queueKey, key);
+    for (const queueKey of this.agentQueues.get(key) ?? []) this.servedOn.delete(servedKey(key, queueKey));
     this.agentQueues.delete(key);
     this.listedByPbx.delete(key);
-    this.servedOn.delete(key);
   }
 
   private joinQueue(agentKey: string, queueKey: string): void {
@@ -307,8 +312,7 @@ export class LiveProjection implements FeedConsumer {
   private leaveQueue(agentKey: string, queueKey: string): void {
     unlink(this.agentQueues, agentKey, queueKey);
     unlink(this.queueAgents, queueKey, agentKey);
-    const served = this.servedOn.get(agentKey);
-    if (served?.delete(queueKey) && served.size === 0) this.servedOn.delete(agentKey);
+    this.servedOn.delete(servedKey(agentKey, queueKey));
   }
 
   /** The PBX listed the agent's queues: its membership becomes exactly that set. */
@@ -340,7 +344,10 @@ export class LiveProjection implements FeedConsumer {
 
   private dropQueue(key: string): void {
     this.queues.delete(key);
-    for (const agentKey of this.queueAgents.get(key) ?? []) unlink(this.agentQueues, agentKey, key);
+    for (const agentKey of this.queueAgents.get(key) ?? []) {
+      unlink(this.agentQueues, agentKey, key);
+      this.servedOn.delete(servedKey(agentKey, key));
+    }
     this.queueAgents.delete(key);
   }
 
@@ -455,9 +462,7 @@ export class LiveProjection implements FeedConsumer {
     this.touchAgent(agentKey, agent, record.campaign ?? agent.campaign);
     if (tracked.queueKey !== undefined && this.queues.has(tracked.queueKey)) {
       this.joinQueue(agentKey, tracked.queueKey);
-      let served = this.servedOn.get(agentKey);
-      if (!served) this.servedOn.set(agentKey, (served = new Map()));
-      served.set(tracked.queueKey, this.day.dayOf(timeMs));
+      this.servedOn.set(servedKey(agentKey, tracked.queueKey), this.day.dayOf(timeMs));
     }
   }
 
@@ -562,7 +567,10 @@ export class LiveProjection implements FeedConsumer {
         evicted.agents += 1;
       } else if (!this.listedByPbx.has(key)) {
         const current = agent.call?.queue ? keyOf(agent.scope, agent.call.queue) : undefined;
-        for (const [queueKey, day] of [...(this.servedOn.get(key) ?? [])]) if (day < today && queueKey !== current) this.leaveQueue(key, queueKey);
+        for (const queueKey of [...(this.agentQueues.get(key) ?? [])]) {
+          const day = this.servedOn.get(servedKey(key, queueKey));
+          if (day !== undefined && day < today && queueKey !== current) this.leaveQueue(key, queueKey);
+        }
       }
     }
     const withCalls = new Set<string | undefined>();
