@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { Hub } from '../src/hub.js';
@@ -36,6 +38,29 @@ describe('/board wallboard in headless Chromium', () => {
     await browser?.close();
     await hub?.close();
     await redis?.close();
+  });
+
+  it('forbids framing and type sniffing on every /board answer', async () => {
+    for (const [path, status] of [['/board', 200], ['/board/board.js', 200], ['/board/sse.js', 200], ['/board/board.css', 200], ['/board/missing.js', 404]] as const) {
+      const response = await fetch(`${hub.url}${path}`);
+      expect(response.status, path).toBe(status);
+      expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
+      const policy = (response.headers.get('content-security-policy') ?? '').split(';').map((directive) => directive.trim());
+      expect(policy, path).toContain("frame-ancestors 'none'");
+      expect(policy, path).toContain("default-src 'self'");
+    }
+    // A page of another origin that frames the board gets an error page in the frame, not the board.
+    const framer = createServer((_request, response) =>
+      response.writeHead(200, { 'content-type': 'text/html' }).end(`<iframe src="${hub.url}/board" onload="document.title = 'frame loaded'"></iframe>`),
+    );
+    await new Promise<void>((resolve) => framer.listen(0, '127.0.0.1', resolve));
+    const framing = await browser.newPage();
+    await framing.goto(`http://127.0.0.1:${(framer.address() as AddressInfo).port}/`);
+    await framing.waitForFunction(() => document.title === 'frame loaded');
+    const frame = framing.frames().find((candidate) => candidate !== framing.mainFrame());
+    expect(frame?.url()).toBe('chrome-error://chromewebdata/');
+    framer.close();
+    await framing.close();
   });
 
   it('asks for a read token, refuses a wrong one, and keeps a good one for the tab only', async () => {
@@ -94,6 +119,37 @@ describe('/board wallboard in headless Chromium', () => {
     expect((await postEvents(hub.url, [{ type: 'call.abandoned', data: { call_id: 'board-2', queue: 'sales', reason: 'caller_hungup', wait_s: 30 } }], INGEST_ONLY)).status).toBe(202);
     await page.waitForFunction(() => document.querySelector('[data-queue="sales"] .waiting')?.textContent === '0', undefined, { timeout: SHOWN_WITHIN_MS });
     await expect.poll(() => page.textContent('[data-queue="sales"] .abandoned'), { timeout: 5000 }).toBe('1');
+  });
+
+  it('reads the lists page by page, and after a call event re-reads only the page of its queue', async () => {
+    // 1,000 agents in 2,000 queues: with 'sales', three pages of the board's 1,000 queues.
+    const agents = Array.from({ length: 1000 }, (_, i) => ({ type: 'agent.status_changed', data: { agent: `pg${i}`, status: 'available', queues: [`pq-${i}`, `pq-${i + 1000}`] } }));
+    expect((await postEvents(hub.url, agents, INGEST_ONLY)).status).toBe(202);
+    await page.locator('[data-agent="pg999"]').waitFor({ timeout: 10_000 });
+    const reads: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname.startsWith('/v1/live/')) reads.push(`${url.pathname}?${url.searchParams.has('cursor') ? 'cursor' : 'first'}&limit=${url.searchParams.get('limit')}`);
+    });
+    await page.reload();
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-queue="pq-1999"]').waitFor({ timeout: 10_000 });
+    expect(reads.filter((read) => read.startsWith('/v1/live/queues')).sort()).toEqual([
+      '/v1/live/queues?cursor&limit=1000',
+      '/v1/live/queues?cursor&limit=1000',
+      '/v1/live/queues?first&limit=1000',
+    ]);
+    expect(reads.filter((read) => read.startsWith('/v1/live/agents')).sort()).toEqual(['/v1/live/agents?cursor&limit=1000', '/v1/live/agents?first&limit=1000']);
+
+    // pq-1500 is on the second page: that page alone is read again, and its counter follows. This
+    // board redraws 3,000 tiles per change: the one-second goal is the ordinary floor's, above.
+    reads.length = 0;
+    const call = { call_id: 'paged-1', queue: 'pq-1500' };
+    expect((await postEvents(hub.url, [{ type: 'call.queued', data: call }], INGEST_ONLY)).status).toBe(202);
+    await page.waitForFunction(() => document.querySelector('[data-queue="pq-1500"] .waiting')?.textContent === '1', undefined, { timeout: 5000 });
+    expect((await postEvents(hub.url, [{ type: 'call.abandoned', data: { ...call, reason: 'caller_hungup', wait_s: 30 } }], INGEST_ONLY)).status).toBe(202);
+    await expect.poll(() => page.textContent('[data-queue="pq-1500"] .abandoned'), { timeout: 5000 }).toBe('1');
+    expect(new Set(reads)).toEqual(new Set(['/v1/live/queues?cursor&limit=1000']));
   });
 
   it('resumes after a hub restart without reloading the page', async () => {

@@ -287,3 +287,90 @@ describe('live state: a projection of the event log', () => {
     expect((await api(hub.url, 'GET', '/v1/live/agents?scope=planet:mars')).status).toBe(400);
   });
 });
+
+describe('live state: PBX queue membership and pages', () => {
+  let redis: TestRedis;
+  let hub: Hub;
+  const live = async (path: string) => {
+    let answer: Awaited<ReturnType<typeof api>> | undefined;
+    await waitFor(async () => (answer = await api(hub.url, 'GET', path)).status !== 503, 20_000, `${path} to answer`);
+    return answer as Awaited<ReturnType<typeof api>>;
+  };
+  const post = async (events: unknown[]) => expect((await postEvents(hub.url, events)).status).toBe(202);
+  const queueAgents = async () => {
+    const { body } = await live('/v1/live/queues');
+    return Object.fromEntries(body.queues.map((queue: { queue: string; agents: Record<string, number> }) => [queue.queue, Object.fromEntries(Object.entries(queue.agents).filter(([, count]) => count > 0))]));
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    hub = await startHub(redis.url);
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await redis?.close();
+  });
+
+  it('takes an agent\'s queues from data.queues: exactly that set, queues created for agent-only traffic', async () => {
+    await post([
+      { type: 'agent.status_changed', data: { agent: '5001', status: 'available', queues: ['m-sales', 'm-support'] } },
+      { type: 'agent.status_changed', data: { agent: '5002', status: 'busy', queues: ['m-support'] } },
+      { type: 'agent.status_changed', data: { agent: '5003', status: 'on_break' } },
+    ]);
+    await waitFor(async () => Object.keys(await queueAgents()).length === 2, 20_000, 'the two queues');
+    expect(await queueAgents()).toEqual({ 'm-sales': { available: 1, total: 1 }, 'm-support': { available: 1, busy: 1, total: 2 } });
+
+    // Left m-sales: no longer counted under it.
+    await post([{ type: 'agent.status_changed', data: { agent: '5001', status: 'not_ready', queues: ['m-support'] } }]);
+    await waitFor(async () => (await queueAgents())['m-sales']?.total === undefined, 20_000, '5001 to leave m-sales');
+    expect(await queueAgents()).toEqual({ 'm-sales': {}, 'm-support': { not_ready: 1, busy: 1, total: 2 } });
+
+    // [] = left every queue; absent = unchanged.
+    await post([
+      { type: 'agent.status_changed', data: { agent: '5002', status: 'available', queues: [] } },
+      { type: 'agent.status_changed', data: { agent: '5001', status: 'available' } },
+    ]);
+    await waitFor(async () => (await queueAgents())['m-support']?.total === 1, 20_000, '5002 to leave every queue');
+    expect(await queueAgents()).toEqual({ 'm-sales': {}, 'm-support': { available: 1, total: 1 } });
+    const { body } = await live('/v1/live/queues');
+    expect(body.totals.agents).toMatchObject({ total: 3, available: 2, on_break: 1 });
+  });
+
+  it('pages every list with ?limit= and next_cursor, in natural order, totals over all', async () => {
+    const agents = Array.from({ length: 23 }, (_, i) => ({ type: 'agent.status_changed', data: { agent: `p${i + 1}`, status: i % 2 ? 'busy' : 'available' } }));
+    const calls = Array.from({ length: 7 }, (_, i) => ({ type: 'call.queued', time: new Date(Date.now() - 60_000 + i * 1000).toISOString(), data: { call_id: `pc-${i}`, queue: `pq-${i % 3}` } }));
+    await post([...agents, ...calls]);
+    await waitFor(async () => (await live('/v1/live/agents')).body.totals.total === 26, 20_000, 'the agents');
+    const pages = async (path: string, list: string, limit: number) => {
+      const seen: unknown[][] = [];
+      let cursor: string | null = null;
+      do {
+        const { status, body } = await live(`${path}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(status).toBe(200);
+        seen.push(body[list]);
+        cursor = body.next_cursor;
+      } while (cursor);
+      return seen;
+    };
+    await waitFor(async () => (await live('/v1/live/calls')).body.calls.length === 7, 20_000, 'the calls');
+    const agentPages = await pages('/v1/live/agents', 'agents', 10);
+    const names = agentPages.flat().map((agent) => (agent as { agent: string }).agent).filter((name) => name.startsWith('p'));
+    expect(agentPages.map((page) => page.length)).toEqual([10, 10, 6]);
+    expect(names).toEqual(Array.from({ length: 23 }, (_, i) => `p${i + 1}`));
+    const first = (await live('/v1/live/agents?limit=10')).body;
+    expect(first.totals.total).toBe(26);
+    expect(first.agents.map((agent: { agent: string }) => agent.agent)).toEqual(['5001', '5002', '5003', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']);
+
+    const callPages = await pages('/v1/live/calls', 'calls', 3);
+    expect(callPages.map((page) => page.map((call) => (call as { call_id: string }).call_id))).toEqual([['pc-0', 'pc-1', 'pc-2'], ['pc-3', 'pc-4', 'pc-5'], ['pc-6']]);
+    const queuePages = await pages('/v1/live/queues', 'queues', 2);
+    expect(queuePages.flat().map((queue) => (queue as { queue: string }).queue)).toEqual(['m-sales', 'm-support', 'pq-0', 'pq-1', 'pq-2']);
+    expect((await live('/v1/live/queues?limit=2')).body.totals).toMatchObject({ waiting: 7, offered: 7 });
+
+    expect((await api(hub.url, 'GET', '/v1/live/agents?cursor=bm90LWEtY3Vyc29y')).status).toBe(400);
+    expect((await api(hub.url, 'GET', '/v1/live/agents?limit=5001')).status).toBe(400);
+    expect((await api(hub.url, 'GET', '/v1/live/agents?limit=0')).status).toBe(400);
+    // The default page holds everything here, so the answer is the whole list, as before pages.
+    expect((await live('/v1/live/agents')).body).toMatchObject({ next_cursor: null, totals: { total: 26 } });
+  });
+});

@@ -10,6 +10,14 @@ const TYPES: Readonly<Record<string, string>> = {
   '.svg': 'image/svg+xml',
 };
 const FILES = new Set(['index.html', 'board.js', 'board.css', 'sse.js']);
+/**
+ * Same-origin scripts, styles and requests only; no page may frame the board (clickjacking);
+ * browsers must not guess a file's type from its bytes (docs/security.md).
+ */
+const HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+};
 
 /**
  * /board: the supervisor wallboard, static files shipped in the package (dist/board/assets). The
@@ -24,9 +32,11 @@ export const boardRoutes: FastifyPluginAsync = async (app) => {
     return body;
   };
   const hidden = { schema: { hide: true } };
-  app.get('/board', hidden, async (_request, reply) =>
-    reply.type(TYPES['.html'] as string).header('cache-control', 'no-cache').header('content-security-policy', "default-src 'self'; connect-src 'self'").send(await serve('index.html')),
-  );
+  // Every answer under /board, a 404 included.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.headers(HEADERS);
+  });
+  app.get('/board', hidden, async (_request, reply) => reply.type(TYPES['.html'] as string).header('cache-control', 'no-cache').send(await serve('index.html')));
   app.get<{ Params: { file: string } }>('/board/:file', hidden, async (request, reply) => {
     const file = request.params.file;
     const type = TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream';

@@ -399,6 +399,12 @@ const LiveConfig = Type.Object(
     latestCdrs: Type.Integer({ minimum: 0, maximum: 1000, default: 50 }),
     /** Calls with no news for this long are dropped from calls in progress and waiting (a lost end event). */
     staleCallMs: Type.Integer({ minimum: 60_000, default: 4 * 3_600_000 }),
+    /** Agents held in the live state; beyond it the least recently active one is dropped (counted in /metrics). */
+    maxAgents: Type.Integer({ minimum: 1, default: 50_000 }),
+    /** Queues held in the live state; beyond it the least recently active one is dropped. */
+    maxQueues: Type.Integer({ minimum: 1, default: 50_000 }),
+    /** Calls in progress held in the live state; beyond it the least recently active one is dropped. */
+    maxCalls: Type.Integer({ minimum: 1, default: 100_000 }),
   },
   { ...strict, default: {} },
 );

@@ -46,4 +46,18 @@ export class BusinessDay {
     this.cachedDay = day;
     return day;
   }
+
+  /** Epoch ms at which the day of `ms` started (the first minute that belongs to it). */
+  startOf(ms: number): number {
+    const day = this.dayOf(ms);
+    // A day lasts 23 to 25 hours: 50 hours back is in an earlier one. Days only move forward, so bisect.
+    let before = Math.floor(ms / 60_000) - 50 * 60;
+    let within = Math.floor(ms / 60_000);
+    while (within - before > 1) {
+      const middle = Math.floor((before + within) / 2);
+      if (this.dayOf(middle * 60_000) === day) within = middle;
+      else before = middle;
+    }
+    return within * 60_000;
+  }
 }

@@ -5,8 +5,13 @@ import { LogFeed, type FeedSubscription } from '../log/feed.js';
 import { LogReader, positionBefore } from '../log/reader.js';
 import { createStreamMetrics } from '../stream/metrics.js';
 import { streamRoutes } from '../stream/routes.js';
-import { LiveProjection } from './projection.js';
+import { describeError } from '../warnings.js';
+import { createLiveMetrics } from './metrics.js';
+import { LiveProjection, type LiveEntityKind } from './projection.js';
 import { liveRoutes } from './routes.js';
+
+/** How often the live state checks whether the business day changed (the daily reset's eviction). */
+const RESET_CHECK_MS = 5000;
 
 /**
  * See it live: one follower of the event log per hub process (LogFeed) serving GET /v1/stream
@@ -20,10 +25,27 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
   const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-live' });
   const ranges = new LogReader(work, keys.eventLog);
   const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog), ranges, logger: log });
-  const projection = new LiveProjection(config.live);
+  const liveMetrics = createLiveMetrics(context.metrics.registry, () => projection);
+  const bounds: Record<LiveEntityKind, string> = { agent: 'live.maxAgents', queue: 'live.maxQueues', call: 'live.maxCalls' };
+  const warned = new Set<LiveEntityKind>();
+  const projection = new LiveProjection(config.live, (kind) => {
+    liveMetrics.dropped.inc({ kind });
+    if (warned.has(kind)) return;
+    warned.add(kind);
+    log.warn({ kind, bound: bounds[kind] }, `${bounds[kind]} reached: the least recently active ${kind}s are dropped from the live state (switchboard_live_dropped_total counts them)`);
+  });
   /** The projection's place on the feed, from start() on. */
   let subscription: FeedSubscription | undefined;
+  let resetTimer: NodeJS.Timeout | undefined;
   const metrics = createStreamMetrics(context.metrics.registry);
+  const evictStale = () => {
+    // The first check after the replay clears what it left of earlier days.
+    if (!subscription?.live) return;
+    projection.evictStale(Date.now()).then(
+      (evicted) => evicted && log.info(evicted, 'live: daily reset evicted what had nothing today'),
+      (error: unknown) => log.warn({ reason: describeError(error) }, 'live: daily reset failed'),
+    );
+  };
 
   return {
     name: 'live',
@@ -43,8 +65,11 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
       feed.start();
       // The projection replays the recent log, then follows it live.
       subscription = feed.subscribe(positionBefore(Date.now() - config.live.rebuildWindowMs), projection);
+      resetTimer = setInterval(evictStale, RESET_CHECK_MS);
+      resetTimer.unref();
     },
     async close() {
+      clearInterval(resetTimer);
       subscription?.close();
       const closing = feed.close();
       blocking.destroy();

@@ -4,6 +4,7 @@ import type { LogEntry } from '../log/codec.js';
 import type { FeedConsumer } from '../log/feed.js';
 import { LOG_START } from '../log/reader.js';
 import { BusinessDay } from './business-day.js';
+import { Slicer } from './slicer.js';
 
 /** Tenant of a record: the scope of the event that created it. */
 export interface RecordScope {
@@ -71,12 +72,17 @@ export interface QueueCounters {
   talked: number;
 }
 
-interface QueueRecord {
+export interface QueueRecord {
+  /** Tenant-qualified key (scope and name). */
+  key: string;
   queue: string;
   campaign: string | null;
   scope: RecordScope;
   counters: QueueCounters;
 }
+
+/** What the live state bounds (`live.maxAgents`, `live.maxQueues`, `live.maxCalls`). */
+export type LiveEntityKind = 'agent' | 'queue' | 'call';
 
 export interface SourceRecord {
   source: string;
@@ -102,12 +108,38 @@ function scopeOf(scope: EventScope | undefined): RecordScope {
   return record;
 }
 
-function keyOf(scope: RecordScope, name: string): string {
+export function keyOf(scope: RecordScope, name: string): string {
   return `${scope.reseller ?? ''}${SEP}${scope.domain ?? ''}${SEP}${name}`;
 }
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 const seconds = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value * 1000 : undefined);
+
+function newAgent(agent: string, status: string, since: string, scope: RecordScope, source: string | null): AgentRecord {
+  return { agent, name: null, status, status_since: since, campaign: null, queue: null, call: null, scope, source };
+}
+
+const servedKey = (agentKey: string, queueKey: string) => `${agentKey}${SEP}${SEP}${queueKey}`;
+
+function link(index: Map<string, Set<string>>, from: string, to: string): void {
+  let set = index.get(from);
+  if (!set) index.set(from, (set = new Set()));
+  set.add(to);
+}
+
+function unlink(index: Map<string, Set<string>>, from: string, to: string): void {
+  const set = index.get(from);
+  if (!set?.delete(to) || set.size > 0) return;
+  index.delete(from);
+}
+
+/** What the daily reset removed. */
+export interface Evicted {
+  day: string;
+  agents: number;
+  queues: number;
+  calls: number;
+}
 
 function emptyCounters(day: string): QueueCounters {
   return { day, offered: 0, answered: 0, answered_within_sl: 0, abandoned: 0, short_abandons: 0, wait_total_ms: 0, talk_total_ms: 0, talked: 0 };
@@ -124,19 +156,45 @@ function emptyCounters(day: string): QueueCounters {
  * source.resynced after a PBX restart drops that source's calls, which the restart ended.
  */
 export class LiveProjection implements FeedConsumer {
+  /**
+   * Agents, queues and calls, each Map in order of last activity (an entity is moved to the end
+   * whenever an event is about it), so the least recently active is the first one: that is the
+   * one dropped when a `live.max*` bound is reached.
+   */
   readonly agents = new Map<string, AgentRecord>();
   private readonly calls = new Map<string, CallTracking>();
-  private readonly queues = new Map<string, QueueRecord>();
-  /** Queue keys each agent served today (by agent key), for per-queue agent counts. */
+  readonly queues = new Map<string, QueueRecord>();
+  /** Queue keys each agent is a member of (by agent key): the PBX's list, else the queues it took calls from. */
   readonly agentQueues = new Map<string, Set<string>>();
+  /** The same membership by queue key, so a queue's agents are found without scanning every agent. */
+  readonly queueAgents = new Map<string, Set<string>>();
+  /** Agent keys by campaign key (tenant and campaign): a queue's campaign brings its agents. */
+  readonly campaignAgents = new Map<string, Set<string>>();
+  /** Agents whose membership the PBX listed (`data.queues`): kept across the daily reset. */
+  private readonly listedByPbx = new Set<string>();
+  /**
+   * The day an agent last took a call from a queue, by `servedKey(agent, queue)`: such a
+   * membership lasts that day. One flat Map: a Map per agent would cost more than the agent.
+   */
+  private readonly servedOn = new Map<string, string>();
   readonly sources = new Map<string, SourceRecord>();
   readonly cdrs: CdrRecord[] = [];
   readonly day: BusinessDay;
+  /** The business day the stale entities were last evicted for. */
+  private evictedDay: string | undefined;
   position = LOG_START;
   applied = 0;
 
-  constructor(readonly config: LiveConfig) {
+  /** `dropped` is told of each entity dropped because its `live.max*` bound was reached. */
+  constructor(
+    readonly config: LiveConfig,
+    private readonly dropped: (kind: LiveEntityKind) => void = () => {},
+  ) {
     this.day = new BusinessDay(config.resetTime, config.timeZone);
+  }
+
+  get callCount(): number {
+    return this.calls.size;
   }
 
   deliver(entries: readonly LogEntry[]): void {
@@ -169,7 +227,7 @@ export class LiveProjection implements FeedConsumer {
     const data = event.data;
     switch (event.type) {
       case 'agent.status_changed':
-        this.agentStatus(event, scope);
+        this.agentStatus(event, scope, timeMs);
         return;
       case 'call.queued':
         this.callQueued(event, scope, timeMs);
@@ -200,45 +258,97 @@ export class LiveProjection implements FeedConsumer {
     }
   }
 
-  private agentStatus(event: AcceptedEvent, scope: RecordScope): void {
+  private agentStatus(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
     const data = event.data;
     const name = String(data.agent);
     const key = keyOf(scope, name);
-    const previous = this.agents.get(key);
     const status = String(data.status);
-    const record: AgentRecord = previous ?? {
-      agent: name,
-      name: null,
-      status,
-      status_since: event.time,
-      campaign: null,
-      queue: null,
-      call: null,
-      scope,
-      source: null,
-    };
+    const previous = this.agents.get(key);
+    const record = previous ?? newAgent(name, status, event.time, scope, null);
     // A repeated status (a resync confirming it) keeps the time in state.
     if (previous && previous.status !== status) {
       record.status = status;
       record.status_since = event.time;
     }
     record.name = text(data.name) ?? record.name;
-    record.campaign = text(data.campaign) ?? record.campaign;
     record.source = text(event.source) ?? record.source;
     if (status === 'offline' || status === 'logging_out') record.call = null;
-    this.agents.set(key, record);
+    this.touchAgent(key, record, text(data.campaign) ?? record.campaign);
+    if (Array.isArray(data.queues)) this.listMembership(key, scope, data.queues as string[], timeMs);
+  }
+
+  /** Makes `agent` the most recently active agent (dropping the least recent one beyond `live.maxAgents`). */
+  private touchAgent(key: string, agent: AgentRecord, campaign: string | null): void {
+    if (agent.campaign !== campaign || !this.agents.has(key)) {
+      if (agent.campaign !== null) unlink(this.campaignAgents, keyOf(agent.scope, agent.campaign), key);
+      agent.campaign = campaign;
+      if (campaign !== null) link(this.campaignAgents, keyOf(agent.scope, campaign), key);
+    }
+    this.agents.delete(key);
+    this.agents.set(key, agent);
+    while (this.agents.size > this.config.maxAgents) {
+      this.dropAgent(this.agents.keys().next().value as string);
+      this.dropped('agent');
+    }
+  }
+
+  private dropAgent(key: string): void {
+    const agent = this.agents.get(key);
+    if (!agent) return;
+    this.agents.delete(key);
+    if (agent.campaign !== null) unlink(this.campaignAgents, keyOf(agent.scope, agent.campaign), key);
+    for (const queueKey of this.agentQueues.get(key) ?? []) unlink(this.queueAgents, queueKey, key);
+    for (const queueKey of this.agentQueues.get(key) ?? []) this.servedOn.delete(servedKey(key, queueKey));
+    this.agentQueues.delete(key);
+    this.listedByPbx.delete(key);
+  }
+
+  private joinQueue(agentKey: string, queueKey: string): void {
+    if (!this.queues.has(queueKey) || !this.agents.has(agentKey)) return;
+    link(this.agentQueues, agentKey, queueKey);
+    link(this.queueAgents, queueKey, agentKey);
+  }
+
+  private leaveQueue(agentKey: string, queueKey: string): void {
+    unlink(this.agentQueues, agentKey, queueKey);
+    unlink(this.queueAgents, queueKey, agentKey);
+    this.servedOn.delete(servedKey(agentKey, queueKey));
+  }
+
+  /** The PBX listed the agent's queues: its membership becomes exactly that set. */
+  private listMembership(agentKey: string, scope: RecordScope, names: readonly string[], timeMs: number): void {
+    const wanted = new Set<string>();
+    for (const name of names) {
+      const queueKey = this.queueFor(scope, text(name), null, timeMs);
+      if (queueKey !== undefined) wanted.add(queueKey);
+    }
+    for (const queueKey of [...(this.agentQueues.get(agentKey) ?? [])]) if (!wanted.has(queueKey)) this.leaveQueue(agentKey, queueKey);
+    for (const queueKey of wanted) this.joinQueue(agentKey, queueKey);
+    this.listedByPbx.add(agentKey);
   }
 
   private queueFor(scope: RecordScope, queue: string | null, campaign: string | null, timeMs: number): string | undefined {
     if (queue === null) return undefined;
     const key = keyOf(scope, queue);
-    let record = this.queues.get(key);
-    if (!record) {
-      record = { queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)) };
-      this.queues.set(key, record);
-    }
+    const record = this.queues.get(key) ?? { key, queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)) };
     if (campaign !== null) record.campaign = campaign;
-    return key;
+    this.queues.delete(key);
+    this.queues.set(record.key, record);
+    while (this.queues.size > this.config.maxQueues) {
+      this.dropQueue(this.queues.keys().next().value as string);
+      this.dropped('queue');
+    }
+    // The record's own key string: the indexes share it rather than hold a copy per event.
+    return record.key;
+  }
+
+  private dropQueue(key: string): void {
+    this.queues.delete(key);
+    for (const agentKey of this.queueAgents.get(key) ?? []) {
+      unlink(this.agentQueues, agentKey, key);
+      this.servedOn.delete(servedKey(agentKey, key));
+    }
+    this.queueAgents.delete(key);
   }
 
   /** The queue's counters for the day of `timeMs`; undefined for an event of an earlier day. */
@@ -276,7 +386,13 @@ export class LiveProjection implements FeedConsumer {
         answeredCounted: false,
         touchedMs: timeMs,
       };
-      this.calls.set(key, tracked);
+    }
+    this.calls.delete(key);
+    this.calls.set(key, tracked);
+    while (this.calls.size > this.config.maxCalls) {
+      const oldest = this.calls.keys().next().value as string;
+      this.forgetCall(oldest, this.calls.get(oldest) as CallTracking);
+      this.dropped('call');
     }
     const record = tracked.record;
     record.queue = text(data.queue) ?? record.queue;
@@ -337,28 +453,16 @@ export class LiveProjection implements FeedConsumer {
       record.offered_at = event.time;
     }
     const agentKey = keyOf(scope, agentName);
-    const agent = this.agents.get(agentKey) ?? {
-      agent: agentName,
-      name: null,
-      status: 'available',
-      status_since: event.time,
-      campaign: null,
-      queue: null,
-      call: null,
-      scope,
-      source: text(event.source),
-    };
+    const agent = this.agents.get(agentKey) ?? newAgent(agentName, 'available', event.time, scope, text(event.source));
     const state = connected ? 'connected' : 'offered';
     if (agent.call?.call_id !== record.call_id || agent.call.state !== state) {
       agent.call = { call_id: record.call_id, state, since: event.time, queue: record.queue };
     }
     agent.queue = record.queue ?? agent.queue;
-    agent.campaign = record.campaign ?? agent.campaign;
-    this.agents.set(agentKey, agent);
-    if (tracked.queueKey !== undefined) {
-      let served = this.agentQueues.get(agentKey);
-      if (!served) this.agentQueues.set(agentKey, (served = new Set()));
-      served.add(tracked.queueKey);
+    this.touchAgent(agentKey, agent, record.campaign ?? agent.campaign);
+    if (tracked.queueKey !== undefined && this.queues.has(tracked.queueKey)) {
+      this.joinQueue(agentKey, tracked.queueKey);
+      this.servedOn.set(servedKey(agentKey, tracked.queueKey), this.day.dayOf(timeMs));
     }
   }
 
@@ -434,12 +538,51 @@ export class LiveProjection implements FeedConsumer {
     for (const tracked of this.calls.values()) if (tracked.touchedMs >= oldest) yield tracked;
   }
 
-  /** Every queue with today's counters (zero when its last counted day is over). */
-  *queueRecords(nowMs: number): Iterable<{ key: string; queue: string; campaign: string | null; scope: RecordScope; counters: QueueCounters }> {
+  /**
+   * The daily reset (once per business day, from a timer; the first call after a start clears
+   * what the replay left of earlier days): drops agents offline since before the day started,
+   * calls with no event since then, the memberships that came from earlier days' calls (the
+   * PBX's own lists stay), then queues with nothing today (no call counted, none in progress, no
+   * agent). Sliced (./slicer.ts), so the event loop keeps answering; each step re-checks its
+   * entity, which events may have touched in between.
+   */
+  async evictStale(nowMs: number): Promise<Evicted | undefined> {
     const today = this.day.dayOf(nowMs);
-    for (const [key, record] of this.queues) {
-      yield { key, ...record, counters: record.counters.day < today ? emptyCounters(today) : record.counters };
+    if (today === this.evictedDay) return undefined;
+    this.evictedDay = today;
+    const startMs = this.day.startOf(nowMs);
+    const evicted: Evicted = { day: today, agents: 0, queues: 0, calls: 0 };
+    const slicer = new Slicer();
+    for (const [key, tracked] of [...this.calls]) {
+      if (slicer.due()) await slicer.pause();
+      if (this.calls.get(key) !== tracked || tracked.touchedMs >= startMs) continue;
+      this.forgetCall(key, tracked);
+      evicted.calls += 1;
     }
+    for (const [key, agent] of [...this.agents]) {
+      if (slicer.due()) await slicer.pause();
+      if (this.agents.get(key) !== agent) continue;
+      if (agent.status === 'offline' && Date.parse(agent.status_since) < startMs) {
+        this.dropAgent(key);
+        evicted.agents += 1;
+      } else if (!this.listedByPbx.has(key)) {
+        const current = agent.call?.queue ? keyOf(agent.scope, agent.call.queue) : undefined;
+        for (const queueKey of [...(this.agentQueues.get(key) ?? [])]) {
+          const day = this.servedOn.get(servedKey(key, queueKey));
+          if (day !== undefined && day < today && queueKey !== current) this.leaveQueue(key, queueKey);
+        }
+      }
+    }
+    const withCalls = new Set<string | undefined>();
+    for (const tracked of this.calls.values()) withCalls.add(tracked.queueKey);
+    for (const [key, queue] of [...this.queues]) {
+      if (slicer.due()) await slicer.pause();
+      if (this.queues.get(key) !== queue || withCalls.has(key) || this.queueAgents.has(key)) continue;
+      if (queue.counters.day >= today && queue.counters.offered + queue.counters.answered + queue.counters.abandoned > 0) continue;
+      this.dropQueue(key);
+      evicted.queues += 1;
+    }
+    return evicted;
   }
 }
 

@@ -4,7 +4,7 @@ import { LiveRebuildingError } from '../errors.js';
 import { ErrorResponse } from '../server/schemas.js';
 import { EventFilter } from '../stream/filter.js';
 import type { LiveProjection } from './projection.js';
-import { agentsView, callsView, cdrsView, queuesView } from './views.js';
+import { agentsView, callsView, cdrsView, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, queuesView, type PageRequest } from './views.js';
 
 export interface LiveRoutesOptions {
   projection: LiveProjection;
@@ -13,17 +13,24 @@ export interface LiveRoutesOptions {
 }
 
 const LiveQuery = Type.Object(
-  { scope: Type.Optional(Type.String({ description: 'Tenant filter: `reseller:r1,domain:acme.example,user:1002` (any of the three)' })) },
+  {
+    scope: Type.Optional(Type.String({ description: 'Tenant filter: `reseller:r1,domain:acme.example,user:1002` (any of the three)' })),
+    limit: Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT, description: 'Items per page' }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'The `next_cursor` of the previous page' })),
+  },
   { additionalProperties: false },
 );
 type LiveQuery = Static<typeof LiveQuery>;
 
-/** GET /v1/live/*: the live projection, filtered by the token's tenant and `?scope=` (docs/live.md). */
+/**
+ * GET /v1/live/*: the live projection, filtered by the token's tenant and `?scope=`, one page at a
+ * time (`?limit=&cursor=`, the answer's `next_cursor`); docs/live.md.
+ */
 export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, { projection, caughtUp }) => {
-  const view = (build: (projection: LiveProjection, filter: EventFilter) => unknown) => async (request: FastifyRequest<{ Querystring: LiveQuery }>) => {
+  const view = (build: (projection: LiveProjection, filter: EventFilter, page: PageRequest) => Promise<unknown>) => async (request: FastifyRequest<{ Querystring: LiveQuery }>) => {
     const filter = EventFilter.scopeOnly(request.query.scope, request.principal);
     if (!caughtUp()) throw new LiveRebuildingError('the live state is being rebuilt from the event log; try again shortly');
-    return build(projection, filter);
+    return build(projection, filter, { limit: request.query.limit, cursor: request.query.cursor });
   };
   const schema = (summary: string) => ({ summary, tags: ['live'], security: [{ bearer: [] }], querystring: LiveQuery, response: { '4xx': ErrorResponse, 503: ErrorResponse } });
 

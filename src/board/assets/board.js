@@ -1,5 +1,6 @@
-// The supervisor wallboard: a snapshot of GET /v1/live/*, then the event stream applied on top.
-// No framework: the page is a few lists re-rendered once per animation frame when they change.
+// The supervisor wallboard: a snapshot of GET /v1/live/* read page by page, then the event stream
+// applied on top. No framework: the page is a few lists re-rendered once per animation frame when
+// they change. After an event it re-reads at most the queue pages that event touched, never a whole view.
 import { readStream } from './sse.js';
 
 const TOKEN_KEY = 'switchboard.readToken';
@@ -14,7 +15,11 @@ const state = {
   agents: new Map(),
   calls: new Map(),
   cdrs: [],
-  queues: undefined,
+  /** Queue figures by name, and the page (its cursor) each came from, to re-read only that page. */
+  queues: new Map(),
+  queuePages: [],
+  /** The queue answer's day, reset time, zone and totals (every page carries them). */
+  queueSummary: undefined,
   /** Log position each part reflects: events at or before it are already in its snapshot. */
   positions: { agents: '0-0', calls: '0-0', cdrs: '0-0', queues: '0-0' },
   /** Where the stream resumes: the last id received. */
@@ -30,6 +35,8 @@ function comparePositions(a, b) {
   return aMs - bMs || aSeq - bSeq;
 }
 
+/** Natural order (agent 2 before agent 10), as the hub lists them; one collator, not one per comparison. */
+const byName = new Intl.Collator('en', { numeric: true }).compare;
 const keyOf = (scope, name) => `${scope?.reseller ?? ''}/${scope?.domain ?? ''}/${name}`;
 const now = () => Date.now() + state.skewMs;
 const escapeHtml = (value) => String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -59,36 +66,101 @@ async function get(path) {
 
 // ---------------------------------------------------------------- snapshot and events
 
+const PAGE_LIMIT = 1000;
+const pageUrl = (part, cursor, limit = PAGE_LIMIT) => `/v1/live/${part}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+const oldest = (positions) => [...positions].sort(comparePositions)[0];
+
+/** Every page of a list, following next_cursor: [{cursor, body}] in order. */
+async function allPages(part) {
+  const pages = [];
+  let cursor = null;
+  do {
+    const body = await get(pageUrl(part, cursor));
+    pages.push({ cursor, body });
+    cursor = body.next_cursor;
+  } while (cursor);
+  return pages;
+}
+
+function takeQueuePage(cursor, body) {
+  let page = state.queuePages.find((known) => known.cursor === cursor);
+  if (!page) state.queuePages.push((page = { cursor, names: new Set() }));
+  for (const name of page.names) state.queues.delete(name);
+  page.names = new Set(body.queues.map((queue) => queue.queue));
+  for (const queue of body.queues) state.queues.set(queue.queue, queue);
+  page.next = body.next_cursor;
+  state.queueSummary = { day: body.day, reset_time: body.reset_time, time_zone: body.time_zone, totals: body.totals };
+}
+
+async function loadQueues() {
+  const pages = await allPages('queues');
+  state.queues = new Map();
+  state.queuePages = [];
+  for (const { cursor, body } of pages) takeQueuePage(cursor, body);
+  return oldest(pages.map((page) => page.body.position));
+}
+
 async function loadSnapshot() {
-  const [agents, queues, calls, cdrs] = await Promise.all(['agents', 'queues', 'calls', 'cdrs'].map((part) => get(`/v1/live/${part}`)));
-  state.skewMs = Date.parse(agents.as_of) - Date.now();
-  state.agents = new Map(agents.agents.map((agent) => [keyOf(agent.scope, agent.agent), agent]));
-  state.calls = new Map(calls.calls.map((call) => [keyOf(call.scope, call.call_id), call]));
-  state.cdrs = cdrs.cdrs.slice(0, 20);
-  state.queues = queues;
-  state.positions = { agents: agents.position, calls: calls.position, cdrs: cdrs.position, queues: queues.position };
+  const [agents, queuesPosition, calls, cdrs] = await Promise.all([allPages('agents'), loadQueues(), allPages('calls'), get(pageUrl('cdrs', null, 20))]);
+  state.skewMs = Date.parse(agents[0].body.as_of) - Date.now();
+  state.agents = new Map(agents.flatMap((page) => page.body.agents).map((agent) => [keyOf(agent.scope, agent.agent), agent]));
+  state.calls = new Map(calls.flatMap((page) => page.body.calls).map((call) => [keyOf(call.scope, call.call_id), call]));
+  state.cdrs = cdrs.cdrs;
+  // Each part from its oldest page: events after it are applied again, which changes nothing.
+  state.positions = { agents: oldest(agents.map((page) => page.body.position)), calls: oldest(calls.map((page) => page.body.position)), cdrs: cdrs.position, queues: queuesPosition };
   // Resume after the oldest of the four: each part skips what its snapshot already holds.
-  state.position = [agents.position, calls.position, cdrs.position, queues.position].sort(comparePositions)[0];
+  state.position = oldest(Object.values(state.positions));
   markDirty('agents', 'calls', 'cdrs', 'queues');
 }
 
+/** The page that holds a queue, or would: the hub lists queues in natural order of their names. */
+function queuePageOf(name) {
+  const holding = state.queuePages.find((page) => page.names.has(name));
+  if (holding) return holding;
+  const first = (page) => [...page.names][0];
+  return state.queuePages.findLast((page) => page.names.size > 0 && byName(first(page), name) <= 0) ?? state.queuePages[0];
+}
+
+const changedQueues = new Set();
 let queuesTimer;
-/** Queue counters (service level, abandoned…) are the hub's figures: fetched again shortly after a change. */
-function refreshQueuesSoon(delayMs = 700) {
+/**
+ * Queue counters (service level, abandoned…) are the hub's figures: shortly after a call event,
+ * re-read only the pages that hold the queues it named.
+ */
+function refreshQueuesSoon(queue, delayMs = 700) {
+  changedQueues.add(queue ?? '');
   if (queuesTimer) return;
   queuesTimer = setTimeout(async () => {
     queuesTimer = undefined;
+    const pages = new Set([...changedQueues].map(queuePageOf).filter(Boolean));
+    changedQueues.clear();
     try {
-      const queues = await get('/v1/live/queues');
-      if (comparePositions(queues.position, state.positions.queues) >= 0) {
-        state.queues = queues;
-        state.positions.queues = queues.position;
-        markDirty('queues');
+      for (const page of pages) {
+        const body = await get(pageUrl('queues', page.cursor));
+        // A queue came or went and the pages' bounds moved: read them all again (rare: pages are long).
+        if (body.next_cursor !== page.next) {
+          await loadQueues();
+          break;
+        }
+        takeQueuePage(page.cursor, body);
       }
+      markDirty('queues');
     } catch {
       // The stream loop reports connection trouble.
     }
   }, delayMs);
+}
+
+/** Counters roll over at the day's reset with no event: the first page tells the day; a new one reloads them all. */
+async function checkDay() {
+  try {
+    const first = await get(pageUrl('queues', null, 1));
+    if (first.day !== state.queueSummary?.day) await loadQueues();
+    else state.queueSummary = { ...state.queueSummary, totals: first.totals };
+    markDirty('queues');
+  } catch {
+    // The stream loop reports connection trouble.
+  }
 }
 
 function after(part, position) {
@@ -147,7 +219,7 @@ function applyEvent(position, event) {
         agent.call = { call_id: data.call_id, state: event.type === 'call.connected' ? 'connected' : 'offered', since: event.time, queue: data.queue ?? null };
         markDirty('agents');
       }
-      refreshQueuesSoon();
+      refreshQueuesSoon(data.queue);
       return;
     }
     case 'call.ended':
@@ -164,7 +236,7 @@ function applyEvent(position, event) {
         if (agent?.call?.call_id === data.call_id) agent.call = null;
         markDirty('agents');
       }
-      refreshQueuesSoon();
+      refreshQueuesSoon(data.queue ?? call?.queue);
       return;
     }
     case 'cdr.created':
@@ -193,7 +265,7 @@ function render() {
 }
 
 function renderAgents() {
-  const agents = [...state.agents.values()].sort((a, b) => String(a.agent).localeCompare(String(b.agent), 'en', { numeric: true }));
+  const agents = [...state.agents.values()].sort((a, b) => byName(String(a.agent), String(b.agent)));
   const counts = {};
   for (const agent of agents) counts[agent.status] = (counts[agent.status] ?? 0) + 1;
   $('agent-counts').textContent = `${agents.length} · ${counts.available ?? 0} available · ${counts.busy ?? 0} on a call · ${counts.wrapup ?? 0} wrap-up`;
@@ -228,17 +300,17 @@ function figure(label, value, attributes = '') {
 }
 
 function renderQueues() {
-  const snapshot = state.queues;
+  const snapshot = state.queueSummary;
   if (!snapshot) return;
   const waiting = waitingByQueue();
-  const names = new Set([...snapshot.queues.map((queue) => queue.queue), ...waiting.keys()]);
-  const byName = new Map(snapshot.queues.map((queue) => [queue.queue, queue]));
+  const names = new Set([...state.queues.keys(), ...waiting.keys()]);
+  const queues = state.queues;
   let waitingTotal = 0;
   $('day').textContent = `today from ${snapshot.reset_time} ${snapshot.time_zone}`;
   $('queues').innerHTML = [...names]
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .sort(byName)
     .map((name) => {
-      const queue = byName.get(name) ?? {};
+      const queue = queues.get(name) ?? {};
       const now = waiting.get(name) ?? { waiting: 0, oldest: null };
       waitingTotal += now.waiting;
       const sl = queue.service_level_pct ?? null;
@@ -323,7 +395,7 @@ async function run() {
         await loadSnapshot();
         needSnapshot = false;
       } else {
-        refreshQueuesSoon(0);
+        await checkDay();
       }
       const url = `/v1/stream?after=${encodeURIComponent(state.position)}`;
       await readStream(url, state.token, {
@@ -383,7 +455,7 @@ $('signin').addEventListener('submit', async (submit) => {
   submit.preventDefault();
   state.token = $('token').value.trim();
   try {
-    await get('/v1/live/agents');
+    await get(pageUrl('agents', null, 1));
   } catch (error) {
     if (error.status === 401 || error.status === 403) {
       signOut(error.status === 401 ? 'The hub did not accept this token.' : 'This token lacks the read role.');
@@ -398,6 +470,6 @@ $('signout').addEventListener('click', () => signOut());
 
 setInterval(tick, 1000);
 // Counters roll over at the day's reset with no event: fetch them now and then regardless.
-setInterval(() => state.token && refreshQueuesSoon(0), 15_000);
+setInterval(() => state.token && state.queueSummary && checkDay(), 15_000);
 if (state.token) showBoard();
 else signOut();
