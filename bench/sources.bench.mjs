@@ -179,7 +179,7 @@ async function waitForLogLength(redis, key, length) {
 async function throughSource(redisUrl, kind, peer, bytes, expected) {
   const keyPrefix = `bench-${kind}-${Date.now()}`;
   const source = kind === 'freeswitch'
-    // No settle window: the run ends when the last record is written, not a window later (docs/sources.md, "Call records").
+    // No settle window: the run ends when the last record is written, not a window later (docs/sources.md, "One record per call").
     ? { type: 'freeswitch', name: 'fs1', host: '127.0.0.1', port: peer.port, cdrSettleMs: 0 }
     : { type: 'asterisk', name: 'pbx1', host: '127.0.0.1', port: peer.port, username: 'bench', secret: 'bench', authType: 'plain', cdrSettleMs: 0 };
   const hub = await startHub(redisUrl, { keyPrefix, sources: [source] });

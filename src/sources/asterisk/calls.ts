@@ -57,6 +57,8 @@ const MAX_CALLS = 50_000;
 export class CallAssembler {
   private readonly calls = new Map<string, CallLegs>();
   private readonly rootOfChannel = new Map<string, string>();
+  /** Newchannel or Hangup was heard: the `call` event class is on, so every channel's call is learned from them. */
+  private channelEvents = false;
 
   constructor(private readonly legs: LegTracker<string>) {}
 
@@ -74,6 +76,7 @@ export class CallAssembler {
     const uniqueId = headers.Uniqueid ?? headers.UniqueID;
     const root = headers.Linkedid || headers.LinkedID || (uniqueId ? this.rootOfChannel.get(uniqueId) : undefined);
     if (!root || !uniqueId) return undefined;
+    if (headers.Event === 'Newchannel' || headers.Event === 'Hangup') this.channelEvents = true;
     const call = this.touch(root);
     if (!this.rootOfChannel.has(uniqueId)) {
       this.rootOfChannel.set(uniqueId, root);
@@ -126,8 +129,14 @@ export class CallAssembler {
   /** A leg's Cdr. Returns the call it belongs to, if any. */
   cdr(headers: Headers): CallLegs | undefined {
     const uniqueId = headers.UniqueID ?? headers.Uniqueid;
-    const root = uniqueId ? (this.rootOfChannel.get(uniqueId) ?? uniqueId) : undefined;
-    if (!root || !uniqueId) return undefined;
+    if (!uniqueId) return undefined;
+    let root = this.rootOfChannel.get(uniqueId) ?? (this.calls.has(uniqueId) ? uniqueId : undefined);
+    // A channel no event placed in a call, though channel events flow: a leg of a call the hub
+    // joined late (its Cdr can precede its Hangup). Only without channel events is it its own call.
+    if (root === undefined) {
+      if (this.channelEvents) return undefined;
+      root = uniqueId;
+    }
     const call = this.touch(root);
     if (uniqueId === root && !call.rootCdr) call.rootCdr = headers;
     if (headers.StartTime && (!call.cdrStart || headers.StartTime < call.cdrStart)) call.cdrStart = headers.StartTime;
@@ -221,6 +230,10 @@ export class CallAssembler {
         rootCause: undefined,
         legRecords: [],
       };
+      // The root channel (the caller's) is a leg from the first word of the call, seen or not: the
+      // call is not over before it hangs up (a hub that connected mid-call never saw it created).
+      call.channels.add(root);
+      this.legs.legStarted(root, root);
     }
     this.calls.set(root, call);
     if (this.calls.size > MAX_CALLS) this.take(this.calls.keys().next().value as string);
