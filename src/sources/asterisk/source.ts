@@ -280,7 +280,7 @@ export class AsteriskSource extends PbxSource {
     const corrections = this.mapper.membersSnapshot(members, askedAt, now, `${this.config.host}|${this.startedAt ?? ''}`);
     const waiting = this.mapper.waitingCallers(entries, linkedIds, nowMs);
     const agents = new Set(members.map(memberName)).size;
-    this.emit([
+    await this.emitInBatches([
       ...corrections,
       ...waiting,
       {
