@@ -1,6 +1,6 @@
 import type { CdrDisposition } from '../../events/catalogue.js';
 import { ASTERISK_CDR_DISPOSITION, ASTERISK_COMPLETE_DISPOSITION, UNANSWERED_DISPOSITION_BY_Q850 } from '../mappings.js';
-import type { LegTracker } from '../call-record.js';
+import { MAX_CALLS_IN_PROGRESS, type LegTracker } from '../call-record.js';
 import { nonNegativeInt, type SourceEvent } from '../source.js';
 
 type Headers = Record<string, string>;
@@ -49,8 +49,6 @@ export interface CallLegs {
 /** The leg a served call's AgentComplete stands for, when the channels all hung up before it came. */
 export const AGENT_COMPLETE_LEG = 'AgentComplete';
 
-/** Calls remembered at once; the least recently heard of is forgotten first. */
-const MAX_CALLS = 50_000;
 
 /**
  * Gathers what Asterisk says of its calls, keyed by Linkedid: the channel events (Newchannel,
@@ -85,7 +83,7 @@ export class CallAssembler {
     const call = this.touch(root);
     if (!this.rootOfChannel.has(uniqueId)) {
       this.rootOfChannel.set(uniqueId, root);
-      if (this.rootOfChannel.size > MAX_CALLS * 8) this.rootOfChannel.delete(this.rootOfChannel.keys().next().value as string);
+      if (this.rootOfChannel.size > MAX_CALLS_IN_PROGRESS * 8) this.rootOfChannel.delete(this.rootOfChannel.keys().next().value as string);
     }
     if (!call.hungUp.has(uniqueId) && !call.channels.has(uniqueId)) {
       call.channels.add(uniqueId);
@@ -255,7 +253,7 @@ export class CallAssembler {
       this.legs.legStarted(root, root);
     }
     this.calls.set(root, call);
-    if (this.calls.size > MAX_CALLS) this.take(this.calls.keys().next().value as string);
+    if (this.calls.size > MAX_CALLS_IN_PROGRESS) this.take(this.calls.keys().next().value as string);
     return call;
   }
 
