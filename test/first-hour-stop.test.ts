@@ -62,12 +62,13 @@ describe('stopping `npm start` with SIGTERM, as a process manager or `timeout` d
       await waitForPort(port, 45_000);
       await waitFor(() => output.includes('"msg":"switchboard is running"'), 20_000, 'the running line');
       const running = output.split('\n').find((line) => line.includes('"msg":"switchboard is running"')) ?? '';
-      hubPid = (JSON.parse(running) as { pid: number }).pid;
-      expect(hubPid).not.toBe(child.pid);
+      const pid = (JSON.parse(running) as { pid: number }).pid;
+      hubPid = pid;
+      expect(pid).not.toBe(child.pid);
 
       child.kill('SIGTERM');
       const [code] = (await exited) as [number | null];
-      await waitFor(() => !alive(hubPid), 20_000, 'the hub process to exit');
+      await waitFor(() => !alive(pid), 20_000, 'the hub process to exit');
       expect(await isPortOpen(port)).toBe(false);
       expect(code).toBe(0);
       const messages = output

@@ -81,12 +81,12 @@ const secretFile = defaultSecretFile(env, homedir());
 
 hubOptions(program.command('listen'))
   .description('forward the hub\'s events to a local URL, signed like a webhook subscription (no public URL needed)')
-  .requiredOption('-f, --forward-to <url>', 'where to POST each event')
+  .option('-f, --forward-to <url>', 'where to POST each event (required unless --print-secret)')
   .option('--types <types>', 'comma-separated event types; call.* takes a family (default: every type, or the model\'s)')
   .option('--model <model>', 'subscription model of the posted objects: agent, call, cdr, presence or campaign')
   .option('-H, --header <header>', "extra header on every POST, 'Name: value' (repeatable)", collect, [])
   .option('--print-secret', 'print the signing secret and exit')
-  .action(async (options: { url: string; token?: string; forwardTo: string; types?: string; model?: string; header: string[]; printSecret?: boolean }) => {
+  .action(async (options: { url: string; token?: string; forwardTo?: string; types?: string; model?: string; header: string[]; printSecret?: boolean }) => {
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
