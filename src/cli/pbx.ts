@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../hub.js';
+import { parseDurationMs } from './durations.js';
 import { createSource } from '../sources/index.js';
 import { createSourceMetrics } from '../sources/metrics.js';
 import { SessionPlayer, type PlaybackSpeed } from '../sources/playback.js';
@@ -75,16 +76,6 @@ export async function pbxPlayCommand(file: string, options: PbxPlayOptions, stop
     if (stop.aborted) resolve();
   });
   await player.close();
-}
-
-/** `10m`, `90s`, `1h`, `500ms`, or a number of seconds. */
-export function parseDurationMs(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!match) throw new ConfigError(`--duration: expected a duration such as 90s, 10m or 1h, got "${value}"`);
-  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's'] ?? 1000;
-  const durationMs = Math.round(Number(match[1]) * unitMs);
-  if (durationMs <= 0) throw new ConfigError(`--duration: must be more than 0, got "${value}"`);
-  return durationMs;
 }
 
 /** `1` (the recorded spacing), any positive factor, or `max`. */

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../src/hub.js';
+import { postEvents, runCli, startHub, TEST_TOKEN } from './helpers/hub.js';
+import { api, cdrEvent } from './helpers/integrators.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+const TEN_MINUTES_MS = 600_000;
+
+describe('the built CLI has what the API has', () => {
+  let redis: TestRedis;
+  let hub: Hub;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = await startRedis({ appendOnly: false });
+    hub = await startHub(redis.url, { webhooks: { allowPrivateTargets: true } });
+    env = { SWITCHBOARD_URL: hub.url, SWITCHBOARD_API_TOKEN: TEST_TOKEN };
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await redis?.close();
+  });
+
+  const json = async (args: string[]) => {
+    const { code, output } = await runCli(args, env);
+    expect(code, output).toBe(0);
+    return JSON.parse(output) as Record<string, unknown>;
+  };
+
+  it('subscriptions create --preferred-server sets the subscription\'s preferred server', async () => {
+    const created = await json(['subscriptions', 'create', '--model', 'cdr', '--post-url', 'http://127.0.0.1:9/preferred', '--preferred-server', 'node-b']);
+    expect(created['preferred-server']).toBe('node-b');
+    const shown = await json(['subscriptions', 'show', created.id as string]);
+    expect(shown['preferred-server']).toBe('node-b');
+    const plain = await json(['subscriptions', 'create', '--model', 'cdr', '--post-url', 'http://127.0.0.1:9/plain']);
+    expect(plain['preferred-server']).toBe('');
+  });
+
+  it('subscriptions replay --since takes a duration (10m) as well as a time', async () => {
+    const created = await json(['subscriptions', 'create', '--model', 'cdr', '--post-url', 'http://127.0.0.1:9/replay']);
+    const id = created.id as string;
+    const before = Date.now();
+    const replay = await json(['subscriptions', 'replay', id, '--since', '10m']);
+    const after = Date.now();
+    expect(replay.id).toBe(id);
+    const since = Date.parse(replay.since as string);
+    expect(since).toBeGreaterThanOrEqual(before - TEN_MINUTES_MS - 1000);
+    expect(since).toBeLessThanOrEqual(after - TEN_MINUTES_MS);
+
+    const time = new Date(before - 60_000).toISOString();
+    expect(await json(['subscriptions', 'replay', id, '--since', time])).toEqual({ id, since: time });
+
+    const wrong = await runCli(['subscriptions', 'replay', id, '--since', '10 minutes'], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.output).toMatch(/^switchboard: VALIDATION_FAILED: .*since/m);
+  });
+
+  it('replay <integrator> --since 10m reads the CDRs of the last ten minutes, in order', async () => {
+    expect((await api(hub.url, 'POST', '/v1/integrators', { name: 'first-hour' })).status).toBe(201);
+    expect((await postEvents(hub.url, [cdrEvent(1), cdrEvent(2), cdrEvent(3)])).status).toBe(202);
+    const { code, output } = await runCli(['replay', 'first-hour', '--since', '10m'], env);
+    expect(code, output).toBe(0);
+    const ids = output.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(ids).toEqual(['cdr-1', 'cdr-2', 'cdr-3']);
+    const future = await runCli(['replay', 'first-hour', '--since', new Date(Date.now() + TEN_MINUTES_MS).toISOString()], env);
+    expect(future.output).not.toContain('cdr-1');
+  });
+});
