@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { postEvents, runCli, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
+import { freePort, startRedis, type TestRedis } from './helpers/redis.js';
 
 const TEN_MINUTES_MS = 600_000;
 
@@ -64,5 +64,18 @@ describe('the built CLI has what the API has', () => {
     expect(ids).toEqual(['cdr-1', 'cdr-2', 'cdr-3']);
     const future = await runCli(['replay', 'first-hour', '--since', new Date(Date.now() + TEN_MINUTES_MS).toISOString()], env);
     expect(future.output).not.toContain('cdr-1');
+  });
+});
+
+describe('tail at a Redis that is not there', () => {
+  it('says once what failed and where to set the address, and exits 1', async () => {
+    const port = await freePort();
+    for (const extra of [[], ['--log']]) {
+      const { code, output } = await runCli(['tail', '--redis', `redis://127.0.0.1:${port}`, ...extra], {}, 30_000);
+      expect(code).toBe(1);
+      expect(output).toBe(
+        `switchboard: REDIS_UNAVAILABLE: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}: is Redis running, and is it the hub's? (--redis, SWITCHBOARD_REDIS_URL)\n`,
+      );
+    }
   });
 });
