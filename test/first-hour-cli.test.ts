@@ -1,8 +1,16 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
-import { postEvents, runCli, startHub, TEST_TOKEN } from './helpers/hub.js';
+import { eventLogKey } from '../src/redis/keys.js';
+import { postEvents, runCli, startChildHub, startHub, TEST_TOKEN, type ChildHub } from './helpers/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
-import { freePort, startRedis, type TestRedis } from './helpers/redis.js';
+import { connectClient, freePort, startRedis, tempDir, type TestRedis } from './helpers/redis.js';
+import { waitFor } from './helpers/wait.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 const TEN_MINUTES_MS = 600_000;
 
@@ -77,5 +85,56 @@ describe('tail at a Redis that is not there', () => {
         `switchboard: REDIS_UNAVAILABLE: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}: is Redis running, and is it the hub's? (--redis, SWITCHBOARD_REDIS_URL)\n`,
       );
     }
+  });
+});
+
+describe('the CLI reads the environment the hub was started with', () => {
+  let redis: TestRedis;
+  let hub: ChildHub;
+  /** What a person exports once, for `npm start` and for the CLI beside it. */
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = await startRedis({ appendOnly: false });
+    const config = join(tempDir('switchboard-config-'), 'switchboard.yaml');
+    writeFileSync(config, `redis:\n  url: ${redis.url}\nkeyPrefix: firsthour\n`);
+    hub = await startChildHub({ SWITCHBOARD_CONFIG: config, SWITCHBOARD_DATA_DIR: tempDir('switchboard-data-') });
+    env = { SWITCHBOARD_CONFIG: config, SWITCHBOARD_HTTP_PORT: new URL(hub.url).port, SWITCHBOARD_API_TOKEN: TEST_TOKEN };
+  }, 90_000);
+  afterAll(async () => {
+    await hub?.kill('SIGTERM');
+    await redis?.close();
+  });
+
+  it('simulate posts to the hub on SWITCHBOARD_HTTP_PORT, with no --url', async () => {
+    const client = await connectClient(redis.url);
+    const { code, output } = await runCli(['simulate', '--duration', '1', '--rate', '20'], env);
+    expect(code, output).toBe(0);
+    expect(output).toContain('summary:');
+    expect(await client.xLen(eventLogKey('firsthour'))).toBeGreaterThan(0);
+    await client.quit();
+  });
+
+  it("tail --log follows the hub's Redis and key prefix from its config file, with no --redis or --key-prefix", async () => {
+    const tail = spawn(process.execPath, [CLI, 'tail', '--log'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    tail.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    tail.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await waitFor(() => output.includes('following'), 20_000, 'tail to start');
+      expect(output.split('\n')[0]).toBe(`following ${eventLogKey('firsthour')} on ${redis.url} (Ctrl-C to stop)`);
+      const trigger = await runCli(['trigger', 'cdr'], env);
+      expect(trigger.code, trigger.output).toBe(0);
+      await waitFor(() => output.includes(' cdr.created {'), 20_000, 'the triggered CDR in tail');
+    } finally {
+      tail.kill('SIGINT');
+    }
+  });
+
+  it('an option still wins over the environment', async () => {
+    const port = await freePort();
+    const { code, output } = await runCli(['tail', '--redis', `redis://127.0.0.1:${port}`], env);
+    expect(code).toBe(1);
+    expect(output).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
   });
 });

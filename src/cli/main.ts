@@ -11,12 +11,22 @@ import { TRIGGER_HELP, triggerCommand } from './trigger.js';
 import { registerIntegratorCommands } from './integrators.js';
 import { registerPbxCommands } from './pbx.js';
 import { addRedisOptions, topologyFromOptions, type RedisCliOptions } from './redis-options.js';
+import { cliDefaults } from './hub-defaults.js';
 import { startCommand } from './start.js';
 import { registerSubscriptionCommands } from './subscriptions.js';
 import { tailCommand } from './tail.js';
 
+// The one read of the environment: the hub's config (loadConfig) gives the commands their defaults.
 const env = process.env;
-const defaultUrl = env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.SWITCHBOARD_HTTP_PORT ?? 8080}`;
+const defaults = (() => {
+  try {
+    return cliDefaults(env);
+  } catch (error) {
+    process.stderr.write(`switchboard: ${describeCliError(error)}\n`);
+    process.exit(1);
+  }
+})();
+const defaultUrl = defaults.url;
 const integer = (value: string) => {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
@@ -49,7 +59,7 @@ program
   .command('simulate')
   .description('drive sandbox dialler traffic (agents, campaigns, calls, CDRs) through the intake')
   .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaultUrl)
-  .option('--token <token>', 'bearer token with the ingest role (SWITCHBOARD_API_TOKEN)', env.SWITCHBOARD_API_TOKEN)
+  .option('--token <token>', 'bearer token with the ingest role (SWITCHBOARD_API_TOKEN)', defaults.token)
   .option('--rate <events/s>', 'events per second', integer, 20)
   .option('--agents <n>', 'agents', integer, 10)
   .option('--campaigns <n>', 'campaigns', integer, 2)
@@ -61,21 +71,21 @@ program
     if (summary.rejected.size > 0) process.exitCode = 1;
   });
 
-addRedisOptions(program.command('tail [patterns...]'), env)
+addRedisOptions(program.command('tail [patterns...]'))
   .description("pretty-print notifications, e.g. switchboard tail 'enigma:notifications:agents:*'")
   .option('--log', 'follow the event log stream instead of Pub/Sub (shows CDRs too)')
-  .option('--key-prefix <prefix>', 'keyPrefix of the hub, for --log', env.SWITCHBOARD_KEY_PREFIX ?? 'switchboard')
+  .option('--key-prefix <prefix>', 'keyPrefix of the hub, for --log (SWITCHBOARD_KEY_PREFIX)', defaults.keyPrefix)
   .action((patterns: string[], options: RedisCliOptions & { log?: boolean; keyPrefix: string }) =>
-    tailCommand(patterns, { redis: topologyFromOptions(options), ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
+    tailCommand(patterns, { redis: topologyFromOptions(options, defaults.redis), ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
   );
 
-registerSubscriptionCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
+registerSubscriptionCommands(program, defaults);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const hubOptions = (command: Command) =>
   command
     .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaultUrl)
-    .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', env.SWITCHBOARD_API_TOKEN);
+    .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', defaults.token);
 const connectionOf = (options: { url: string; token?: string }) => ({ url: options.url, ...(options.token ? { token: options.token } : {}) });
 const secretFile = defaultSecretFile(env, homedir());
 
@@ -110,7 +120,7 @@ hubOptions(program.command('trigger <scenario>'))
   .option('--campaign <campaign>', 'campaign of the scenario', 'spring-sale')
   .action((scenario: string, options: { url: string; token?: string; agent: string; queue: string; campaign: string }) => triggerCommand(connectionOf(options), scenario, options));
 
-registerIntegratorCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
+registerIntegratorCommands(program, defaults);
 
 registerPbxCommands(program, env);
 
