@@ -7,6 +7,7 @@ import type { HubCliDefaults } from './hub-api.js';
 export interface CliDefaults extends HubCliDefaults {
   redis: RedisTopology;
   keyPrefix: string;
+  logLevel: string;
 }
 
 /** Hosts that mean "every interface" to the hub; the CLI reaches them on the loopback. */
@@ -27,5 +28,6 @@ export function cliDefaults(env: Readonly<Record<string, string | undefined>>): 
     // With no topology configured, the hub uses (or launches) a Redis on 127.0.0.1:localPort.
     redis: configuredTopology(config.redis) ?? { kind: 'single', url: `redis://127.0.0.1:${config.redis.localPort}` },
     keyPrefix: config.keyPrefix,
+    logLevel: config.logLevel,
   };
 }

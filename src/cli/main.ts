@@ -122,7 +122,7 @@ hubOptions(program.command('trigger <scenario>'))
 
 registerIntegratorCommands(program, defaults);
 
-registerPbxCommands(program, env);
+registerPbxCommands(program, env, defaults.logLevel);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`switchboard: ${describeCliError(error)}\n`);

@@ -94,7 +94,8 @@ function signalled(): AbortSignal {
   return stop.signal;
 }
 
-export function registerPbxCommands(program: Command, env: NodeJS.ProcessEnv): void {
+/** `env` is for `pbx record`, which loads the hub's config as `start` does; `logLevel` is the hub's (SWITCHBOARD_LOG_LEVEL). */
+export function registerPbxCommands(program: Command, env: NodeJS.ProcessEnv, logLevel: string): void {
   const pbx = program.command('pbx').description('record a PBX session, or play one back as the PBX');
   pbx
     .command('record <source>')
@@ -117,7 +118,7 @@ export function registerPbxCommands(program: Command, env: NodeJS.ProcessEnv): v
     .addOption(
       new Option('--log-level <level>', 'info logs each connection played')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default(env.SWITCHBOARD_LOG_LEVEL ?? 'info'),
+        .default(logLevel),
     )
     .action((file: string, options: { port: number; speed: string; logLevel: string }) =>
       pbxPlayCommand(file, { port: options.port, speed: parseSpeed(options.speed), logLevel: options.logLevel }, signalled()),
