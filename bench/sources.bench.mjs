@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -161,11 +161,27 @@ async function startHub(redisUrl, config) {
   await waitForPort(port, 15_000);
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
     },
   };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU of the hub and of redis-server during a run, in µs per event. */
+function cpuMeter(hubPid, redisPid) {
+  const before = { hub: cpuSeconds(hubPid), redis: cpuSeconds(redisPid) };
+  return (events) => ({
+    hubCpuUs: ((cpuSeconds(hubPid) - before.hub) / events) * 1e6,
+    redisCpuUs: ((cpuSeconds(redisPid) - before.redis) / events) * 1e6,
+  });
 }
 
 async function waitForLogLength(redis, key, length) {
@@ -176,7 +192,8 @@ async function waitForLogLength(redis, key, length) {
 }
 
 /** The source path: the peer writes the whole stream; time until the last mapped event is in the log. */
-async function throughSource(redisUrl, kind, peer, bytes, expected) {
+async function throughSource(redisServer, kind, peer, bytes, expected) {
+  const redisUrl = redisServer.url;
   const keyPrefix = `bench-${kind}-${Date.now()}`;
   const source = kind === 'freeswitch'
     // No settle window: the run ends when the last record is written, not a window later (docs/sources.md, "One record per call").
@@ -189,23 +206,27 @@ async function throughSource(redisUrl, kind, peer, bytes, expected) {
   const key = `${keyPrefix}:{log}:events`;
   // The resync's source.resynced is in the log before the stream starts.
   await waitForLogLength(redis, key, 1);
+  const meter = cpuMeter(hub.pid, redisServer.pid);
   const started = performance.now();
   socket.write(bytes);
   const finished = await waitForLogLength(redis, key, expected + 1);
+  const cpu = meter(expected);
   await redis.quit();
   await hub.stop();
   peer.close();
-  return expected / ((finished - started) / 1000);
+  return { rate: expected / ((finished - started) / 1000), ...cpu };
 }
 
 /** The intake path: the same catalogue events, POSTed in batches over several connections. */
-async function throughIntake(redisUrl, events) {
+async function throughIntake(redisServer, events) {
+  const redisUrl = redisServer.url;
   const keyPrefix = `bench-intake-${Date.now()}`;
   const hub = await startHub(redisUrl, { keyPrefix });
   const batches = [];
   for (let i = 0; i < events.length; i += BATCH) batches.push(JSON.stringify(events.slice(i, i + BATCH)));
   const pool = new Pool(hub.url, { connections: CONNECTIONS });
   let next = 0;
+  const meter = cpuMeter(hub.pid, redisServer.pid);
   const started = performance.now();
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
     while (next < batches.length) {
@@ -216,9 +237,10 @@ async function throughIntake(redisUrl, events) {
     }
   }));
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = meter(events.length);
   await pool.close();
   await hub.stop();
-  return events.length / elapsed;
+  return { rate: events.length / elapsed, ...cpu };
 }
 
 /** What the source appends, as a client would POST it (fresh ids so nothing is a duplicate). */
@@ -230,17 +252,24 @@ function catalogueEvents(mapped, source) {
 
 const ROUNDS = Number(process.env.BENCH_SOURCE_ROUNDS ?? 3);
 
-/** The median of alternating rounds: on a shared machine, load drifts between two back-to-back runs. */
-async function alternate(source, intake) {
-  const sourceRates = [];
-  const intakeRates = [];
+/**
+ * The median of alternating rounds: on a shared machine, load drifts between two back-to-back
+ * runs. CPU per event (hub and redis-server, from /proc) is reported beside the rates: it swings
+ * far less than wall-clock figures when the machine is shared.
+ */
+async function alternate(name, source, intake) {
+  const viaSource = [];
+  const viaIntake = [];
   for (let round = 0; round < ROUNDS; round += 1) {
-    sourceRates.push(await source(round));
-    intakeRates.push(await intake(round));
+    viaSource.push(await source(round));
+    viaIntake.push(await intake(round));
   }
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  console.log(`  rounds (source / intake ev/s): ${sourceRates.map((rate, i) => `${Math.round(rate)} / ${Math.round(intakeRates[i])}`).join(', ')}`);
-  return { viaSource: median(sourceRates), viaIntake: median(intakeRates) };
+  const median = (runs, field) => runs.map((run) => run[field]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+  console.log(`  rounds (source / intake ev/s): ${viaSource.map((run, i) => `${Math.round(run.rate)} / ${Math.round(viaIntake[i].rate)}`).join(', ')}`);
+  const ceilingName = `same events POSTed, batches of ${BATCH}`;
+  report({ name: `${name} → parse, map, append (events/s)`, value: median(viaSource, 'rate'), unit: 'ev/s', ceilingName, ceiling: median(viaIntake, 'rate'), goal: '≥ 1.00' });
+  report({ name: `${name}: hub CPU per event (µs)`, value: median(viaSource, 'hubCpuUs'), unit: 'µs', ceilingName, ceiling: median(viaIntake, 'hubCpuUs'), goal: 'lower is better' });
+  report({ name: `${name}: redis-server CPU per event (µs)`, value: median(viaSource, 'redisCpuUs'), unit: 'µs', ceilingName, ceiling: median(viaIntake, 'redisCpuUs'), goal: 'lower is better' });
 }
 
 async function freeswitchRun() {
@@ -254,16 +283,16 @@ async function freeswitchRun() {
     return { core, bytes: Buffer.from(events.map(eslFrame).join('')), mapped: uniqueIds(events.flatMap((event) => mapper.map(event))) };
   };
   const warmUp = stream(9999);
-  await throughSource(redis.url, 'freeswitch', await eslPeer(warmUp.core), warmUp.bytes, warmUp.mapped.length);
+  await throughSource(redis, 'freeswitch', await eslPeer(warmUp.core), warmUp.bytes, warmUp.mapped.length);
   let last;
-  const { viaSource, viaIntake } = await alternate(
+  await alternate(
+    'ESL replay',
     async (round) => {
       last = stream(round);
-      return throughSource(redis.url, 'freeswitch', await eslPeer(last.core), last.bytes, last.mapped.length);
+      return throughSource(redis, 'freeswitch', await eslPeer(last.core), last.bytes, last.mapped.length);
     },
-    () => throughIntake(redis.url, catalogueEvents(last.mapped, 'fs1')),
+    () => throughIntake(redis, catalogueEvents(last.mapped, 'fs1')),
   );
-  report({ name: 'ESL replay → parse, map, append (events/s)', value: viaSource, unit: 'ev/s', ceilingName: `same events POSTed, batches of ${BATCH}`, ceiling: viaIntake, goal: '≥ 1.00' });
   await redis.close();
   return last.bytes;
 }
@@ -296,16 +325,16 @@ async function asteriskRun() {
     return { bytes, mapped: mapAmi(bytes) };
   };
   const warmUp = stream('w');
-  await throughSource(redis.url, 'asterisk', await amiPeer(), warmUp.bytes, warmUp.mapped.length);
+  await throughSource(redis, 'asterisk', await amiPeer(), warmUp.bytes, warmUp.mapped.length);
   let last;
-  const { viaSource, viaIntake } = await alternate(
+  await alternate(
+    'AMI replay',
     async (round) => {
       last = stream(round);
-      return throughSource(redis.url, 'asterisk', await amiPeer(), last.bytes, last.mapped.length);
+      return throughSource(redis, 'asterisk', await amiPeer(), last.bytes, last.mapped.length);
     },
-    () => throughIntake(redis.url, catalogueEvents(last.mapped, 'pbx1')),
+    () => throughIntake(redis, catalogueEvents(last.mapped, 'pbx1')),
   );
-  report({ name: `AMI replay → parse, map, append (events/s)`, value: viaSource, unit: 'ev/s', ceilingName: `same events POSTed, batches of ${BATCH}`, ceiling: viaIntake, goal: '≥ 1.00' });
   await redis.close();
   return last.bytes;
 }

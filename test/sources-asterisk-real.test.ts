@@ -270,6 +270,8 @@ describe('Asterisk source against a real Asterisk 22', () => {
     await addMember('xfer-b', '1602', 'tom');
     const callId = await ami.originate('xfer-a', '5551601', 60);
     const [connect] = await ami.waitForEvents((event) => event.headers.Event === 'AgentConnect' && event.headers.Linkedid === callId, 1, 30_000, 'tess answering');
+    // AgentConnect can precede the agent's channel entering the bridge; a transfer needs the bridge.
+    await ami.waitForEvents((event) => event.headers.Event === 'BridgeEnter' && event.headers.Channel === connect!.headers.DestChannel, 1, 30_000, 'tess in the bridge');
     const { response } = await ami.action({ Action: 'BlindTransfer', Channel: connect!.headers.DestChannel!, Context: 'queue-in', Exten: 'xfer-b' });
     expect(response.headers.Response).toBe('Success');
     const record = await waitForRecord(prefixOf(hub), callId);

@@ -151,8 +151,11 @@ describe('Asterisk source (loopback AMI peer)', () => {
     const { fake, log, hub } = await setup({ cdrSettleMs: 100 });
     await fake.waitForLogin();
     await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
-    const calls = async () =>
-      ((await (await fetch(`${hub.url}/v1/live/calls`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).json()) as { calls: { call_id: string }[] }).calls;
+    const calls = async () => {
+      const response = await fetch(`${hub.url}/v1/live/calls`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+      // 503 LIVE_REBUILDING while the projection replays the log after the start.
+      return response.status === 200 ? ((await response.json()) as { calls: { call_id: string }[] }).calls : undefined;
+    };
     // Recent times: live state shows no call older than live.staleCallMs.
     const base = Math.floor(Date.now() / 1000) - 70;
     const recent = (seconds: number) => ({ Timestamp: `${base + seconds}.000123` });
@@ -161,7 +164,7 @@ describe('Asterisk source (loopback AMI peer)', () => {
     fake.send({ Event: 'QueueCallerJoin', Privilege: 'agent,all', ...recent(0), ...caller, Queue: 'sales', Position: '1', Count: '1' });
     fake.send({ Event: 'Newchannel', Privilege: 'call,all', ...recent(4), ...agentChannel });
     fake.send({ Event: 'AgentConnect', Privilege: 'agent,all', ...recent(5), ...caller, ...agentLeg, ...member, HoldTime: '5', RingTime: '1' });
-    await waitFor(async () => (await calls()).length === 1, 15_000, 'the call in progress');
+    await waitFor(async () => (await calls())?.length === 1, 15_000, 'the call in progress');
     // The hub hears both hang-ups but never AgentComplete (lost while it was away, say).
     fake.send({ Event: 'Hangup', Privilege: 'call,all', ...recent(65), ...agentChannel, Cause: '16' });
     fake.send({ Event: 'Hangup', Privilege: 'call,all', ...recent(65), ...caller, Cause: '16' });
@@ -170,13 +173,42 @@ describe('Asterisk source (loopback AMI peer)', () => {
     expect(record).toHaveLength(1);
     // Talk from the answer to the last hang-up, as AgentComplete would have said.
     expect(record[0]!.data).toMatchObject({ call_id: '1795255200.18', agent: 'Agent 1002', queue: 'sales', disposition: 'answered', wait_s: 5, talk_s: 60, q850_cause: 16 });
-    await waitFor(async () => (await calls()).length === 0, 15_000, 'no call left in progress');
+    await waitFor(async () => (await calls())?.length === 0, 15_000, 'no call left in progress');
+  });
+
+  it('waits for an AgentComplete that comes after the last hang-up (app_queue publishes it apart), and merges it', async () => {
+    const { fake, log } = await setup({ cdrSettleMs: 100 });
+    await fake.waitForLogin();
+    await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
+    const agentChannel = { Channel: 'PJSIP/1002-00000013', Uniqueid: '1795255205.19', Linkedid: '1795255200.18' };
+    fake.send({ Event: 'Newchannel', Privilege: 'call,all', ...at(0), ...caller });
+    fake.send({ Event: 'QueueCallerJoin', Privilege: 'agent,all', ...at(0), ...caller, Queue: 'sales', Position: '1', Count: '1' });
+    fake.send({ Event: 'Newchannel', Privilege: 'call,all', ...at(4), ...agentChannel });
+    fake.send({ Event: 'AgentConnect', Privilege: 'agent,all', ...at(5), ...caller, ...agentLeg, ...member, HoldTime: '5', RingTime: '1' });
+    fake.send({ Event: 'Hangup', Privilege: 'call,all', ...at(65), ...agentChannel, Cause: '16' });
+    fake.send({ Event: 'Hangup', Privilege: 'call,all', ...at(65), ...caller, Cause: '16' });
+    // A fence: a second call, abandoned and hung up after the first one's hang-ups, has its record
+    // written once its own settle window passed; the first one's window has passed by then too.
+    const other = { ...caller, Channel: 'PJSIP/trunk-00000014', CallerIDNum: '34650844401', Uniqueid: '1795255210.20', Linkedid: '1795255210.20' };
+    fake.send({ Event: 'Newchannel', Privilege: 'call,all', ...at(66), ...other });
+    fake.send({ Event: 'QueueCallerJoin', Privilege: 'agent,all', ...at(66), ...other, Queue: 'sales', Position: '1', Count: '1' });
+    fake.send({ Event: 'QueueCallerAbandon', Privilege: 'agent,all', ...at(70), ...other, Queue: 'sales', Position: '1', OriginalPosition: '1', HoldTime: '4' });
+    fake.send({ Event: 'Hangup', Privilege: 'call,all', ...at(70), ...other, Cause: '16' });
+    await waitFor(async () => (await log()).some((event) => event.type === 'cdr.created' && event.data.call_id === other.Linkedid), 15_000, 'the fence call\'s record');
+    expect((await log()).filter((event) => event.type === 'cdr.created' && event.data.call_id === caller.Linkedid)).toHaveLength(0);
+    fake.send({ Event: 'AgentComplete', Privilege: 'agent,all', ...at(65), ...caller, ...agentLeg, ...member, HoldTime: '5', TalkTime: '58', Reason: 'caller' });
+    const records = async () => (await log()).filter((event) => event.type === 'cdr.created' && event.data.call_id === caller.Linkedid);
+    await waitFor(async () => (await records()).length > 0, 15_000, 'the record');
+    expect(await records()).toHaveLength(1);
+    expect((await records())[0]!.data).toMatchObject({ call_id: '1795255200.18', agent: 'Agent 1002', disposition: 'callee_hungup', wait_s: 5, talk_s: 58 });
   });
 
   it('reads the 1.4–1.8 vocabulary (Join, AgentName, Name/Location) with a plain login, and abandoned callers', async () => {
     const { fake, log } = await setup({ authType: 'plain', events: 'agent,call,cdr' }, () => {}, 'Asterisk Call Manager/1.1');
     await fake.waitForLogin();
     expect(fake.actions[0]).toEqual({ Action: 'Login', Username: 'switchboard', Events: 'agent,call,cdr', Secret: 's3cret-pass', ActionID: 'sb-1' });
+    // After the resync: the peer's QueueStatus lists no member, which would correct a member heard before it.
+    await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
     fake.send({ Event: 'Join', Privilege: 'call,all', Channel: 'SIP/trunk-0000000a', CallerIDNum: '4930123456', CallerIDName: 'Müller', Queue: 'support', Position: '2', Count: '2', Uniqueid: '1323364563.10' });
     fake.send({ Event: 'AgentCalled', Privilege: 'agent,all', Queue: 'support', AgentCalled: 'SIP/1002', AgentName: 'Agent 1002', ChannelCalling: 'SIP/trunk-0000000a', DestinationChannel: 'SIP/1002-0000000b', CallerIDNum: '4930123456', Uniqueid: '1323364563.10' });
     fake.send({ Event: 'QueueCallerAbandon', Privilege: 'agent,all', Queue: 'support', Uniqueid: '1323364563.10', Position: '1', OriginalPosition: '2', HoldTime: '31' });

@@ -54,6 +54,8 @@ const MAX_APPENDS_IN_FLIGHT = 16;
  * duplicate when it is one: correction ids are deterministic).
  */
 export const MAX_KNOWN_AGENTS = 200_000;
+/** Events per append while a resync streams its corrections; each waits for the one before. */
+export const RESYNC_BATCH_EVENTS = 1000;
 
 /**
  * A connection out to a PBX that keeps itself connected and appends what the PBX says.
@@ -223,6 +225,13 @@ export abstract class PbxSource {
       return Promise.resolve();
     }
     return this.append(events);
+  }
+
+  /** `emitSettled` in batches of RESYNC_BATCH_EVENTS, each after the one before has settled. */
+  protected async emitInBatches(events: SourceEvent[]): Promise<void> {
+    for (let start = 0; start < events.length; start += RESYNC_BATCH_EVENTS) {
+      await this.emitSettled(events.slice(start, start + RESYNC_BATCH_EVENTS));
+    }
   }
 
   private append(events: SourceEvent[]): Promise<void> {

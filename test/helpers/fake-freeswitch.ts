@@ -16,7 +16,7 @@ export interface FakeFreeswitch {
   /** Answers to `api …` commands; the default serves the mod_callcenter lists of `agents`. */
   api: (command: string) => string;
   agents: { name: string; status: string; lastStatusChange: number }[];
-  members: { queue: string; uuid: string; sessionUuid: string; state: string }[];
+  members: { queue: string; uuid: string; sessionUuid: string; state: string; joinedEpoch?: number }[];
   coreUuid: string;
   password: string;
   /** The format the client subscribed with on the current connection. */
@@ -114,7 +114,7 @@ function defaultApi(fake: FakeFreeswitch, command: string): string {
     const header = 'queue|instance_id|uuid|session_uuid|cid_number|cid_name|system_epoch|joined_epoch|rejoined_epoch|bridge_epoch|abandoned_epoch|base_score|skill_score|serving_agent|serving_system|state';
     const rows = fake.members
       .filter((member) => member.queue === members[1])
-      .map((member) => `${member.queue}|single_box|${member.uuid}|${member.sessionUuid}|34650110022|Outbound Call|1764669600|1764669600|0|0|0|0|0|||${member.state}`);
+      .map((member) => `${member.queue}|single_box|${member.uuid}|${member.sessionUuid}|34650110022|Outbound Call|1764669600|${member.joinedEpoch ?? 1764669600}|0|0|0|0|0|||${member.state}`);
     return `${[header, ...rows].join('\n')}\n+OK\n`;
   }
   return '-ERR Command not found!\n';

@@ -37,12 +37,17 @@ export interface CallLegs {
   talkS: number;
   completeReason: string | undefined;
   outcome: 'none' | 'connected' | 'abandoned' | 'unserved';
+  /** Every channel hung up before AgentComplete came: the record waits for it a little (AGENT_COMPLETE_LEG). */
+  awaitingComplete: boolean;
   holdMs: number;
   holdSince: Map<string, number>;
   rootCause: number | undefined;
   /** `per_leg`: the records of its legs, written together once the call is over. */
   legRecords: SourceEvent[];
 }
+
+/** The leg a served call's AgentComplete stands for, when the channels all hung up before it came. */
+export const AGENT_COMPLETE_LEG = 'AgentComplete';
 
 /** Calls remembered at once; the least recently heard of is forgotten first. */
 const MAX_CALLS = 50_000;
@@ -165,6 +170,19 @@ export class CallAssembler {
   completed(call: CallLegs, talkS: number | undefined, reason: string | undefined): void {
     call.talkS += talkS ?? 0;
     call.completeReason = reason;
+    if (call.awaitingComplete) this.legs.legEnded(call.root, AGENT_COMPLETE_LEG, AGENT_COMPLETE_LEG);
+  }
+
+  /**
+   * app_queue publishes AgentComplete apart from the channel events, and on a loaded Asterisk it
+   * can come after the call's last hang-up. A served call over without it waits for it as for one
+   * more leg, once (true: the caller starts that leg and its deadline).
+   */
+  awaitComplete(root: string): boolean {
+    const call = this.calls.get(root);
+    if (!call || call.outcome !== 'connected' || call.completeReason !== undefined || call.awaitingComplete) return false;
+    call.awaitingComplete = true;
+    return true;
   }
 
   abandoned(call: CallLegs, waitS: number | undefined): void {
@@ -225,6 +243,7 @@ export class CallAssembler {
         talkS: 0,
         completeReason: undefined,
         outcome: 'none',
+        awaitingComplete: false,
         holdMs: 0,
         holdSince: new Map(),
         rootCause: undefined,

@@ -167,6 +167,11 @@ export class AsteriskMapper {
     }
   }
 
+  /** Whether a call over but for its AgentComplete should wait for it (once): see CallAssembler.awaitComplete. */
+  awaitComplete(root: string): boolean {
+    return this.calls.awaitComplete(root);
+  }
+
   /** The call's records, once it is over: its one merged record (`per_call`) or its legs' (`per_leg`). */
   takeRecords(root: string): SourceEvent[] {
     const call = this.calls.take(root);

@@ -5,6 +5,7 @@ import type { ReadinessReport } from '../../server/health.js';
 import type { ChannelVariableNames } from '../freeswitch/map.js';
 import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
+import { AGENT_COMPLETE_LEG } from './calls.js';
 import { AsteriskMapper, memberName } from './map.js';
 import { AmiParser, formatAction, type AmiMessage } from './parser.js';
 
@@ -35,6 +36,8 @@ interface PendingAction {
 }
 
 const ACTION_TIMEOUT_MS = 15_000;
+/** How long a served call whose channels all hung up waits for its late AgentComplete. */
+const AGENT_COMPLETE_WAIT_MS = 5_000;
 /** Asterisk versions before 1.6 send no FullyBooted: the resync waits for it at most this long. */
 const BOOT_WAIT_MS = 10_000;
 
@@ -64,6 +67,8 @@ export class AsteriskSource extends PbxSource {
   /** CoreStatus's startup time: a different one after a reconnect means Asterisk restarted. */
   private startedAt: string | undefined;
   private missingTimestamps = false;
+  /** Set while every call is being written at once: nothing waits for a late AgentComplete then. */
+  private finalFlush = false;
   /** Resolved by this session's `FullyBooted`: before it, app_queue may not be loaded yet (Asterisk starting). */
   private booted: { done: Promise<void>; resolve: () => void } = bootSignal();
 
@@ -77,6 +82,11 @@ export class AsteriskSource extends PbxSource {
       maxCalls: MAX_CALLS_IN_PROGRESS,
       maxOpenMs: MAX_OPEN_AFTER_HANGUP_MS,
       flush: (root) => {
+        if (!this.finalFlush && this.mapper.awaitComplete(root)) {
+          this.calls.legStarted(root, AGENT_COMPLETE_LEG);
+          setTimeout(() => this.calls.legEnded(root, AGENT_COMPLETE_LEG, AGENT_COMPLETE_LEG), AGENT_COMPLETE_WAIT_MS).unref();
+          return;
+        }
         const records = this.mapper.takeRecords(root);
         if (records.length > 0) this.emit(records);
       },
@@ -86,8 +96,15 @@ export class AsteriskSource extends PbxSource {
 
   /** Calls still settling are over as far as this source can tell: their records are written now. */
   override async close(): Promise<void> {
-    this.calls.flushAll();
+    this.flushEveryCall();
     await super.close();
+  }
+
+  /** Writes every call's record now, with what was heard of it (closing, or Asterisk restarted). */
+  private flushEveryCall(): void {
+    this.finalFlush = true;
+    this.calls.flushAll();
+    this.finalFlush = false;
   }
 
   override readiness(): ReadinessReport {
@@ -244,7 +261,7 @@ export class AsteriskSource extends PbxSource {
     if (!previous || !startedAt || previous === startedAt) return false;
     this.logger.warn({ previous, startedAt, calls: this.calls.size }, 'Asterisk restarted: its calls in progress are gone, and recorded as they were last heard of');
     this.mapper.endEveryCall();
-    this.calls.flushAll();
+    this.flushEveryCall();
     return true;
   }
 
@@ -280,7 +297,7 @@ export class AsteriskSource extends PbxSource {
     const corrections = this.mapper.membersSnapshot(members, askedAt, now, `${this.config.host}|${this.startedAt ?? ''}`);
     const waiting = this.mapper.waitingCallers(entries, linkedIds, nowMs);
     const agents = new Set(members.map(memberName)).size;
-    this.emit([
+    await this.emitInBatches([
       ...corrections,
       ...waiting,
       {

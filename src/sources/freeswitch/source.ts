@@ -3,7 +3,7 @@ import { SourceAuthError, SourceProtocolError } from '../../errors.js';
 import type { SourceResyncedData } from '../../events/catalogue.js';
 import { FREESWITCH_AGENT_STATUS } from '../mappings.js';
 import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
-import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
+import { PbxSource, RESYNC_BATCH_EVENTS, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
 import { callRecord, FreeswitchMapper, NotAnEventError, type CallLegUpdate, type CdrMode, type ChannelVariableNames, type FreeswitchLeg } from './map.js';
 import { decodeEvent, EslParser, type EslFrame } from './parser.js';
 
@@ -31,8 +31,6 @@ interface PendingCommand {
 
 /** An answer not received in this time means the connection is broken. */
 const COMMAND_TIMEOUT_MS = 15_000;
-/** Corrections per append while a resync streams them; each waits for the one before. */
-const RESYNC_BATCH_EVENTS = 1000;
 /** Agent rows compared between two turns of the event loop, so that intake is never held long. */
 const RESYNC_ROWS_PER_TURN = 5000;
 
@@ -292,7 +290,7 @@ export class FreeswitchSource extends PbxSource {
         }
       }
       // Callers first: corrections stream in batches after them.
-      if (waitingCallers.length > 0) await this.emitSettled(waitingCallers);
+      await this.emitInBatches(waitingCallers);
       let agents = 0;
       let corrected = 0;
       let batch: SourceEvent[] = [];
