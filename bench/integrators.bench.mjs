@@ -3,7 +3,7 @@
 // client pipelining XADD to a stream with 10 consumer groups, read by 10 bare XREADGROUP loops.
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'redis';
-import { consumeCdrs } from '../dist/client/index.js';
+import { consumeCdrs } from '@switchboard/client';
 import { parseConfig } from '../dist/config/load.js';
 import { Hub } from '../dist/hub.js';
 import { percentile, report, section, startRedis, tempDir } from './lib.mjs';

@@ -246,24 +246,27 @@ function refuseOpenNonLoopbackBind(config: Readonly<Config>, tokens: TokenStore)
   }
 }
 
-/** The configured topology, or a local Redis (found on localPort, or launched there). */
-async function resolveRedis(config: Readonly<Config>, logger: Logger): Promise<{ topology: RedisTopology; localRedis?: LocalRedisServer }> {
-  const { url, sentinel, cluster } = config.redis;
-  if (url) return { topology: { kind: 'single', url } };
+/** The topology `redis.url`, `redis.sentinel` or `redis.cluster` names; undefined when none does (a local Redis). */
+export function configuredTopology(redis: Readonly<Config['redis']>): RedisTopology | undefined {
+  const { url, sentinel, cluster } = redis;
+  if (url) return { kind: 'single', url };
   if (sentinel) {
     return {
-      topology: {
-        kind: 'sentinel',
-        name: sentinel.name,
-        sentinels: sentinel.sentinels.map(parseNodeAddress),
-        ...(sentinel.password ? { password: sentinel.password } : {}),
-        ...(sentinel.sentinelPassword ? { sentinelPassword: sentinel.sentinelPassword } : {}),
-      },
+      kind: 'sentinel',
+      name: sentinel.name,
+      sentinels: sentinel.sentinels.map(parseNodeAddress),
+      ...(sentinel.password ? { password: sentinel.password } : {}),
+      ...(sentinel.sentinelPassword ? { sentinelPassword: sentinel.sentinelPassword } : {}),
     };
   }
-  if (cluster) {
-    return { topology: { kind: 'cluster', nodes: cluster.nodes.map(parseNodeAddress), ...(cluster.password ? { password: cluster.password } : {}) } };
-  }
+  if (cluster) return { kind: 'cluster', nodes: cluster.nodes.map(parseNodeAddress), ...(cluster.password ? { password: cluster.password } : {}) };
+  return undefined;
+}
+
+/** The configured topology, or a local Redis (found on localPort, or launched there). */
+async function resolveRedis(config: Readonly<Config>, logger: Logger): Promise<{ topology: RedisTopology; localRedis?: LocalRedisServer }> {
+  const configured = configuredTopology(config.redis);
+  if (configured) return { topology: configured };
   const { localPort, launchLocal } = config.redis;
   if (await isPortOpen(localPort)) return { topology: { kind: 'single', url: `redis://127.0.0.1:${localPort}` } };
   if (!launchLocal) {

@@ -9,6 +9,8 @@ export interface DetailOptions {
   index?: number;
   /** Appended to "is not a known field", e.g. where the caller's own fields belong. */
   unknownFieldHint?: string;
+  /** Name the known field closest to an unknown one ("did you mean …"), as config keys do. */
+  suggestKnownFields?: boolean;
 }
 
 /**
@@ -45,8 +47,11 @@ function describe(error: ValueError, options: DetailOptions): string {
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:
       return 'is required';
-    case ValueErrorType.ObjectAdditionalProperties:
-      return `is not a known field${options.unknownFieldHint ? ` (${options.unknownFieldHint})` : ''}`;
+    case ValueErrorType.ObjectAdditionalProperties: {
+      const known = options.suggestKnownFields ? Object.keys((error.schema as { properties?: object }).properties ?? {}) : [];
+      const suggestion = didYouMean(error.path.slice(error.path.lastIndexOf('/') + 1), known);
+      return `is not a known field${suggestion}${options.unknownFieldHint ? ` (${options.unknownFieldHint})` : ''}`;
+    }
     case ValueErrorType.Object:
       return 'expected a JSON object';
     case ValueErrorType.String:
@@ -62,4 +67,41 @@ function describe(error: ValueError, options: DetailOptions): string {
       return error.message;
     }
   }
+}
+
+/**
+ * ` (did you mean "x"?)` naming the known name closest to `input`, when one is close enough to be
+ * a typo (at most one edit in three characters, at least one), else "". Case is ignored.
+ */
+export function didYouMean(input: string, known: readonly string[]): string {
+  const wanted = input.toLowerCase();
+  const allowed = Math.max(1, Math.floor(wanted.length / 3));
+  let best: string | undefined;
+  let bestDistance = allowed + 1;
+  for (const name of known) {
+    const distance = editDistance(wanted, name.toLowerCase());
+    if (distance > 0 && distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best === undefined ? '' : ` (did you mean "${best}"?)`;
+}
+
+/** Insertions, deletions, substitutions and swaps of neighbours that turn `a` into `b` (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, (before[j - 2] ?? 0) + 1);
+      current.push(distance);
+    }
+    before = previous;
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }

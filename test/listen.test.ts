@@ -110,6 +110,18 @@ describe('switchboard listen / resend / trigger', () => {
     await again.process.stop();
   });
 
+  it('--print-secret alone prints the secret, the same one listen signs with; without it, --forward-to is asked for', async () => {
+    const printed = await runCli(['listen', '--print-secret'], env);
+    expect(printed.code).toBe(0);
+    expect(printed.output).toMatch(/^whsec_[A-Za-z0-9+/=]+\n$/);
+    const withForward = await runCli(['listen', '--forward-to', receiver.url, '--print-secret'], env);
+    expect(withForward.output).toBe(printed.output);
+
+    const missing = await runCli(['listen'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.output).toBe('switchboard: VALIDATION_FAILED: listen needs --forward-to <url> (or --print-secret to print the signing secret alone)\n');
+  });
+
   it('does not retry a failed forward; resend sends the event again with a new webhook-id', async () => {
     const { process: listener, secret } = await listen('--model', 'cdr');
     const before = receiver.received.length;

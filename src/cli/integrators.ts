@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { sinceValue } from './durations.js';
 import { callHub, type HubCliDefaults, type HubConnection } from './hub-api.js';
 
 /**
@@ -57,10 +58,10 @@ export function registerIntegratorCommands(program: Command, defaults: HubCliDef
 
   connectionOptions(program.command('replay <integrator>'))
     .description("re-read an integrator's CDRs since a time or a stream id (one JSON line each); its live group is not touched")
-    .requiredOption('--since <time|id>', 'ISO time (accepted at or after) or stream id (after it)')
+    .requiredOption('--since <time|duration|id>', 'ISO time (accepted at or after), how long ago (10m, 2h, 1d) or stream id (after it)')
     .option('--page <n>', 'events per request', (value: string) => Number.parseInt(value, 10), 1000)
     .action(async (integrator: string, options: { since: string; page: number }, command: Command) => {
-      let since: string | null = options.since;
+      let since: string | null = sinceValue(options.since);
       while (since !== null) {
         const page = (await callHub(connectionOf(command), 'GET', `${path(integrator)}/replay?since=${encodeURIComponent(since)}&limit=${options.page}`)) as {
           items: unknown[];

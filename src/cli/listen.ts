@@ -19,7 +19,9 @@ export interface ForwardOptions {
   secretFile: string;
 }
 
-export interface ListenOptions extends ForwardOptions {
+/** `forwardTo` may be left out with `printSecret`, which only prints the secret. */
+export interface ListenOptions extends Omit<ForwardOptions, 'forwardTo'> {
+  forwardTo?: string | undefined;
   types?: string | undefined;
   printSecret?: boolean;
 }
@@ -138,7 +140,13 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
     out.write(`${secret}\n`);
     return;
   }
-  const forwarder = new Forwarder(options, secret, out);
+  const { forwardTo } = options;
+  if (!forwardTo) {
+    throw new ValidationError('listen needs --forward-to <url> (or --print-secret to print the signing secret alone)', {
+      details: [{ path: '--forward-to', message: 'required' }],
+    });
+  }
+  const forwarder = new Forwarder({ ...options, forwardTo }, secret, out);
   const types = options.types ?? (forwarder.model ? MODEL_EVENT_TYPES[forwarder.model].join(',') : undefined);
   const url = new URL('/v1/stream', connection.url);
   if (types) url.searchParams.set('types', types);
@@ -162,7 +170,7 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
           }
           if (!ready) {
             ready = true;
-            out.write(`Ready! Forwarding ${types ?? 'every event'} from ${new URL(connection.url).origin} to ${options.forwardTo}. Your webhook signing secret is ${secret} (^C to quit)\n`);
+            out.write(`Ready! Forwarding ${types ?? 'every event'} from ${new URL(connection.url).origin} to ${forwardTo}. Your webhook signing secret is ${secret} (^C to quit)\n`);
           }
         },
         onMessage: async ({ id, event, data }) => {

@@ -11,12 +11,22 @@ import { TRIGGER_HELP, triggerCommand } from './trigger.js';
 import { registerIntegratorCommands } from './integrators.js';
 import { registerPbxCommands } from './pbx.js';
 import { addRedisOptions, topologyFromOptions, type RedisCliOptions } from './redis-options.js';
+import { cliDefaults } from './hub-defaults.js';
 import { startCommand } from './start.js';
 import { registerSubscriptionCommands } from './subscriptions.js';
 import { tailCommand } from './tail.js';
 
+// The one read of the environment: the hub's config (loadConfig) gives the commands their defaults.
 const env = process.env;
-const defaultUrl = env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.SWITCHBOARD_HTTP_PORT ?? 8080}`;
+const defaults = (() => {
+  try {
+    return cliDefaults(env);
+  } catch (error) {
+    process.stderr.write(`switchboard: ${describeCliError(error)}\n`);
+    process.exit(1);
+  }
+})();
+const defaultUrl = defaults.url;
 const integer = (value: string) => {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
@@ -49,7 +59,7 @@ program
   .command('simulate')
   .description('drive sandbox dialler traffic (agents, campaigns, calls, CDRs) through the intake')
   .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaultUrl)
-  .option('--token <token>', 'bearer token with the ingest role (SWITCHBOARD_API_TOKEN)', env.SWITCHBOARD_API_TOKEN)
+  .option('--token <token>', 'bearer token with the ingest role (SWITCHBOARD_API_TOKEN)', defaults.token)
   .option('--rate <events/s>', 'events per second', integer, 20)
   .option('--agents <n>', 'agents', integer, 10)
   .option('--campaigns <n>', 'campaigns', integer, 2)
@@ -61,32 +71,32 @@ program
     if (summary.rejected.size > 0) process.exitCode = 1;
   });
 
-addRedisOptions(program.command('tail [patterns...]'), env)
+addRedisOptions(program.command('tail [patterns...]'))
   .description("pretty-print notifications, e.g. switchboard tail 'enigma:notifications:agents:*'")
   .option('--log', 'follow the event log stream instead of Pub/Sub (shows CDRs too)')
-  .option('--key-prefix <prefix>', 'keyPrefix of the hub, for --log', env.SWITCHBOARD_KEY_PREFIX ?? 'switchboard')
+  .option('--key-prefix <prefix>', 'keyPrefix of the hub, for --log (SWITCHBOARD_KEY_PREFIX)', defaults.keyPrefix)
   .action((patterns: string[], options: RedisCliOptions & { log?: boolean; keyPrefix: string }) =>
-    tailCommand(patterns, { redis: topologyFromOptions(options), ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
+    tailCommand(patterns, { redis: topologyFromOptions(options, defaults.redis), ...(options.log ? { logKey: eventLogKey(options.keyPrefix) } : {}) }),
   );
 
-registerSubscriptionCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
+registerSubscriptionCommands(program, defaults);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const hubOptions = (command: Command) =>
   command
     .option('--url <url>', 'hub base URL (SWITCHBOARD_URL)', defaultUrl)
-    .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', env.SWITCHBOARD_API_TOKEN);
+    .option('--token <token>', 'bearer token (SWITCHBOARD_API_TOKEN)', defaults.token);
 const connectionOf = (options: { url: string; token?: string }) => ({ url: options.url, ...(options.token ? { token: options.token } : {}) });
 const secretFile = defaultSecretFile(env, homedir());
 
 hubOptions(program.command('listen'))
   .description('forward the hub\'s events to a local URL, signed like a webhook subscription (no public URL needed)')
-  .requiredOption('-f, --forward-to <url>', 'where to POST each event')
+  .option('-f, --forward-to <url>', 'where to POST each event (required unless --print-secret)')
   .option('--types <types>', 'comma-separated event types; call.* takes a family (default: every type, or the model\'s)')
   .option('--model <model>', 'subscription model of the posted objects: agent, call, cdr, presence or campaign')
   .option('-H, --header <header>', "extra header on every POST, 'Name: value' (repeatable)", collect, [])
   .option('--print-secret', 'print the signing secret and exit')
-  .action(async (options: { url: string; token?: string; forwardTo: string; types?: string; model?: string; header: string[]; printSecret?: boolean }) => {
+  .action(async (options: { url: string; token?: string; forwardTo?: string; types?: string; model?: string; header: string[]; printSecret?: boolean }) => {
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
@@ -110,9 +120,9 @@ hubOptions(program.command('trigger <scenario>'))
   .option('--campaign <campaign>', 'campaign of the scenario', 'spring-sale')
   .action((scenario: string, options: { url: string; token?: string; agent: string; queue: string; campaign: string }) => triggerCommand(connectionOf(options), scenario, options));
 
-registerIntegratorCommands(program, { url: defaultUrl, token: env.SWITCHBOARD_API_TOKEN });
+registerIntegratorCommands(program, defaults);
 
-registerPbxCommands(program, env);
+registerPbxCommands(program, env, defaults.logLevel);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`switchboard: ${describeCliError(error)}\n`);

@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../hub.js';
+import { parseDurationMs } from './durations.js';
 import { createSource } from '../sources/index.js';
 import { createSourceMetrics } from '../sources/metrics.js';
 import { SessionPlayer, type PlaybackSpeed } from '../sources/playback.js';
@@ -77,16 +78,6 @@ export async function pbxPlayCommand(file: string, options: PbxPlayOptions, stop
   await player.close();
 }
 
-/** `10m`, `90s`, `1h`, `500ms`, or a number of seconds. */
-export function parseDurationMs(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!match) throw new ConfigError(`--duration: expected a duration such as 90s, 10m or 1h, got "${value}"`);
-  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's'] ?? 1000;
-  const durationMs = Math.round(Number(match[1]) * unitMs);
-  if (durationMs <= 0) throw new ConfigError(`--duration: must be more than 0, got "${value}"`);
-  return durationMs;
-}
-
 /** `1` (the recorded spacing), any positive factor, or `max`. */
 export function parseSpeed(value: string): PlaybackSpeed {
   if (value === 'max') return 'max';
@@ -103,7 +94,8 @@ function signalled(): AbortSignal {
   return stop.signal;
 }
 
-export function registerPbxCommands(program: Command, env: NodeJS.ProcessEnv): void {
+/** `env` is for `pbx record`, which loads the hub's config as `start` does; `logLevel` is the hub's (SWITCHBOARD_LOG_LEVEL). */
+export function registerPbxCommands(program: Command, env: NodeJS.ProcessEnv, logLevel: string): void {
   const pbx = program.command('pbx').description('record a PBX session, or play one back as the PBX');
   pbx
     .command('record <source>')
@@ -126,7 +118,7 @@ export function registerPbxCommands(program: Command, env: NodeJS.ProcessEnv): v
     .addOption(
       new Option('--log-level <level>', 'info logs each connection played')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default(env.SWITCHBOARD_LOG_LEVEL ?? 'info'),
+        .default(logLevel),
     )
     .action((file: string, options: { port: number; speed: string; logLevel: string }) =>
       pbxPlayCommand(file, { port: options.port, speed: parseSpeed(options.speed), logLevel: options.logLevel }, signalled()),

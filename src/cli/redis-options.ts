@@ -13,19 +13,19 @@ export interface RedisCliOptions {
 
 /**
  * Adds the options that say where Redis is, the same three topologies as the hub's `redis.*`
- * config, with the hub's environment variables as defaults.
+ * config. Without them, the hub's own Redis (see cliDefaults in ./hub-defaults.ts).
  */
-export function addRedisOptions(command: Command, env: NodeJS.ProcessEnv): Command {
+export function addRedisOptions(command: Command): Command {
   return command
-    .option('--redis <url>', 'one Redis node (SWITCHBOARD_REDIS_URL)', env.SWITCHBOARD_REDIS_URL)
-    .option('--sentinels <host:port,…>', 'Sentinels of a master (SWITCHBOARD_REDIS_SENTINELS)', env.SWITCHBOARD_REDIS_SENTINELS)
-    .option('--sentinel-name <name>', 'the master name the Sentinels monitor (SWITCHBOARD_REDIS_SENTINEL_NAME)', env.SWITCHBOARD_REDIS_SENTINEL_NAME)
-    .option('--cluster-nodes <host:port,…>', 'some nodes of a Redis Cluster (SWITCHBOARD_REDIS_CLUSTER_NODES)', env.SWITCHBOARD_REDIS_CLUSTER_NODES)
+    .option('--redis <url>', "one Redis node (default: the hub's, from SWITCHBOARD_REDIS_URL or SWITCHBOARD_CONFIG)")
+    .option('--sentinels <host:port,…>', 'Sentinels of a master (default: SWITCHBOARD_REDIS_SENTINELS)')
+    .option('--sentinel-name <name>', 'the master name the Sentinels monitor (default: SWITCHBOARD_REDIS_SENTINEL_NAME)')
+    .option('--cluster-nodes <host:port,…>', 'some nodes of a Redis Cluster (default: SWITCHBOARD_REDIS_CLUSTER_NODES)')
     .option('--redis-password <password>', 'password of the Sentinel-watched or cluster nodes');
 }
 
-/** The topology the options name; one node on 127.0.0.1:6379 when none is given. */
-export function topologyFromOptions(options: RedisCliOptions): RedisTopology {
+/** The topology the options name; `hubs` (the hub's own Redis) when they name none. */
+export function topologyFromOptions(options: RedisCliOptions, hubs: RedisTopology): RedisTopology {
   const given = [options.redis, options.sentinels, options.clusterNodes].filter((value) => value !== undefined && value !== '');
   if (given.length > 1) throw new ConfigError('give one of --redis, --sentinels, --cluster-nodes');
   const list = (value: string) => {
@@ -41,5 +41,7 @@ export function topologyFromOptions(options: RedisCliOptions): RedisTopology {
     return { kind: 'sentinel', name: options.sentinelName, sentinels: list(options.sentinels), ...password };
   }
   if (options.clusterNodes) return { kind: 'cluster', nodes: list(options.clusterNodes), ...password };
-  return { kind: 'single', url: options.redis ?? 'redis://127.0.0.1:6379' };
+  if (options.redis) return { kind: 'single', url: options.redis };
+  if (options.sentinelName) throw new ConfigError('--sentinel-name needs --sentinels');
+  return hubs;
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { sinceValue } from './durations.js';
 import { callHub, type HubCliDefaults, type HubConnection } from './hub-api.js';
 
 /**
@@ -39,7 +40,8 @@ export function registerSubscriptionCommands(program: Command, defaults: HubCliD
     .option('--domain <domain>', 'domain scope (default *, or the token\'s domain)')
     .option('--user <user>', 'user scope (default *)')
     .option('--secret <secret>', 'whsec_… signing secret (default: generated)')
-    .action(async (options: { model: string; postUrl: string; reseller?: string; domain?: string; user?: string; secret?: string }) =>
+    .option('--preferred-server <nodeId>', 'the hub node to deliver from whenever it is eligible (docs/webhooks.md, Redundancy)')
+    .action(async (options: { model: string; postUrl: string; reseller?: string; domain?: string; user?: string; secret?: string; preferredServer?: string }) =>
       print(
         await callHub(connection(), 'POST', '/v1/subscriptions', {
           model: options.model,
@@ -48,6 +50,7 @@ export function registerSubscriptionCommands(program: Command, defaults: HubCliD
           ...(options.domain ? { domain: options.domain } : {}),
           ...(options.user ? { user: options.user } : {}),
           ...(options.secret ? { secret: options.secret } : {}),
+          ...(options.preferredServer ? { 'preferred-server': options.preferredServer } : {}),
         }),
       ),
     );
@@ -60,9 +63,9 @@ export function registerSubscriptionCommands(program: Command, defaults: HubCliD
   group
     .command('replay <id>')
     .description('re-deliver, in order, every matching event accepted since a time')
-    .requiredOption('--since <time>', 'ISO 8601 time, e.g. 2026-11-21T10:00:00Z')
+    .requiredOption('--since <time|duration>', 'ISO 8601 time, e.g. 2026-11-21T10:00:00Z, or how long ago, e.g. 10m, 2h, 1d')
     .action(async (id: string, options: { since: string }) =>
-      print(await callHub(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/replay`, { since: options.since })),
+      print(await callHub(connection(), 'POST', `/v1/subscriptions/${encodeURIComponent(id)}/replay`, { since: sinceValue(options.since) })),
     );
 
   group

@@ -1,5 +1,16 @@
+import { RedisUnavailableError } from '../errors.js';
 import { LogReader } from '../log/reader.js';
-import { createRedisClient, describeTopology, type RedisTopology } from '../redis/client.js';
+import { createRedisClient, describeTopology, untilFirstConnect, type RedisTopology } from '../redis/client.js';
+
+/** How long the first connection may take before tail gives up. */
+const FIRST_CONNECT_TIMEOUT_MS = 10_000;
+
+/** The options and environment variable that say where Redis is, for each topology. */
+const WHERE_TO_SET: Record<RedisTopology['kind'], string> = {
+  single: '--redis, SWITCHBOARD_REDIS_URL',
+  sentinel: '--sentinels, SWITCHBOARD_REDIS_SENTINELS',
+  cluster: '--cluster-nodes, SWITCHBOARD_REDIS_CLUSTER_NODES',
+};
 
 export interface TailOptions {
   redis: RedisTopology;
@@ -14,8 +25,24 @@ export interface TailOptions {
 export async function tailCommand(patterns: string[], options: TailOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const client = createRedisClient({ topology: options.redis, name: 'switchboard-tail' });
   const where = describeTopology(options.redis);
-  client.on('error', (error: Error) => out.write(`redis: ${error.message}\n`));
-  await client.connect();
+  let lastError: Error | undefined;
+  /** The last error printed after the first connection: the same one again while reconnecting adds nothing. */
+  let reported: string | undefined;
+  let connected = false;
+  client.on('error', (error: Error) => {
+    lastError = error;
+    if (!connected || error.message === reported) return;
+    reported = error.message;
+    out.write(`redis: ${error.message}; reconnecting (Ctrl-C to stop)\n`);
+  });
+  client.on('ready', () => (reported = undefined));
+  client.connect().catch((error: unknown) => (lastError = error instanceof Error ? error : new Error(String(error))));
+  if (!(await untilFirstConnect(client, FIRST_CONNECT_TIMEOUT_MS))) {
+    client.destroy();
+    const why = lastError?.message || `no answer in ${FIRST_CONNECT_TIMEOUT_MS / 1000} s`;
+    throw new RedisUnavailableError(`cannot reach Redis at ${where}: ${why}: is Redis running, and is it the hub's? (${WHERE_TO_SET[options.redis.kind]})`);
+  }
+  connected = true;
   const colour = 'isTTY' in out && out.isTTY;
   const print = (channel: string, message: string) => {
     const time = new Date().toISOString().slice(11, 23);

@@ -61,12 +61,15 @@ const REDIS_TOPOLOGY_ENV: readonly (readonly [string, string])[] = [
 /** Validates a raw object against the schema, filling defaults; the error names every bad key. */
 export function parseConfig(raw: unknown): Config {
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw ?? {}));
-  const details = validationDetails([...Value.Errors(ConfigSchema, withDefaults)].flatMap((error) => explainSourceError(error)));
+  const details = validationDetails(
+    [...Value.Errors(ConfigSchema, withDefaults)].flatMap((error) => explainSourceError(error)),
+    { suggestKnownFields: true },
+  );
   if (details.length > 0) {
-    // Config keys are written with dots, as in the documentation: `spool.maxBytez: unknown key`.
+    // Config keys are written with dots, as in the documentation: `spool.maxBytez: unknown key (did you mean "maxBytes"?)`.
     const problems = details.map((detail) => {
       const key = detail.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
-      return `${key}: ${detail.message === 'is not a known field' ? 'unknown key' : detail.message}`;
+      return `${key}: ${detail.message.replace(/^is not a known field/, 'unknown key')}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, { details });
   }

@@ -2,7 +2,7 @@ import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { v7 as uuidv7 } from 'uuid';
 import { BatchTooLargeError, ValidationError, type ErrorDetail } from '../errors.js';
-import { validationDetails } from '../validation.js';
+import { didYouMean, validationDetails } from '../validation.js';
 import {
   EVENT_DATA_SCHEMAS,
   SubmittedEvent,
@@ -18,6 +18,8 @@ const envelopeCheck = TypeCompiler.Compile(SubmittedEvent);
 const dataChecks = new Map<string, TypeCheck<TSchema>>(
   Object.entries(EVENT_DATA_SCHEMAS).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
 );
+
+const KNOWN_TYPES = [...dataChecks.keys()];
 
 /**
  * Checks a whole intake body (one event or an array) and returns the accepted events with ids and
@@ -61,7 +63,7 @@ function checkEvent(item: unknown, index: number): ErrorDetail[] {
   const problems = validationDetails(envelopeCheck.Errors(item), { index });
   if (typeof type !== 'string') return problems;
   if (!dataCheck) {
-    if (!problems.some((problem) => problem.path === '/type')) problems.push({ index, path: '/type', message: `unknown event type "${type}"` });
+    if (!problems.some((problem) => problem.path === '/type')) problems.push({ index, path: '/type', message: `unknown event type "${type}"${didYouMean(type, KNOWN_TYPES)}` });
     return problems;
   }
   const data = (item as { data?: unknown }).data;
