@@ -360,6 +360,38 @@ describe('Asterisk source against a real Asterisk 22', () => {
   });
 });
 
+describe('Asterisk with CEL over AMI (cel_manager)', () => {
+  it('with CEL events flowing as well, still one record per call, its end no later than Asterisk\'s LINKEDID_END', async () => {
+    const redis = await startRedis({ appendOnly: false });
+    const client = await connectClient(redis.url);
+    const asterisk = await RealAsterisk.start({ cel: true, queues: { celq: { servicelevel: SERVICE_LEVEL_S } } });
+    const ami = await AmiDriver.connect(asterisk.amiPort);
+    const hub = await startHub(redis.url, {
+      keyPrefix: 'astcel',
+      sources: [{ type: 'asterisk', name: 'pbx', host: '127.0.0.1', port: asterisk.amiPort, username: AMI_USER, secret: AMI_SECRET, cdrSettleMs: 300 }],
+    });
+    try {
+      const log = async () => ((await client.xRange(eventLogKey('astcel'), '-', '+')) ?? []).map((entry) => JSON.parse(entry.message.event!) as LoggedEvent);
+      await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 30_000, 'the first resync');
+      await ami.action({ Action: 'QueueAdd', Queue: 'celq', Interface: 'Local/1001@agents', MemberName: 'cal' });
+      const callId = await ami.originate('celq', '5552001', 20);
+      await waitFor(async () => (await log()).some((event) => event.type === 'cdr.created' && event.data.call_id === callId), 60_000, 'the record');
+      const [end] = await ami.waitForEvents((event) => event.headers.Event === 'CEL' && event.headers.EventName === 'LINKEDID_END' && event.headers.LinkedID === callId, 1, 10_000, 'LINKEDID_END');
+      const records = (await log()).filter((event) => event.type === 'cdr.created');
+      expect(records).toHaveLength(1);
+      expect(records[0]!.data).toMatchObject({ call_id: callId, queue: 'celq', agent: 'cal', disposition: 'agent_hungup', number: '5552001' });
+      // The record's end is the call's last hang-up, which Asterisk's LINKEDID_END follows.
+      expect(Date.parse(String(records[0]!.data.ended_at))).toBeLessThanOrEqual(Math.round(Number(end!.headers.Timestamp) * 1000));
+    } finally {
+      await hub.close();
+      await ami.close();
+      await asterisk.close();
+      await client.quit();
+      await redis.close();
+    }
+  });
+});
+
 describe('Asterisk without timestampevents', () => {
   it('says once, in the log and in /readyz, that event times are arrival times', async () => {
     const redis = await startRedis({ appendOnly: false });
