@@ -176,7 +176,7 @@ describe('Asterisk source (loopback AMI peer)', () => {
     await waitFor(async () => (await calls())?.length === 0, 15_000, 'no call left in progress');
   });
 
-  it('waits for an AgentComplete that comes after the last hang-up (app_queue publishes it apart), and merges it', async () => {
+  it('waits for an AgentComplete that comes after the last hang-up without the caller\'s channel (app_queue publishes it apart), and merges it', async () => {
     const { fake, log } = await setup({ cdrSettleMs: 100 });
     await fake.waitForLogin();
     await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
@@ -196,11 +196,15 @@ describe('Asterisk source (loopback AMI peer)', () => {
     fake.send({ Event: 'Hangup', Privilege: 'call,all', ...at(70), ...other, Cause: '16' });
     await waitFor(async () => (await log()).some((event) => event.type === 'cdr.created' && event.data.call_id === other.Linkedid), 15_000, 'the fence call\'s record');
     expect((await log()).filter((event) => event.type === 'cdr.created' && event.data.call_id === caller.Linkedid)).toHaveLength(0);
-    fake.send({ Event: 'AgentComplete', Privilege: 'agent,all', ...at(65), ...caller, ...agentLeg, ...member, HoldTime: '5', TalkTime: '58', Reason: 'caller' });
+    // Published once the caller's channel is gone, it carries no channel at all: only the member.
+    fake.send({ Event: 'AgentComplete', Privilege: 'agent,all', ...at(65), ...member, HoldTime: '5', TalkTime: '58', Reason: 'caller' });
     const records = async () => (await log()).filter((event) => event.type === 'cdr.created' && event.data.call_id === caller.Linkedid);
     await waitFor(async () => (await records()).length > 0, 15_000, 'the record');
     expect(await records()).toHaveLength(1);
     expect((await records())[0]!.data).toMatchObject({ call_id: '1795255200.18', agent: 'Agent 1002', disposition: 'callee_hungup', wait_s: 5, talk_s: 58 });
+    // The call.ended it maps to names the member's call, and comes before the record.
+    const types = (await log()).filter((event) => event.data.call_id === caller.Linkedid).map((event) => event.type);
+    expect(types).toEqual(['call.queued', 'call.connected', 'call.ended', 'cdr.created']);
   });
 
   it('reads the 1.4–1.8 vocabulary (Join, AgentName, Name/Location) with a plain login, and abandoned callers', async () => {

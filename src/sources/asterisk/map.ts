@@ -57,6 +57,11 @@ const MAX_MEMBERS = 100_000;
 export class AsteriskMapper {
   private readonly calls: CallAssembler;
   private readonly members = new Map<string, Membership>();
+  /**
+   * `queue|member` → the call it is connected to. An AgentComplete published after the caller's
+   * channel is gone carries no channel (no Linkedid): it is the member's current call.
+   */
+  private readonly servedBy = new Map<string, { root: string; callId: string }>();
   private memberChanges = 0;
 
   /** `legs` hears every channel of every call start and end, and has the records taken once a call is over. */
@@ -113,12 +118,24 @@ export class AsteriskMapper {
         if (!agent) return [];
         const { data, call } = this.callFields(message, timeMs);
         const wait = nonNegativeInt(headers.HoldTime);
-        if (call) this.calls.connected(call, agent, headers.Queue, timeMs, wait);
+        if (call) {
+          this.calls.connected(call, agent, headers.Queue, timeMs, wait);
+          this.servedBy.delete(`${headers.Queue}|${agent}`);
+          this.servedBy.set(`${headers.Queue}|${agent}`, { root: call.root, callId: String(data.call_id) });
+          if (this.servedBy.size > MAX_MEMBERS) this.servedBy.delete(this.servedBy.keys().next().value as string);
+        }
         return [{ id, type, time, data: compact({ ...data, agent, wait_s: wait, ring_s: nonNegativeInt(headers.RingTime) }) }];
       }
       case 'call.ended': {
         const agent = memberName(headers);
-        const { data, call } = this.callFields(message, timeMs);
+        const served = this.servedBy.get(`${headers.Queue}|${agent}`);
+        this.servedBy.delete(`${headers.Queue}|${agent}`);
+        const withoutChannel = rootOf(headers) === undefined && served !== undefined;
+        // Without its channel, the member's current call: still gathered, or already recorded (then only its id).
+        const gathered = withoutChannel && this.calls.get(served.root) !== undefined;
+        const { data, call } = withoutChannel && !gathered
+          ? { data: { call_id: served.callId, queue: headers.Queue }, call: undefined }
+          : this.callFields(withoutChannel ? { ...message, headers: { ...headers, Linkedid: served.root, Uniqueid: served.root } } : message, timeMs);
         const talk = nonNegativeInt(headers.TalkTime);
         if (call) this.calls.completed(call, talk, headers.Reason);
         return [{

@@ -37,7 +37,7 @@ interface PendingAction {
 
 const ACTION_TIMEOUT_MS = 15_000;
 /** How long a served call whose channels all hung up waits for its late AgentComplete. */
-const AGENT_COMPLETE_WAIT_MS = 5_000;
+const AGENT_COMPLETE_WAIT_MS = 10_000;
 /** Asterisk versions before 1.6 send no FullyBooted: the resync waits for it at most this long. */
 const BOOT_WAIT_MS = 10_000;
 
