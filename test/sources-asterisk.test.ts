@@ -207,6 +207,23 @@ describe('Asterisk source (loopback AMI peer)', () => {
     expect(types).toEqual(['call.queued', 'call.connected', 'call.ended', 'cdr.created']);
   });
 
+  it('an unpause that carries no device state keeps the last one: an agent unpaused on a call stays busy', async () => {
+    const { fake, log } = await setup();
+    await fake.waitForLogin();
+    await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
+    fake.send({ Event: 'QueueMemberStatus', Privilege: 'agent,all', ...at(1), ...member, Status: '2', Paused: '0', InCall: '1' });
+    fake.send({ Event: 'QueueMemberPause', Privilege: 'agent,all', ...at(2), ...member, Paused: '1', PausedReason: 'coaching' });
+    // Asterisk 1.8-style unpause: no Status header.
+    fake.send({ Event: 'QueueMemberPause', Privilege: 'agent,all', ...at(3), ...member, Paused: '0' });
+    const statuses = async () => (await log()).filter((event) => event.type === 'agent.status_changed').map((event) => event.data);
+    await waitFor(async () => (await statuses()).length === 3, 15_000, 'three changes');
+    expect(await statuses()).toEqual([
+      { agent: 'Agent 1002', status: 'busy', status_raw: 'device_state_2', queues: ['sales'] },
+      { agent: 'Agent 1002', status: 'not_ready', status_raw: 'paused', reason: 'coaching', queues: ['sales'] },
+      { agent: 'Agent 1002', status: 'busy', status_raw: 'device_state_2', queues: ['sales'] },
+    ]);
+  });
+
   it('reads the 1.4–1.8 vocabulary (Join, AgentName, Name/Location) with a plain login, and abandoned callers', async () => {
     const { fake, log } = await setup({ authType: 'plain', events: 'agent,call,cdr' }, () => {}, 'Asterisk Call Manager/1.1');
     await fake.waitForLogin();
