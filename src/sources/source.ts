@@ -64,7 +64,7 @@ export const RESYNC_BATCH_EVENTS = 1000;
  * life: a connect timeout, reconnects with capped, jittered exponential backoff (reset only once
  * a session has lasted `reconnectMaxMs`, so neither a wrong password nor a PBX that drops every
  * session after the handshake makes it reconnect faster), readiness, metrics, one `source.gap`
- * per outage (see claimGap), and the append path. Events go through the same checks as intake (the catalogue's schemas), get the
+ * per outage (see gap), and the append path. Events go through the same checks as intake (the catalogue's schemas), get the
  * source's name and scope, and are appended in order through the hub's single appender (Redis or
  * the spool). Nothing a PBX sends can throw out of here: one source down or misbehaving never
  * affects the hub or another source.
@@ -162,14 +162,16 @@ export abstract class PbxSource {
   }
 
   /**
-   * Call before writing a `source.gap`: true when it is to be written. Once one is written, later
-   * gaps belong to the same outage until a `source.resynced` is appended: a PBX that drops every
-   * session right after the handshake, or a burst of sequence jumps, makes one gap, not one each.
+   * Writes a `source.gap` (`id` the subclass's, deterministic where it can be), counted, unless
+   * one is already open: later gaps belong to the same outage until a `source.resynced` is
+   * appended, so a PBX that drops every session right after the handshake, or a burst of
+   * sequence jumps, makes one gap, not one each.
    */
-  protected claimGap(): boolean {
-    if (this.gapOpen) return false;
+  protected gap(id: string, details: Record<string, unknown>): void {
+    if (this.gapOpen) return;
     this.gapOpen = true;
-    return true;
+    this.deps.metrics.gaps.inc({ source: this.name });
+    this.emit([{ id, type: 'source.gap', time: new Date().toISOString(), data: { source: this.name, kind: this.kind, ...details } }]);
   }
 
   /** The status last known for `agent`, if still remembered. */

@@ -219,21 +219,11 @@ export class AsteriskSource extends PbxSource {
       }
       const { resumed } = this.handshakeDone();
       const restarted = await this.pbxRestarted();
-      if (resumed && this.claimGap()) {
-        this.deps.metrics.gaps.inc({ source: this.name });
-        this.emit([
-          {
-            id: `ami:${this.name}:gap:${this.connectionId}`,
-            type: 'source.gap',
-            time: new Date().toISOString(),
-            data: {
-              source: this.name,
-              kind: 'asterisk',
-              reason: restarted ? 'restarted' : 'disconnected',
-              ...(this.disconnectedAt ? { disconnected_ms: Date.now() - this.disconnectedAt } : {}),
-            },
-          },
-        ]);
+      if (resumed) {
+        this.gap(`ami:${this.name}:gap:${this.connectionId}`, {
+          reason: restarted ? 'restarted' : 'disconnected',
+          ...(this.disconnectedAt ? { disconnected_ms: Date.now() - this.disconnectedAt } : {}),
+        });
       }
       this.requestResync(restarted ? 'restarted' : resumed ? 'reconnected' : 'connected');
     };

@@ -171,7 +171,7 @@ export class FreeswitchSource extends PbxSource {
     }
     if (validCore) this.coreUuid = validCore;
     if (resumed) {
-      this.gap({ reason: 'disconnected', ...(this.disconnectedAt ? { disconnected_ms: Date.now() - this.disconnectedAt } : {}) });
+      this.fsGap({ reason: 'disconnected', ...(this.disconnectedAt ? { disconnected_ms: Date.now() - this.disconnectedAt } : {}) });
       this.requestResync('reconnected');
     } else {
       this.requestResync('connected');
@@ -217,7 +217,7 @@ export class FreeswitchSource extends PbxSource {
     if (this.coreUuid && core !== this.coreUuid) {
       this.pbxRestarted(core);
     } else if (this.config.detectSequenceGaps && this.lastSequence !== undefined && sequence > this.lastSequence + 1) {
-      this.gap({ reason: 'sequence_gap', missed: sequence - this.lastSequence - 1, last_seq: this.lastSequence, next_seq: sequence });
+      this.fsGap({ reason: 'sequence_gap', missed: sequence - this.lastSequence - 1, last_seq: this.lastSequence, next_seq: sequence });
       this.requestResync('sequence_gap');
     }
     this.coreUuid = core;
@@ -231,22 +231,16 @@ export class FreeswitchSource extends PbxSource {
     this.mapper.reset();
     // The old process's calls are gone with it: what their legs said is all there will be.
     this.calls?.flushAll();
-    this.gap({ reason: 'restarted' });
+    this.fsGap({ reason: 'restarted' });
     this.requestResync('restarted');
   }
 
-  /** Writes a `source.gap` unless one is already open (PbxSource.claimGap); the resync that follows closes it. */
-  private gap(details: Record<string, unknown>): void {
-    if (!this.claimGap()) return;
-    this.deps.metrics.gaps.inc({ source: this.name });
-    this.emit([
-      {
-        id: `fs:${this.name}:gap:${this.coreUuid ?? 'unknown'}:${details.reason as string}:${details.next_seq ?? Date.now()}`,
-        type: 'source.gap',
-        time: new Date().toISOString(),
-        data: { source: this.name, kind: 'freeswitch', ...details, ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}) },
-      },
-    ]);
+  /** A `source.gap` (PbxSource.gap), with the Core-UUID it concerns; the resync that follows closes it. */
+  private fsGap(details: Record<string, unknown>): void {
+    this.gap(`fs:${this.name}:gap:${this.coreUuid ?? 'unknown'}:${details.reason as string}:${details.next_seq ?? Date.now()}`, {
+      ...details,
+      ...(this.coreUuid ? { core_uuid: this.coreUuid } : {}),
+    });
   }
 
   /** One resync at a time; a request during one runs another right after it (the state may have moved). */
