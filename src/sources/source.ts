@@ -181,9 +181,7 @@ export abstract class PbxSource {
 
   /** Remembers `agent`'s status as most recently changed, forgetting the least recent beyond MAX_KNOWN_AGENTS. */
   protected rememberStatus(agent: string, status: AgentStatus): void {
-    this.knownStatus.delete(agent);
-    this.knownStatus.set(agent, status);
-    if (this.knownStatus.size > MAX_KNOWN_AGENTS) this.knownStatus.delete(this.knownStatus.keys().next().value as string);
+    rememberRecent(this.knownStatus, agent, status, MAX_KNOWN_AGENTS);
   }
 
   /** Drops the connection for `reason` (logged once per distinct reason) and reconnects after a backoff. */
@@ -372,6 +370,16 @@ export function epochSecondsToIso(value: string | undefined): string | undefined
 export function nonNegativeInt(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,12}$/.test(value)) return undefined;
   return Number(value);
+}
+
+/**
+ * Sets `key` as the most recent entry of an insertion-ordered map, forgetting the least recent
+ * past `max`: the bound every per-PBX memory of calls, members and statuses keeps.
+ */
+export function rememberRecent<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as K);
 }
 
 /** Drops undefined and empty-string fields, so optional catalogue fields are absent rather than "". */

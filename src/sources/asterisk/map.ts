@@ -6,7 +6,7 @@ import {
   ASTERISK_DEVICE_STATUS,
   ASTERISK_EVENTS,
 } from '../mappings.js';
-import { compact, nonNegativeInt, type SourceEvent } from '../source.js';
+import { compact, nonNegativeInt, rememberRecent, type SourceEvent } from '../source.js';
 import type { ChannelVariableNames } from '../freeswitch/map.js';
 import type { LegTracker } from '../call-record.js';
 import { CallAssembler, callDisposition, known, type CallLegs } from './calls.js';
@@ -120,9 +120,7 @@ export class AsteriskMapper {
         const wait = nonNegativeInt(headers.HoldTime);
         if (call) {
           this.calls.connected(call, agent, headers.Queue, timeMs, wait);
-          this.servedBy.delete(`${headers.Queue}|${agent}`);
-          this.servedBy.set(`${headers.Queue}|${agent}`, { root: call.root, callId: String(data.call_id) });
-          if (this.servedBy.size > MAX_MEMBERS) this.servedBy.delete(this.servedBy.keys().next().value as string);
+          rememberRecent(this.servedBy, `${headers.Queue}|${agent}`, { root: call.root, callId: String(data.call_id) }, MAX_MEMBERS);
         }
         return [{ id, type, time, data: compact({ ...data, agent, wait_s: wait, ring_s: nonNegativeInt(headers.RingTime) }) }];
       }
@@ -272,7 +270,7 @@ export class AsteriskMapper {
     }
     const corrections: SourceEvent[] = [];
     for (const [agent, membership] of seen) {
-      this.rememberMember(agent, membership);
+      rememberRecent(this.members, agent, membership, MAX_MEMBERS);
       const data = this.publish(agent, membership);
       if (!data) continue;
       const identity = ['resync', salt, agent, data.status, ...(data.queues as string[])].join('|');
@@ -357,7 +355,7 @@ export class AsteriskMapper {
     // An unpause without a device state keeps the last one known (an agent on a call stays busy).
     if (headers.Status !== undefined && ASTERISK_DEVICE_STATUS[headers.Status]) membership.device = headers.Status;
     if (headers.Paused === '1') membership.reason = headers.PausedReason || headers.Reason || membership.reason;
-    this.rememberMember(agent, membership);
+    rememberRecent(this.members, agent, membership, MAX_MEMBERS);
     const data = this.publish(agent, membership);
     return data ? [{ id, type: 'agent.status_changed', time, data }] : [];
   }
@@ -376,12 +374,6 @@ export class AsteriskMapper {
     if (!paused) membership.reason = undefined;
     const statusRaw = membership.queues.size === 0 ? 'removed' : paused ? 'paused' : `device_state_${membership.device ?? 'unknown'}`;
     return compact({ agent, status, status_raw: statusRaw, reason: paused ? membership.reason : undefined, queues });
-  }
-
-  private rememberMember(agent: string, membership: Membership): void {
-    this.members.delete(agent);
-    this.members.set(agent, membership);
-    if (this.members.size > MAX_MEMBERS) this.members.delete(this.members.keys().next().value as string);
   }
 
   /** `per_leg`: cdr_manager's Cdr as the record, one per leg Asterisk records; its call id is the call's. */

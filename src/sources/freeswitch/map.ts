@@ -8,7 +8,7 @@ import {
   Q850_BY_NAME,
   UNANSWERED_DISPOSITION_BY_Q850,
 } from '../mappings.js';
-import { compact, epochSecondsToIso, nonNegativeInt, type SourceEvent } from '../source.js';
+import { compact, epochSecondsToIso, nonNegativeInt, rememberRecent, type SourceEvent } from '../source.js';
 
 /** Channel variables that carry the dialler's own identifiers (Newfies-Dialer sets callrequest_id and campaign_id). */
 export interface ChannelVariableNames {
@@ -163,7 +163,7 @@ export class FreeswitchMapper {
     const sessionUuid = member.session_uuid;
     if (!sessionUuid || !member.queue || (member.state !== 'Waiting' && member.state !== 'Trying') || this.calls.has(sessionUuid)) return undefined;
     const queuedAt = epochSecondsToIso(member.joined_epoch) ?? time;
-    this.remember(sessionUuid, { callId: sessionUuid, campaign: undefined, contactRef: undefined, number: member.cid_number || undefined, queuedAt });
+    rememberRecent(this.calls, sessionUuid, { callId: sessionUuid, campaign: undefined, contactRef: undefined, number: member.cid_number || undefined, queuedAt }, MAX_REMEMBERED_CALLS);
     return {
       id: `fs:${core}:waiting:${sessionUuid}:${member.queue}`.slice(0, 128),
       type: 'call.queued',
@@ -191,7 +191,7 @@ export class FreeswitchMapper {
       number: outbound ? event['Caller-Destination-Number'] : event['Caller-Caller-ID-Number'],
       queuedAt: epochSecondsToIso(event.variable_cc_queue_joined_epoch) ?? time,
     };
-    if (sessionUuid) this.remember(sessionUuid, call);
+    if (sessionUuid) rememberRecent(this.calls, sessionUuid, call, MAX_REMEMBERED_CALLS);
     return compact({ ...this.callFields(event), queued_at: call.queuedAt });
   }
 
@@ -367,12 +367,6 @@ export class FreeswitchMapper {
   private variable(event: FreeswitchEvent, name: string): string | undefined {
     const value = event[`variable_${name}`];
     return value === undefined || value === '' ? undefined : value;
-  }
-
-  private remember(sessionUuid: string, call: QueuedCall): void {
-    this.calls.delete(sessionUuid);
-    this.calls.set(sessionUuid, call);
-    if (this.calls.size > MAX_REMEMBERED_CALLS) this.calls.delete(this.calls.keys().next().value as string);
   }
 
   private forget(event: FreeswitchEvent): void {
