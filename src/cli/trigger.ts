@@ -34,4 +34,4 @@ export function scenarioModels(name: ScenarioName): Model[] {
   return MODELS.filter((model) => reached.has(model));
 }
 
-export const TRIGGER_HELP = SCENARIO_NAMES.map((name) => `  ${name.padEnd(17)} ${SCENARIOS[name].description}\n  ${''.padEnd(17)} (models: ${scenarioModels(name).join(', ')})`).join('\n');
+export const TRIGGER_HELP = SCENARIO_NAMES.map((name) => `  ${name.padEnd(18)} ${SCENARIOS[name].description}\n  ${''.padEnd(18)} (models: ${scenarioModels(name).join(', ')})`).join('\n');
