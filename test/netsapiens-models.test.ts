@@ -243,7 +243,18 @@ describe('NetSapiens models (seed 002): all eleven, each with its events only', 
     expect((await api(hub, 'GET', `/v1/subscriptions/${subscriptions.get('cdr')?.id}`)).body.model).toBe('cdr');
   });
 
-  it('refuses new-type events that break their strict schemas, naming each problem', async () => {
+  it('serves the new types in /v1/schemas, closed, and refuses events that break them, naming each problem', async () => {
+    const schemas = (await (await fetch(`${hub.url}/v1/schemas`)).json()) as { types: Record<string, { required?: string[]; additionalProperties?: boolean }> };
+    expect(schemas.types['voicemail.created']?.required).toEqual(['voicemail_id', 'user', 'caller_number', 'duration_s', 'folder']);
+    expect(schemas.types['message.received']?.required).toEqual(['message_id', 'session_id', 'channel', 'user', 'from', 'to', 'body', 'media_count']);
+    expect(schemas.types['message.sent']?.required).toEqual(schemas.types['message.received']?.required);
+    expect(schemas.types['messagesession.updated']?.required).toEqual(['session_id', 'channel', 'user', 'last_message', 'read_status', 'unread_count']);
+    expect(schemas.types['subscriber.updated']?.required).toEqual(['user', 'domain', 'changed']);
+    expect(schemas.types['audit.logged']?.required).toEqual(['actor', 'action', 'object_type', 'object_id', 'target_domain']);
+    for (const type of ['voicemail.created', 'message.received', 'message.sent', 'messagesession.updated', 'subscriber.updated', 'audit.logged']) {
+      expect(schemas.types[type]?.additionalProperties, type).toBe(false);
+    }
+
     const refused = await postEvents(hub.url, [
       { type: 'voicemail.created', data: { voicemail_id: 'v', user: '1001', caller_number: '+2721', duration_s: 3, folder: 'inbox' } },
       { type: 'audit.logged', data: { actor: 'a', action: 'rename', object_type: 'user', object_id: 'u', target_domain: DOMAIN } },
