@@ -179,11 +179,11 @@ const CampaignDialPreview = submittedData({
  * NetSapiens subscription models beyond calls and agents (seed 002; docs/contracts/netsapiens-subscriptions.md):
  * voicemail, messages and their sessions, subscriber records, the audit log. Sources submit them.
  */
-export const VOICEMAIL_FOLDERS = ['new', 'urgent', 'saved'] as const;
-export const MESSAGE_CHANNELS = ['chat', 'sms'] as const;
+const VOICEMAIL_FOLDERS = ['new', 'urgent', 'saved'] as const;
+const MESSAGE_CHANNELS = ['chat', 'sms'] as const;
 export const AUDIT_ACTIONS = ['create', 'update', 'delete'] as const;
 /** Where an audited change was made: the API (v1 or v2), the admin UI, or the platform itself. */
-export const AUDIT_ORIGINS = ['api', 'ui', 'system'] as const;
+const AUDIT_ORIGINS = ['api', 'ui', 'system'] as const;
 
 /** A voicemail was recorded in a user's mailbox. */
 const VoicemailCreated = submittedData({
@@ -394,11 +394,6 @@ export type SourceResyncedData = Static<typeof SourceResynced>;
 export type SourceGapData = Static<typeof SourceGap>;
 export type CampaignStatusChangedData = Static<typeof CampaignStatusChanged>;
 export type CampaignDialPreviewData = Static<typeof CampaignDialPreview>;
-export type VoicemailCreatedData = Static<typeof VoicemailCreated>;
-export type MessageData = Static<typeof MessageReceived>;
-export type MessagesessionUpdatedData = Static<typeof MessagesessionUpdated>;
-export type SubscriberUpdatedData = Static<typeof SubscriberUpdated>;
-export type AuditLoggedData = Static<typeof AuditLogged>;
 
 export const EventScope = Type.Object(
   {

@@ -28,7 +28,7 @@ export type Model = keyof typeof MODEL_EVENT_TYPES;
 export const MODELS = Object.keys(MODEL_EVENT_TYPES) as Model[];
 
 /** The objects auditlog_lite follows (seed 002: the ones billing counts). */
-export const LITE_AUDIT_OBJECTS: readonly string[] = ['domain', 'user', 'reseller', 'callqueue', 'agent', 'conference', 'phonenumber'];
+const LITE_AUDIT_OBJECTS: readonly string[] = ['domain', 'user', 'reseller', 'callqueue', 'agent', 'conference', 'phonenumber'];
 
 /**
  * auditlog_lite: creates and deletes of LITE_AUDIT_OBJECTS only; a phonenumber only when it was not
