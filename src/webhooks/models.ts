@@ -85,16 +85,22 @@ export function modelObjectMembers(model: Model, eventJson: string): string {
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 /**
+ * Types whose tenant domain is a field of their data, whatever the scope says: the audit log is
+ * filtered on the domain a change applies to (seed 002). Intake holds a domain-limited token to it.
+ */
+export const DATA_DOMAIN_FIELDS: Readonly<Partial<Record<string, string>>> = { 'audit.logged': 'target_domain' };
+
+/**
  * The tenant coordinates a subscription (and the integrators' stream) filters on: `scope`, with the
  * event's own fields standing in where the scope leaves them out (the agent or user for the user,
- * a subscriber's domain for the domain). The audit log filters on the domain a change applies to,
- * `data.target_domain`, whatever the scope says (seed 002).
+ * a subscriber's domain for the domain), and DATA_DOMAIN_FIELDS for the audit log's domain.
  */
 export function eventTenant(event: AcceptedEvent): { reseller: string | undefined; domain: string | undefined; user: string | undefined } {
   const { data } = event;
+  const domainField = DATA_DOMAIN_FIELDS[event.type];
   return {
     reseller: event.scope?.reseller,
-    domain: event.type === 'audit.logged' ? text(data.target_domain) : (event.scope?.domain ?? text(data.domain)),
+    domain: domainField === undefined ? (event.scope?.domain ?? text(data.domain)) : text(data[domainField]),
     user: event.scope?.user ?? text(data.agent) ?? text(data.user),
   };
 }
