@@ -16,11 +16,15 @@ export const ENV_OVERRIDES: Readonly<Record<string, { path: string; kind: EnvKin
   SWITCHBOARD_REDIS_MIN_REPLICAS_ACKED: { path: 'redis.minReplicasAcked', kind: 'integer' },
   SWITCHBOARD_HTTP_HOST: { path: 'http.host', kind: 'string' },
   SWITCHBOARD_HTTP_PORT: { path: 'http.port', kind: 'integer' },
+  SWITCHBOARD_HTTP_TLS_CERT_FILE: { path: 'http.tls.certFile', kind: 'string' },
+  SWITCHBOARD_HTTP_TLS_KEY_FILE: { path: 'http.tls.keyFile', kind: 'string' },
+  SWITCHBOARD_HTTP_TRUST_PROXY: { path: 'http.trustProxy', kind: 'list' },
   SWITCHBOARD_DATA_DIR: { path: 'dataDir', kind: 'string' },
   SWITCHBOARD_API_TOKEN: { path: 'auth.apiToken', kind: 'string' },
   SWITCHBOARD_LOG_LEVEL: { path: 'logLevel', kind: 'string' },
   SWITCHBOARD_KEY_PREFIX: { path: 'keyPrefix', kind: 'string' },
   SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS: { path: 'webhooks.allowPrivateTargets', kind: 'boolean' },
+  SWITCHBOARD_WEBHOOK_CA_FILE: { path: 'webhooks.caFile', kind: 'string' },
 };
 
 export interface LoadConfigOptions {

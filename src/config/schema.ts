@@ -18,6 +18,19 @@ export const TenantScope = Type.Object(
 );
 export type TenantScope = Static<typeof TenantScope>;
 
+/** HTTPS served by the hub itself (docs/deployment.md, "HTTPS"). PEM files, read at start and again on SIGHUP. */
+const TlsConfig = Type.Object(
+  {
+    /** The server's certificate, optionally followed by its intermediate CAs. */
+    certFile: Type.String({ minLength: 1 }),
+    /** Its private key (unencrypted PEM). */
+    keyFile: Type.String({ minLength: 1 }),
+    /** Intermediate CA certificates sent with the certificate when certFile holds the server's certificate alone. */
+    caFile: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  strict,
+);
+
 const HttpConfig = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1' }),
@@ -39,6 +52,14 @@ const HttpConfig = Type.Object(
     redisDeadlineMs: Type.Integer({ minimum: 100, default: 2000 }),
     /** An idle keep-alive connection is closed after this long (above common load balancers' 60 s). */
     keepAliveTimeoutMs: Type.Integer({ minimum: 100, default: 72_000 }),
+    /** Serve HTTPS with this certificate instead of HTTP; SIGHUP re-reads the files without dropping connections. */
+    tls: Type.Optional(TlsConfig),
+    /**
+     * Reverse proxies (addresses, CIDR ranges, or loopback / linklocal / uniquelocal) whose
+     * X-Forwarded-For, -Proto and -Host are believed: the client address (the CTI password-check
+     * throttle, logs) and scheme come from them. Empty: the socket's peer is the client.
+     */
+    trustProxy: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   },
   { ...strict, default: {} },
 );
@@ -283,6 +304,8 @@ const WebhooksConfig = Type.Object(
     secretRotationGraceMs: Type.Integer({ minimum: 0, default: 24 * 3_600_000 }),
     /** How often a node looks for subscription changes made elsewhere. */
     pollIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
+    /** PEM CA certificates trusted for https post-urls besides the system's (a receiver with a private CA). */
+    caFile: Type.Optional(Type.String({ minLength: 1 })),
   },
   { ...strict, default: {} },
 );
@@ -441,6 +464,7 @@ export type EnigmaProfileConfig = Static<typeof EnigmaProfile>;
 export type NewfiesProfileConfig = Static<typeof NewfiesProfile>;
 export type IntegratorsConfig = Static<typeof IntegratorsConfig>;
 export type HttpConfig = Static<typeof HttpConfig>;
+export type TlsConfig = Static<typeof TlsConfig>;
 export type CtiConfig = Static<typeof CtiConfig>;
 export type WebhooksConfig = Static<typeof WebhooksConfig>;
 export type StreamConfig = Static<typeof StreamConfig>;
