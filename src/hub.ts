@@ -177,7 +177,7 @@ export class Hub {
 
     const checks: ReadinessCheck[] = [
       () => faults.readiness() ?? redisReadiness(redis, keys),
-      () => ({ name: 'spool', ok: appender.spoolDepth === 0, depth: appender.spoolDepth, ...(appender.spoolDepth > 0 ? { message: `${appender.spoolDepth} events spooled, waiting for Redis` } : {}) }),
+      () => appender.spoolReadiness(),
       ...components.flatMap((component) => (component.readiness ? [component.readiness] : [])),
     ];
     const server = await buildServer({
