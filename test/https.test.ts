@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { TestCa, type CertificateFiles } from './helpers/certificates.js';
-import { postEvents, startChildHub, startHub, TEST_TOKEN, type ChildHub } from './helpers/hub.js';
+import { postEvents, runCli, startChildHub, startHub, TEST_TOKEN, type ChildHub } from './helpers/hub.js';
 import { startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -197,6 +197,7 @@ describe('HTTPS (http.tls), reverse proxies (http.trustProxy), webhooks to a pri
   describe('SIGHUP reloads the certificate (the built CLI)', () => {
     let child: ChildHub;
     let port: number;
+    let hubEnv: Record<string, string>;
     const live = () => ({ cert: join(dir, 'live.pem'), key: join(dir, 'live.key') });
     const install = (files: CertificateFiles) => {
       copyFileSync(files.key, live().key);
@@ -207,17 +208,19 @@ describe('HTTPS (http.tls), reverse proxies (http.trustProxy), webhooks to a pri
       install(first);
       const config = join(dir, 'switchboard.yaml');
       writeFileSync(config, `http:\n  tls:\n    certFile: ${live().cert}\n    keyFile: ${live().key}\n    caFile: ${intermediate.files.cert}\n`);
-      child = await startChildHub({
-        SWITCHBOARD_CONFIG: config,
-        SWITCHBOARD_REDIS_URL: redis.url,
-        SWITCHBOARD_KEY_PREFIX: 'sbtls-hup',
-        SWITCHBOARD_DATA_DIR: tempDir('switchboard-data-'),
-        SWITCHBOARD_LOG_LEVEL: 'info',
-      });
+      hubEnv = { SWITCHBOARD_CONFIG: config, SWITCHBOARD_REDIS_URL: redis.url, SWITCHBOARD_KEY_PREFIX: 'sbtls-hup' };
+      child = await startChildHub({ ...hubEnv, SWITCHBOARD_DATA_DIR: tempDir('switchboard-data-'), SWITCHBOARD_LOG_LEVEL: 'info' });
       port = Number(new URL(child.url).port);
     });
     afterAll(async () => {
       await child?.kill();
+    });
+
+    it("the CLI beside it, in the hub's environment, reaches it over https (the private CA in NODE_EXTRA_CA_CERTS)", async () => {
+      const env = { ...hubEnv, SWITCHBOARD_HTTP_PORT: String(port), SWITCHBOARD_API_TOKEN: TEST_TOKEN, NODE_EXTRA_CA_CERTS: root.files.cert };
+      const { code, output } = await runCli(['trigger', 'queued-call'], env);
+      expect(output).toMatch(/Trigger succeeded! \d+ events accepted/);
+      expect(code).toBe(0);
     });
 
     it('new connections get the renewed certificate; a keep-alive connection opened before stays open and keeps answering', async () => {
