@@ -27,10 +27,9 @@ export function configReference(): string {
 function sections(schema: TObject, prefix: string): string[] {
   const leaves = Object.entries(schema.properties).filter(([, child]) => !KindGuard.IsObject(child));
   const nested = Object.entries(schema.properties).filter((entry): entry is [string, TObject] => KindGuard.IsObject(entry[1]));
-  const own: string[] = [];
+  const own = [`### ${prefix === '' ? 'Top level' : `\`${prefix}\``}`, ''];
+  if (schema.description !== undefined && prefix !== '') own.push(cell(schema.description), '');
   if (leaves.length > 0) {
-    own.push(`### ${prefix === '' ? 'Top level' : `\`${prefix}\``}`, '');
-    if (schema.description !== undefined && prefix !== '') own.push(cell(schema.description), '');
     own.push('| key | environment variable | value | default | description |', '|---|---|---|---|---|');
     for (const [key, child] of leaves) own.push(row(prefix === '' ? key : `${prefix}.${key}`, child));
     own.push('');

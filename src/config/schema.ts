@@ -31,7 +31,7 @@ const HttpConfig = Type.Object(
     redisDeadlineMs: Type.Integer({ minimum: 100, default: 2000, description: 'Every request that reads Redis answers within this time, 503 REDIS_UNAVAILABLE otherwise (a stalled Redis must not hold API callers). Intake is exempt: it spools after redis.commandTimeoutMs.' }),
     keepAliveTimeoutMs: Type.Integer({ minimum: 100, default: 72_000, description: "An idle keep-alive connection is closed after this long (above common load balancers' 60 s)." }),
   },
-  { ...strict, default: {} },
+  { ...strict, default: {}, description: 'The HTTP API: where it listens, and the limits every request meets.' },
 );
 
 const NodeAddress = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$', description: '`host:port`, IPv6 hosts in brackets.' });
@@ -84,7 +84,7 @@ const AuthConfig = Type.Object(
     apiToken: Type.Optional(Type.String({ minLength: 16, description: 'One token holding every role, for simple setups.' })),
     tokens: Type.Array(ApiToken, { default: [], description: 'Named tokens, each with its roles (`ingest`, `read`, `admin`) and an optional tenant `scope`.' }),
   },
-  { ...strict, default: {} },
+  { ...strict, default: {}, description: 'Who may call the API: tokens and their roles (`ingest`, `read`, `admin`).' },
 );
 
 const EventLogConfig = Type.Object(
@@ -94,7 +94,7 @@ const EventLogConfig = Type.Object(
     trimIntervalMs: Type.Integer({ minimum: 100, default: 60_000, description: 'How often entries beyond maxAgeMs and maxLength are trimmed.' }),
     dedupWindowMs: Type.Integer({ minimum: 1000, default: 24 * 3_600_000, description: 'A re-submitted event id inside this window is accepted and not delivered again.' }),
   },
-  { ...strict, default: {} },
+  { ...strict, default: {}, description: 'The event log in Redis: retention and deduplication (docs/event-log.md).' },
 );
 
 const IntegratorsConfig = Type.Object(
@@ -118,7 +118,7 @@ const SpoolConfig = Type.Object(
     drainBatchEvents: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000, description: 'Events per Redis call while the spool drains (and per spool row).' }),
     drainRetryMs: Type.Integer({ minimum: 10, default: 500, description: 'While Redis is away, the drain of the spool retries this often.' }),
   },
-  { ...strict, default: {} },
+  { ...strict, default: {}, description: 'The on-disk spool intake writes to while Redis is slow or away.' },
 );
 
 const EnigmaProfile = Type.Object(
@@ -147,7 +147,7 @@ const ProfilesConfig = Type.Object(
     enigma: EnigmaProfile,
     newfies: NewfiesProfile,
   },
-  { ...strict, default: {} },
+  { ...strict, default: {}, description: 'Publishing the events to diallers in their own formats (docs/mappings.md).' },
 );
 
 const CtiUser = Type.Object(
@@ -183,7 +183,7 @@ const CtiConfig = Type.Object(
     maxChecksPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1000, default: 4, description: 'Password checks started per second in total (each costs a core for tens of ms); beyond it 429. Known credentials are not checked again.' }),
     recordEvents: Type.Boolean({ default: true, description: "cti.data_stored / cti.data_fetched in the event log; they carry the caller's ANI (personal data)." }),
   },
-  { ...strict, default: {} },
+  { ...strict, default: {}, description: 'The CTI cache: DNIS pools and the credentials of its routes (docs/cti.md).' },
 );
 
 const WebhooksConfig = Type.Object(
