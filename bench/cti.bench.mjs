@@ -9,7 +9,7 @@
 // shows what the HTTP side costs; the last section shows the Redis CPU each operation takes).
 // Noisy machines: compare figures from the same run only.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -19,7 +19,7 @@ import { CtiEventRenderer } from '../dist/cti/events.js';
 import { CtiStore } from '../dist/cti/store.js';
 import { createKeys } from '../dist/redis/keys.js';
 import { waitForPort } from '../dist/redis/local-server.js';
-import { freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuSeconds, freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 const DURATION_S = Number(process.env.CTI_BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.CTI_BENCH_CONNECTIONS ?? 50);
@@ -252,17 +252,13 @@ async function redisCostSection() {
   const redis = await startBenchRedis();
   const client = createClient({ url: redis.url });
   await client.connect();
-  const cpuSeconds = () => {
-    const fields = readFileSync(`/proc/${redis.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
   const measure = async (call) => {
-    const before = cpuSeconds();
+    const before = cpuSeconds(redis.pid);
     let next = 0;
     await Promise.all(Array.from({ length: 64 }, async () => {
       while (next < CALLS) await call(next++);
     }));
-    return ((cpuSeconds() - before) / CALLS) * 1e6;
+    return ((cpuSeconds(redis.pid) - before) / CALLS) * 1e6;
   };
   const keys = createKeys(parseConfig({}));
   // Switchboard's own store: the same scripts and arguments as the hub sends.
