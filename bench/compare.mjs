@@ -7,9 +7,13 @@ import { readFileSync } from 'node:fs';
 
 export const DROP_LIMIT = 0.15;
 
-/** A figure's identity across runs: its suite, name and ceiling, without counts measured in the run ("(52,340 received)"). */
+/**
+ * A figure's identity across runs: its suite, section, name and ceiling, without the numbers a
+ * run chooses or measures (durations in section titles, "(52,340 received)" in names).
+ */
 function figureKey(suite, figure) {
-  return `${suite} / ${figure.figure.replace(/\s*\(\d[\d,.]*\s[^)]*\)/g, '')} / ${figure.ceilingName ?? ''}`;
+  const section = figure.section.replace(/\d[\d,.]*/g, '#');
+  return `${suite} / ${section} / ${figure.figure.replace(/\s*\(\d[\d,.]*\s[^)]*\)/g, '')} / ${figure.ceilingName ?? ''}`;
 }
 
 function compared(figure) {
@@ -24,8 +28,13 @@ export function compareFigures(baseline, current, print) {
   let dropped = 0;
   const unmatched = [];
   for (const [suite, { figures }] of Object.entries(current.suites)) {
+    let heading;
     for (const figure of figures) {
       const key = figureKey(suite, figure);
+      if (heading !== figure.section) {
+        heading = figure.section;
+        print(`-- ${suite}: ${heading}`);
+      }
       const then = before.get(key);
       const now = compared(figure);
       if (then === undefined || compared(then) === null || now === null) {
@@ -37,7 +46,8 @@ export function compareFigures(baseline, current, print) {
       const drop = worse > DROP_LIMIT;
       if (drop) dropped += 1;
       const kind = figure.ratio === null ? `value (${figure.unit})` : 'ratio';
-      print(`${drop ? '!! ' : '   '}${key.padEnd(100)} ${kind.padEnd(14)} ${format(compared(then)).padStart(10)} → ${format(now).padStart(10)}  ${(change >= 0 ? '+' : '') + (change * 100).toFixed(0)} % (${figure.better} is better)`);
+      const label = figure.ceilingName === null ? figure.figure : `${figure.figure} / ${figure.ceilingName}`;
+      print(`${drop ? '!! ' : '   '}${label.padEnd(110)} ${kind.padEnd(14)} ${format(compared(then)).padStart(10)} → ${format(now).padStart(10)}  ${(change >= 0 ? '+' : '') + (change * 100).toFixed(0)} % (${figure.better} is better)`);
     }
   }
   if (unmatched.length > 0) print(`   not in both runs: ${unmatched.join('; ')}`);

@@ -73,9 +73,9 @@ export function cpuMeter({ hub, redis }) {
  * the same for the ceiling (`ceilingCpu`, from the ceiling's own process and its redis-server).
  */
 export function reportCpu({ name, cpu, ceilingName, ceilingCpu }) {
-  const ceiling = (field) => (ceilingCpu ? { ceilingName, ceiling: ceilingCpu[field] } : {});
-  report({ name: `${name}: hub CPU per event`, value: cpu.hubUs, unit: 'µs', ...ceiling('hubUs'), goal: 'lower is better' });
-  report({ name: `${name}: redis-server CPU per event`, value: cpu.redisUs, unit: 'µs', ...ceiling('redisUs'), goal: 'lower is better' });
+  const ceiling = (field, label) => (ceilingCpu ? { ceilingName: label, ceiling: ceilingCpu[field] } : {});
+  report({ name: `${name}: hub CPU per event`, value: cpu.hubUs, unit: 'µs', ...ceiling('hubUs', `${ceilingName}, its own process`), goal: 'lower is better' });
+  report({ name: `${name}: redis-server CPU per event`, value: cpu.redisUs, unit: 'µs', ...ceiling('redisUs', ceilingName), goal: 'lower is better' });
 }
 
 const suite = basename(process.argv[1] ?? 'bench', '.bench.mjs');
