@@ -12,7 +12,7 @@ import { Hub } from '../dist/hub.js';
 import { LogEntry } from '../dist/log/codec.js';
 import { LiveProjection } from '../dist/live/projection.js';
 import { SandboxDialler } from '../dist/sandbox/dialler.js';
-import { report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, report, reportCpu, section, sleep, startRedis, tempDir, THIS_PROCESS } from './lib.mjs';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
@@ -49,14 +49,20 @@ const hub = await Hub.start(
 
 try {
   section(`intake → SSE client latency at ${RATE} events/s for ${SECONDS} s (one request per 10 ms; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
+  // CPU per event: the ceiling's publisher and subscriber run in the child; the hub runs here (the SSE run's load and reader are in the child, not counted).
+  let meter = cpuMeter({ hub: client.pid, redis: redis.pid });
   const raw = await ask('pubsub', { redisUrl: redis.url, rate: RATE, seconds: SECONDS });
+  const rawCpu = meter.perEvent(raw.sent);
+  meter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   const sse = await ask('sse', { hubUrl: hub.url, token: TOKEN, rate: RATE, seconds: SECONDS });
+  const sseCpu = meter.perEvent(sse.sent);
   console.log(`  received ${sse.count} of ${sse.sent} events over SSE; ${raw.count} of ${raw.sent} over raw Pub/Sub`);
   report({ name: 'intake → SSE latency p50', value: sse.p50, unit: 'ms', ceilingName: 'raw PUBLISH → subscriber p50', ceiling: raw.p50 });
   report({ name: 'intake → SSE latency p99', value: sse.p99, unit: 'ms', ceilingName: 'raw PUBLISH → subscriber p99', ceiling: raw.p99, goal: 'ratio ≤ 3' });
   // Where the time goes: the intake's own answer (202, durable) is part of every event's path.
   report({ name: 'intake → SSE latency p99', value: sse.p99, unit: 'ms', ceilingName: 'the intake request alone (→ 202) p99', ceiling: sse.intakeP99 });
   report({ name: 'intake → SSE latency p50', value: sse.p50, unit: 'ms', ceilingName: 'the intake request alone (→ 202) p50', ceiling: sse.intakeP50 });
+  reportCpu({ name: `intake → SSE at ${RATE} events/s`, cpu: sseCpu, ceilingName: 'raw PUBLISH → subscriber', ceilingCpu: rawCpu });
 
   section('live projection: cost per event (sandbox traffic, decode included)');
   const dialler = new SandboxDialler({ agents: 200, campaigns: 10, seed: 3 });
