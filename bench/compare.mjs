@@ -25,6 +25,8 @@ export function compareFigures(baseline, current, print) {
   const before = new Map();
   for (const [suite, { figures }] of Object.entries(baseline.suites)) for (const figure of figures) before.set(figureKey(suite, figure), figure);
   print(`\n== compared with the baseline of ${baseline.finishedAt} (load ${baseline.machine.loadAverage.toFixed(1)}; now ${current.machine.loadAverage.toFixed(1)}); ratios to the ceiling, or values where there is none`);
+  const settings = (run) => JSON.stringify(run.settings ?? {});
+  if (settings(baseline) !== settings(current)) print(`   settings differ: baseline ${settings(baseline)}, now ${settings(current)}`);
   let dropped = 0;
   const unmatched = [];
   for (const [suite, { figures }] of Object.entries(current.suites)) {

@@ -40,7 +40,9 @@ for (const suite of suites) {
   if (existsSync(jsonFile)) results[name] = JSON.parse(readFileSync(jsonFile, 'utf8'));
 }
 
-const run = { finishedAt: new Date().toISOString(), machine: { cpus: cpus().length, loadAverage: loadavg()[0] }, suites: results };
+// The knobs the suites read (durations, rounds, sizes): a comparison means most under the same ones.
+const settings = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(BENCH|CTI_BENCH)_/.test(name) && name !== 'BENCH_JSON').sort());
+const run = { finishedAt: new Date().toISOString(), machine: { cpus: cpus().length, loadAverage: loadavg()[0] }, settings, suites: results };
 if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(run, null, 2)}\n`);
 let dropped = 0;
 if (baseline !== undefined) dropped = compareFigures(baseline, run, (line) => console.log(line)).dropped;
