@@ -98,6 +98,8 @@ try {
   const EVENTS = 2000;
   const batchOf = (from, count) =>
     Array.from({ length: count }, (_, i) => ({ type: 'agent.status_changed', data: { agent: String(1000 + ((from + i) % 200)), status: (from + i) % 2 ? 'available' : 'busy' } }));
+  // Per event message written (one event to one client): the hub, with the POSTs, in this process; the readers in the child.
+  let deliveryMeter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   started = performance.now();
   for (let sent = 0; sent < EVENTS; sent += 100) {
     const response = await fetch(`${hub.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(batchOf(sent, 100)) });
@@ -108,6 +110,7 @@ try {
   const deadline = Date.now() + 120_000;
   while ((frames = (await ask('frames')).frames) < expected && Date.now() < deadline) await sleep(50);
   const hubSeconds = (performance.now() - started) / 1000;
+  const deliveryCpu = deliveryMeter.perEvent(frames);
   await ask('closeAll');
   console.log(`  ${frames.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} event messages delivered in ${hubSeconds.toFixed(2)} s`);
 
@@ -122,6 +125,7 @@ try {
   await new Promise((resolve) => bare.listen(0, '127.0.0.1', resolve));
   await ask('open', { url: `http://127.0.0.1:${bare.address().port}/`, token: TOKEN, clients: CLIENTS });
   while (sockets.length < CLIENTS) await sleep(10);
+  deliveryMeter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   started = performance.now();
   for (let sent = 0; sent < EVENTS; sent += 100) {
     const chunk = frame.repeat(100);
@@ -132,6 +136,7 @@ try {
   const bareDeadline = Date.now() + 120_000;
   while ((bareFrames = (await ask('frames')).frames) < expected && Date.now() < bareDeadline) await sleep(50);
   const bareSeconds = (performance.now() - started) / 1000;
+  const bareCpu = deliveryMeter.perEvent(bareFrames);
   await ask('closeAll');
   for (const socket of sockets) socket.end();
   bare.closeAllConnections();
@@ -143,6 +148,7 @@ try {
     ceilingName: 'bare node:http writing the frames',
     ceiling: bareFrames / bareSeconds,
   });
+  reportCpu({ name: `delivery to ${CLIENTS} clients, per event message`, cpu: deliveryCpu, ceilingName: 'bare node:http writing the frames', ceilingCpu: bareCpu, hub: 'bench process (hub)' });
 } finally {
   client.kill();
   await hub.close();

@@ -16,10 +16,11 @@ const { values: options, positionals: only } = parseArgs({
 });
 const baseline = options.compare === undefined ? undefined : JSON.parse(readFileSync(options.compare, 'utf8'));
 
-const suites = readdirSync(new URL('.', import.meta.url))
+const all = readdirSync(new URL('.', import.meta.url))
   .filter((file) => file.endsWith('.bench.mjs'))
-  .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
   .sort();
+// A NAME that is a suite's whole name runs that suite alone (`live`, not also `abuse-live`); any other NAME, every suite containing it.
+const suites = all.filter((file) => only.length === 0 || only.some((name) => (all.includes(`${name}.bench.mjs`) ? file === `${name}.bench.mjs` : file.includes(name))));
 if (suites.length === 0) {
   console.error(`no bench matches ${only.join(', ')}`);
   process.exit(1);
