@@ -126,6 +126,10 @@ describe('environment variables derived from config keys', () => {
     expect(refusal({ SWITCHBOARD_AUTH_TOKENS: '[{"name":"ops","token":"short","roles":["read"]}]' })).toBe(
       'invalid configuration: auth.tokens.0.token (from SWITCHBOARD_AUTH_TOKENS): at least 16 characters',
     );
+    // A key the overrides set again is no longer the variable's.
+    expect(() => loadConfig({ env: { SWITCHBOARD_HTTP_PORT: '8081' }, overrides: { http: { port: 70_000 } } })).toThrow(
+      /^invalid configuration: http\.port: Expected integer to be less or equal to 65535$/,
+    );
     expect(refusal({ SWITCHBOARD_API_TOKEN: '0123456789abcdef', SWITCHBOARD_AUTH_API_TOKEN: 'fedcba9876543210' })).toBe(
       'SWITCHBOARD_AUTH_API_TOKEN and SWITCHBOARD_API_TOKEN both set auth.apiToken: set one of them',
     );

@@ -64,7 +64,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   for (const [path, { value }] of fromEnv) setPath(raw, path, value);
   if (options.overrides) mergeInto(raw, options.overrides);
 
-  return deepFreeze(validateConfig(raw, fromEnv));
+  // A key the overrides set again no longer holds the variable's value.
+  const overridden = (path: string) => setsPath(options.overrides, path);
+  return deepFreeze(validateConfig(raw, new Map([...fromEnv].filter(([path]) => !overridden(path)))));
 }
 
 const REDIS_TOPOLOGIES = ['url', 'sentinel', 'cluster'] as const;
@@ -221,6 +223,17 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
     node = node[part] as Record<string, unknown>;
   }
   node[parts.at(-1) as string] = value;
+}
+
+/** Whether mergeInto(…, `source`) replaces the key at `path`: `source` has it, or replaces an object above it with something else. */
+function setsPath(source: Record<string, unknown> | undefined, path: string): boolean {
+  let node: unknown = source;
+  for (const part of path.split('.')) {
+    if (!isPlainObject(node) || !(part in node)) return false;
+    node = node[part];
+    if (!isPlainObject(node)) return true;
+  }
+  return true;
 }
 
 function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
