@@ -14,7 +14,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { LocalRedisServer, waitForPort } from '../dist/redis/local-server.js';
-import { freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuSeconds, freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
@@ -56,12 +56,6 @@ function memory(pid, field) {
 /** Resets VmHWM to the current RSS (proc(5), clear_refs). */
 function resetPeak(pid) {
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
-}
-
-/** User + system CPU seconds of a process. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function post(url, events) {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { waitForPort } from '../dist/redis/local-server.js';
-import { freePort, percentile, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuSeconds, freePort, percentile, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
@@ -40,11 +40,6 @@ const bounded = 'maxAgents' in ConfigSchema.properties.live.properties;
 const { LiveProjection } = await import(join(DIST, 'live/projection.js'));
 const { parseConfig } = await import(join(DIST, 'config/load.js'));
 
-/** CPU seconds (user + system) of a process, from /proc/<pid>/stat. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 const redis = await startRedis();

@@ -9,7 +9,7 @@
 // shows what the HTTP side costs; the last section shows the Redis CPU each operation takes).
 // Noisy machines: compare figures from the same run only.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -19,7 +19,7 @@ import { CtiEventRenderer } from '../dist/cti/events.js';
 import { CtiStore } from '../dist/cti/store.js';
 import { createKeys } from '../dist/redis/keys.js';
 import { waitForPort } from '../dist/redis/local-server.js';
-import { freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, cpuSeconds, freePort, report, reportCpu, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 const DURATION_S = Number(process.env.CTI_BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.CTI_BENCH_CONNECTIONS ?? 50);
@@ -65,6 +65,7 @@ async function startServer(name, script, args, env) {
   return {
     name,
     url: `http://127.0.0.1:${port}`,
+    processes: { hub: child.pid, redis: redis.pid },
     output: () => output,
     async close() {
       child.kill('SIGTERM');
@@ -183,7 +184,9 @@ async function round(servers, results) {
     ['DELETE', (server) => deletePhase(server, keys.get(server))],
   ]) {
     for (const server of servers) {
+      const meter = cpuMeter(server.processes);
       const figure = await phase(server);
+      figure.cpu = meter.perEvent(figure.total);
       console.log(
         `  ${server.name.padEnd(12)} ${op.padEnd(6)} ${Math.round(figure.rps).toLocaleString('en-US').padStart(8)} req/s   p99 ${String(figure.p99).padStart(4)} ms` +
           `   (${figure.total.toLocaleString('en-US')} requests${figure.failed ? `, ${figure.failed} FAILED` : ''})`,
@@ -220,6 +223,9 @@ for (const op of ['POST', 'GET', 'DELETE']) {
   const ours = results.Switchboard[op];
   report({ name: `CTI ${op} req/s vs the Express design`, value: ours.rps, unit: 'req/s', ceilingName: 'Express + node-redis', ceiling: results.Express[op].rps, goal: '≥ 2.5' });
   report({ name: `CTI ${op} req/s vs bare node:http + 1 Redis call`, value: ours.rps, unit: 'req/s', ceilingName: 'bare node:http', ceiling: results['bare http'][op].rps, goal: '≥ 0.9' });
+  // Per request, in the best round: the server's process and its own redis-server.
+  reportCpu({ name: `CTI ${op} per request`, cpu: ours.cpu, ceilingName: 'Express + node-redis', ceilingCpu: results.Express[op].cpu });
+  reportCpu({ name: `CTI ${op} per request`, cpu: ours.cpu, ceilingName: 'bare node:http', ceilingCpu: results['bare http'][op].cpu });
   report({ name: `CTI ${op} p99 latency`, value: ours.p99, unit: 'ms', ceilingName: 'Express p99', ceiling: results.Express[op].p99, goal: 'lower' });
   report({ name: `CTI ${op} p99 latency`, value: ours.p99, unit: 'ms', ceilingName: 'bare node:http p99', ceiling: results['bare http'][op].p99, goal: 'lower' });
   report({
@@ -252,17 +258,13 @@ async function redisCostSection() {
   const redis = await startBenchRedis();
   const client = createClient({ url: redis.url });
   await client.connect();
-  const cpuSeconds = () => {
-    const fields = readFileSync(`/proc/${redis.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
   const measure = async (call) => {
-    const before = cpuSeconds();
+    const before = cpuSeconds(redis.pid);
     let next = 0;
     await Promise.all(Array.from({ length: 64 }, async () => {
       while (next < CALLS) await call(next++);
     }));
-    return ((cpuSeconds() - before) / CALLS) * 1e6;
+    return ((cpuSeconds(redis.pid) - before) / CALLS) * 1e6;
   };
   const keys = createKeys(parseConfig({}));
   // Switchboard's own store: the same scripts and arguments as the hub sends.

@@ -8,7 +8,7 @@ import { createClient } from 'redis';
 import { Pool } from 'undici';
 import { SandboxDialler } from '../dist/sandbox/dialler.js';
 import { LocalRedisServer, waitForPort } from '../dist/redis/local-server.js';
-import { freePort, percentile, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, freePort, percentile, report, reportCpu, section, sleep, startRedis, tempDir, THIS_PROCESS } from './lib.mjs';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const CONNECTIONS = 8;
@@ -35,6 +35,7 @@ async function startHub(redisUrl, extraEnv = {}) {
   await waitForPort(port, 15_000);
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -50,10 +51,15 @@ function run(options) {
   });
 }
 
-/** Every server (ours and the baselines) gets the same 2 s warm-up, so JIT compilation is not measured. */
-async function cannon(options) {
+/**
+ * Every server (ours and the baselines) gets the same 2 s warm-up, so JIT compilation is not
+ * measured; the CPU of `processes` (cpuMeter's hub and redis) is counted after it.
+ */
+async function cannon(options, processes) {
   await run({ ...options, duration: 2 });
-  return run(options);
+  const meter = cpuMeter(processes);
+  const result = await run(options);
+  return { result, meter };
 }
 
 async function metric(hubUrl, name) {
@@ -62,8 +68,12 @@ async function metric(hubUrl, name) {
   return match ? Number(match[1]) : NaN;
 }
 
-/** The Redis commands the append script runs per event, sent as raw node-redis pipelines. */
-async function rawPipelineEventsPerSecond(redisUrl, batches) {
+/**
+ * The Redis commands the append script runs per event, sent as raw node-redis pipelines from this
+ * process: events/s, and CPU per event of this process and of redis-server.
+ */
+async function rawPipeline(redis, batches) {
+  const redisUrl = redis.url;
   const clients = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
     const client = createClient({ url: redisUrl, RESP: 2 });
     await client.connect();
@@ -71,6 +81,7 @@ async function rawPipelineEventsPerSecond(redisUrl, batches) {
   }));
   let events = 0;
   let sequence = 0;
+  const meter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   const deadline = performance.now() + DURATION_S * 1000;
   await Promise.all(clients.map(async (client, worker) => {
     while (performance.now() < deadline) {
@@ -89,28 +100,34 @@ async function rawPipelineEventsPerSecond(redisUrl, batches) {
       events += batch.length;
     }
   }));
+  const cpu = meter.perEvent(events);
   await Promise.all(clients.map((client) => client.quit()));
-  return events / DURATION_S;
+  return { rate: events / DURATION_S, cpu };
 }
 
 async function batchedIntake() {
   section(`batched intake: ${BATCH} sandbox events per request, ${CONNECTIONS} connections, ${DURATION_S} s`);
   const redis = await startRedis();
   const batches = Array.from({ length: 20 }, (_, i) => sandboxEvents(BATCH, i + 1));
-  const ceiling = await rawPipelineEventsPerSecond(redis.url, batches);
+  const ceiling = await rawPipeline(redis, batches);
   const hub = await startHub(redis.url);
   let rssPeak = 0;
   const sampler = setInterval(async () => {
     rssPeak = Math.max(rssPeak, await metric(hub.url, 'switchboard_process_resident_memory_bytes').catch(() => 0));
   }, 500);
   let next = 0;
-  const result = await cannon({
-    url: `${hub.url}/v1/events`,
-    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batches[next++ % batches.length]) }) }],
-  });
+  const { result, meter } = await cannon(
+    {
+      url: `${hub.url}/v1/events`,
+      requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batches[next++ % batches.length]) }) }],
+    },
+    { hub: hub.pid, redis: redis.pid },
+  );
   clearInterval(sampler);
   const eventsPerSecond = (result['2xx'] * BATCH) / DURATION_S;
-  report({ name: 'batched intake (events/s)', value: eventsPerSecond, unit: 'ev/s', ceilingName: 'raw node-redis pipeline, same commands', ceiling, goal: '≥ 0.50' });
+  const ceilingName = 'raw node-redis pipeline, same commands';
+  report({ name: 'batched intake (events/s)', value: eventsPerSecond, unit: 'ev/s', ceilingName, ceiling: ceiling.rate, goal: '≥ 0.50' });
+  reportCpu({ name: 'batched intake', cpu: meter.perEvent(result['2xx'] * BATCH), ceilingName, ceilingCpu: ceiling.cpu });
   report({ name: 'batched intake request p99', value: result.latency.p99, unit: 'ms', goal: '(for information)' });
   if (result.non2xx > 0) console.log(`  !! ${result.non2xx} non-2xx answers`);
   report({ name: 'hub RSS under batched load (peak)', value: rssPeak / 1024 / 1024, unit: 'MiB', goal: '(for information)' });
@@ -132,13 +149,15 @@ async function singleEventIntake() {
   await once(bare, 'message');
   let next = 0;
   const requests = [{ setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }) }];
-  const ceiling = await cannon({ url: `http://127.0.0.1:${barePort}/`, requests, connections: SINGLE_EVENT_CONNECTIONS });
+  const { result: ceiling, meter: ceilingMeter } = await cannon({ url: `http://127.0.0.1:${barePort}/`, requests, connections: SINGLE_EVENT_CONNECTIONS }, { hub: bare.pid, redis: redis.pid });
+  const ceilingCpu = ceilingMeter.perEvent(ceiling['2xx']);
   bare.kill('SIGTERM');
   await once(bare, 'exit');
 
   const hub = await startHub(redis.url);
-  const result = await cannon({ url: `${hub.url}/v1/events`, requests, connections: SINGLE_EVENT_CONNECTIONS });
+  const { result, meter } = await cannon({ url: `${hub.url}/v1/events`, requests, connections: SINGLE_EVENT_CONNECTIONS }, { hub: hub.pid, redis: redis.pid });
   report({ name: 'single-event intake (requests/s)', value: result.requests.average, unit: 'req/s', ceilingName: 'bare node:http + one XADD', ceiling: ceiling.requests.average, goal: '≥ 0.60' });
+  reportCpu({ name: 'single-event intake', cpu: meter.perEvent(result['2xx']), ceilingName: 'bare node:http + one XADD', ceilingCpu });
   report({ name: 'single-event intake request p99', value: result.latency.p99, unit: 'ms', ceilingName: 'bare node:http + one XADD', ceiling: ceiling.latency.p99, goal: '(for information)' });
   await hub.stop();
   await redis.close();
@@ -226,26 +245,34 @@ async function spool() {
   const insert = db.prepare('INSERT INTO spool (event, token) VALUES (?, ?)');
   const insertMany = db.transaction((events) => { for (const event of events) insert.run(JSON.stringify(event), 'token'); });
   let rawEvents = 0;
+  const rawMeter = cpuMeter({ hub: THIS_PROCESS, redis: [] });
   const rawDeadline = performance.now() + 3000;
   while (performance.now() < rawDeadline) {
     insertMany(batches[rawEvents % batches.length]);
     rawEvents += BATCH;
   }
+  const rawCpu = rawMeter.perEvent(rawEvents);
   db.close();
 
   const redis = await startRedis();
   const hub = await startHub(redis.url);
   await redis.close();
   let next = 0;
-  const result = await cannon({
-    url: `${hub.url}/v1/events`,
-    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batches[next++ % batches.length]) }) }],
-  });
+  const { result, meter } = await cannon(
+    {
+      url: `${hub.url}/v1/events`,
+      requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(batches[next++ % batches.length]) }) }],
+    },
+    { hub: hub.pid, redis: [] },
+  );
   const spooled = await metric(hub.url, 'switchboard_spool_depth');
   report({ name: 'intake while Redis is down (events/s)', value: (result['2xx'] * BATCH) / DURATION_S, unit: 'ev/s', ceilingName: 'raw SQLite fsync per batch (3 s)', ceiling: rawEvents / 3, goal: '≥ 20,000 ev/s' });
+  // Redis is down: only the hub works, and the ceiling's SQLite writes run in this process.
+  report({ name: 'intake while Redis is down: hub CPU per event', value: meter.perEvent(result['2xx'] * BATCH).hubUs, unit: 'µs', ceilingName: 'raw SQLite (this process)', ceiling: rawCpu.hubUs, goal: 'lower is better' });
   if (result.non2xx > 0) console.log(`  !! ${result.non2xx} non-2xx answers`);
 
   const restarted = await LocalRedisServer.start({ port: redis.port, dir: redis.dir });
+  const drainMeter = cpuMeter({ hub: hub.pid, redis: restarted.pid });
   const redisBack = performance.now();
   // The drain rate counts from the first drained batch; the wait before it (the client's
   // reconnect back-off) is reported on its own.
@@ -260,6 +287,7 @@ async function spool() {
   const drainSeconds = (performance.now() - drainStart) / 1000;
   report({ name: 'spool drain: Redis back → first batch drained', value: drainStart - redisBack, unit: 'ms', goal: '(for information)' });
   report({ name: `spool drain after Redis returns (${spooled} events)`, value: (spooled - drainedBefore) / drainSeconds, unit: 'ev/s', goal: '≥ 50,000 ev/s' });
+  reportCpu({ name: 'spool drain', cpu: drainMeter.perEvent(spooled) });
   await hub.stop();
   await restarted.close();
 }

@@ -6,7 +6,7 @@ import { createClient } from 'redis';
 import { consumeCdrs } from '@switchboard/client';
 import { parseConfig } from '../dist/config/load.js';
 import { Hub } from '../dist/hub.js';
-import { percentile, report, section, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, percentile, report, reportCpu, section, startRedis, tempDir, THIS_PROCESS } from './lib.mjs';
 
 const INTEGRATORS = 10;
 const CDRS = 20_000;
@@ -51,14 +51,18 @@ function tracker(total) {
   };
 }
 
-/** The two phases, on either path: saturated (throughput) and paced (latency without queueing). */
-async function phases(setTracker, post) {
+/**
+ * The two phases, on either path: saturated (throughput, and the CPU per CDR of `processes`) and
+ * paced (latency without queueing).
+ */
+async function phases(setTracker, post, processes) {
   let track = tracker(CDRS);
   setTracker(track);
+  const meter = cpuMeter(processes);
   const start = performance.now();
   await post(0, CDRS, BATCH, undefined);
   const end = await track.finished;
-  const saturated = { rate: CDRS / ((end - start) / 1000), latencies: track.latencies.sort((a, b) => a - b) };
+  const saturated = { rate: CDRS / ((end - start) / 1000), cpu: meter.perEvent(CDRS), latencies: track.latencies.sort((a, b) => a - b) };
   track = tracker(PACED_CDRS);
   setTracker(track);
   await post(CDRS, PACED_CDRS, PACED_BATCH, PACED_RATE);
@@ -133,7 +137,7 @@ async function hubRun() {
         handler: (entry) => track.seen(i, Number(entry.event.data.ref)),
       }),
     );
-    const result = await phases((next) => (track = next), (offset, total, batch, rate) => postAll(hub.url, offset, total, batch, rate));
+    const result = await phases((next) => (track = next), (offset, total, batch, rate) => postAll(hub.url, offset, total, batch, rate), { hub: THIS_PROCESS, redis: redis.pid });
     controller.abort();
     await Promise.all(workers);
     return result;
@@ -177,7 +181,7 @@ async function rawRun() {
         }),
       );
     });
-  const result = await phases((next) => (track = next), post);
+  const result = await phases((next) => (track = next), post, { hub: THIS_PROCESS, redis: redis.pid });
   stop = true;
   await Promise.all(loops);
   await Promise.all([producer, ...readers].map((client) => client.quit()));
@@ -189,6 +193,8 @@ section(`integrators: ${CDRS.toLocaleString('en-US')} CDRs fanned out to ${INTEG
 const raw = await rawRun();
 const hub = await hubRun();
 report({ name: 'CDR fan-out, intake → every integrator (saturated)', value: hub.saturated.rate, unit: 'CDR/s', ceilingName: 'raw XADD/XREADGROUP', ceiling: raw.saturated.rate, goal: '≥ 0.25× raw' });
+// The hub runs in this process, beside the posters and the integrators' workers; the ceiling's producer and readers run here too.
+reportCpu({ name: 'CDR fan-out (per CDR)', cpu: hub.saturated.cpu, ceilingName: 'raw XADD/XREADGROUP', ceilingCpu: raw.saturated.cpu, hub: 'bench process (hub, posters, workers)' });
 for (const [label, key, goals] of [['saturated', 'saturated', ['< 250 ms', '< 1000 ms']], [`${PACED_RATE}/s`, 'paced', ['< 20 ms', '< 100 ms']]]) {
   for (const [index, p] of [50, 99].entries()) {
     report({

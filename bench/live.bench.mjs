@@ -13,7 +13,7 @@ import { LogEntry } from '../dist/log/codec.js';
 import { AlertWatcher } from '../dist/live/alerts.js';
 import { LiveProjection } from '../dist/live/projection.js';
 import { SandboxDialler } from '../dist/sandbox/dialler.js';
-import { report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, report, reportCpu, section, sleep, startRedis, tempDir, THIS_PROCESS } from './lib.mjs';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
@@ -50,14 +50,20 @@ const hub = await Hub.start(
 
 try {
   section(`intake → SSE client latency at ${RATE} events/s for ${SECONDS} s (one request per 10 ms; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
+  // CPU per event: the ceiling's publisher and subscriber run in the child; the hub runs here (the SSE run's load and reader are in the child, not counted).
+  let meter = cpuMeter({ hub: client.pid, redis: redis.pid });
   const raw = await ask('pubsub', { redisUrl: redis.url, rate: RATE, seconds: SECONDS });
+  const rawCpu = meter.perEvent(raw.sent);
+  meter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   const sse = await ask('sse', { hubUrl: hub.url, token: TOKEN, rate: RATE, seconds: SECONDS });
+  const sseCpu = meter.perEvent(sse.sent);
   console.log(`  received ${sse.count} of ${sse.sent} events over SSE; ${raw.count} of ${raw.sent} over raw Pub/Sub`);
   report({ name: 'intake → SSE latency p50', value: sse.p50, unit: 'ms', ceilingName: 'raw PUBLISH → subscriber p50', ceiling: raw.p50 });
   report({ name: 'intake → SSE latency p99', value: sse.p99, unit: 'ms', ceilingName: 'raw PUBLISH → subscriber p99', ceiling: raw.p99, goal: 'ratio ≤ 3' });
   // Where the time goes: the intake's own answer (202, durable) is part of every event's path.
   report({ name: 'intake → SSE latency p99', value: sse.p99, unit: 'ms', ceilingName: 'the intake request alone (→ 202) p99', ceiling: sse.intakeP99 });
   report({ name: 'intake → SSE latency p50', value: sse.p50, unit: 'ms', ceilingName: 'the intake request alone (→ 202) p50', ceiling: sse.intakeP50 });
+  reportCpu({ name: `intake → SSE at ${RATE} events/s`, cpu: sseCpu, ceilingName: 'raw PUBLISH → subscriber', ceilingCpu: rawCpu });
 
   section('live projection: cost per event (sandbox traffic 50 ms apart, every alert on, decode included)');
   const dialler = new SandboxDialler({ agents: 200, campaigns: 10, seed: 3 });
@@ -109,6 +115,8 @@ try {
   const EVENTS = 2000;
   const batchOf = (from, count) =>
     Array.from({ length: count }, (_, i) => ({ type: 'agent.status_changed', data: { agent: String(1000 + ((from + i) % 200)), status: (from + i) % 2 ? 'available' : 'busy' } }));
+  // Per event message written (one event to one client): the hub, with the POSTs, in this process; the readers in the child.
+  let deliveryMeter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   started = performance.now();
   for (let sent = 0; sent < EVENTS; sent += 100) {
     const response = await fetch(`${hub.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(batchOf(sent, 100)) });
@@ -119,6 +127,7 @@ try {
   const deadline = Date.now() + 120_000;
   while ((frames = (await ask('frames')).frames) < expected && Date.now() < deadline) await sleep(50);
   const hubSeconds = (performance.now() - started) / 1000;
+  const deliveryCpu = deliveryMeter.perEvent(frames);
   await ask('closeAll');
   console.log(`  ${frames.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} event messages delivered in ${hubSeconds.toFixed(2)} s`);
 
@@ -133,6 +142,7 @@ try {
   await new Promise((resolve) => bare.listen(0, '127.0.0.1', resolve));
   await ask('open', { url: `http://127.0.0.1:${bare.address().port}/`, token: TOKEN, clients: CLIENTS });
   while (sockets.length < CLIENTS) await sleep(10);
+  deliveryMeter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   started = performance.now();
   for (let sent = 0; sent < EVENTS; sent += 100) {
     const chunk = frame.repeat(100);
@@ -143,6 +153,7 @@ try {
   const bareDeadline = Date.now() + 120_000;
   while ((bareFrames = (await ask('frames')).frames) < expected && Date.now() < bareDeadline) await sleep(50);
   const bareSeconds = (performance.now() - started) / 1000;
+  const bareCpu = deliveryMeter.perEvent(bareFrames);
   await ask('closeAll');
   for (const socket of sockets) socket.end();
   bare.closeAllConnections();
@@ -154,6 +165,7 @@ try {
     ceilingName: 'bare node:http writing the frames',
     ceiling: bareFrames / bareSeconds,
   });
+  reportCpu({ name: `delivery to ${CLIENTS} clients, per event message`, cpu: deliveryCpu, ceilingName: 'bare node:http writing the frames', ceilingCpu: bareCpu, hub: 'bench process (hub)' });
 } finally {
   client.kill();
   await hub.close();

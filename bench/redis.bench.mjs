@@ -1,5 +1,6 @@
-// `npm run bench -- redis`: intake throughput and p99 on the three Redis topologies, in one run,
-// each beside the single node (the ceiling) with the ratio. The topologies are real processes on
+// `npm run bench -- redis`: intake throughput, p99 and CPU per event (the hub's, and the data
+// nodes' together) on the three Redis topologies, in one run, each beside the single node (the
+// ceiling) with the ratio. The topologies are real processes on
 // free ports, started as docs/deployment.md shows (no Docker).
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,7 +12,7 @@ import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { SandboxDialler } from '../dist/sandbox/dialler.js';
 import { LocalRedisServer, isPortOpen, waitForPort } from '../dist/redis/local-server.js';
-import { freePort, report, section, sleep, tempDir } from './lib.mjs';
+import { cpuMeter, freePort, report, reportCpu, section, sleep, tempDir } from './lib.mjs';
 
 /** Seconds per measurement; each topology is measured ROUNDS times, alternating, and the median kept. */
 const ROUND_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -43,7 +44,7 @@ async function until(check, what, timeoutMs = 60_000) {
 async function single() {
   const port = await freePort();
   const server = await LocalRedisServer.start({ port, dir: tempDir(), extraArgs: NODE_ARGS });
-  return { env: { SWITCHBOARD_REDIS_URL: server.url }, close: () => server.close() };
+  return { env: { SWITCHBOARD_REDIS_URL: server.url }, pids: [server.pid], close: () => server.close() };
 }
 
 /** A master, 2 replicas, 3 Sentinels. */
@@ -65,6 +66,8 @@ async function sentinel() {
   await until(async () => /connected_slaves:2/.test(String(await command(masterPort, ['INFO', 'replication']))) && !/wait_bgsave|send_bulk/.test(String(await command(masterPort, ['INFO', 'replication']))), 'the replicas to sync');
   return {
     env: { SWITCHBOARD_REDIS_SENTINELS: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','), SWITCHBOARD_REDIS_SENTINEL_NAME: 'sb' },
+    // The master and the replicas it streams to; the Sentinels only watch.
+    pids: servers.map((server) => server.pid),
     async close() {
       await Promise.all([...sentinels, ...servers].map((server) => server.close()));
     },
@@ -84,7 +87,7 @@ async function cluster() {
   const nodes = servers.map((server) => `127.0.0.1:${server.port}`);
   await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-yes'], { timeout: 60_000 });
   await until(async () => (await Promise.all(servers.map((server) => command(server.port, ['CLUSTER', 'INFO'])))).every((info) => /cluster_state:ok/.test(String(info))), 'the cluster');
-  return { env: { SWITCHBOARD_REDIS_CLUSTER_NODES: nodes.join(',') }, close: () => Promise.all(servers.map((server) => server.close())) };
+  return { env: { SWITCHBOARD_REDIS_CLUSTER_NODES: nodes.join(',') }, pids: servers.map((server) => server.pid), close: () => Promise.all(servers.map((server) => server.close())) };
 }
 
 async function startHub(env) {
@@ -101,6 +104,7 @@ async function startHub(env) {
   await until(async () => (await fetch(`${url}/readyz`)).status === 200, 'the hub to be ready', 30_000);
   return {
     url,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -119,6 +123,12 @@ function median(results, eventsPerRequest) {
   const sorted = [...results].sort((a, b) => a['2xx'] - b['2xx']);
   const middle = sorted[Math.floor(sorted.length / 2)];
   return { eventsPerSecond: (middle['2xx'] * eventsPerRequest) / middle.duration, p99: middle.latency.p99, non2xx: results.reduce((sum, result) => sum + result.non2xx, 0) };
+}
+
+/** The median of each process's CPU per event over the rounds. */
+function medianCpu(rounds) {
+  const middle = (field) => rounds.map((round) => round[field]).sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
+  return { hubUs: middle('hubUs'), redisUs: middle('redisUs') };
 }
 
 async function spooled(hubUrl) {
@@ -151,7 +161,7 @@ const running = [];
 for (const setup of setups) {
   const topology = setup.start === sentinel && running.some((other) => other.setup.start === sentinel) ? running.find((other) => other.setup.start === sentinel).topology : await setup.start();
   const hub = await startHub({ ...topology.env, ...setup.env, SWITCHBOARD_KEY_PREFIX: `bench${running.length}` });
-  running.push({ setup, topology, hub, batch: [], single: [] });
+  running.push({ setup, topology, hub, batch: [], single: [], cpu: { batch: [], single: [] } });
 }
 let next = 0;
 const batchRequests = [{ setupRequest: (request) => ({ ...request, body: batched[next++ % batched.length] }) }];
@@ -163,26 +173,40 @@ for (const entry of running) {
 }
 for (let round = 0; round < ROUNDS; round += 1) {
   for (const entry of running) {
+    const processes = { hub: entry.hub.pid, redis: entry.topology.pids };
+    let meter = cpuMeter(processes);
     entry.batch.push(await cannon({ url: `${entry.hub.url}/v1/events`, connections: CONNECTIONS, requests: batchRequests }, ROUND_S));
+    entry.cpu.batch.push(meter.perEvent(entry.batch.at(-1)['2xx'] * BATCH));
+    meter = cpuMeter(processes);
     entry.single.push(await cannon({ url: `${entry.hub.url}/v1/events`, connections: SINGLE_EVENT_CONNECTIONS, requests: singleRequests }, ROUND_S));
+    entry.cpu.single.push(meter.perEvent(entry.single.at(-1)['2xx']));
   }
 }
 const results = [];
 for (const entry of running) {
-  results.push({ setup: entry.setup, batchResult: median(entry.batch, BATCH), singleResult: median(entry.single, 1), spool: await spooled(entry.hub.url) });
+  results.push({
+    setup: entry.setup,
+    batchResult: median(entry.batch, BATCH),
+    singleResult: median(entry.single, 1),
+    batchCpu: medianCpu(entry.cpu.batch),
+    singleCpu: medianCpu(entry.cpu.single),
+    spool: await spooled(entry.hub.url),
+  });
   await entry.hub.stop();
 }
 for (const topology of new Set(running.map((entry) => entry.topology))) await topology.close();
 
 const [base] = results;
 section(`batched intake: ${BATCH} sandbox events per request, ${CONNECTIONS} connections; median of ${ROUNDS} rounds of ${ROUND_S} s, topologies alternating`);
-for (const { setup, batchResult } of results) {
+for (const { setup, batchResult, batchCpu } of results) {
   report({ name: `${setup.name} (events/s)`, value: batchResult.eventsPerSecond, unit: 'ev/s', ceilingName: 'single node', ceiling: base.batchResult.eventsPerSecond, goal: setup.name.endsWith('minReplicasAcked 1') ? '≥ 0.70' : '(for information)' });
+  reportCpu({ name: setup.name, cpu: batchCpu, ceilingName: 'single node', ceilingCpu: base.batchCpu });
   report({ name: `${setup.name} request p99`, value: batchResult.p99, unit: 'ms', ceilingName: 'single node', ceiling: base.batchResult.p99, goal: '(for information)' });
 }
 section(`single-event intake: ${SINGLE_EVENT_CONNECTIONS} connections; median of ${ROUNDS} rounds of ${ROUND_S} s, topologies alternating`);
-for (const { setup, singleResult } of results) {
+for (const { setup, singleResult, singleCpu } of results) {
   report({ name: `${setup.name} (events/s)`, value: singleResult.eventsPerSecond, unit: 'ev/s', ceilingName: 'single node', ceiling: base.singleResult.eventsPerSecond, goal: setup.name.endsWith('minReplicasAcked 1') ? '≥ 0.70' : '(for information)' });
+  reportCpu({ name: setup.name, cpu: singleCpu, ceilingName: 'single node', ceilingCpu: base.singleCpu });
   report({ name: `${setup.name} request p99`, value: singleResult.p99, unit: 'ms', ceilingName: 'single node', ceiling: base.singleResult.p99, goal: '(for information)' });
 }
 section('events that went to the spool during the run (Redis slower than redis.commandTimeoutMs, or replicas short)');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { parseConfig } from '../dist/config/load.js';
 import { Hub } from '../dist/hub.js';
-import { percentile, report, section, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, percentile, report, reportCpu, section, startRedis, tempDir, THIS_PROCESS } from './lib.mjs';
 
 const FLOOD = fileURLToPath(new URL('../test/fixtures/flood/credential-flood.mjs', import.meta.url));
 const CONCURRENT = 1000;
@@ -46,10 +46,13 @@ try {
     const exited = new Promise((resolve) => flood.on('exit', resolve)).then(() => (done = true));
     while (!output.includes('wave 0')) await new Promise((resolve) => setTimeout(resolve, 10));
     const latencies = [];
+    // The hub runs in this process (with the verified client's loop); the flood has its own.
+    const meter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
     const started = performance.now();
     while (!done) latencies.push(await get());
     await exited;
-    return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - started) / 1000, summary: JSON.parse(output.trim().split('\n').at(-1)) };
+    const summary = JSON.parse(output.trim().split('\n').at(-1));
+    return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - started) / 1000, summary, cpu: meter.perEvent(summary.sent) };
   };
 
   const quiet = [];
@@ -65,6 +68,7 @@ try {
   report({ name: 'verified client p99 under wrong passwords', value: percentile(attack.latencies, 99), unit: 'ms', ceilingName: 'under plain requests', ceiling: percentile(plain.latencies, 99), goal: '< 100 ms' });
   report({ name: 'verified client max under wrong passwords', value: attack.latencies.at(-1), unit: 'ms', ceilingName: 'under plain requests', ceiling: plain.latencies.at(-1) });
   report({ name: 'flood requests answered per second (wrong passwords)', value: attack.summary.sent / attack.seconds, unit: '/s', ceilingName: 'plain', ceiling: plain.summary.sent / plain.seconds });
+  reportCpu({ name: 'flood request', cpu: attack.cpu, ceilingName: 'plain', ceilingCpu: plain.cpu, hub: 'bench process (hub)' });
   console.log(`wrong-password answers: ${JSON.stringify(attack.summary.statuses)}; plain answers: ${JSON.stringify(plain.summary.statuses)}`);
 } finally {
   await hub.close();

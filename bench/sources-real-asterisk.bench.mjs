@@ -6,26 +6,19 @@
 // Needs root (the chroot of test/helpers/asterisk.ts, built on first use).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { register } from 'tsx/esm/api';
 import { createClient } from 'redis';
 import { waitForPort } from '../dist/redis/local-server.js';
 import { eventLogKey } from '../dist/redis/keys.js';
-import { freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuSeconds, freePort, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 register();
 const { AmiDriver, AMI_SECRET, AMI_USER, RealAsterisk } = await import('../test/helpers/asterisk.ts');
 
 const CALLS = Number(process.env.BENCH_ASTERISK_CALLS ?? 100);
 const TOKEN = 'bench-token-0123456789abcdef';
-const CLOCK_TICKS = 100;
-
-/** CPU seconds (user + system) of a process so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 async function metric(url, name) {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -19,7 +19,7 @@ import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '..
 import { FreeswitchMapper } from '../dist/sources/freeswitch/map.js';
 import { decodeEvent, EslParser } from '../dist/sources/freeswitch/parser.js';
 import { waitForPort } from '../dist/redis/local-server.js';
-import { freePort, report, section, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, freePort, report, reportCpu, section, startRedis, tempDir } from './lib.mjs';
 
 const CALLS = Number(process.env.BENCH_SOURCE_CALLS ?? 2000);
 const BATCH = 100;
@@ -169,21 +169,6 @@ async function startHub(redisUrl, config) {
   };
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** CPU of the hub and of redis-server during a run, in µs per event. */
-function cpuMeter(hubPid, redisPid) {
-  const before = { hub: cpuSeconds(hubPid), redis: cpuSeconds(redisPid) };
-  return (events) => ({
-    hubCpuUs: ((cpuSeconds(hubPid) - before.hub) / events) * 1e6,
-    redisCpuUs: ((cpuSeconds(redisPid) - before.redis) / events) * 1e6,
-  });
-}
-
 async function waitForLogLength(redis, key, length) {
   for (;;) {
     if ((await redis.xLen(key)) >= length) return performance.now();
@@ -206,11 +191,11 @@ async function throughSource(redisServer, kind, peer, bytes, expected) {
   const key = `${keyPrefix}:{log}:events`;
   // The resync's source.resynced is in the log before the stream starts.
   await waitForLogLength(redis, key, 1);
-  const meter = cpuMeter(hub.pid, redisServer.pid);
+  const meter = cpuMeter({ hub: hub.pid, redis: redisServer.pid });
   const started = performance.now();
   socket.write(bytes);
   const finished = await waitForLogLength(redis, key, expected + 1);
-  const cpu = meter(expected);
+  const cpu = meter.perEvent(expected);
   await redis.quit();
   await hub.stop();
   peer.close();
@@ -226,7 +211,7 @@ async function throughIntake(redisServer, events) {
   for (let i = 0; i < events.length; i += BATCH) batches.push(JSON.stringify(events.slice(i, i + BATCH)));
   const pool = new Pool(hub.url, { connections: CONNECTIONS });
   let next = 0;
-  const meter = cpuMeter(hub.pid, redisServer.pid);
+  const meter = cpuMeter({ hub: hub.pid, redis: redisServer.pid });
   const started = performance.now();
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
     while (next < batches.length) {
@@ -237,7 +222,7 @@ async function throughIntake(redisServer, events) {
     }
   }));
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = meter(events.length);
+  const cpu = meter.perEvent(events.length);
   await pool.close();
   await hub.stop();
   return { rate: events.length / elapsed, ...cpu };
@@ -268,8 +253,8 @@ async function alternate(name, source, intake) {
   console.log(`  rounds (source / intake ev/s): ${viaSource.map((run, i) => `${Math.round(run.rate)} / ${Math.round(viaIntake[i].rate)}`).join(', ')}`);
   const ceilingName = `same events POSTed, batches of ${BATCH}`;
   report({ name: `${name} → parse, map, append (events/s)`, value: median(viaSource, 'rate'), unit: 'ev/s', ceilingName, ceiling: median(viaIntake, 'rate'), goal: '≥ 1.00' });
-  report({ name: `${name}: hub CPU per event (µs)`, value: median(viaSource, 'hubCpuUs'), unit: 'µs', ceilingName, ceiling: median(viaIntake, 'hubCpuUs'), goal: 'lower is better' });
-  report({ name: `${name}: redis-server CPU per event (µs)`, value: median(viaSource, 'redisCpuUs'), unit: 'µs', ceilingName, ceiling: median(viaIntake, 'redisCpuUs'), goal: 'lower is better' });
+  const cpu = (runs) => ({ hubUs: median(runs, 'hubUs'), redisUs: median(runs, 'redisUs') });
+  reportCpu({ name, cpu: cpu(viaSource), ceilingName, ceilingCpu: cpu(viaIntake) });
 }
 
 async function freeswitchRun() {

@@ -9,7 +9,7 @@ import { Hub } from '../dist/hub.js';
 import { MatchIndex } from '../dist/webhooks/dispatcher.js';
 import { generateSecret } from '../dist/webhooks/signing.js';
 import { slotOf, SubscriptionStore } from '../dist/webhooks/store.js';
-import { report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, report, reportCpu, section, sleep, startRedis, tempDir, THIS_PROCESS } from './lib.mjs';
 
 const benchStarted = performance.now();
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -26,6 +26,8 @@ const ask = async (message) => {
 };
 
 const redis = await startRedis();
+/** The hubs here run in this process, beside the bench's own work (the receiver has its own). */
+const IN_PROCESS_HUB = 'bench process (hub)';
 
 function event(n, domain = 'bench.example') {
   return {
@@ -42,12 +44,13 @@ function event(n, domain = 'bench.example') {
 const modelObject = (n) => JSON.stringify({ model: 'agent', seq: `${Date.now()}-${n}`, ...event(n) });
 const body = (size) => `[${Array.from({ length: size }, (_, n) => modelObject(n)).join(',')}]`;
 
-/** Raw ceiling: the same posts (body size, headers, concurrency) from a bare undici Pool. */
-async function rawPostsPerSecond(batchSize, totalPosts) {
+/** Raw ceiling: the same posts (body size, headers, concurrency) from a bare undici Pool in this process; posts/s and CPU per event. */
+async function rawPosts(batchSize, totalPosts) {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS });
   const payload = body(batchSize);
   const headers = { 'content-type': 'application/json', 'webhook-id': 'msg_x', 'webhook-timestamp': '1', 'webhook-signature': 'v1,' + 'x'.repeat(44), 'x-correlation-id': 'x'.repeat(32) };
   let sent = 0;
+  const meter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   const started = performance.now();
   await Promise.all(
     Array.from({ length: SUBSCRIPTIONS }, async () => {
@@ -59,8 +62,9 @@ async function rawPostsPerSecond(batchSize, totalPosts) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = meter.perEvent(totalPosts * batchSize);
   await pool.close();
-  return totalPosts / seconds;
+  return { rate: totalPosts / seconds, cpu };
 }
 
 async function startBenchHub(keyPrefix, webhooks) {
@@ -114,9 +118,14 @@ async function bulkSubscribe(hub, count, domainOf) {
   );
 }
 
-/** Appends `events` to the log (in chunks, as intake would) and waits until `expected` events were received. */
-async function deliveredPerSecond(hub, events, expected) {
+/**
+ * Appends `events` to the log (in chunks, as intake would) and waits until `expected` events were
+ * received: events/s delivered, and CPU per delivered event of this process (the hub runs in it)
+ * and of redis-server.
+ */
+async function delivered(hub, events, expected) {
   await ask('reset');
+  const meter = cpuMeter({ hub: THIS_PROCESS, redis: redis.pid });
   const started = performance.now();
   for (let start = 0; start < events.length; start += 2000) await hub.context.appender.append(events.slice(start, start + 2000));
   for (;;) {
@@ -125,7 +134,7 @@ async function deliveredPerSecond(hub, events, expected) {
     if (performance.now() - started > 60_000) throw new Error(`only ${received} of ${expected} events delivered in 60 s`);
     await sleep(5);
   }
-  return expected / ((performance.now() - started) / 1000);
+  return { rate: expected / ((performance.now() - started) / 1000), cpu: meter.perEvent(expected) };
 }
 
 async function ready(hub, subscriptions) {
@@ -145,9 +154,10 @@ section('webhooks: delivery to 100 subscriptions (one receiver origin, 16 connec
   await subscribe(hub, SUBSCRIPTIONS, () => 'bench.example');
   await ready(hub, SUBSCRIPTIONS);
   const events = Array.from({ length: 4000 }, (_, n) => event(n));
-  const measured = await deliveredPerSecond(hub, events, events.length * SUBSCRIPTIONS);
-  const raw = (await rawPostsPerSecond(50, 4000)) * 50;
-  report({ name: 'events/s delivered, 100 subs, batches of 50', value: measured, unit: 'events/s', ceilingName: 'raw undici Pool', ceiling: raw, goal: '≥ 0.25' });
+  const measured = await delivered(hub, events, events.length * SUBSCRIPTIONS);
+  const raw = await rawPosts(50, 4000);
+  report({ name: 'events/s delivered, 100 subs, batches of 50', value: measured.rate, unit: 'events/s', ceilingName: 'raw undici Pool', ceiling: raw.rate * 50, goal: '≥ 0.25' });
+  reportCpu({ name: 'delivered, batches of 50', cpu: measured.cpu, ceilingName: 'raw undici Pool', ceilingCpu: raw.cpu, hub: IN_PROCESS_HUB });
   await hub.close();
 }
 {
@@ -155,9 +165,10 @@ section('webhooks: delivery to 100 subscriptions (one receiver origin, 16 connec
   await subscribe(hub, SUBSCRIPTIONS, () => 'bench.example');
   await ready(hub, SUBSCRIPTIONS);
   const events = Array.from({ length: 200 }, (_, n) => event(n));
-  const measured = await deliveredPerSecond(hub, events, events.length * SUBSCRIPTIONS);
-  const raw = await rawPostsPerSecond(1, 20_000);
-  report({ name: 'posts/s, one event per post, 100 subs', value: measured, unit: 'posts/s', ceilingName: 'raw undici Pool', ceiling: raw, goal: '≥ 0.2' });
+  const measured = await delivered(hub, events, events.length * SUBSCRIPTIONS);
+  const raw = await rawPosts(1, 20_000);
+  report({ name: 'posts/s, one event per post, 100 subs', value: measured.rate, unit: 'posts/s', ceilingName: 'raw undici Pool', ceiling: raw.rate, goal: '≥ 0.2' });
+  reportCpu({ name: 'one event per post', cpu: measured.cpu, ceilingName: 'raw undici Pool', ceilingCpu: raw.cpu, hub: IN_PROCESS_HUB });
   await hub.close();
 }
 
@@ -168,12 +179,13 @@ section('webhooks: matching cost of non-matching subscriptions');
   await subscribe(hub, 10, () => 'bench.example');
   await ready(hub, 10);
   const events = Array.from({ length: 25_000 }, (_, n) => event(n));
-  await deliveredPerSecond(hub, events.slice(0, 5000), 5000 * 10);
-  const alone = await deliveredPerSecond(hub, events.slice(5000, 15_000), 10_000 * 10);
+  await delivered(hub, events.slice(0, 5000), 5000 * 10);
+  const alone = await delivered(hub, events.slice(5000, 15_000), 10_000 * 10);
   await bulkSubscribe(hub, 10_000, (n) => `other-${n}.example`);
   await ready(hub, 10_010);
-  const crowded = await deliveredPerSecond(hub, events.slice(15_000), 10_000 * 10);
-  report({ name: 'cost per event, 10 + 10,000 non-matching subs', value: alone / crowded, unit: '× of 10 subs', ceilingName: '10 subs only', ceiling: 1, goal: '≤ 1.5' });
+  const crowded = await delivered(hub, events.slice(15_000), 10_000 * 10);
+  report({ name: 'cost per event, 10 + 10,000 non-matching subs', value: alone.rate / crowded.rate, unit: '× of 10 subs', ceilingName: '10 subs only', ceiling: 1, goal: '≤ 1.5' });
+  reportCpu({ name: '10 + 10,000 non-matching subs', cpu: crowded.cpu, ceilingName: '10 subs only', ceilingCpu: alone.cpu, hub: IN_PROCESS_HUB });
   await hub.close();
 
   // The matcher alone, in-process: index lookups per event.

@@ -1,3 +1,4 @@
+import type { Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -33,6 +34,7 @@ import { LocalRedisServer, isPortOpen } from './redis/local-server.js';
 import { buildServer } from './server/app.js';
 import { TokenStore } from './server/auth.js';
 import { healthRoutes, type ReadinessCheck } from './server/health.js';
+import { loadServerCertificate, type ServerCertificate } from './server/tls.js';
 import { describeError } from './warnings.js';
 
 export interface StartHubOptions {
@@ -90,6 +92,8 @@ export class Hub {
   ): Promise<Hub> {
     const tokens = new TokenStore(config.auth);
     refuseOpenNonLoopbackBind(config, tokens);
+    // Unreadable or mismatched certificate files fail the start before anything else is opened.
+    const certificate = config.http.tls ? loadServerCertificate(config.http.tls) : undefined;
 
     const { topology, localRedis } = await resolveRedis(config, logger);
     if (localRedis) onRollback('local redis-server', () => localRedis.close());
@@ -173,12 +177,13 @@ export class Hub {
 
     const checks: ReadinessCheck[] = [
       () => faults.readiness() ?? redisReadiness(redis, keys),
-      () => ({ name: 'spool', ok: appender.spoolDepth === 0, depth: appender.spoolDepth, ...(appender.spoolDepth > 0 ? { message: `${appender.spoolDepth} events spooled, waiting for Redis` } : {}) }),
+      () => appender.spoolReadiness(),
       ...components.flatMap((component) => (component.readiness ? [component.readiness] : [])),
     ];
     const server = await buildServer({
       logger,
       http: config.http,
+      certificate,
       tokens,
       plugins: [
         { plugin: healthRoutes, options: { checks, registry: metrics.registry } },
@@ -202,7 +207,20 @@ export class Hub {
     const address = this.server.server.address();
     if (address === null || typeof address === 'string') throw new Error('the server is not listening on TCP');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}`;
+    return `${this.config.http.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  }
+
+  /**
+   * Re-reads `http.tls`'s files (SIGHUP, src/cli/start.ts): new connections get the new
+   * certificate, open ones keep theirs. Files that do not make a usable certificate throw a
+   * ConfigError and the current one stays.
+   */
+  reloadCertificate(): ServerCertificate {
+    const tls = this.config.http.tls;
+    if (!tls) throw new ConfigError('http.tls is not set: the hub serves HTTP, there is no certificate to reload');
+    const certificate = loadServerCertificate(tls);
+    (this.server.server as unknown as HttpsServer).setSecureContext(certificate.options);
+    return certificate;
   }
 
   /** Stops intake, drains queued appends (and the spool, within the shutdown timeout), closes everything. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
 import { didYouMean } from '../src/validation.js';
-import { postEvents, runCli, startHub } from './helpers/hub.js';
+import { postEvents, runCli, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { startRedis, tempDir, type TestRedis } from './helpers/redis.js';
 
 describe('did you mean', () => {
@@ -47,6 +47,30 @@ describe('did you mean', () => {
         { index: 0, path: '/type', message: 'unknown event type "agent.status_change" (did you mean "agent.status_changed"?)' },
         { index: 1, path: '/type', message: 'unknown event type "fax.received"' },
       ]);
+    });
+
+    it('?types= on /v1/stream names the closest type and family; nothing opens', async () => {
+      const answer = await fetch(`${hub.url}/v1/stream?types=agent.status_change,cal.*,fax.received`, { headers: { authorization: `Bearer ${TEST_TOKEN}`, accept: 'text/event-stream' } });
+      expect(answer.status).toBe(400);
+      const { error } = (await answer.json()) as { error: { code: string; message: string; details: unknown[] } };
+      expect(error.code).toBe('VALIDATION_FAILED');
+      expect(error.details).toEqual([
+        { path: '/types', message: 'unknown event type "agent.status_change" (did you mean "agent.status_changed"?)' },
+        { path: '/types', message: 'no event type matches "cal.*" (did you mean "call.*"?)' },
+        { path: '/types', message: 'unknown event type "fax.received"' },
+      ]);
+    });
+
+    it('an integrator registered with a mistyped type is refused, naming the type; none is created', async () => {
+      const register = (body: unknown) =>
+        fetch(`${hub.url}/v1/integrators`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const answer = await register({ name: 'crm', types: ['cdr.created', 'call.endd'] });
+      expect(answer.status).toBe(400);
+      const { error } = (await answer.json()) as { error: { message: string; details: unknown[] } };
+      expect(error.message).toBe('unknown event types: call.endd (did you mean "call.ended"?)');
+      expect(error.details).toEqual([{ path: '/types/1', message: 'not in the catalogue (GET /v1/schemas) (did you mean "call.ended"?)' }]);
+      const listed = (await (await fetch(`${hub.url}/v1/integrators`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).json()) as unknown;
+      expect(JSON.stringify(listed)).not.toContain('"crm"');
     });
   });
 });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumeCdrs } from '@switchboard/client';
+import { consumeCdrs, type ConsumeCdrsOptions } from '@switchboard/client';
 import type { Hub } from '../src/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
 import { waitFor } from './helpers/wait.js';
@@ -19,7 +19,7 @@ describe('every integrator gets every CDR', () => {
   const workers: Promise<void>[] = [];
 
   /** Starts a worker that records every id it is handed. */
-  const worker = (integrator: string, consumer: string, seen: string[], extra: Partial<Parameters<typeof consumeCdrs>[0]> = {}) => {
+  const worker = (integrator: string, consumer: string, seen: string[], extra: Partial<ConsumeCdrsOptions> = {}) => {
     const controller = new AbortController();
     controllers.push(controller);
     workers.push(

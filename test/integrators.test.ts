@@ -219,6 +219,7 @@ describe('integrators API, legacy lists, replay, dead letters', () => {
     const controller = new AbortController();
     const worker = consumeCdrs({
       url: redis.url, keyPrefix: 'sbtest', integrator: 'desk', consumer: 'd1', blockMs: 50, signal: controller.signal,
+      types: ['cdr.created', 'call.connected'],
       handler: (cdr) => void seen.push(cdr.type),
     });
     const quality: string[] = [];

@@ -188,6 +188,10 @@ describe('NetSapiens models (seed 002): all eleven, each with its events only', 
       }
     }
     expect(objectsFor('call_origid').map((object) => object.type)).toEqual(['call.queued', 'call.connected', 'call.ended', 'call.queued', 'call.abandoned', 'call.queued']);
+    // call_origid names the originating leg in data.orig_call_id; call keeps the event's data as logged.
+    expect(objectsFor('call_origid').map((object) => object.data.orig_call_id)).toEqual(['c1', 'c1', 'c1', 'c2', 'c2', 'fence']);
+    expect(objectsFor('call_origid').every((object) => Object.keys(object.data)[0] === 'orig_call_id' && object.data.orig_call_id === object.data.call_id)).toBe(true);
+    expect(objectsFor('call').some((object) => 'orig_call_id' in object.data)).toBe(false);
     expect(objectsFor('auditlog_lite').map((object) => `${object.data.action as string} ${object.data.object_type as string}`)).toEqual([
       'create user',
       'create phonenumber',

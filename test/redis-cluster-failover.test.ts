@@ -1,11 +1,16 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster } from 'redis';
 import { consumeCdrs } from '@switchboard/client';
 import type { Hub } from '../src/hub.js';
+import { isPortOpen, LocalRedisServer } from '../src/redis/local-server.js';
 import { postEvents, startHub } from './helpers/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
+import { freePort, tempDir } from './helpers/redis.js';
 import { startCdrTraffic } from './helpers/traffic.js';
-import { clusterNodeOf, startClusterTopology, type ClusterTopology } from './helpers/topologies.js';
+import { clusterNodeOf, redisCommand, startClusterTopology, type ClusterTopology } from './helpers/topologies.js';
 import { waitFor } from './helpers/wait.js';
 
 const LANES = 4;
@@ -133,5 +138,73 @@ describe('Redis Cluster: the log master is gone and nothing replaces it', () => 
     // write would start four rounds for each round: thousands of writes within these ten periods.
     expect((await failures()) - first).toBeLessThanOrEqual(4 * (Math.ceil(periods) + 1));
     expect(await spoolDepth(hub)).toBeGreaterThanOrEqual(8);
+  });
+});
+
+interface Readiness {
+  status: string;
+  reasons?: string[];
+  checks: { name: string; ok: boolean; depth?: number; replicasAcked?: number; minReplicasAcked?: number; hint?: string }[];
+}
+
+/**
+ * docs/deployment.md's Cluster recipe: one replica per master, `SWITCHBOARD_REDIS_MIN_REPLICAS_ACKED=1`.
+ * After kill -9 of the `{log}` master, the promoted replica has no replica of its own: Redis
+ * answers every write, WAIT 1 never does, and the spool grows. /readyz must say that, not
+ * "waiting for Redis", and following its hint (a replica for the new master) must cure it.
+ */
+describe("Redis Cluster, the recipe's one replica per master: the log master fails over", () => {
+  let cluster: ClusterTopology;
+  let hub: Hub;
+  let added: LocalRedisServer | undefined;
+
+  beforeAll(async () => {
+    cluster = await startClusterTopology({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
+    await cluster.replicasInSync();
+    hub = await startHub('', {
+      keyPrefix: 'sbrecipe',
+      redis: { url: undefined, cluster: { nodes: cluster.nodeList.split(',') }, minReplicasAcked: 1, replicaAckTimeoutMs: 200 },
+    });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await added?.kill();
+    await cluster?.close();
+  });
+
+  const readiness = async () => (await (await fetch(`${hub.url}/readyz`)).json()) as Readiness;
+
+  it('/readyz names the replica shortfall with a hint; a replica for the new master drains the spool, every event once', async () => {
+    let sent = 0;
+    const send = async (count: number) => {
+      for (let i = 0; i < count; i += 1) expect((await postEvents(hub.url, cdrEvent(++sent))).status).toBe(202);
+    };
+    await send(5);
+    await waitFor(async () => (await readiness()).status === 'ready', 20_000, 'the hub to be ready');
+
+    const { newPort } = await cluster.killMasterOf(hub.context.keys.eventLog);
+    await send(20);
+    await waitFor(async () => (await readiness()).checks.find((check) => check.name === 'spool')?.replicasAcked === 0, 30_000, '/readyz to name the shortfall');
+    const report = await readiness();
+    expect(report.status).toBe('not_ready');
+    expect(report.checks.find((check) => check.name === 'redis')).toMatchObject({ ok: true });
+    const spool = report.checks.find((check) => check.name === 'spool');
+    expect(spool).toMatchObject({ ok: false, replicasAcked: 0, minReplicasAcked: 1 });
+    expect(spool?.depth).toBeGreaterThan(0);
+    expect(spool?.hint).toMatch(/^the master of the event log has fewer replicas in sync than redis\.minReplicasAcked .*redis-cli --cluster add-node .*--cluster-slave.*SWITCHBOARD_REDIS_MIN_REPLICAS_ACKED/);
+    expect(report.reasons).toEqual([expect.stringMatching(/^\d+ events spooled: Redis takes the writes, but 0 of the 1 replicas redis\.minReplicasAcked requires confirm them within 200 ms \(since .+\); the master of the event log has fewer replicas/)]);
+
+    // The hint, followed: a new node joins as a replica of the promoted master.
+    let port = await freePort();
+    while (port + 10_000 > 65_535 || (await isPortOpen(port + 10_000))) port = await freePort();
+    const dir = tempDir('switchboard-cluster-replica-');
+    added = await LocalRedisServer.start({ port, dir, extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '1000'] });
+    const masterId = String(await redisCommand(newPort, ['CLUSTER', 'MYID']));
+    await promisify(execFile)('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${port}`, `127.0.0.1:${newPort}`, '--cluster-slave', '--cluster-master-id', masterId], { timeout: 60_000 });
+
+    await waitFor(async () => (await readiness()).status === 'ready', 60_000, 'the spool to drain once the new replica confirms');
+    const healed = await readiness();
+    expect(healed.checks.find((check) => check.name === 'spool')).toEqual({ name: 'spool', ok: true, depth: 0 });
+    expect(await hub.context.redis.xLen(hub.context.keys.eventLog)).toBe(sent);
   });
 });

@@ -23,7 +23,7 @@ export function cliDefaults(env: Readonly<Record<string, string | undefined>>): 
   const config = loadConfig({ env });
   const host = ANY_ADDRESS.has(config.http.host) ? '127.0.0.1' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   return {
-    url: env.SWITCHBOARD_URL || `http://${host}:${config.http.port}`,
+    url: env.SWITCHBOARD_URL || `${config.http.tls ? 'https' : 'http'}://${host}:${config.http.port}`,
     token: config.auth.apiToken,
     // With no topology configured, the hub uses (or launches) a Redis on 127.0.0.1:localPort.
     redis: configuredTopology(config.redis) ?? { kind: 'single', url: `redis://127.0.0.1:${config.redis.localPort}` },

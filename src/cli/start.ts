@@ -23,6 +23,9 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // SIGHUP re-reads the certificate (a renewal) only when the hub serves HTTPS; otherwise it ends
+  // the process as it always did. One arriving during the start changes nothing: the start reads the files.
+  if (config.http.tls) process.on('SIGHUP', () => reloadCertificate(hub, logger));
 
   hub = await Hub.start(config, { logger });
   if (requested !== undefined) {
@@ -42,6 +45,17 @@ export async function startCommand(options: StartCommandOptions, env: NodeJS.Pro
       '',
     ].join('\n'),
   );
+}
+
+/** Serves the renewed certificate to new connections; a bad file is logged and the current one stays. */
+function reloadCertificate(hub: Hub | undefined, logger: Logger): void {
+  if (!hub) return;
+  try {
+    const { subject, validTo } = hub.reloadCertificate();
+    logger.info({ subject, validTo }, 'TLS certificate reloaded');
+  } catch (error) {
+    logger.error({ err: error }, `TLS certificate not reloaded, the previous one is still served: ${(error as Error).message}`);
+  }
 }
 
 /** Drains and closes the hub, then exits: 0 when everything closed, 1 when something failed. */

@@ -1,4 +1,4 @@
-import { HubClient } from '@switchboard/client';
+import { HubClient, type Accepted } from '@switchboard/client';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import { ValidationError } from '../errors.js';
 import { SCENARIO_NAMES, SCENARIOS, scenarioEvents, type ScenarioName } from '../sandbox/scenarios.js';
@@ -23,7 +23,8 @@ export async function triggerCommand(connection: HubConnection, scenario: string
   const name = scenario as ScenarioName;
   const events = scenarioEvents(name, options);
   out.write(`Setting up fixture for: ${name} (${SCENARIOS[name].description})\n`);
-  const accepted = await new HubClient(connection).sendEvents(events);
+  // Scenario events carry their type as a string (sendEvents wants it typed): the plain call; the hub validates them.
+  const accepted = await new HubClient(connection).request<Accepted>('POST', '/v1/events', events);
   for (const event of events) out.write(`Running fixture for: ${event.type} [${event.id}]\n`);
   out.write(`Trigger succeeded! ${accepted.accepted} events accepted${accepted.duplicates ? `, ${accepted.duplicates} duplicates` : ''}.\n`);
 }

@@ -1,27 +1,46 @@
 import { readFileSync } from 'node:fs';
+import { KindGuard, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { validationDetails } from '../validation.js';
 import { AsteriskSourceConfig, ConfigSchema, FreeswitchSourceConfig, type Config } from './schema.js';
 
-type EnvKind = 'string' | 'integer' | 'boolean' | 'list';
+/** A config key that one environment variable sets: a key whose value is not an object of named keys. */
+export interface EnvKey {
+  /** The key with dots, as in the documentation: `webhooks.leaseTtlMs`. */
+  readonly path: string;
+  /** The variable derived from the path: `SWITCHBOARD_WEBHOOKS_LEASE_TTL_MS`. */
+  readonly name: string;
+  /** A name from before the rule, still read. */
+  readonly alias?: string;
+  readonly schema: TSchema;
+}
 
-/** Environment variables that override the file, and the config key each one sets. */
-export const ENV_OVERRIDES: Readonly<Record<string, { path: string; kind: EnvKind }>> = {
-  SWITCHBOARD_REDIS_URL: { path: 'redis.url', kind: 'string' },
-  SWITCHBOARD_REDIS_SENTINELS: { path: 'redis.sentinel.sentinels', kind: 'list' },
-  SWITCHBOARD_REDIS_SENTINEL_NAME: { path: 'redis.sentinel.name', kind: 'string' },
-  SWITCHBOARD_REDIS_CLUSTER_NODES: { path: 'redis.cluster.nodes', kind: 'list' },
-  SWITCHBOARD_REDIS_MIN_REPLICAS_ACKED: { path: 'redis.minReplicasAcked', kind: 'integer' },
-  SWITCHBOARD_HTTP_HOST: { path: 'http.host', kind: 'string' },
-  SWITCHBOARD_HTTP_PORT: { path: 'http.port', kind: 'integer' },
-  SWITCHBOARD_DATA_DIR: { path: 'dataDir', kind: 'string' },
-  SWITCHBOARD_API_TOKEN: { path: 'auth.apiToken', kind: 'string' },
-  SWITCHBOARD_LOG_LEVEL: { path: 'logLevel', kind: 'string' },
-  SWITCHBOARD_KEY_PREFIX: { path: 'keyPrefix', kind: 'string' },
-  SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS: { path: 'webhooks.allowPrivateTargets', kind: 'boolean' },
+/** `webhooks.leaseTtlMs` → `SWITCHBOARD_WEBHOOKS_LEASE_TTL_MS`: each part in capitals, words split at capitals, parts joined with `_`. */
+export function envName(path: string): string {
+  const parts = path.split('.').map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase());
+  return ['SWITCHBOARD', ...parts].join('_');
+}
+
+/** Variables published before names were derived from keys, whose names the rule does not give; both names work. */
+const LEGACY_ENV_NAMES: Readonly<Record<string, string>> = {
+  'redis.sentinel.sentinels': 'SWITCHBOARD_REDIS_SENTINELS',
+  'auth.apiToken': 'SWITCHBOARD_API_TOKEN',
+  'webhooks.allowPrivateTargets': 'SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS',
 };
+
+/** Every key an environment variable sets, in the schema's order: objects of named keys are walked into, everything else is one variable. */
+export const ENV_KEYS: readonly EnvKey[] = envKeysOf(ConfigSchema, '');
+
+function envKeysOf(schema: TObject, prefix: string): EnvKey[] {
+  return Object.entries(schema.properties).flatMap(([key, child]) => {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    if (KindGuard.IsObject(child)) return envKeysOf(child, path);
+    const alias = LEGACY_ENV_NAMES[path];
+    return [{ path, name: envName(path), ...(alias === undefined ? {} : { alias }), schema: child }];
+  });
+}
 
 export interface LoadConfigOptions {
   /** Path from `--config`; falls back to SWITCHBOARD_CONFIG. */
@@ -36,30 +55,42 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const file = options.file ?? env.SWITCHBOARD_CONFIG;
   const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
 
+  const fromEnv = readEnv(env);
   // A topology given in the environment replaces the file's (one deployment file, several environments).
-  const envTopologies = REDIS_TOPOLOGY_ENV.filter(([name]) => env[name] !== undefined && env[name] !== '').map(([, key]) => key);
-  if (envTopologies.length > 0 && isPlainObject(raw.redis)) {
-    for (const key of ['url', 'sentinel', 'cluster']) if (!envTopologies.includes(key)) delete raw.redis[key];
+  const envTopologies = new Set([...fromEnv.keys()].map((path) => path.split('.')).filter(([section]) => section === 'redis').map(([, key]) => key));
+  if (REDIS_TOPOLOGIES.some((key) => envTopologies.has(key)) && isPlainObject(raw.redis)) {
+    for (const key of REDIS_TOPOLOGIES) if (!envTopologies.has(key)) delete raw.redis[key];
   }
-  for (const [name, { path, kind }] of Object.entries(ENV_OVERRIDES)) {
-    const value = env[name];
-    if (value !== undefined && value !== '') setPath(raw, path, parseEnvValue(name, value, kind));
-  }
+  for (const [path, { value }] of fromEnv) setPath(raw, path, value);
   if (options.overrides) mergeInto(raw, options.overrides);
 
-  return deepFreeze(parseConfig(raw));
+  // A key the overrides set again no longer holds the variable's value.
+  const overridden = (path: string) => setsPath(options.overrides, path);
+  return deepFreeze(validateConfig(raw, new Map([...fromEnv].filter(([path]) => !overridden(path)))));
 }
 
-/** The environment variables that choose a Redis topology, and the `redis.*` key each sets. */
-const REDIS_TOPOLOGY_ENV: readonly (readonly [string, string])[] = [
-  ['SWITCHBOARD_REDIS_URL', 'url'],
-  ['SWITCHBOARD_REDIS_SENTINELS', 'sentinel'],
-  ['SWITCHBOARD_REDIS_SENTINEL_NAME', 'sentinel'],
-  ['SWITCHBOARD_REDIS_CLUSTER_NODES', 'cluster'],
-];
+const REDIS_TOPOLOGIES = ['url', 'sentinel', 'cluster'] as const;
+
+/** The keys set in the environment, each with its value and the variable that gave it. */
+function readEnv(env: Readonly<Record<string, string | undefined>>): Map<string, { value: unknown; variable: string }> {
+  const values = new Map<string, { value: unknown; variable: string }>();
+  for (const key of ENV_KEYS) {
+    const given = [key.name, key.alias].filter((name): name is string => name !== undefined && env[name] !== undefined && env[name] !== '');
+    if (given.length > 1) throw new ConfigError(`${given.join(' and ')} both set ${key.path}: set one of them`);
+    const variable = given[0];
+    if (variable === undefined) continue;
+    values.set(key.path, { value: parseEnvValue(variable, env[variable] as string, key.schema), variable });
+  }
+  return values;
+}
 
 /** Validates a raw object against the schema, filling defaults; the error names every bad key. */
 export function parseConfig(raw: unknown): Config {
+  return validateConfig(raw, new Map());
+}
+
+/** parseConfig, naming the environment variable beside a bad key that one set. */
+function validateConfig(raw: unknown, fromEnv: ReadonlyMap<string, { variable: string }>): Config {
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw ?? {}));
   const details = validationDetails(
     [...Value.Errors(ConfigSchema, withDefaults)].flatMap((error) => explainSourceError(error)),
@@ -69,12 +100,13 @@ export function parseConfig(raw: unknown): Config {
     // Config keys are written with dots, as in the documentation: `spool.maxBytez: unknown key (did you mean "maxBytes"?)`.
     const problems = details.map((detail) => {
       const key = detail.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
-      return `${key}: ${detail.message.replace(/^is not a known field/, 'unknown key')}`;
+      const origin = [...fromEnv].find(([path]) => key === path || key.startsWith(`${path}.`))?.[1].variable;
+      return `${key}${origin === undefined ? '' : ` (from ${origin})`}: ${detail.message.replace(/^is not a known field/, 'unknown key')}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, { details });
   }
   const config = withDefaults as Config;
-  const topologies = (['url', 'sentinel', 'cluster'] as const).filter((key) => config.redis[key] !== undefined);
+  const topologies = REDIS_TOPOLOGIES.filter((key) => config.redis[key] !== undefined);
   if (topologies.length > 1) {
     throw new ConfigError(
       `redis: set exactly one of redis.url, redis.sentinel, redis.cluster (got ${topologies.map((key) => `redis.${key}`).join(' and ')})`,
@@ -115,21 +147,71 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function parseEnvValue(name: string, value: string, kind: EnvKind): unknown {
-  if (kind === 'integer') {
-    if (!/^\d+$/.test(value)) throw new ConfigError(`${name}: expected an integer, got "${value}"`);
-    return Number(value);
-  }
-  if (kind === 'list') {
-    const items = value.split(',').map((item) => item.trim()).filter(Boolean);
-    if (items.length === 0) throw new ConfigError(`${name}: expected a comma-separated list, got "${value}"`);
-    return items;
-  }
-  if (kind === 'boolean') {
-    if (value !== 'true' && value !== 'false') throw new ConfigError(`${name}: expected true or false, got "${value}"`);
-    return value === 'true';
-  }
+/**
+ * A variable's text as the value of its key: scalars as written (integers in digits, booleans
+ * `true`/`false`), lists of scalars comma-separated (or a JSON array), anything else JSON
+ * (objects, records, lists of objects). A union takes the first of its forms the text reads as.
+ */
+function parseEnvValue(variable: string, text: string, schema: TSchema): unknown {
+  const value = envValue(schema, text);
+  if (value === NOT_THIS_FORM) throw new ConfigError(`${variable}: expected ${expectedForm(schema)}, got "${text}"`);
   return value;
+}
+
+const NOT_THIS_FORM = Symbol('not this form');
+
+function envValue(schema: TSchema, text: string): unknown {
+  if (KindGuard.IsString(schema)) return text;
+  if (KindGuard.IsInteger(schema)) return /^-?\d+$/.test(text) ? Number(text) : NOT_THIS_FORM;
+  if (KindGuard.IsNumber(schema)) return /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : NOT_THIS_FORM;
+  if (KindGuard.IsBoolean(schema)) return text === 'true' ? true : text === 'false' ? false : NOT_THIS_FORM;
+  if (KindGuard.IsLiteral(schema)) return String(schema.const) === text ? schema.const : NOT_THIS_FORM;
+  if (KindGuard.IsUnion(schema)) {
+    for (const member of schema.anyOf) {
+      const value = envValue(member, text);
+      if (value !== NOT_THIS_FORM && Value.Check(member, value)) return value;
+    }
+    return NOT_THIS_FORM;
+  }
+  if (KindGuard.IsArray(schema) && isScalar(schema.items) && !text.trimStart().startsWith('[')) {
+    const items = text.split(',').map((item) => item.trim()).filter(Boolean).map((item) => envValue(schema.items, item));
+    return items.length === 0 || items.includes(NOT_THIS_FORM) ? NOT_THIS_FORM : items;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return NOT_THIS_FORM;
+  }
+}
+
+/** A value written as plain text in a variable (not JSON). */
+export function isScalar(schema: TSchema): boolean {
+  if (KindGuard.IsUnion(schema)) return schema.anyOf.every(isScalar);
+  return KindGuard.IsString(schema) || KindGuard.IsInteger(schema) || KindGuard.IsNumber(schema) || KindGuard.IsBoolean(schema) || KindGuard.IsLiteral(schema);
+}
+
+/** What a variable for this schema holds, in words: "an integer", "one of: info, debug", "a JSON object". */
+export function expectedForm(schema: TSchema): string {
+  if (KindGuard.IsString(schema)) return 'a string';
+  if (KindGuard.IsInteger(schema)) return 'an integer';
+  if (KindGuard.IsNumber(schema)) return 'a number';
+  if (KindGuard.IsBoolean(schema)) return 'true or false';
+  if (KindGuard.IsLiteral(schema)) return String(schema.const);
+  if (KindGuard.IsUnion(schema)) {
+    return schema.anyOf.every((member) => KindGuard.IsLiteral(member))
+      ? `one of: ${schema.anyOf.map(expectedForm).join(', ')}`
+      : schema.anyOf.map(expectedForm).join(' or ');
+  }
+  if (KindGuard.IsArray(schema)) {
+    return isScalar(schema.items) ? `a comma-separated list of ${plural(expectedForm(schema.items))} or a JSON array` : 'a JSON array';
+  }
+  if (KindGuard.IsRecord(schema) || KindGuard.IsObject(schema)) return 'a JSON object';
+  return 'JSON';
+}
+
+/** "an integer" → "integers", for lists. */
+function plural(form: string): string {
+  return form.replace(/^an? (\w+)/, '$1s');
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -141,6 +223,17 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
     node = node[part] as Record<string, unknown>;
   }
   node[parts.at(-1) as string] = value;
+}
+
+/** Whether mergeInto(…, `source`) replaces the key at `path`: `source` has it, or replaces an object above it with something else. */
+function setsPath(source: Record<string, unknown> | undefined, path: string): boolean {
+  let node: unknown = source;
+  for (const part of path.split('.')) {
+    if (!isPlainObject(node) || !(part in node)) return false;
+    node = node[part];
+    if (!isPlainObject(node)) return true;
+  }
+  return true;
 }
 
 function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {

@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
 import type { RedisFaults } from '../redis/faults.js';
 import type { Keys } from '../redis/keys.js';
+import type { ReadinessReport } from '../server/health.js';
 import type { Acceptance, EventLogWriter } from './event-log.js';
 import { ThrottledWarnings } from '../warnings.js';
 import type { Spool } from './spool.js';
@@ -93,6 +94,11 @@ export class Appender {
    * of its connection), so its removal takes them along; a reconnect in between re-drains them.
    */
   private unconfirmedRows = false;
+  /**
+   * Set while batches fall short of `minReplicasAcked` (the last answer of WAIT), cleared by a
+   * batch the replicas confirm: it is why the spool does not drain although Redis answers.
+   */
+  private replicaShortfall: { replicasAcked: number; since: string } | undefined;
   /** The one pending drain retry while the drain is paused. */
   private drainRetry: NodeJS.Timeout | undefined;
   private closed = false;
@@ -116,6 +122,34 @@ export class Appender {
 
   get spoolDepth(): number {
     return this.options.spool.depth;
+  }
+
+  /**
+   * The spool's part of /readyz: not ready while it holds events, and why. With Redis answering
+   * but too few replicas confirming (a Cluster master promoted after a failover has no replica
+   * left), "waiting for Redis" would point the wrong way: the message names the shortfall and
+   * what to change.
+   */
+  spoolReadiness(): ReadinessReport {
+    const depth = this.spoolDepth;
+    if (depth === 0) return { name: 'spool', ok: true, depth };
+    const shortfall = this.replicaShortfall;
+    if (!shortfall) return { name: 'spool', ok: false, depth, message: `${depth} events spooled, waiting for Redis` };
+    const { minReplicasAcked = 0, replicaAckTimeoutMs = 0 } = this.options;
+    const hint =
+      'the master of the event log has fewer replicas in sync than redis.minReplicasAcked (after a failover the promoted replica may have none left): ' +
+      'give it a replica (Cluster: redis-cli --cluster add-node <new node> <any node> --cluster-slave; Sentinel: a redis-server with --replicaof <master>), ' +
+      'or lower redis.minReplicasAcked (SWITCHBOARD_REDIS_MIN_REPLICAS_ACKED). Nothing is lost: the spool drains once a replica confirms';
+    return {
+      name: 'spool',
+      ok: false,
+      depth,
+      replicasAcked: shortfall.replicasAcked,
+      minReplicasAcked,
+      shortSince: shortfall.since,
+      message: `${depth} events spooled: Redis takes the writes, but ${shortfall.replicasAcked} of the ${minReplicasAcked} replicas redis.minReplicasAcked requires confirm them within ${replicaAckTimeoutMs} ms (since ${shortfall.since}); ${hint}`,
+      hint,
+    };
   }
 
   append(events: AcceptedEvent[]): Promise<AppendOutcome> {
@@ -222,7 +256,13 @@ export class Appender {
       if (replicasAcked < minReplicasAcked) {
         metrics.replicaAckShortfalls.inc();
         this.shortOfReplicas(write, entryIds, replicasAcked);
-      } else if (write.pending) {
+        return;
+      }
+      if (this.replicaShortfall) {
+        logger.info({ replicasAcked, minReplicasAcked, shortSince: this.replicaShortfall.since }, 'replicas confirm writes again');
+        this.replicaShortfall = undefined;
+      }
+      if (write.pending) {
         let offset = 0;
         for (const pending of write.pending) {
           const ids = entryIds.slice(offset, offset + pending.acceptances.length);
@@ -262,8 +302,14 @@ export class Appender {
    * when Redis lost it); a drained batch stays in the spool and is drained again.
    */
   private shortOfReplicas(write: Write, entryIds: (string | null)[], replicasAcked: number): void {
-    const { logger, minReplicasAcked } = this.options;
-    logger.warn({ events: write.acceptances.length, replicasAcked, minReplicasAcked }, 'replicas did not confirm the batch in time; spooling it as well');
+    const { minReplicasAcked = 0, replicaAckTimeoutMs } = this.options;
+    this.replicaShortfall = { replicasAcked, since: this.replicaShortfall?.since ?? new Date().toISOString() };
+    // Every batch falls short while it lasts: one line per 30 s, counting the others.
+    this.warnings.warn('replicas did not confirm the batch in time; spooling it as well', `${replicasAcked} of ${minReplicasAcked} replicas acknowledged within ${replicaAckTimeoutMs} ms`, {
+      events: write.acceptances.length,
+      replicasAcked,
+      minReplicasAcked,
+    });
     if (write.pending) {
       let offset = 0;
       const pending = write.pending.map((append) => {

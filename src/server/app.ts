@@ -3,16 +3,24 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { bearerAuth, type TokenStore } from './auth.js';
 import type { HttpConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { ServerCertificate } from './tls.js';
 import { registerErrorHandling } from './errors.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { LazyRequestLogger } from './request-logger.js';
 
 export interface ServerOptions {
   logger: Logger;
-  http: Pick<HttpConfig, 'bodyLimitBytes' | 'maxJsonDepth' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs' | 'keepAliveTimeoutMs' | 'redisDeadlineMs'>;
+  http: Pick<
+    HttpConfig,
+    'bodyLimitBytes' | 'maxJsonDepth' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs' | 'keepAliveTimeoutMs' | 'redisDeadlineMs' | 'trustProxy'
+  >;
+  /** Serve HTTPS with this certificate (src/server/tls.ts); absent: HTTP. */
+  certificate?: ServerCertificate | undefined;
   tokens: TokenStore;
   /** Route plugins, each encapsulated. */
   plugins: readonly { plugin: FastifyPluginAsync<never>; options?: unknown }[];
@@ -72,21 +80,42 @@ function hasBytes(stream: Readable): Promise<boolean> {
   });
 }
 
+/** Names proxy-addr (Fastify's trustProxy) knows besides addresses and CIDR ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `http.trustProxy` as Fastify takes it (false when empty); an entry that is no address, range or name is a ConfigError naming it. */
+function trustedProxies(list: readonly string[]): string[] | false {
+  list.forEach((entry, index) => {
+    if (!PROXY_RANGE_NAMES.includes(entry) && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry)) {
+      throw new ConfigError(`http.trustProxy[${index}]: "${entry}" is not an IP address, a CIDR range (10.0.0.0/8), or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  });
+  return list.length > 0 ? [...list] : false;
+}
+
 /** The HTTP server: error mapping, bearer auth, OpenAPI + browsable reference at /docs, then the routes. */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { http, certificate } = options;
+  // Node checks the request and header deadlines on this interval (30 s by default); headers
+  // are part of the request, so their deadline is never the later one.
+  const serverOptions = {
+    headersTimeout: Math.min(http.headersTimeoutMs, http.requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(1000, http.headersTimeoutMs),
+  };
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    bodyLimit: options.http.bodyLimitBytes,
+    bodyLimit: http.bodyLimitBytes,
     // A client that never finishes its request (or its headers) does not hold a socket forever.
-    requestTimeout: options.http.requestTimeoutMs,
-    connectionTimeout: options.http.connectionTimeoutMs,
-    keepAliveTimeout: options.http.keepAliveTimeoutMs,
-    // Node checks the request and header deadlines on this interval (30 s by default); headers
-    // are part of the request, so their deadline is never the later one.
-    http: {
-      headersTimeout: Math.min(options.http.headersTimeoutMs, options.http.requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(1000, options.http.headersTimeoutMs),
-    },
+    requestTimeout: http.requestTimeoutMs,
+    connectionTimeout: http.connectionTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    // request.ip, request.protocol and request.host from X-Forwarded-* only when the peer is a listed proxy.
+    trustProxy: trustedProxies(http.trustProxy),
+    // Fastify hands `https` alone to https.createServer: the deadlines go with it. A TLS handshake
+    // gets no longer than the headers that follow it.
+    ...(certificate
+      ? { https: { ...certificate.options, ...serverOptions, handshakeTimeout: http.headersTimeoutMs } }
+      : { http: serverOptions }),
     // Per-request info lines would dominate the log at intake rates.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
@@ -94,8 +123,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     forceCloseConnections: 'idle',
   });
   registerErrorHandling(app);
-  registerJsonBodyParser(app, options.http.maxJsonDepth);
-  applyDeadline(app, options.http.redisDeadlineMs);
+  registerJsonBodyParser(app, http.maxJsonDepth);
+  applyDeadline(app, http.redisDeadlineMs);
   treatEmptyBodiesAsNone(app);
   await app.register(swagger, {
     openapi: {

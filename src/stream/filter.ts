@@ -2,6 +2,7 @@ import type { TenantScope } from '../config/schema.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { EVENT_TYPES, type AcceptedEvent } from '../events/catalogue.js';
 import type { Principal } from '../server/auth.js';
+import { didYouMean } from '../validation.js';
 import { eventTenant } from '../webhooks/models.js';
 
 /** Tenant coordinates a record is filtered on (see eventTenant). */
@@ -62,6 +63,9 @@ export class EventFilter {
   }
 }
 
+/** `call.*`, `cdr.*`…: every family a `?types=` item may name. */
+const TYPE_FAMILIES = [...new Set(EVENT_TYPES.map((type) => `${type.slice(0, type.indexOf('.'))}.*`))];
+
 function parseTypes(value: string | undefined): { exact: Set<string>; prefixes: string[] } | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const exact = new Set<string>();
@@ -71,11 +75,11 @@ function parseTypes(value: string | undefined): { exact: Set<string>; prefixes: 
     if (item.endsWith('.*')) {
       const prefix = item.slice(0, -1);
       if (EVENT_TYPES.some((type) => type.startsWith(prefix))) prefixes.push(prefix);
-      else problems.push({ path: '/types', message: `no event type matches "${item}"` });
+      else problems.push({ path: '/types', message: `no event type matches "${item}"${didYouMean(item, TYPE_FAMILIES)}` });
     } else if ((EVENT_TYPES as readonly string[]).includes(item)) {
       exact.add(item);
     } else {
-      problems.push({ path: '/types', message: `unknown event type "${item}"` });
+      problems.push({ path: '/types', message: `unknown event type "${item}"${didYouMean(item, EVENT_TYPES)}` });
     }
   }
   if (problems.length > 0) throw new ValidationError(`types: ${problems.map((problem) => problem.message).join('; ')}`, { details: problems });

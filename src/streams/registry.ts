@@ -3,6 +3,7 @@ import { EVENT_TYPES, type EventType } from '../events/catalogue.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { LuaScript } from '../redis/scripts.js';
+import { didYouMean } from '../validation.js';
 import { positionTime } from '../log/reader.js';
 import { parseSince } from './stream-ids.js';
 
@@ -113,8 +114,8 @@ export class IntegratorRegistry {
     const types = request.types ?? ['cdr.created'];
     const unknown = types.filter((type) => !(EVENT_TYPES as string[]).includes(type));
     if (unknown.length > 0) {
-      throw new ValidationError(`unknown event types: ${unknown.join(', ')}`, {
-        details: unknown.map((type) => ({ path: `/types/${types.indexOf(type)}`, message: `not in the catalogue (GET /v1/schemas)` })),
+      throw new ValidationError(`unknown event types: ${unknown.map((type) => `${type}${didYouMean(type, EVENT_TYPES)}`).join(', ')}`, {
+        details: unknown.map((type) => ({ path: `/types/${types.indexOf(type)}`, message: `not in the catalogue (GET /v1/schemas)${didYouMean(type, EVENT_TYPES)}` })),
       });
     }
     if (request.listKey !== undefined && request.legacyList === false) {

@@ -1,5 +1,7 @@
+import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
 import type { WebhooksConfig } from '../config/schema.js';
+import { readPemFile } from '../server/tls.js';
 import { TargetRefusedError, type TargetPolicy } from './target-policy.js';
 
 export interface PostResult {
@@ -18,6 +20,15 @@ export interface PostResult {
 
 const THROTTLE_STATUSES = new Set([429, 502, 503, 504]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** OpenSSL's verdicts on a receiver's certificate chain that a CA in webhooks.caFile cures. */
+const UNTRUSTED_CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+]);
 
 /**
  * Outbound POSTs: one undici Pool per origin, connect/response timeouts, the target policy's
@@ -27,18 +38,22 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
  */
 export class WebhookSender {
   private readonly pools = new Map<string, Pool>();
+  /** The system's CAs and webhooks.caFile's (a `ca` option replaces Node's defaults, so both are listed); undefined: the defaults. */
+  private readonly trustedCas: string[] | undefined;
 
   constructor(
     private readonly config: WebhooksConfig,
     private readonly policy: TargetPolicy,
-  ) {}
+  ) {
+    this.trustedCas = config.caFile === undefined ? undefined : [...rootCertificates, readPemFile(config.caFile, 'webhooks.caFile', 'CERTIFICATE')];
+  }
 
   private pool(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, {
         connections: this.config.connectionsPerOrigin,
-        connect: { timeout: this.config.connectTimeoutMs, lookup: this.policy.lookup },
+        connect: { timeout: this.config.connectTimeoutMs, lookup: this.policy.lookup, ...(this.trustedCas ? { ca: this.trustedCas } : {}) },
         headersTimeout: this.config.responseTimeoutMs,
         bodyTimeout: this.config.responseTimeoutMs,
       });
@@ -72,7 +87,7 @@ export class WebhookSender {
       };
     } catch (error) {
       const code = (error as { code?: string }).code;
-      const message = error instanceof TargetRefusedError ? `target refused: ${error.message}` : (code ?? (error as Error).name);
+      const message = error instanceof TargetRefusedError ? `target refused: ${error.message}` : describeTlsRefusal(error as Error, url) ?? code ?? (error as Error).name;
       return { ok: false, error: message, throttled: code !== undefined && TIMEOUT_CODES.has(code), gone: false };
     }
   }
@@ -98,6 +113,17 @@ export class WebhookSender {
     this.pools.clear();
     await Promise.all(pools.map((pool) => pool.destroy()));
   }
+}
+
+/** A receiver's certificate this hub does not accept, said with what to change; undefined for other errors. */
+function describeTlsRefusal(error: Error, url: URL): string | undefined {
+  const code = (error as { code?: string }).code ?? '';
+  if (UNTRUSTED_CERTIFICATE_CODES.has(code)) {
+    return `TLS: the certificate of ${url.host} is not signed by a trusted CA (${code}: ${error.message}); add its CA to webhooks.caFile`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the certificate of ${url.host} does not name ${url.hostname} (${code})`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `TLS: the certificate of ${url.host} is outside its validity dates (${code})`;
+  return undefined;
 }
 
 function parseRetryAfter(value: string | string[] | undefined): number | undefined {

@@ -72,14 +72,20 @@ const CALL_ENDINGS: readonly string[] = ['call.ended', 'call.abandoned'];
 const MODELS_MARKING_REMOVAL: readonly Model[] = ['call', 'call_origid'];
 
 /**
- * JSON members a model adds to its model object after `model` and `seq` ("" when none): the last
- * post of a call in `call` and `call_origid` carries `"remove":"yes"` at the top level of the
- * object, as seed 002's call objects do. `eventJson` is the event as the log stores it.
+ * One model object of a post: the logged event with `model` and `seq` first. The last post of a
+ * call in `call` and `call_origid` carries `"remove":"yes"` at the top level of the object, as
+ * seed 002's call objects do; a `call_origid` object names its originating leg in
+ * `data.orig_call_id` (the caller's call, `data.call_id`). `eventJson` is the event as the log
+ * stores it, spliced without re-serialising unless `call_origid` adds to its data.
  */
-export function modelObjectMembers(model: Model, eventJson: string): string {
-  if (!MODELS_MARKING_REMOVAL.includes(model)) return '';
-  const { type } = JSON.parse(eventJson) as { type?: unknown };
-  return typeof type === 'string' && CALL_ENDINGS.includes(type) ? '"remove":"yes",' : '';
+export function modelObject(model: Model, seq: string, eventJson: string): string {
+  const head = `{"model":${JSON.stringify(model)},"seq":"${seq}",`;
+  if (!MODELS_MARKING_REMOVAL.includes(model)) return head + eventJson.slice(1);
+  const event = JSON.parse(eventJson) as { type?: unknown; data?: Record<string, unknown> };
+  const remove = typeof event.type === 'string' && CALL_ENDINGS.includes(event.type) ? '"remove":"yes",' : '';
+  if (model !== 'call_origid' || typeof event.data?.call_id !== 'string') return head + remove + eventJson.slice(1);
+  event.data = { orig_call_id: event.data.call_id, ...event.data };
+  return head + remove + JSON.stringify(event).slice(1);
 }
 
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);

@@ -1,20 +1,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, createCluster, createSentinel } from 'redis';
 import { claimIdleEntries, type AnyRedisClient, type StreamEntry } from './dead-letter.js';
+import type { CatalogueEvent, EventType } from './events.js';
 import { integratorKeys } from './keys.js';
 
-/** One entry of the integrators' stream, as the handler sees it. */
-export interface Cdr {
-  /** Position in the stream (what XACK takes); also a replay cursor. */
-  streamId: string;
-  /** The event id: stable across redeliveries and replays, the key to deduplicate on. */
-  id: string;
-  type: string;
-  /** The accepted event: `{id, type, time, source?, scope?, data}`. */
-  event: { id: string; type: string; time: string; data: Record<string, unknown>; [field: string]: unknown };
-}
+/**
+ * One entry of the integrators' stream, as the handler sees it: an event of one of the types `T`
+ * (`cdr.created` unless `types` says more), its `data` typed from the catalogue's schema;
+ * `cdr.type` narrows it.
+ */
+export type Cdr<T extends EventType = 'cdr.created'> = {
+  [K in T]: {
+    /** Position in the stream (what XACK takes); also a replay cursor. */
+    streamId: string;
+    /** The event id: stable across redeliveries and replays, the key to deduplicate on. */
+    id: string;
+    type: K;
+    /** The accepted event: `{id, type, time, source?, scope?, data}`. */
+    event: CatalogueEvent<K>;
+  };
+}[T];
 
-export interface ConsumeCdrsOptions {
+export interface ConsumeCdrsOptions<T extends EventType = 'cdr.created'> {
   /**
    * Where the hub's Redis is, with the same options as the hub's `redis.*` config: one of `url`,
    * `sentinel`, `cluster`. The helper opens (and closes) its own connection. Or pass `client`.
@@ -28,10 +35,16 @@ export interface ConsumeCdrsOptions {
   client?: AnyRedisClient;
   /** The integrator (= consumer group) name. */
   integrator: string;
+  /**
+   * Every type the integrator is registered for (`POST /v1/integrators {types}`); default
+   * `['cdr.created']`, the registration's default. The handler is typed for these, and the loop
+   * refuses to start when the registration names a type missing here.
+   */
+  types?: readonly T[];
   /** This worker's name, stable across restarts so it picks up its own pending entries first. */
   consumer: string;
   /** Processes one CDR; resolving acknowledges it, throwing leaves it pending for a redelivery. */
-  handler: (cdr: Cdr) => Promise<void> | void;
+  handler: (cdr: Cdr<T>) => Promise<void> | void;
   /** The hub's keyPrefix (default `switchboard`); keys are derived as the registration answer names them. */
   keyPrefix?: string;
   /** Entries per read. Default 100. */
@@ -48,7 +61,7 @@ export interface ConsumeCdrsOptions {
   deadLetterMaxLength?: number;
   signal?: AbortSignal;
   /** Handler failures and Redis errors (the loop carries on). */
-  onError?: (error: unknown, cdr?: Cdr) => void;
+  onError?: (error: unknown, cdr?: Cdr<T>) => void;
 }
 
 /**
@@ -59,14 +72,14 @@ export interface ConsumeCdrsOptions {
  * the integrator did not register for (the stream is shared) are acknowledged without the handler.
  * Delivery is at least once: deduplicate on `cdr.id`. Rejects when the integrator is removed.
  */
-export async function consumeCdrs(options: ConsumeCdrsOptions): Promise<void> {
+export async function consumeCdrs<T extends EventType = 'cdr.created'>(options: ConsumeCdrsOptions<T>): Promise<void> {
   const own = options.client ? undefined : connect(options, `switchboard-consumer-${options.consumer}`);
   if (own) {
     own.on('error', (error: unknown) => options.onError?.(error));
     await own.connect();
   }
   try {
-    await new Consumer(options.client ?? (own as OwnConnection).commands, options).run();
+    await new Consumer<T>(options.client ?? (own as OwnConnection).commands, options).run();
   } finally {
     if (own) await own.close();
   }
@@ -89,7 +102,7 @@ function address(text: string): { host: string; port: number } {
 }
 
 /** node-redis's own client for the one topology the options name. */
-function connect(options: ConsumeCdrsOptions, name: string): OwnConnection {
+function connect(options: Pick<ConsumeCdrsOptions, 'url' | 'sentinel' | 'cluster' | 'keyPrefix'>, name: string): OwnConnection {
   const given = [options.url, options.sentinel, options.cluster].filter((value) => value !== undefined);
   if (given.length !== 1) throw new TypeError('consumeCdrs needs exactly one of `url`, `sentinel`, `cluster`, or a `client`');
   const close = (client: { close(): Promise<void>; destroy(): unknown }) => async () => {
@@ -124,7 +137,7 @@ function connect(options: ConsumeCdrsOptions, name: string): OwnConnection {
   return { commands: client as unknown as AnyRedisClient, on: (event, listener) => void client.on(event, listener), connect: () => client.connect(), close: close(client) };
 }
 
-class Consumer {
+class Consumer<T extends EventType> {
   private readonly keys: ReturnType<typeof integratorKeys>;
   private readonly count: number;
   private readonly blockMs: number;
@@ -135,7 +148,7 @@ class Consumer {
 
   constructor(
     private readonly client: AnyRedisClient,
-    private readonly options: ConsumeCdrsOptions,
+    private readonly options: ConsumeCdrsOptions<T>,
   ) {
     this.keys = integratorKeys(options.keyPrefix);
     this.stream = this.keys.cdrStream;
@@ -154,6 +167,12 @@ class Consumer {
     const spec = (await this.client.sendCommand(['HGET', this.keys.registry, integrator])) as string | null;
     if (!spec) throw new Error(`no integrator "${integrator}" is registered (POST /v1/integrators)`);
     const registration = JSON.parse(spec) as { types: string[]; streamKey?: string };
+    const handled = new Set<string>(this.options.types ?? ['cdr.created']);
+    const unhandled = registration.types.filter((type) => !handled.has(type));
+    if (unhandled.length > 0) {
+      const all = registration.types.map((type) => `'${type}'`).join(', ');
+      throw new TypeError(`integrator "${integrator}" is registered for ${unhandled.join(', ')} as well: pass types: [${all}] so the handler is typed for every type it receives`);
+    }
     this.types = new Set(registration.types);
     // An integrator limited to a tenant reads its own stream (the registration names it).
     this.stream = registration.streamKey ?? this.keys.cdrStream;
@@ -229,7 +248,8 @@ class Consumer {
         acks.push(streamId);
         continue;
       }
-      const cdr: Cdr = { streamId, id: values.id ?? '', type: values.type ?? '', event: JSON.parse(values.event ?? '{}') as Cdr['event'] };
+      // The hub validated the event against the catalogue before logging it; its type is one of T (checked in run).
+      const cdr = { streamId, id: values.id ?? '', type: values.type, event: JSON.parse(values.event ?? '{}') } as Cdr<T>;
       try {
         await this.options.handler(cdr);
         acks.push(streamId);

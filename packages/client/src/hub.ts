@@ -1,3 +1,5 @@
+import type { SubmittedEvent } from './events.js';
+
 /** One problem of a rejected request, as the hub lists it (`index` is the event's place in a batch). */
 export interface HubErrorDetail {
   index?: number;
@@ -41,15 +43,6 @@ export interface HubClientOptions {
   timeoutMs?: number;
 }
 
-/** One event as a source submits it; only `type` and `data` are required. */
-export interface SubmittedEvent {
-  id?: string;
-  type: string;
-  time?: string;
-  source?: string;
-  scope?: { reseller?: string; domain?: string; user?: string };
-  data: Record<string, unknown>;
-}
 
 /** The intake's 202 answer. */
 export interface Accepted {
@@ -73,7 +66,11 @@ export class HubClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  /** POST /v1/events: one event or a batch (rejected whole on any problem, every problem listed). */
+  /**
+   * POST /v1/events: one event or a batch (rejected whole on any problem, every problem listed).
+   * Each event's `data` is typed by its `type` from the catalogue's schemas: a misspelt field or
+   * value does not compile.
+   */
   sendEvents(events: SubmittedEvent | SubmittedEvent[]): Promise<Accepted> {
     return this.request<Accepted>('POST', '/v1/events', events);
   }

@@ -19,15 +19,15 @@ function importsOf(directory: URL): string[] {
 }
 
 describe('@switchboard/client as an integrator installs it', () => {
-  it('depends on node-redis only: no Fastify, no SQLite, nothing of the server', () => {
-    expect(Object.keys(manifest.dependencies)).toEqual(['redis']);
+  it('depends on node-redis and TypeBox (the catalogue schemas its event types come from) only: no Fastify, no SQLite, nothing of the server', () => {
+    expect(Object.keys(manifest.dependencies)).toEqual(['@sinclair/typebox', 'redis']);
   });
 
-  it('imports only Node built-ins, its own files and redis (checked on the build output)', () => {
+  it('imports only Node built-ins, its own files, redis and TypeBox (checked on the build output)', () => {
     const specifiers = importsOf(new URL('dist/', root));
     expect(specifiers.length).toBeGreaterThan(0);
     const foreign = specifiers.filter(
-      (specifier) => !specifier.startsWith('./') && !specifier.startsWith('node:') && !builtinModules.includes(specifier) && specifier !== 'redis',
+      (specifier) => !specifier.startsWith('./') && !specifier.startsWith('node:') && !builtinModules.includes(specifier) && !['redis', '@sinclair/typebox'].includes(specifier),
     );
     expect(foreign).toEqual([]);
   });
