@@ -378,9 +378,22 @@ const LiveQueue = Type.Object(
     serviceLevelThresholdMs: Type.Optional(Type.Integer({ minimum: 0 })),
     /** Callers who hang up within this wait are short abandons: counted, and left out of the service level. */
     shortAbandonMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The queue's live alerts (docs/live.md, "Alerts"); each is off unless set. */
+    alerts: Type.Optional(
+      Type.Object(
+        {
+          /** `service_level_below` while today's service level % is under this. */
+          serviceLevelBelowPct: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+          /** `longest_wait_over` while a caller has waited this many seconds or more. */
+          longestWaitOverS: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        strict,
+      ),
+    ),
   },
   strict,
 );
+
 
 /** Live contact-centre state, projected from the event log (docs/live.md). */
 const LiveConfig = Type.Object(
@@ -391,8 +404,23 @@ const LiveConfig = Type.Object(
     timeZone: Type.String({ minLength: 1, default: 'UTC' }),
     serviceLevelThresholdMs: Type.Integer({ minimum: 0, default: 20_000 }),
     shortAbandonMs: Type.Integer({ minimum: 0, default: 5_000 }),
-    /** Per-queue overrides of the two thresholds, by queue name. */
+    /**
+     * `answered_and_abandoned`: answered within the threshold ÷ (answered + abandoned − short
+     * abandons); `answered`: answered within the threshold ÷ answered (abandons left out).
+     */
+    serviceLevelFormula: Type.Union([Type.Literal('answered_and_abandoned'), Type.Literal('answered')], { default: 'answered_and_abandoned' }),
+    /** Per-queue overrides of the two thresholds and the queue's alerts, by queue name. */
     queues: Type.Record(Type.String({ minLength: 1 }), LiveQueue, { default: {} }),
+    /** Agents' live alerts (docs/live.md, "Alerts"); each is off unless set. */
+    alerts: Type.Object(
+      {
+        /** `after_call_work_over` once an agent has been in after-call work this many seconds. */
+        afterCallWorkOverS: Type.Optional(Type.Integer({ minimum: 1 })),
+        /** `not_ready_over` once an agent has been not ready or on a break this many seconds. */
+        notReadyOverS: Type.Optional(Type.Integer({ minimum: 1 })),
+      },
+      { ...strict, default: {} },
+    ),
     /** At start the projection replays the log accepted within this window (and what it still keeps). */
     rebuildWindowMs: Type.Integer({ minimum: 0, default: 48 * 3_600_000 }),
     /** CDRs kept for the board's latest-CDR list. */
