@@ -149,7 +149,7 @@ describe('/board wallboard in headless Chromium', () => {
     await page.waitForFunction(() => document.querySelector('[data-queue="pq-1500"] .waiting')?.textContent === '1', undefined, { timeout: 5000 });
     expect((await postEvents(hub.url, [{ type: 'call.abandoned', data: { ...call, reason: 'caller_hungup', wait_s: 30 } }], INGEST_ONLY)).status).toBe(202);
     await expect.poll(() => page.textContent('[data-queue="pq-1500"] .abandoned'), { timeout: 5000 }).toBe('1');
-    // Today's intervals are one answer for every queue, read beside it.
+    // Today's intervals (the strip adds up every queue's) are read beside it.
     expect(new Set(reads.filter((read) => !read.startsWith('/v1/live/intervals')))).toEqual(new Set(['/v1/live/queues?cursor&limit=1000']));
   });
 

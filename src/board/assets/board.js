@@ -192,8 +192,15 @@ queues.onPage = (body) => {
 };
 
 async function loadIntervals() {
-  const body = await get(`/v1/live/intervals?size=${encodeURIComponent($('interval-size').value)}`);
-  state.intervals = body;
+  const size = encodeURIComponent($('interval-size').value);
+  const pages = [];
+  let cursor = null;
+  do {
+    const body = await get(`/v1/live/intervals?size=${size}&limit=${PAGE_LIMIT}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    pages.push(body);
+    cursor = body.next_cursor;
+  } while (cursor);
+  state.intervals = pages.flatMap((page) => page.queues);
   markDirty('intervals');
 }
 
@@ -255,8 +262,8 @@ async function refresh() {
       }
     }
     markDirty('agents', 'queues');
-    // Today's intervals cover every queue in one answer: read at most once a second, and less
-    // often when the answer is slow to build (a large floor), so it never dominates the hub.
+    // Today's intervals are read for every queue (the strip adds them up): at most once a second,
+    // and less often when the answer is slow to build (a large floor), so it never dominates the hub.
     if (work.some(([list]) => list === queues) && Date.now() - intervalsReadAt >= Math.max(1000, 4 * intervalsReadMs)) {
       intervalsReadAt = Date.now();
       await loadIntervals();
@@ -375,6 +382,15 @@ function applyEvent(position, event) {
       refreshSoon(queues, data.queue, data.queue, position);
       return;
     }
+    case 'call.held':
+    case 'call.resumed':
+      if (data.agent) {
+        changeAgent(event, position, data.agent, (agent) => {
+          agent.activity = event.type === 'call.held' ? 'on_hold' : 'on_call';
+          agent.activity_since = event.time;
+        });
+      }
+      return;
     case 'call.missed':
     case 'call.ended':
     case 'call.abandoned': {
@@ -607,7 +623,7 @@ function renderTotals() {
  */
 function intervalRows() {
   const queueFilter = $('filter-queue').value;
-  const chosen = (state.intervals?.queues ?? []).filter((queue) => !queueFilter || queue.queue === queueFilter);
+  const chosen = (state.intervals ?? []).filter((queue) => !queueFilter || queue.queue === queueFilter);
   const byStart = new Map();
   for (const queue of chosen) {
     for (const interval of queue.intervals) {
@@ -623,8 +639,7 @@ function intervalRows() {
       byStart.set(interval.start, row);
     }
   }
-  const nowMs = now();
-  return [...byStart.values()].filter((row) => Date.parse(row.start) <= nowMs).sort((a, b) => a.start.localeCompare(b.start));
+  return [...byStart.values()].sort((a, b) => a.start.localeCompare(b.start));
 }
 
 function renderIntervals() {
