@@ -41,7 +41,7 @@ describe('/board wallboard in headless Chromium', () => {
   });
 
   it('forbids framing and type sniffing on every /board answer', async () => {
-    for (const [path, status] of [['/board', 200], ['/board/board.js', 200], ['/board/sse.js', 200], ['/board/board.css', 200], ['/board/missing.js', 404]] as const) {
+    for (const [path, status] of [['/board', 200], ['/board/board.js', 200], ['/board/sse.js', 200], ['/board/board.css', 200], ['/board/favicon.svg', 200], ['/favicon.ico', 200], ['/board/access', 200], ['/board/missing.js', 404]] as const) {
       const response = await fetch(`${hub.url}${path}`);
       expect(response.status, path).toBe(status);
       expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');

@@ -583,7 +583,7 @@ function renderQueues() {
         <div class="figures">
           ${figure('waiting', current.waiting, 'class="waiting"')}
           ${figure('longest wait', current.oldest ? '' : '–', `class="longest" data-since="${escapeHtml(current.oldest ?? '')}"`)}
-          ${figure(`service level (${queue.service_level_threshold_s ?? '–'} s)`, percent(queue.service_level_pct), 'class="sl"')}
+          ${figure(`SL ${queue.service_level_threshold_s ?? '–'} s`, percent(queue.service_level_pct), 'class="sl"')}
           ${figure('abandon rate', percent(queue.abandon_rate_pct), 'class="abandon-rate"')}
           ${figure('offered', queue.offered ?? 0, 'class="offered"')}
           ${figure('answered', queue.answered ?? 0, 'class="answered"')}
