@@ -33,13 +33,14 @@ describe('live intervals and alerts through the hub', () => {
     await redis?.close();
   });
 
-  const get = async (path: string) => {
+  const get = async <T>(path: string) => {
     const response = await fetch(`${hub.url}${path}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
-    return { status: response.status, body: (await response.json()) as Record<string, any> };
+    return { status: response.status, body: (await response.json()) as T };
   };
+  type Named = { queue: string; intervals: { start: string; end: string; answered: number }[] };
 
   it('refuses a size it does not know, naming the sizes it takes', async () => {
-    const { status, body } = await get('/v1/live/intervals?size=20m');
+    const { status, body } = await get<{ error: unknown }>('/v1/live/intervals?size=20m');
     expect(status).toBe(400);
     expect(body.error).toMatchObject({
       code: 'VALIDATION_FAILED',
@@ -68,12 +69,12 @@ describe('live intervals and alerts through the hub', () => {
         data: { code: 'service_level_below', queue: 'billing', since: new Date(now - 20_000).toISOString(), value: 0, threshold: 80 },
       });
       expect(arrivedMs).toBeLessThan(1000);
-      const { body } = await get('/v1/live/queues');
-      const billing = body.queues.find((queue: { queue: string }) => queue.queue === 'billing');
+      const { body } = await get<{ queues: Named[] }>('/v1/live/queues');
+      const billing = body.queues.find((queue) => queue.queue === 'billing');
       expect(billing).toMatchObject({ service_level_pct: 0, asa_s: 40, alerts: [{ code: 'service_level_below', since: new Date(now - 20_000).toISOString() }] });
       // The interval of the answer holds it.
-      const intervals = (await get('/v1/live/intervals?size=60m')).body;
-      const hours = intervals.queues.find((queue: { queue: string }) => queue.queue === 'billing').intervals as { start: string; end: string; answered: number }[];
+      const intervals = (await get<{ queues: Named[] }>('/v1/live/intervals?size=60m')).body;
+      const hours = intervals.queues.find((queue) => queue.queue === 'billing')?.intervals ?? [];
       const answeredMs = now - 20_000;
       const holding = hours.filter((interval) => Date.parse(interval.start) <= answeredMs && answeredMs < Date.parse(interval.end));
       expect(holding).toHaveLength(1);
@@ -89,7 +90,7 @@ describe('live intervals and alerts through the hub', () => {
     try {
       expect((await postEvents(hub.url, { type: 'agent.status_changed', data: { agent: 'fay', status: 'not_ready', reason: 'meeting' } })).status).toBe(202);
       await stream.waitFor(() => stream.events().some((message) => message.data.includes('"fay"')), 10_000, "fay's alert");
-      const agents = (await get('/v1/live/agents')).body.agents as { agent: string; activity: string; reason: string; alerts: unknown[] }[];
+      const agents = (await get<{ agents: { agent: string }[] }>('/v1/live/agents')).body.agents;
       expect(agents.find((agent) => agent.agent === 'fay')).toMatchObject({ activity: 'not_ready', reason: 'meeting', alerts: [{ code: 'not_ready_over' }] });
       const forged = await postEvents(hub.url, { type: 'live.alert', data: { code: 'not_ready_over', since: new Date().toISOString(), agent: 'x', value: 1, threshold: 1 } });
       // Hub-emitted, as source.* and subscription.* are: the intake refuses it.

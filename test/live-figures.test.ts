@@ -4,6 +4,8 @@ import type { AcceptedEvent } from '../src/events/catalogue.js';
 import { AlertWatcher } from '../src/live/alerts.js';
 import { LiveProjection } from '../src/live/projection.js';
 import { agentsView, intervalsView, queuesView } from '../src/live/views.js';
+import { checkHubEvent } from '../src/intake/validate.js';
+import { scenarioEvents } from '../src/sandbox/scenarios.js';
 import { EventFilter } from '../src/stream/filter.js';
 
 /*
@@ -307,5 +309,15 @@ describe('live figures of a scripted day (reset at midnight New York time)', () 
     // The id derives from the alert: another node following the same log writes the same event.
     const again = new AlertWatcher(projectionAt(NOW)).check(NOW);
     expect(again.map((event) => event.id).sort()).toEqual(found.filter(({ event }) => ['cat', 'sales'].includes(String(event.data.agent ?? event.data.queue))).map(({ event }) => event.id).sort());
+  });
+
+  it("the sandbox's missed-call scenario passes the catalogue and reads as a miss, a hold and after-call work", async () => {
+    const now = new Date(min(80));
+    const scenario = scenarioEvents('missed-call', { agent: 'zoe', queue: 'sales', campaign: 'spring', now });
+    for (const event of scenario) expect(checkHubEvent(event as AcceptedEvent)).toEqual([]);
+    const projection = new LiveProjection(config);
+    scenario.forEach((event, index) => projection.apply(event as AcceptedEvent, `${index + 1}-0`));
+    const { agents } = await agentsView(projection, everyone, page, now.getTime() + 5_000);
+    expect(agents[0]).toMatchObject({ agent: 'zoe', activity: 'after_call_work', today: { handled: 1, missed: 1, hold_s: 10, talk_s: 32, acw_s: 5 } });
   });
 });

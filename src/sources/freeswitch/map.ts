@@ -97,6 +97,8 @@ export class NotAnEventError extends Error {}
  */
 export class FreeswitchMapper {
   private readonly calls = new Map<string, QueuedCall>();
+  /** Agents whose queue call ended (`ended`) and, of those, the ones in after-call work (`wrapup`). */
+  private readonly afterCall = new Map<string, 'ended' | 'wrapup'>();
 
   private readonly perCall: boolean;
 
@@ -119,6 +121,7 @@ export class FreeswitchMapper {
     if (name !== 'CUSTOM' || event['Event-Subclass'] !== 'callcenter::info') return [];
 
     const action = event['CC-Action'] ?? '';
+    if (action === 'agent-state-change') return this.agentState(event, id, time);
     const type = action === 'member-queue-end' ? FREESWITCH_QUEUE_END[event['CC-Cause'] ?? ''] : FREESWITCH_CC_ACTIONS[action];
     switch (type) {
       case 'agent.status_changed': {
@@ -141,7 +144,11 @@ export class FreeswitchMapper {
         return [{ id, type, time, data: compact({ ...this.callFields(event), agent: event['CC-Agent'], wait_s: wait }) }];
       }
       case 'call.ended':
+        if (action === 'bridge-agent-end' && event['CC-Agent']) rememberRecent(this.afterCall, event['CC-Agent'], 'ended', MAX_REMEMBERED_CALLS);
         return [{ id: `fs:${core}:ended:${event['CC-Member-UUID'] ?? sequence}`, type, time, data: this.ended(event, action) }];
+      case 'call.missed':
+        if (!event['CC-Agent']) return [];
+        return [{ id, type, time, data: compact({ ...this.callFields(event), agent: event['CC-Agent'], missed_at: epochSecondsToIso(event['CC-Agent-Aborted-Time']) ?? time, reason_raw: event['CC-Hangup-Cause'] }) }];
       case 'call.abandoned':
         return [{ id, type, time, data: this.abandoned(event, time) }];
       default:
@@ -152,6 +159,27 @@ export class FreeswitchMapper {
   /** Forgets remembered calls (a new Core-UUID: the PBX restarted and its calls are gone). */
   reset(): void {
     this.calls.clear();
+    this.afterCall.clear();
+  }
+
+  /**
+   * mod_callcenter's agent-state-change: an agent `Available (On Demand)` goes `Idle` after a
+   * queue call and takes no call until it sets itself `Waiting` again: that is after-call work
+   * (`wrapup`), and the state that follows it ends it. Other state changes say nothing the
+   * catalogue's status does not.
+   */
+  private agentState(event: FreeswitchEvent, id: string, time: string): SourceEvent[] {
+    const agent = event['CC-Agent'];
+    const state = event['CC-Agent-State'];
+    if (!agent || !state) return [];
+    const after = this.afterCall.get(agent);
+    if (state === 'Idle' && after === 'ended') {
+      this.afterCall.set(agent, 'wrapup');
+      return [{ id, type: 'agent.status_changed', time, data: { agent, status: 'wrapup', status_raw: state } }];
+    }
+    this.afterCall.delete(agent);
+    if (after !== 'wrapup' || state === 'Idle') return [];
+    return [{ id, type: 'agent.status_changed', time, data: { agent, status: state === 'Waiting' ? 'available' : 'busy', status_raw: state } }];
   }
 
   /**
