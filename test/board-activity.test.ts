@@ -180,6 +180,9 @@ describe('/board: activity, figures and alerts in headless Chromium', () => {
     ]);
     await page.locator('[data-agent="dee"][data-activity="offline"]').waitFor({ timeout: SHOWN_WITHIN_MS });
     expect(await page.locator('[data-agent="dee"] .state').textContent()).toBe('Offline');
+    // The hub still lists the agent: the page is what leaves it out.
+    const listed = (await (await fetch(`${hub.url}/v1/live/agents`, { headers: { authorization: `Bearer ${READ}` } })).json()) as { agents: { agent: string; activity: string }[] };
+    expect(listed.agents.find((agent) => agent.agent === 'gone')).toMatchObject({ activity: 'offline' });
     expect(await page.locator('[data-agent="gone"]').count()).toBe(0);
   });
 
