@@ -127,9 +127,12 @@ describe('/board wallboard in headless Chromium', () => {
     expect((await postEvents(hub.url, agents, INGEST_ONLY)).status).toBe(202);
     await page.locator('[data-agent="pg999"]').waitFor({ timeout: 10_000 });
     const reads: string[] = [];
+    // Only the reloaded page's reads: the page being left may still be re-reading after those agents.
+    let reloaded = false;
+    page.once('framenavigated', () => (reloaded = true));
     page.on('request', (request) => {
       const url = new URL(request.url());
-      if (url.pathname.startsWith('/v1/live/')) reads.push(`${url.pathname}?${url.searchParams.has('cursor') ? 'cursor' : 'first'}&limit=${url.searchParams.get('limit')}`);
+      if (reloaded && url.pathname.startsWith('/v1/live/')) reads.push(`${url.pathname}?${url.searchParams.has('cursor') ? 'cursor' : 'first'}&limit=${url.searchParams.get('limit')}`);
     });
     await page.reload();
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
