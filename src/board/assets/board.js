@@ -262,13 +262,7 @@ async function refresh() {
       }
     }
     markDirty('agents', 'queues');
-    // Today's intervals are read for every queue (the strip adds them up): at most once a second,
-    // and less often when the answer is slow to build (a large floor), so it never dominates the hub.
-    if (work.some(([list]) => list === queues) && Date.now() - intervalsReadAt >= Math.max(1000, 4 * intervalsReadMs)) {
-      intervalsReadAt = Date.now();
-      await loadIntervals();
-      intervalsReadMs = Date.now() - intervalsReadAt;
-    }
+    if (work.some(([list]) => list === queues)) refreshIntervalsSoon();
   } catch {
     // The stream loop reports connection trouble.
   }
@@ -276,13 +270,33 @@ async function refresh() {
   if (wanted.size > 0) refreshTimer = setTimeout(refresh, COALESCE_MS);
 }
 
-/** Counters roll over at the day's reset with no event: the first page tells the day; a new one reloads them all. */
+let intervalsTimer;
+/**
+ * Today's intervals are read for every queue (the strip adds them up): at most once a second, and
+ * less often when the answer is slow to build (a large floor), so it never dominates the hub; a
+ * change inside that gap is read at its end.
+ */
+function refreshIntervalsSoon() {
+  if (intervalsTimer) return;
+  const waitMs = Math.max(0, intervalsReadAt + Math.max(1000, 4 * intervalsReadMs) - Date.now());
+  intervalsTimer = setTimeout(async () => {
+    intervalsReadAt = Date.now();
+    try {
+      await loadIntervals();
+    } catch {
+      // The stream loop reports connection trouble.
+    }
+    intervalsReadMs = Date.now() - intervalsReadAt;
+    intervalsTimer = undefined;
+  }, waitMs);
+}
+
+/** Counters roll over at the day's reset with no event: the first page tells the day; a new one reloads the lists. */
 async function checkDay() {
   try {
     const first = await get(pageUrl('queues', null, 1));
     if (first.day !== state.queueSummary?.day) {
-      await queues.load();
-      await loadIntervals();
+      await Promise.all([queues.load(), agents.load(), loadIntervals()]);
     } else state.queueSummary = { ...state.queueSummary, totals: first.totals };
     markDirty('queues', 'agents');
   } catch {
