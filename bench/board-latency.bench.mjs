@@ -8,6 +8,12 @@
 // MutationObserver, and each event is matched to its agent's first change to the expected
 // activity after the event was posted. BENCH_BOARD_EVENTS (400) and BENCH_BOARD_INTERVAL_MS (25)
 // set the run.
+//
+// Then the PBX's own events: a real Asterisk 22 (test/helpers/asterisk.ts; root, its chroot built
+// on first use) rings agents that never answer, for BENCH_BOARD_ASTERISK_S (30) seconds. Each
+// AgentCalled (stamped by Asterisk, `timestampevents`) is matched to the agent's tile turning to
+// "Ringing", and each AgentRingNoAnswer to the tile leaving it; beside them, the same events'
+// arrival at the SSE client. BENCH_BOARD_ASTERISK=0 leaves this part out.
 /* global document, window, MutationObserver -- the page.evaluate callbacks run in the board's page */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +21,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { TextDecoder } from 'node:util';
 import { chromium } from 'playwright-core';
+import { register } from 'tsx/esm/api';
 import { waitForPort } from '../dist/redis/local-server.js';
 import { freePort, percentile, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
@@ -23,6 +30,19 @@ const EVENTS = Number(process.env.BENCH_BOARD_EVENTS ?? 400);
 const INTERVAL_MS = Number(process.env.BENCH_BOARD_INTERVAL_MS ?? 25);
 const AGENTS = 20;
 const QUEUE = 'bench';
+const WITH_ASTERISK = process.env.BENCH_BOARD_ASTERISK !== '0';
+const ASTERISK_S = Number(process.env.BENCH_BOARD_ASTERISK_S ?? 30);
+/** Asterisk's ringing members (Local/9XXX never answer) and the callers waiting for them. */
+const RING_MEMBERS = 10;
+const RING_CALLERS = 4;
+
+register();
+const { AmiDriver, AMI_SECRET, AMI_USER, RealAsterisk } = await import('../test/helpers/asterisk.ts');
+const asterisk = WITH_ASTERISK ? await RealAsterisk.start({ queues: { ring: { strategy: 'rrmemory', timeout: 1, retry: 1, autofill: 'yes', ringinuse: 'no' } } }) : undefined;
+const ami = asterisk ? await AmiDriver.connect(asterisk.amiPort) : undefined;
+for (let i = 0; ami && i < RING_MEMBERS; i += 1) {
+  await ami.action({ Action: 'QueueAdd', Queue: 'ring', Interface: `Local/${9000 + i}@agents`, MemberName: `ring-${i}` });
+}
 
 const redis = await startRedis();
 const port = await freePort();
@@ -38,6 +58,7 @@ writeFileSync(
     auth: { apiToken: TOKEN },
     profiles: { enigma: { enabled: false }, newfies: { enabled: false } },
     webhooks: { enabled: false },
+    sources: asterisk ? [{ type: 'asterisk', name: 'pbx', host: '127.0.0.1', port: asterisk.amiPort, username: AMI_USER, secret: AMI_SECRET }] : [],
   }),
 );
 const hub = spawn(process.execPath, [new URL('../dist/cli/main.js', import.meta.url).pathname, 'start'], {
@@ -61,7 +82,7 @@ async function post(events) {
   if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
 }
 
-/** An SSE client in this process: the wall-clock time each event id arrived. */
+/** An SSE client in this process: each event's id, type, agent and wall-clock arrival, in order. */
 async function readStream(signal, arrivals) {
   const response = await fetch(`${url}/v1/stream?types=call.offered,call.missed`, { headers: { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' }, signal });
   const decoder = new TextDecoder();
@@ -73,7 +94,9 @@ async function readStream(signal, arrivals) {
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data: '));
         buffer = buffer.slice(end + 2);
-        if (data) arrivals.set(JSON.parse(data.slice(6)).id, wallClock());
+        if (!data) continue;
+        const event = JSON.parse(data.slice(6));
+        arrivals.push({ id: event.id, type: event.type, agent: event.data.agent, at: wallClock() });
       }
     }
   } catch (error) {
@@ -130,19 +153,20 @@ try {
   });
 
   const measure = async (runId, withBoard) => {
-    const arrivals = new Map();
+    const heard = [];
     const abort = new AbortController();
-    const reading = readStream(abort.signal, arrivals);
+    const reading = readStream(abort.signal, heard);
     await sleep(500);
     const cpuBefore = cpuSeconds(hub.pid);
     const sent = await drive(runId);
     const deadline = Date.now() + 10_000;
-    while (arrivals.size < sent.length && Date.now() < deadline) await sleep(50);
+    while (heard.length < sent.length && Date.now() < deadline) await sleep(50);
     // The board's re-reads of the hub's figures follow each event: let the last ones finish.
     await sleep(1000);
     const cpuPerEventUs = ((cpuSeconds(hub.pid) - cpuBefore) * 1e6) / sent.length;
     abort.abort();
     await reading;
+    const arrivals = new Map(heard.map((event) => [event.id, event.at]));
     const sse = sent.filter((event) => arrivals.has(event.id)).map((event) => arrivals.get(event.id) - event.postedAt).sort((a, b) => a - b);
     let board = [];
     if (withBoard) {
@@ -161,6 +185,42 @@ try {
   report({ name: 'intake → board DOM p50', value: percentile(open.board, 50), unit: 'ms', ceilingName: 'intake → SSE client p50', ceiling: percentile(open.sse, 50) });
   report({ name: 'intake → board DOM p99', value: percentile(open.board, 99), unit: 'ms', ceilingName: 'intake → SSE client p99', ceiling: percentile(open.sse, 99), goal: '≤ 1,000 ms' });
 
+  if (ami) {
+    section(`Asterisk 22 (real) → board: ${RING_CALLERS} callers ringing ${RING_MEMBERS} members that never answer (1 s each), ${ASTERISK_S} s`);
+    await page.locator(`[data-agent="ring-${RING_MEMBERS - 1}"]`).waitFor({ timeout: 30_000 });
+    const heard = [];
+    const abort = new AbortController();
+    const reading = readStream(abort.signal, heard);
+    await sleep(500);
+    const from = wallClock();
+    for (let i = 0; i < RING_CALLERS; i += 1) await ami.originate('ring', `5559${String(i).padStart(4, '0')}`, 120);
+    await sleep(ASTERISK_S * 1000);
+    const to = wallClock();
+    // Asterisk's own stamp for each ring and each ring not answered, inside the window.
+    const rings = ami.events
+      .filter((event) => event.headers.Event === 'AgentCalled' || event.headers.Event === 'AgentRingNoAnswer')
+      .map((event) => ({ event: event.headers.Event, agent: event.headers.MemberName, at: Number(event.headers.Timestamp) * 1000 }))
+      .filter((ring) => ring.at >= from && ring.at <= to - 2000);
+    abort.abort();
+    await reading;
+    const transitions = await page.evaluate(() => window.benchTransitions);
+    const latencies = { board: { AgentCalled: [], AgentRingNoAnswer: [] }, sse: { AgentCalled: [], AgentRingNoAnswer: [] } };
+    for (const ring of rings) {
+      const called = ring.event === 'AgentCalled';
+      const shown = transitions.find((change) => change.agent === ring.agent && change.at >= ring.at && (called ? change.activity === 'ringing' : change.activity !== 'ringing'));
+      if (shown) latencies.board[ring.event].push(shown.at - ring.at);
+      const streamed = heard.find((event) => event.agent === ring.agent && event.at >= ring.at && event.type === (called ? 'call.offered' : 'call.missed'));
+      if (streamed) latencies.sse[ring.event].push(streamed.at - ring.at);
+    }
+    for (const list of [...Object.values(latencies.board), ...Object.values(latencies.sse)]) list.sort((a, b) => a - b);
+    const count = (event) => rings.filter((ring) => ring.event === event).length;
+    console.log(`  ${count('AgentCalled')} AgentCalled: ${latencies.board.AgentCalled.length} shown as Ringing, ${latencies.sse.AgentCalled.length} call.offered streamed; ${count('AgentRingNoAnswer')} AgentRingNoAnswer: ${latencies.board.AgentRingNoAnswer.length} shown, ${latencies.sse.AgentRingNoAnswer.length} call.missed streamed`);
+    report({ name: 'AgentCalled → board "Ringing" p50', value: percentile(latencies.board.AgentCalled, 50), unit: 'ms', ceilingName: 'AgentCalled → SSE call.offered p50', ceiling: percentile(latencies.sse.AgentCalled, 50) });
+    report({ name: 'AgentCalled → board "Ringing" p99', value: percentile(latencies.board.AgentCalled, 99), unit: 'ms', ceilingName: 'AgentCalled → SSE call.offered p99', ceiling: percentile(latencies.sse.AgentCalled, 99), goal: '≤ 1,000 ms' });
+    report({ name: 'AgentRingNoAnswer → board leaves "Ringing" p50', value: percentile(latencies.board.AgentRingNoAnswer, 50), unit: 'ms', ceilingName: 'AgentRingNoAnswer → SSE call.missed p50', ceiling: percentile(latencies.sse.AgentRingNoAnswer, 50) });
+    report({ name: 'AgentRingNoAnswer → board leaves "Ringing" p99', value: percentile(latencies.board.AgentRingNoAnswer, 99), unit: 'ms', ceilingName: 'AgentRingNoAnswer → SSE call.missed p99', ceiling: percentile(latencies.sse.AgentRingNoAnswer, 99), goal: '≤ 1,000 ms' });
+  }
+
   await page.close();
   const closed = await measure('closed', false);
   report({ name: 'hub CPU per event, one board open', value: open.cpuPerEventUs, unit: 'µs', ceilingName: 'with only an SSE client', ceiling: closed.cpuPerEventUs });
@@ -168,5 +228,7 @@ try {
   await browser.close();
   hub.kill('SIGTERM');
   await new Promise((resolve) => hub.once('exit', resolve));
+  await ami?.close();
+  await asterisk?.close();
   await redis.close();
 }
