@@ -320,4 +320,16 @@ describe('live figures of a scripted day (reset at midnight New York time)', () 
     const { agents } = await agentsView(projection, everyone, page, now.getTime() + 5_000);
     expect(agents[0]).toMatchObject({ agent: 'zoe', activity: 'after_call_work', today: { handled: 1, missed: 1, hold_s: 10, talk_s: 32, acw_s: 5 } });
   });
+
+  it('live.serviceLevelFormula answered leaves abandons out of the service level', async () => {
+    const answeredOnly = new LiveProjection({ ...config, serviceLevelFormula: 'answered' });
+    events.forEach((event, index) => answeredOnly.apply(event, `${index + 1}-0`));
+    const byDefault = await queuesView(projectionAt(NOW), everyone, page, NOW);
+    const body = await queuesView(answeredOnly, everyone, page, NOW);
+    // Today: c2 and c5 answered within 20 s, c1 not; c3 (short) and c4 abandoned.
+    expect([byDefault.totals.service_level_pct, body.totals.service_level_pct]).toEqual([round((100 * 2) / (3 + 2 - 1)), round((100 * 2) / 3)]);
+    const intervals = await intervalsView(answeredOnly, everyone, { ...page, size: '30m' }, NOW);
+    // 00:30–01:00 in sales: only abandons, nothing to measure.
+    expect(intervals.queues[0]?.intervals[1]).toMatchObject({ abandoned: 2, service_level_pct: null, abandon_rate_pct: 100 });
+  });
 });

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HubClient, HubError } from '@switchboard/client';
 import { ValidationError } from '../errors.js';
 import { describeCliError } from './errors.js';
-import { isModel, MODEL_EVENT_TYPES, MODELS, type Model } from '../webhooks/models.js';
+import { isModel, MODEL_EVENT_TYPES, modelObjectMembers, MODELS, type Model } from '../webhooks/models.js';
 import { batchMessageId, generateSecret, parseSecret, signatureHeader } from '../webhooks/signing.js';
 import { readEventStream } from './event-stream.js';
 import type { HubConnection } from './hub-api.js';
@@ -97,7 +97,7 @@ class Forwarder {
   async forward(position: string, type: string, eventJson: string, eventId: string, generation: string): Promise<boolean> {
     const model = this.model ?? MODELS.find((candidate) => (MODEL_EVENT_TYPES[candidate] as readonly string[]).includes(type));
     // Spliced, not re-serialised: the event's bytes are the ones the log holds.
-    const body = `[{${model ? `"model":${JSON.stringify(model)},` : ''}"seq":"${position}",${eventJson.slice(1)}]`;
+    const body = `[{${model ? `"model":${JSON.stringify(model)},` : ''}"seq":"${position}",${model ? modelObjectMembers(model, eventJson) : ''}${eventJson.slice(1)}]`;
     const webhookId = batchMessageId('listen', generation, position, position);
     const timestamp = Math.floor(Date.now() / 1000);
     let status: string;

@@ -118,7 +118,8 @@ hubOptions(program.command('trigger <scenario>'))
   .option('--agent <agent>', 'agent of the scenario', '1001')
   .option('--queue <queue>', 'queue of the scenario', 'sales')
   .option('--campaign <campaign>', 'campaign of the scenario', 'spring-sale')
-  .action((scenario: string, options: { url: string; token?: string; agent: string; queue: string; campaign: string }) => triggerCommand(connectionOf(options), scenario, options));
+  .option('--domain <domain>', "the events' scope.domain (and the domain of audited and updated records)")
+  .action((scenario: string, options: { url: string; token?: string; agent: string; queue: string; campaign: string; domain?: string }) => triggerCommand(connectionOf(options), scenario, options));
 
 registerIntegratorCommands(program, defaults);
 

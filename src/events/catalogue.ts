@@ -175,6 +175,96 @@ const CampaignDialPreview = submittedData({
   ref: Type.Optional(Text()),
 });
 
+/**
+ * NetSapiens subscription models beyond calls and agents (seed 002; docs/contracts/netsapiens-subscriptions.md):
+ * voicemail, messages and their sessions, subscriber records, the audit log. Sources submit them.
+ */
+const VOICEMAIL_FOLDERS = ['new', 'urgent', 'saved'] as const;
+const MESSAGE_CHANNELS = ['chat', 'sms'] as const;
+export const AUDIT_ACTIONS = ['create', 'update', 'delete'] as const;
+/** Where an audited change was made: the API (v1 or v2), the admin UI, or the platform itself. */
+const AUDIT_ORIGINS = ['api', 'ui', 'system'] as const;
+
+/** A voicemail was recorded in a user's mailbox. */
+const VoicemailCreated = submittedData({
+  voicemail_id: Text(128),
+  /** The mailbox owner. */
+  user: Text(128),
+  caller_number: Text(64),
+  caller_name: Type.Optional(Text()),
+  duration_s: Seconds,
+  folder: oneOf(VOICEMAIL_FOLDERS),
+  /** Present when the transcription vendor answered before the post; read the voicemail again later otherwise. */
+  transcription: Type.Optional(Type.String({ maxLength: 16_384 })),
+  recording_url: Type.Optional(Text(2048)),
+  ref: Type.Optional(Text()),
+});
+
+/** One chat or SMS message, as the user's side sees it. */
+const messageFields = {
+  message_id: Text(128),
+  session_id: Text(128),
+  channel: oneOf(MESSAGE_CHANNELS),
+  /** The subscriber whose conversation this is (filtered on as the subscription's `user`). */
+  user: Text(128),
+  from: Text(128),
+  to: Text(128),
+  /** May be empty when the message is media only. */
+  body: Type.String({ maxLength: 16_384 }),
+  media_count: Type.Integer({ minimum: 0, maximum: 100 }),
+  ref: Type.Optional(Text()),
+};
+const MessageReceived = submittedData(messageFields);
+const MessageSent = submittedData(messageFields);
+
+/** A conversation changed: a new message in it, or it was marked read. */
+const MessagesessionUpdated = submittedData({
+  session_id: Text(128),
+  channel: oneOf(MESSAGE_CHANNELS),
+  user: Text(128),
+  last_message: Type.Object(
+    {
+      message_id: Text(128),
+      direction: oneOf(['received', 'sent'] as const),
+      from: Text(128),
+      to: Text(128),
+      body: Type.String({ maxLength: 16_384 }),
+      media_count: Type.Integer({ minimum: 0, maximum: 100 }),
+      sent_at: Timestamp,
+    },
+    strictData,
+  ),
+  read_status: oneOf(['read', 'unread'] as const),
+  /** Messages the user has not read yet (0 once read). */
+  unread_count: Type.Integer({ minimum: 0 }),
+  ref: Type.Optional(Text()),
+});
+
+/** A subscriber (user) record changed: the changed fields with their new values. */
+const SubscriberUpdated = submittedData({
+  user: Text(128),
+  domain: Text(256),
+  changed: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+    minProperties: 1,
+    maxProperties: 200,
+  }),
+  name: Type.Optional(Text()),
+  ref: Type.Optional(Text()),
+});
+
+/** One audit-log entry: who changed which object, in which domain. */
+const AuditLogged = submittedData({
+  actor: Text(256),
+  action: oneOf(AUDIT_ACTIONS),
+  object_type: Text(64),
+  object_id: Text(256),
+  /** The domain the change applies to: subscriptions filter their `domain` on it. */
+  target_domain: Text(256),
+  origin: Type.Optional(oneOf(AUDIT_ORIGINS)),
+  summary: Type.Optional(Text(1024)),
+  ref: Type.Optional(Text()),
+});
+
 /** CTI cache (src/cti): an entry stored or fetched. Never the caller's value, only its size. */
 const ctiEntryFields = {
   pool: Text(64),
@@ -310,6 +400,12 @@ export const EVENT_DATA_SCHEMAS = {
   'source.resynced': SourceResynced,
   'source.gap': SourceGap,
   'subscription.owner_changed': SubscriptionOwnerChanged,
+  'voicemail.created': VoicemailCreated,
+  'message.received': MessageReceived,
+  'message.sent': MessageSent,
+  'messagesession.updated': MessagesessionUpdated,
+  'subscriber.updated': SubscriberUpdated,
+  'audit.logged': AuditLogged,
   'call.missed': CallMissed,
   'call.held': CallHeld,
   'call.resumed': CallResumed,

@@ -7,6 +7,7 @@ import { EVENT_DATA_SCHEMAS, isHubEmittedType, SubmittedEvent, type AcceptedEven
 import type { Appender } from '../log/appender.js';
 import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
+import { DATA_DOMAIN_FIELDS } from '../webhooks/models.js';
 import { validateBatch } from './validate.js';
 
 export interface IntakeOptions {
@@ -115,6 +116,11 @@ function applyTokenScope(events: AcceptedEvent[], principal: Principal): void {
       scope[level] = allowed;
     }
     event.scope = scope;
+    // Where the data names the tenant domain (an audit entry's target_domain), it is held to the token's domain too.
+    const domainField = DATA_DOMAIN_FIELDS[event.type];
+    if (limit.domain && domainField !== undefined && event.data[domainField] !== limit.domain) {
+      problems.push({ index, path: `/data/${domainField}`, message: `token "${principal.name}" is limited to domain "${limit.domain}"` });
+    }
   });
   if (problems.length > 0) throw new ForbiddenError('the batch names tenants outside the token scope', { details: problems });
 }

@@ -47,7 +47,8 @@ export interface AgentRecord {
   activitySinceMs: number;
   /** The not-ready or break reason the source gave. */
   reason: string | null;
-  today: AgentDay;
+  /** Undefined until something is counted for the agent: most agents of a large state have no day yet. */
+  today: AgentDay | undefined;
   /** Queue key of the agent's last queue call: its after-call work counts there. */
   lastQueueKey: string | undefined;
 }
@@ -97,7 +98,7 @@ export interface QueueRecord {
   scope: RecordScope;
   counters: QueueCounters;
   /** The day's counts per SLOT_MS interval from the day's start, by interval number. */
-  slots: Map<number, QueueCounts>;
+  slots: Map<number, QueueCounts> | undefined;
   /** When today's service level went under `alerts.serviceLevelBelowPct` (null: it is not under). */
   slBelowSince: string | null;
 }
@@ -152,7 +153,7 @@ function newAgent(agent: string, status: string, since: string, scope: RecordSco
     activity_since: since,
     activitySinceMs: sinceMs,
     reason: null,
-    today: { day: '', handled: 0, missed: 0, times: noActivityTime() },
+    today: undefined,
     lastQueueKey: undefined,
   };
 }
@@ -349,7 +350,7 @@ export class LiveProjection implements FeedConsumer {
   /** The agent's counts for the day of `timeMs` (restarted when that day is a later one); undefined for an earlier day. */
   private agentDay(agent: AgentRecord, timeMs: number): AgentDay | undefined {
     const day = this.day.dayOf(timeMs);
-    if (agent.today.day < day) agent.today = { day, handled: 0, missed: 0, times: noActivityTime() };
+    if (!agent.today || agent.today.day < day) agent.today = { day, handled: 0, missed: 0, times: noActivityTime() };
     return agent.today.day === day ? agent.today : undefined;
   }
 
@@ -380,7 +381,7 @@ export class LiveProjection implements FeedConsumer {
   /** The agent's day up to `nowMs`: the activity in progress counted up to now. */
   agentToday(agent: AgentRecord, nowMs: number): { handled: number; missed: number; times: ActivityTimes } {
     const { day, startMs } = this.dayStartOf(nowMs);
-    const closed = agent.today.day === day ? agent.today : undefined;
+    const closed = agent.today?.day === day ? agent.today : undefined;
     const times = { ...(closed?.times ?? noActivityTime()) };
     times[agent.activity] += Math.max(0, nowMs - Math.max(agent.activitySinceMs, startMs));
     return { handled: closed?.handled ?? 0, missed: closed?.missed ?? 0, times };
@@ -461,7 +462,7 @@ export class LiveProjection implements FeedConsumer {
   private queueFor(scope: RecordScope, queue: string | null, campaign: string | null, timeMs: number): string | undefined {
     if (queue === null) return undefined;
     const key = keyOf(scope, queue);
-    const record = this.queues.get(key) ?? { key, queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)), slots: new Map(), slBelowSince: null };
+    const record = this.queues.get(key) ?? { key, queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)), slots: undefined, slBelowSince: null };
     if (campaign !== null) record.campaign = campaign;
     this.queues.delete(key);
     this.queues.set(record.key, record);
@@ -493,13 +494,14 @@ export class LiveProjection implements FeedConsumer {
     const { day, startMs } = this.dayStartOf(timeMs);
     if (record.counters.day < day) {
       record.counters = emptyCounters(day);
-      record.slots.clear();
+      record.slots = undefined;
       record.slBelowSince = null;
       this.belowQueues.delete(record.key);
     }
     if (record.counters.day !== day) return false;
     update(record.counters);
     const slot = Math.floor((timeMs - startMs) / SLOT_MS);
+    record.slots ??= new Map();
     let counts = record.slots.get(slot);
     if (!counts) record.slots.set(slot, (counts = noQueueCounts()));
     update(counts);

@@ -46,14 +46,14 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, { p
 
   app.get<{ Querystring: LiveQuery }>(
     '/v1/live/agents',
-    { config: { role: 'read' }, schema: schema('Agents: status and since, current call and since, campaign or queue; counts by status') },
+    { config: { role: 'read' }, schema: schema("Agents: status and activity (ringing, on call, on hold, after-call work…) and since, reason, current call, queues, today's figures, alerts; counts by status") },
     view(agentsView),
   );
   app.get<{ Querystring: LiveQuery }>(
     '/v1/live/queues',
     {
       config: { role: 'read' },
-      schema: schema('Queues today: waiting, longest wait (since), offered, answered, abandoned, short abandons, service level %, average wait and talk; totals count each agent once'),
+      schema: schema('Queues today: waiting, longest wait (since, max_wait_s), offered, answered, abandoned, short abandons, abandon rate, service level %, ASA, AHT, average wait and talk, alerts; totals count each agent once'),
     },
     view(queuesView),
   );

@@ -327,7 +327,7 @@ export async function intervalsView(projection: LiveProjection, filter: EventFil
   const queues = items.map((record) => {
     const sums = Array.from({ length: count }, () => noQueueCounts());
     if (record.counters.day === day) {
-      for (const [slot, counts] of record.slots) {
+      for (const [slot, counts] of record.slots ?? []) {
         const interval = sums[Math.floor(slot / slotsPer)];
         if (!interval) continue;
         for (const field of Object.keys(counts) as (keyof QueueCounts)[]) interval[field] += counts[field];

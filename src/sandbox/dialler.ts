@@ -1,4 +1,4 @@
-import type { AgentStatus, CdrDisposition } from '../events/catalogue.js';
+import { AUDIT_ACTIONS, type AgentStatus, type CdrDisposition } from '../events/catalogue.js';
 
 /** An event as a dialler submits it to POST /v1/events. */
 export interface SandboxEvent {
@@ -7,12 +7,17 @@ export interface SandboxEvent {
   data: Record<string, unknown>;
 }
 
+/** The domain of the sandbox's subscriber and audit records when none is given. */
+export const SANDBOX_DOMAIN = 'sandbox.example';
+
 export interface SandboxOptions {
   agents: number;
   campaigns: number;
   /** Seed of the pseudo-random sequence: the same seed gives the same traffic. */
   seed?: number;
   source?: string;
+  /** The tenant domain of the office traffic (subscriber and audit records). */
+  domain?: string;
   now?: () => Date;
 }
 
@@ -41,9 +46,17 @@ interface Agent {
   extension: string;
   status: AgentStatus;
   call?: ActiveCall;
+  /** Set once the agent was first created (audited) at its first login. */
+  created?: boolean;
 }
 
 /** Outcomes of a number that did not reach a person, with their Q.850 cause and SIP code. */
+/** Objects an administrator changes beside the agents; auditlog_lite keeps only some (src/webhooks/models.ts). */
+const AUDITED_OBJECTS = ['user', 'callqueue', 'phonenumber', 'conference', 'dialplan', 'timeframe'] as const;
+
+/** Chance that an idle agent's step is office traffic (a text, a voicemail, a record change) instead of a dial. */
+const OFFICE_SHARE = 0.1;
+
 const UNANSWERED: readonly { disposition: CdrDisposition; q850: number; sip: number; weight: number }[] = [
   { disposition: 'no_answer', q850: 19, sip: 480, weight: 40 },
   { disposition: 'busy', q850: 17, sip: 486, weight: 20 },
@@ -59,21 +72,26 @@ const UNANSWERED: readonly { disposition: CdrDisposition; q850: number; sip: num
  * skipped once one connects). An answered call is queued (call.queued); on a later step the callee
  * either hangs up in queue (call.abandoned, CDR with agent null) or is offered to and connected
  * with the agent (call.offered, call.connected); the call ends some steps later (call.ended, CDR,
- * wrap-up). Calls thus span time, as on a real floor. Deterministic for a given seed.
+ * wrap-up). Calls thus span time, as on a real floor. Beside the calls, agents text (SMS and chat,
+ * with their sessions), receive voicemail, have their user record changed, and an administrator's
+ * changes are audited: the traffic of seed 002's other models. Deterministic for a given seed.
  */
 export class SandboxDialler {
   private readonly agents: Agent[];
   private readonly campaigns: Campaign[];
   private readonly random: () => number;
   private readonly source: string;
+  private readonly domain: string;
   private readonly now: () => Date;
   private callSequence = 0;
   private contactSequence = 0;
+  private officeSequence = 0;
   private started = false;
 
   constructor(options: SandboxOptions) {
     this.random = mulberry32(options.seed ?? 1);
     this.source = options.source ?? 'sandbox-dialler';
+    this.domain = options.domain ?? SANDBOX_DOMAIN;
     this.now = options.now ?? (() => new Date());
     this.agents = Array.from({ length: options.agents }, (_, i) => ({ extension: String(1001 + i), status: 'offline' as AgentStatus }));
     this.campaigns = Array.from({ length: options.campaigns }, (_, i) => ({ name: `campaign-${i + 1}`, callees: [] }));
@@ -92,9 +110,12 @@ export class SandboxDialler {
     if (agent.call) return this.progress(agent, agent.call);
     switch (agent.status) {
       case 'offline':
-        return [this.setStatus(agent, 'logging_in'), this.setStatus(agent, 'available', this.pick(this.campaigns).name)];
-      case 'available':
-        return this.random() < 0.08 ? [this.setStatus(agent, this.random() < 0.5 ? 'on_break' : 'not_ready')] : this.dial(agent);
+        return [...this.createOnce(agent), this.setStatus(agent, 'logging_in'), this.setStatus(agent, 'available', this.pick(this.campaigns).name)];
+      case 'available': {
+        const roll = this.random();
+        if (roll < 0.08) return [this.setStatus(agent, this.random() < 0.5 ? 'on_break' : 'not_ready')];
+        return roll < 0.08 + OFFICE_SHARE ? this.office(agent) : this.dial(agent);
+      }
       case 'wrapup':
         return [this.setStatus(agent, 'available')];
       default:
@@ -195,6 +216,57 @@ export class SandboxDialler {
       }),
       this.setStatus(agent, 'wrapup', call.campaign),
     ];
+  }
+
+  /** The agent's first login follows its creation by an administrator (audited once). */
+  private createOnce(agent: Agent): SandboxEvent[] {
+    if (agent.created) return [];
+    agent.created = true;
+    return [this.audit('create', 'agent', `${agent.extension}@${this.domain}`, 'api')];
+  }
+
+  /** One piece of office traffic for an idle agent. */
+  private office(agent: Agent): SandboxEvent[] {
+    const roll = this.random();
+    if (roll < 0.4) return this.textExchange(agent);
+    if (roll < 0.65) return [this.voicemail(agent)];
+    if (roll < 0.8) return [this.event('subscriber.updated', { user: agent.extension, domain: this.domain, changed: { email: `agent${agent.extension}-${++this.officeSequence}@${this.domain}` } })];
+    const objectType = this.pick(AUDITED_OBJECTS);
+    return [this.audit(this.pick(AUDIT_ACTIONS), objectType, `${objectType}-${++this.officeSequence}`, this.random() < 0.7 ? 'api' : 'ui')];
+  }
+
+  /** A customer texts the agent, the session shows it unread, the agent answers and the session is read. */
+  private textExchange(agent: Agent): SandboxEvent[] {
+    const session = `session-${++this.officeSequence}`;
+    const channel = this.random() < 0.7 ? 'sms' : 'chat';
+    const customer = channel === 'sms' ? `+2721${String(this.int(1_000_000, 9_999_999))}` : `customer-${this.officeSequence}`;
+    const inbound = { message_id: `msg-${this.officeSequence}-1`, from: customer, to: agent.extension, body: 'Can you call me back?', media_count: 0 };
+    const outbound = { message_id: `msg-${this.officeSequence}-2`, from: agent.extension, to: customer, body: 'Calling you in five minutes.', media_count: 0 };
+    const common = { session_id: session, channel, user: agent.extension };
+    const sentAt = this.now().toISOString();
+    return [
+      this.event('message.received', { ...common, ...inbound }),
+      this.event('messagesession.updated', { ...common, last_message: { ...inbound, direction: 'received', sent_at: sentAt }, read_status: 'unread', unread_count: 1 }),
+      this.event('message.sent', { ...common, ...outbound }),
+      this.event('messagesession.updated', { ...common, last_message: { ...outbound, direction: 'sent', sent_at: sentAt }, read_status: 'read', unread_count: 0 }),
+    ];
+  }
+
+  private voicemail(agent: Agent): SandboxEvent {
+    const transcribed = this.random() < 0.7;
+    return this.event('voicemail.created', {
+      voicemail_id: `vm-${++this.officeSequence}`,
+      user: agent.extension,
+      caller_number: `+2721${String(this.int(1_000_000, 9_999_999))}`,
+      ...(this.random() < 0.5 ? { caller_name: 'Sandbox Caller' } : {}),
+      duration_s: this.int(3, 90),
+      folder: this.random() < 0.1 ? 'urgent' : 'new',
+      ...(transcribed ? { transcription: 'Hi, please call me back about my order.' } : {}),
+    });
+  }
+
+  private audit(action: string, objectType: string, objectId: string, origin: string): SandboxEvent {
+    return this.event('audit.logged', { actor: `admin@${this.domain}`, action, object_type: objectType, object_id: objectId, target_domain: this.domain, origin });
   }
 
   private queueData(call: ActiveCall): Record<string, unknown> {

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { SandboxEvent } from './dialler.js';
+import { SANDBOX_DOMAIN, type SandboxEvent } from './dialler.js';
 
 export interface ScenarioOptions {
   agent: string;
   queue: string;
   campaign: string;
+  /** The tenant domain: set as every event's `scope.domain` when given; names the audited and updated records' domain. */
+  domain?: string | undefined;
   /** The scenario's last event happens now; earlier ones are spread before it, as on a real call. */
   now?: Date;
 }
@@ -12,6 +14,7 @@ export interface ScenarioOptions {
 export interface ScenarioEvent extends SandboxEvent {
   id: string;
   time: string;
+  scope?: { domain: string };
 }
 
 type Step = { offsetS: number; type: string; data: Record<string, unknown> };
@@ -78,10 +81,65 @@ export const SCENARIOS = {
     description: 'one answered outbound call record',
     steps: (o: ScenarioOptions, call: string): Step[] => [{ offsetS: 0, type: 'cdr.created', data: cdr(o, call, -125, 'callee_hungup', { agent: o.agent, talk_s: 118, duration_s: 125 }) }],
   },
+  voicemail: {
+    description: "a caller leaves the agent a voicemail, transcribed",
+    steps: (o: ScenarioOptions, call: string): Step[] => [
+      {
+        offsetS: 0,
+        type: 'voicemail.created',
+        data: {
+          voicemail_id: `vm-${call}`,
+          user: o.agent,
+          caller_number: '+27215550103',
+          caller_name: 'Thandi Mokoena',
+          duration_s: 24,
+          folder: 'new',
+          transcription: 'Hi, this is Thandi about order 7741, please call me back.',
+        },
+      },
+    ],
+  },
+  'text-message': {
+    description: 'a customer texts the agent by SMS, the agent answers, the session is read',
+    steps: (o: ScenarioOptions, call: string): Step[] => {
+      const session = { session_id: `sms-${call}`, channel: 'sms', user: o.agent };
+      const inbound = { message_id: `${call}-in`, from: '+27215550104', to: o.agent, body: 'Is my order shipped?', media_count: 0 };
+      const outbound = { message_id: `${call}-out`, from: o.agent, to: '+27215550104', body: 'Yes, it arrives tomorrow.', media_count: 1 };
+      const at = (offsetS: number) => new Date((o.now ?? new Date()).getTime() + offsetS * 1000).toISOString();
+      return [
+        { offsetS: -60, type: 'message.received', data: { ...session, ...inbound } },
+        { offsetS: -60, type: 'messagesession.updated', data: { ...session, last_message: { ...inbound, direction: 'received', sent_at: at(-60) }, read_status: 'unread', unread_count: 1 } },
+        { offsetS: 0, type: 'message.sent', data: { ...session, ...outbound } },
+        { offsetS: 0, type: 'messagesession.updated', data: { ...session, last_message: { ...outbound, direction: 'sent', sent_at: at(0) }, read_status: 'read', unread_count: 0 } },
+      ];
+    },
+  },
+  'subscriber-update': {
+    description: "an administrator changes the agent's display name and email",
+    steps: (o: ScenarioOptions): Step[] => [
+      { offsetS: 0, type: 'subscriber.updated', data: { user: o.agent, domain: domainOf(o), name: 'Agent Smith', changed: { name: 'Agent Smith', email: `agent${o.agent}@${domainOf(o)}` } } },
+    ],
+  },
+  audit: {
+    description: 'an administrator adds a user, a phone number and a queue agent, edits a queue, removes a conference (audit log)',
+    steps: (o: ScenarioOptions): Step[] => {
+      const domain = domainOf(o);
+      const change = (action: string, objectType: string, objectId: string, origin = 'api') => ({ actor: `admin@${domain}`, action, object_type: objectType, object_id: objectId, target_domain: domain, origin });
+      return [
+        { offsetS: -3, type: 'audit.logged', data: change('create', 'user', `${o.agent}@${domain}`) },
+        { offsetS: -2, type: 'audit.logged', data: change('create', 'phonenumber', '+27215550199') },
+        { offsetS: -2, type: 'audit.logged', data: change('create', 'agent', `${o.agent}@${o.queue}`) },
+        { offsetS: -1, type: 'audit.logged', data: change('update', 'callqueue', o.queue, 'ui') },
+        { offsetS: 0, type: 'audit.logged', data: change('delete', 'conference', 'weekly-standup', 'ui') },
+      ];
+    },
+  },
 } as const;
 
 export type ScenarioName = keyof typeof SCENARIOS;
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
+
+const domainOf = (o: ScenarioOptions) => o.domain ?? SANDBOX_DOMAIN;
 
 function cdr(o: ScenarioOptions, call: string, dialedOffsetS: number, disposition: string, extra: Record<string, unknown>): Record<string, unknown> {
   const now = (o.now ?? new Date()).getTime();
@@ -109,6 +167,7 @@ export function scenarioEvents(name: ScenarioName, options: ScenarioOptions): Sc
     type: step.type,
     time: new Date(now + step.offsetS * 1000).toISOString(),
     source: 'switchboard-trigger',
+    ...(options.domain === undefined ? {} : { scope: { domain: options.domain } }),
     data: step.data,
   }));
 }

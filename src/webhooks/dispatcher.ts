@@ -5,7 +5,7 @@ import { LOG_START, LogReader } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
-import { eventTenant, modelsForType, type Model } from './models.js';
+import { eventTenant, modelsForEvent, modelsForType, type Model } from './models.js';
 import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from './store.js';
 import { ThrottledWarnings } from '../warnings.js';
 
@@ -50,7 +50,7 @@ export class MatchIndex<T extends { def: SubscriptionDef }> {
   /** Calls `visit` for every subscription the event matches. */
   match(event: AcceptedEvent, visit: (item: T) => void): void {
     const tenant = eventTenant(event);
-    for (const model of modelsForType(event.type)) {
+    for (const model of modelsForEvent(event)) {
       const buckets = this.byModel.get(model);
       if (!buckets) continue;
       this.visitBucket(buckets, '*', '*', tenant.reseller, visit);

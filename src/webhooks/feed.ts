@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { LogEntry as StoredEntry } from '../log/codec.js';
 import { comparePositions, type LogReader } from '../log/reader.js';
-import { eventTenant, modelsForType } from './models.js';
+import { eventTenant, modelsForEvent, modelsForType } from './models.js';
 import type { SubscriptionDef } from './store.js';
 
 /** One event-log entry as a batch holds it: its position (`seq`) and the event JSON exactly as stored. */
@@ -12,7 +12,7 @@ export interface LogEntry {
 }
 
 export function subscriptionMatches(def: SubscriptionDef, event: AcceptedEvent): boolean {
-  if (!modelsForType(event.type).includes(def.model)) return false;
+  if (!modelsForEvent(event).includes(def.model)) return false;
   const tenant = eventTenant(event);
   return (
     (def.reseller === '*' || def.reseller === tenant.reseller) &&

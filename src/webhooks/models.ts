@@ -1,21 +1,50 @@
 import type { AcceptedEvent } from '../events/catalogue.js';
 
 /**
- * NetSapiens-style subscription models (docs/contracts/netsapiens-subscriptions.md) and the catalogue event types each one carries.
- * This table is the whole mapping: a type not listed here reaches no subscription (the
- * `subscription.*` operational events are deliberately absent, so a failing subscription cannot
- * feed itself). One event may serve several models (an agent status change is also presence).
+ * NetSapiens-style subscription models (seed 002; docs/contracts/netsapiens-subscriptions.md) and
+ * the catalogue event types each one carries. This table is the whole mapping by type: a type not
+ * listed here reaches no subscription (the `subscription.*` operational events are deliberately
+ * absent, so a failing subscription cannot feed itself). One event may serve several models (an
+ * agent status change is also presence). MODEL_EVENT_FILTERS narrows a few models per event.
  */
 export const MODEL_EVENT_TYPES = {
   agent: ['agent.status_changed', 'call.offered', 'call.connected'],
+  auditlog: ['audit.logged'],
+  auditlog_lite: ['audit.logged'],
   call: ['call.queued', 'call.offered', 'call.connected', 'call.ended', 'call.abandoned'],
+  // The originating leg's own changes: every agent rung (call.offered) happens on the term side.
+  call_origid: ['call.queued', 'call.connected', 'call.ended', 'call.abandoned'],
   cdr: ['cdr.created'],
+  message: ['message.received', 'message.sent'],
+  messagesession: ['messagesession.updated'],
+  subscriber: ['subscriber.updated', 'agent.status_changed'],
+  // The lighter subscriber: status changes only, not every field of the user.
   presence: ['agent.status_changed'],
+  voicemail: ['voicemail.created'],
   campaign: ['campaign.status_changed', 'campaign.dial_preview'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Model = keyof typeof MODEL_EVENT_TYPES;
 export const MODELS = Object.keys(MODEL_EVENT_TYPES) as Model[];
+
+/** The objects auditlog_lite follows (seed 002: the ones billing counts). */
+const LITE_AUDIT_OBJECTS: readonly string[] = ['domain', 'user', 'reseller', 'callqueue', 'agent', 'conference', 'phonenumber'];
+
+/**
+ * auditlog_lite: creates and deletes of LITE_AUDIT_OBJECTS only; a phonenumber only when it was not
+ * changed in the admin UI (seed 002: "phonenumber will only be sent on changes from api").
+ */
+function isLiteAudit(event: AcceptedEvent): boolean {
+  const { action, object_type: objectType, origin } = event.data;
+  if (action !== 'create' && action !== 'delete') return false;
+  if (typeof objectType !== 'string' || !LITE_AUDIT_OBJECTS.includes(objectType)) return false;
+  return objectType !== 'phonenumber' || origin !== 'ui';
+}
+
+/** Models that take only some events of their types. */
+const MODEL_EVENT_FILTERS: Partial<Record<Model, (event: AcceptedEvent) => boolean>> = {
+  auditlog_lite: isLiteAudit,
+};
 
 const MODELS_BY_TYPE = new Map<string, Model[]>();
 for (const model of MODELS) {
@@ -26,16 +55,52 @@ export function isModel(value: string): value is Model {
   return Object.hasOwn(MODEL_EVENT_TYPES, value);
 }
 
+/** Every model that may carry events of this type (some take only part of them: see modelsForEvent). */
 export function modelsForType(type: string): readonly Model[] {
   return MODELS_BY_TYPE.get(type) ?? [];
 }
 
-/** The tenant coordinates a subscription filters on: `scope`, with the agent standing in for the user. */
+/** The models that carry this very event. */
+export function modelsForEvent(event: AcceptedEvent): readonly Model[] {
+  const models = modelsForType(event.type);
+  if (!models.some((model) => MODEL_EVENT_FILTERS[model])) return models;
+  return models.filter((model) => MODEL_EVENT_FILTERS[model]?.(event) ?? true);
+}
+
+/** The types that end a call: its last post in `call` and `call_origid`. */
+const CALL_ENDINGS: readonly string[] = ['call.ended', 'call.abandoned'];
+const MODELS_MARKING_REMOVAL: readonly Model[] = ['call', 'call_origid'];
+
+/**
+ * JSON members a model adds to its model object after `model` and `seq` ("" when none): the last
+ * post of a call in `call` and `call_origid` carries `"remove":"yes"` at the top level of the
+ * object, as seed 002's call objects do. `eventJson` is the event as the log stores it.
+ */
+export function modelObjectMembers(model: Model, eventJson: string): string {
+  if (!MODELS_MARKING_REMOVAL.includes(model)) return '';
+  const { type } = JSON.parse(eventJson) as { type?: unknown };
+  return typeof type === 'string' && CALL_ENDINGS.includes(type) ? '"remove":"yes",' : '';
+}
+
+const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+/**
+ * Types whose tenant domain is a field of their data, whatever the scope says: the audit log is
+ * filtered on the domain a change applies to (seed 002). Intake holds a domain-limited token to it.
+ */
+export const DATA_DOMAIN_FIELDS: Readonly<Partial<Record<string, string>>> = { 'audit.logged': 'target_domain' };
+
+/**
+ * The tenant coordinates a subscription (and the integrators' stream) filters on: `scope`, with the
+ * event's own fields standing in where the scope leaves them out (the agent or user for the user,
+ * a subscriber's domain for the domain), and DATA_DOMAIN_FIELDS for the audit log's domain.
+ */
 export function eventTenant(event: AcceptedEvent): { reseller: string | undefined; domain: string | undefined; user: string | undefined } {
-  const agent = event.data.agent;
+  const { data } = event;
+  const domainField = DATA_DOMAIN_FIELDS[event.type];
   return {
     reseller: event.scope?.reseller,
-    domain: event.scope?.domain,
-    user: event.scope?.user ?? (typeof agent === 'string' ? agent : undefined),
+    domain: domainField === undefined ? (event.scope?.domain ?? text(data.domain)) : text(data[domainField]),
+    user: event.scope?.user ?? text(data.agent) ?? text(data.user),
   };
 }

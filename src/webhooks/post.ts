@@ -1,4 +1,5 @@
 import type { Batch } from './batcher.js';
+import { modelObjectMembers } from './models.js';
 import { parseSecret, signatureHeader } from './signing.js';
 import type { SubscriptionDef } from './store.js';
 
@@ -9,11 +10,14 @@ export function signingKeys(def: SubscriptionDef, now = Date.now()): Buffer[] {
   return keys;
 }
 
-/** The POST body: a JSON array of model objects, each the logged envelope plus `model` and `seq`. */
+/**
+ * The POST body: a JSON array of model objects, each the logged envelope plus `model`, `seq` and
+ * the model's own members (`remove` on a call's last post).
+ */
 export function postBody(def: SubscriptionDef, batch: Batch): string {
   const model = JSON.stringify(def.model);
   // Spliced into the logged JSON without re-serialising it.
-  return `[${batch.entries.map((entry) => `{"model":${model},"seq":"${entry.seq}",${entry.raw.slice(1)}`).join(',')}]`;
+  return `[${batch.entries.map((entry) => `{"model":${model},"seq":"${entry.seq}",${modelObjectMembers(def.model, entry.raw)}${entry.raw.slice(1)}`).join(',')}]`;
 }
 
 /** Headers of one attempt: NetSapiens' correlation id and the Standard Webhooks trio. */

@@ -4,7 +4,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { WebhooksConfig } from '../config/schema.js';
 import { ForbiddenError, ValidationError, type ErrorDetail } from '../errors.js';
 import type { Principal } from '../server/auth.js';
-import { summarize, validationDetails } from '../validation.js';
+import { didYouMean, summarize, validationDetails } from '../validation.js';
 import { isModel, MODELS, type Model } from './models.js';
 import { rotateSecret } from './secret-rotation.js';
 import { generateSecret, parseSecret } from './signing.js';
@@ -159,7 +159,8 @@ export class SubscriptionBuilder {
     if (pathDomain !== undefined && text(body.domain) !== undefined && body.domain !== pathDomain) {
       problems.push({ path: '/domain', message: `"${body.domain}" differs from the path's "${pathDomain}"` });
     }
-    if (text(body.model) !== undefined && !isModel(body.model as string)) problems.push({ path: '/model', message: `unknown model "${body.model}"; one of ${MODELS.join(', ')}` });
+    const model = text(body.model);
+    if (model !== undefined && !isModel(model)) problems.push({ path: '/model', message: `unknown model "${model}"${didYouMean(model, MODELS)}; one of ${MODELS.join(', ')}` });
     const postUrl = text(body['post-url']);
     if (postUrl !== undefined) await collect(problems, () => this.policy.validate(postUrl));
     if (text(body.secret) !== undefined) await collect(problems, () => parseSecret(body.secret as string));
