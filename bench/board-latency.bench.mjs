@@ -1,4 +1,4 @@
-// `npm run bench -- board` (also run by `npm run bench -- live`): intake event → the wallboard's
+// `npm run bench -- board` (board-latency.bench.mjs, beside `-- live`): intake event → the wallboard's
 // DOM in headless Chromium, p50/p99, beside intake → an SSE client of the same hub, and the hub's
 // CPU per event with the board open and without it. The hub runs as its own process (`switchboard
 // start`), so its CPU is its own; the board is /usr/bin/chromium through playwright-core.

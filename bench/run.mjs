@@ -3,9 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
-/** Suites a name also selects: the board's latency is part of the live figures. */
-const ALSO = { live: ['board-latency'] };
-const only = process.argv.slice(2).flatMap((name) => [name, ...(ALSO[name] ?? [])]);
+const only = process.argv.slice(2);
 const suites = readdirSync(new URL('.', import.meta.url))
   .filter((file) => file.endsWith('.bench.mjs'))
   .filter((file) => only.length === 0 || only.some((name) => file.includes(name)))
