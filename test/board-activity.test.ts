@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { Hub } from '../src/hub.js';
 import { launchChromium } from './helpers/browser.js';
@@ -58,6 +58,12 @@ describe('/board: activity, figures and alerts in headless Chromium', () => {
     await page.fill('#token', READ);
     await page.click('button[type=submit]');
     await page.locator('#connection[data-state="live"]').waitFor();
+  });
+  // Each test starts from the unfiltered board, whatever the one before left chosen.
+  afterEach(async () => {
+    await page.selectOption('#filter-queue', '');
+    await page.selectOption('#filter-activity', '');
+    await page.selectOption('#sort', 'name');
   });
   afterAll(async () => {
     await browser?.close();
@@ -153,7 +159,6 @@ describe('/board: activity, figures and alerts in headless Chromium', () => {
     await expect.poll(() => sum('Offered')).toBe(2);
     expect([await sum('Answered'), await sum('Abandoned')]).toEqual([2, 0]);
     expect((await row('SL')).filter((cell) => cell !== '–').length).toBeGreaterThan(0);
-    await page.selectOption('#filter-queue', '');
   });
 
   it('filters agents by queue and status, and sorts them', async () => {
@@ -170,7 +175,23 @@ describe('/board: activity, figures and alerts in headless Chromium', () => {
     await expect.poll(shown).toEqual(['ann', 'bob', 'cy']);
     await page.selectOption('#sort', 'activity');
     await expect.poll(shown).toEqual(['cy', 'ann', 'bob']);
-    await page.selectOption('#sort', 'name');
+  });
+
+  it('takes the ring back on a missed offer: the agent is available again and the caller waits again', async () => {
+    await post(hub, [{ type: 'agent.status_changed', data: { agent: 'fay', status: 'available', queues: ['support'] } }]);
+    const call = { call_id: 'miss-1', queue: 'support', agent: 'fay' };
+    await post(hub, [{ type: 'call.queued', data: { call_id: 'miss-1', queue: 'support' } }, { type: 'call.offered', data: call }]);
+    await page.locator('article[data-agent="fay"][data-activity="ringing"]').waitFor({ timeout: SHOWN_WITHIN_MS });
+    await post(hub, [{ type: 'call.missed', data: { ...call, ring_s: 15 } }]);
+    await page.locator('article[data-agent="fay"][data-activity="available"]').waitFor({ timeout: SHOWN_WITHIN_MS });
+    await page.locator('tr[data-call="miss-1"][data-state="queued"]').waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await page.textContent('tr[data-call="miss-1"] td:nth-child(4)')).toBe('');
+    // The hub's figures for the day: one missed, none handled.
+    const listed = (await (await fetch(`${hub.url}/v1/live/agents`, { headers: { authorization: `Bearer ${READ}` } })).json()) as { agents: { agent: string; today: { missed: number; handled: number } }[] };
+    expect(listed.agents.find((agent) => agent.agent === 'fay')?.today).toMatchObject({ missed: 1, handled: 0 });
+    // The caller leaves: nothing of the call stays on the board.
+    await post(hub, [{ type: 'call.abandoned', data: { call_id: 'miss-1', queue: 'support', reason: 'caller_hungup' } }]);
+    await page.locator('tr[data-call="miss-1"]').waitFor({ state: 'detached', timeout: SHOWN_WITHIN_MS });
   });
 
   it('hides agents offline since before today\'s reset, not those who went offline today', async () => {

@@ -397,21 +397,25 @@ function applyEvent(position, event) {
       return;
     }
     case 'call.held':
-    case 'call.resumed':
-      if (data.agent) {
-        changeAgent(event, position, data.agent, (agent) => {
+    case 'call.resumed': {
+      const holder = data.agent ?? state.calls.get(keyOf(event.scope, data.call_id))?.agent;
+      if (holder) {
+        changeAgent(event, position, holder, (agent) => {
           agent.activity = event.type === 'call.held' ? 'on_hold' : 'on_call';
           agent.activity_since = event.time;
         });
       }
       return;
+    }
     case 'call.missed':
     case 'call.ended':
     case 'call.abandoned': {
       const key = keyOf(event.scope, data.call_id);
       const call = state.calls.get(key);
-      if (event.type !== 'call.missed' && after('calls', position)) {
-        state.calls.delete(key);
+      if (after('calls', position)) {
+        // A missed offer puts the caller back to waiting for the next agent.
+        if (event.type === 'call.missed' && call) Object.assign(call, { state: 'queued', agent: null });
+        else state.calls.delete(key);
         markDirty('calls', 'queues');
       }
       const agentName = data.agent ?? call?.agent;
