@@ -1,7 +1,7 @@
 // `npm run screenshot`: the wallboard under `switchboard simulate` load, saved as docs/board.png
 // (a 1920 px wall screen, shown in the README) and docs/board-phone.png (a 390 px phone). Runs
-// the built hub on its own Redis and data directory, with alert thresholds that the simulated
-// floor crosses, so the alerts show too.
+// the built hub on its own Redis and data directory, with alert thresholds that a caller and an
+// agent scripted beside the simulated floor cross, so the alerts show too.
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
