@@ -35,6 +35,8 @@ describe('FreeSWITCH mod_callcenter → live activity events', () => {
       }),
     );
     expect(rest).toEqual([]);
+    // The caller hung up while the agent's phone rang: the abandon, not the agent's miss.
+    expect(mapper.map(cc('bridge-agent-fail', { 'CC-Queue': 'support@default', 'CC-Agent': '1001@default', 'CC-Hangup-Cause': 'ORIGINATOR_CANCEL', 'CC-Member-Session-UUID': 'session-9' }))).toEqual([]);
     expect(missed).toMatchObject({
       type: 'call.missed',
       data: { call_id: 'session-1', queue: 'support@default', agent: '1001@default', reason_raw: 'NO_ANSWER', missed_at: '2025-12-07T10:00:30.000Z' },
@@ -49,6 +51,31 @@ describe('FreeSWITCH mod_callcenter → live activity events', () => {
     expect(state('Idle').map((event) => event.data)).toEqual([{ agent: '1002@default', status: 'wrapup', status_raw: 'Idle' }]);
     expect(state('Waiting').map((event) => event.data)).toEqual([{ agent: '1002@default', status: 'available', status_raw: 'Waiting' }]);
     expect(state('Idle')).toEqual([]);
+  });
+});
+
+describe('FreeSWITCH wrap-up-time → after-call work', () => {
+  it("an Available agent's wrap-up-time after bridge-agent-end is after-call work until the bridge's end plus that time", () => {
+    const mapper = new FreeswitchMapper({ callId: 'callrequest_id', campaign: 'campaign_id' });
+    // As the resync's `callcenter_config agent list` gives it.
+    mapper.noteAgent('1003@default', 'Available', 10);
+    const ended = mapper.map(
+      cc('bridge-agent-end', { 'CC-Queue': 'support@default', 'CC-Agent': '1003@default', 'CC-Member-UUID': 'member-3', 'CC-Member-Session-UUID': 'session-3', 'CC-Bridge-Terminated-Time': '1765101650' }),
+    );
+    expect(ended.map((event) => [event.type, event.data.status])).toEqual([
+      ['call.ended', undefined],
+      ['agent.status_changed', 'wrapup'],
+    ]);
+    // mod_callcenter sets the agent Waiting at once; the wrap-up still runs.
+    expect(mapper.map(cc('agent-state-change', { 'CC-Agent': '1003@default', 'CC-Agent-State': 'Waiting' }))).toEqual([]);
+    const wrapups = mapper.takeWrapups();
+    expect(wrapups).toEqual([{ agent: '1003@default', untilMs: 1765101660_000 }]);
+    const [end] = mapper.endWrapup(wrapups[0]!, CORE);
+    expect(end).toMatchObject({ type: 'agent.status_changed', time: '2025-12-07T10:01:00.000Z', data: { agent: '1003@default', status: 'available', status_raw: 'Waiting' } });
+    expect(mapper.endWrapup(wrapups[0]!, CORE)).toEqual([]);
+    // On a break: no wrap-up.
+    mapper.noteAgent('1003@default', 'On Break', undefined);
+    expect(mapper.map(cc('bridge-agent-end', { 'CC-Queue': 'support@default', 'CC-Agent': '1003@default', 'CC-Member-UUID': 'member-4' })).map((event) => event.type)).toEqual(['call.ended']);
   });
 });
 

@@ -6,7 +6,7 @@ import {
   ASTERISK_DEVICE_STATUS,
   ASTERISK_EVENTS,
 } from '../mappings.js';
-import { compact, nonNegativeInt, rememberRecent, type SourceEvent } from '../source.js';
+import { compact, nonNegativeInt, rememberRecent, type SourceEvent, type WrapupEnd } from '../source.js';
 import type { ChannelVariableNames } from '../freeswitch/map.js';
 import type { LegTracker } from '../call-record.js';
 import { CallAssembler, callDisposition, known, type CallLegs } from './calls.js';
@@ -39,11 +39,6 @@ interface Membership {
   wrapupUntilMs: number | undefined;
 }
 
-/** A member's wrap-up after a call, ending at `untilMs` (Asterisk's clock). */
-export interface WrapupEnd {
-  agent: string;
-  untilMs: number;
-}
 
 const MAX_MEMBERS = 100_000;
 

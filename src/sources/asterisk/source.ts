@@ -6,7 +6,7 @@ import type { ChannelVariableNames } from '../freeswitch/map.js';
 import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
 import { AGENT_COMPLETE_LEG } from './calls.js';
-import { AsteriskMapper, memberName, queueWrapupsFromConfig, type WrapupEnd } from './map.js';
+import { AsteriskMapper, memberName, queueWrapupsFromConfig } from './map.js';
 import { AmiParser, formatAction, type AmiMessage } from './parser.js';
 
 export interface AsteriskSourceConfig extends SourceConnectionConfig {
@@ -71,8 +71,6 @@ export class AsteriskSource extends PbxSource {
   private finalFlush = false;
   /** Resolved by this session's `FullyBooted`: before it, app_queue may not be loaded yet (Asterisk starting). */
   private booted: { done: Promise<void>; resolve: () => void } = bootSignal();
-  /** Members' wrap-ups running: each publishes its end when its time is over. */
-  private readonly wrapupTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     protected override readonly config: AsteriskSourceConfig,
@@ -98,27 +96,11 @@ export class AsteriskSource extends PbxSource {
 
   /** Calls still settling are over as far as this source can tell: their records are written now. */
   override async close(): Promise<void> {
-    for (const timer of this.wrapupTimers) clearTimeout(timer);
-    this.wrapupTimers.clear();
     this.flushEveryCall();
     await super.close();
   }
 
-  /**
-   * Asterisk says nothing when a member's wrap-up time is over: its end is published at that
-   * time (Asterisk's clock, as the event times), with a deterministic id so two hubs agree.
-   */
-  private scheduleWrapupEnds(wrapups: WrapupEnd[]): void {
-    for (const wrapup of wrapups) {
-      const timer = setTimeout(() => {
-        this.wrapupTimers.delete(timer);
-        const events = this.mapper.endWrapup(wrapup);
-        if (events.length > 0) this.emit(events);
-      }, Math.max(0, wrapup.untilMs - Date.now()));
-      timer.unref();
-      this.wrapupTimers.add(timer);
-    }
-  }
+
 
   /** Writes every call's record now, with what was heard of it (closing, or Asterisk restarted). */
   private flushEveryCall(): void {
@@ -215,7 +197,8 @@ export class AsteriskSource extends PbxSource {
     }
     this.deps.metrics.eventsMapped.inc({ source: this.name });
     this.emit(mapped);
-    this.scheduleWrapupEnds(this.mapper.takeWrapups());
+    // Asterisk says nothing when a member's wrap-up time is over: its end is published then.
+    for (const wrapup of this.mapper.takeWrapups()) this.emitAt(wrapup.untilMs, () => this.mapper.endWrapup(wrapup));
   }
 
   private login(): void {
