@@ -73,7 +73,7 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
     routes: async (app) => {
       await app.register(streamRoutes, { feed, log: ranges, config: config.stream, metrics });
       await app.register(liveRoutes, { projection, caughtUp: () => subscription?.live === true });
-      await app.register(boardRoutes);
+      await app.register(boardRoutes, { tokenRequired: !context.tokens.open });
     },
     readiness: () => ({
       name: 'live',
