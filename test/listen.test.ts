@@ -113,6 +113,22 @@ describe('switchboard listen / resend / trigger', () => {
     await again.process.stop();
   });
 
+  it('--model auditlog_lite forwards only the creates and deletes that model carries, as its subscription does', async () => {
+    const { process: listener } = await listen('--model', 'auditlog_lite');
+    const before = receiver.received.length;
+    const trigger = await runCli(['trigger', 'audit'], env);
+    expect(trigger.code).toBe(0);
+    const ids = [...trigger.output.matchAll(/Running fixture for: audit\.logged \[(\S+)\]/g)].map((match) => match[1]);
+    expect(ids).toHaveLength(5);
+    // The scenario's last entry (a conference deleted) is one the model carries: once it is in, nothing else is on its way.
+    await receiver.waitFor(() => receiver.received.slice(before).some((post) => post.body.includes(`"id":"${ids[4]}"`)));
+    const forwarded = receiver.received.slice(before).map((post) => (JSON.parse(post.body) as { id: string; data: { action: string; object_type: string } }[])[0]);
+    // The callqueue update is not a create or delete, so auditlog_lite leaves it out.
+    expect(forwarded.map((object) => `${object?.data.action} ${object?.data.object_type}`)).toEqual(['create user', 'create phonenumber', 'create agent', 'delete conference']);
+    expect(listener.output()).not.toContain(`[${ids[3]}]`);
+    await listener.stop();
+  });
+
   it('--print-secret alone prints the secret, the same one listen signs with; without it, --forward-to is asked for', async () => {
     const printed = await runCli(['listen', '--print-secret'], env);
     expect(printed.code).toBe(0);

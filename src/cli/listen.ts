@@ -4,8 +4,9 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HubClient, HubError } from '@switchboard/client';
 import { ValidationError } from '../errors.js';
+import type { AcceptedEvent } from '../events/catalogue.js';
 import { describeCliError } from './errors.js';
-import { isModel, MODEL_EVENT_TYPES, modelObject, MODELS, type Model } from '../webhooks/models.js';
+import { isModel, MODEL_EVENT_TYPES, modelObject, MODELS, modelsForEvent, type Model } from '../webhooks/models.js';
 import { batchMessageId, generateSecret, parseSecret, signatureHeader } from '../webhooks/signing.js';
 import { readEventStream } from './event-stream.js';
 import type { HubConnection } from './hub-api.js';
@@ -180,7 +181,10 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
           }
           let eventId = '';
           try {
-            eventId = String((JSON.parse(data) as { id?: unknown }).id ?? '');
+            const parsed = JSON.parse(data) as AcceptedEvent;
+            // A model that takes only part of a type (auditlog_lite's audit entries) skips the rest, as its subscription does.
+            if (forwarder.model !== undefined && !modelsForEvent(parsed).includes(forwarder.model)) return;
+            eventId = String(parsed.id ?? '');
           } catch {
             // Forwarded as stored all the same.
           }
