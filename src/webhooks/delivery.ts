@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.js';
-import { comparePositions, LogReader, positionTime } from '../log/reader.js';
+import { comparePositions, LogReader, positionTime, type UnreadableEntries } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { Batcher, type Batch } from './batcher.js';
@@ -23,6 +23,8 @@ export interface WorkerDeps {
   logger: Logger;
   sender: WebhookSender;
   metrics: WebhookMetrics;
+  /** Where the log's readers report entries that hold no readable event (they are skipped). */
+  unreadable: UnreadableEntries;
   /** Last log entry the live reader has handed out. */
   head(): string;
   emit(def: SubscriptionDef, event: StatusEvent): void;
@@ -136,9 +138,8 @@ export class SubscriptionWorker {
     const feed = (this.feed = new SubscriptionFeed(
       {
         def: this.def,
-        log: new LogReader(redis, keys.eventLog),
+        log: new LogReader(redis, keys.eventLog, this.deps.unreadable),
         maxPendingEvents: config.maxPendingEvents,
-        logger: this.log,
         head: this.deps.head,
         retry: (what, operation) => this.retry(what, operation),
         failed: (error) => {

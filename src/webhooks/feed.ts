@@ -1,7 +1,6 @@
-import type { Logger } from 'pino';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { LogEntry as StoredEntry } from '../log/codec.js';
-import { comparePositions, type LogReader } from '../log/reader.js';
+import { comparePositions, readableEvent, type LogReader } from '../log/reader.js';
 import { eventTenant, modelsForEvent, modelsForType } from './models.js';
 import type { SubscriptionDef } from './store.js';
 
@@ -48,7 +47,6 @@ export interface FeedOptions {
   def: SubscriptionDef;
   log: LogReader;
   maxPendingEvents: number;
-  logger: Logger;
   /** Last log entry the dispatcher's live reader has handed out. */
   head(): string;
   /** Runs a Redis read until it succeeds, or undefined once the worker stops. */
@@ -159,11 +157,8 @@ export class SubscriptionFeed {
 
   private matches(entry: StoredEntry): boolean {
     if (modelsForType(entry.type).length === 0) return false;
-    try {
-      return subscriptionMatches(this.options.def, entry.event);
-    } catch (error) {
-      this.options.logger.error({ err: error, seq: entry.position }, 'unreadable event-log entry skipped');
-      return false;
-    }
+    // An unreadable entry is skipped: the reader counted and logged it.
+    const event = readableEvent(entry);
+    return event !== undefined && subscriptionMatches(this.options.def, event);
   }
 }

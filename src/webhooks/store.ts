@@ -4,7 +4,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { leaseNode, parseLeaseValue } from './lease-value.js';
 import type { Model } from './models.js';
-import { webhookScripts } from './scripts.js';
+import { scripts } from '../redis/scripts.js';
 
 /** A subscription as stored in the registry (`{whsub}`); `secret` never leaves the hub after creation. */
 export interface SubscriptionDef {
@@ -145,7 +145,7 @@ export class SubscriptionStore {
 
   private save(def: SubscriptionDef, oldIdentity: string, oldDomain: string): Promise<unknown> {
     const k = this.keys;
-    return webhookScripts.save.run(
+    return scripts.webhookSave.run(
       this.redis,
       [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookDomainIndex(oldDomain), k.webhookChanges],
       [def.id, JSON.stringify(def), identityOf(def), oldIdentity],
@@ -154,7 +154,7 @@ export class SubscriptionStore {
 
   async delete(def: SubscriptionDef): Promise<void> {
     const k = this.keys;
-    const removed = await webhookScripts.delete.run(
+    const removed = await scripts.webhookDelete.run(
       this.redis,
       [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookChanges],
       [def.id, identityOf(def)],
@@ -204,7 +204,7 @@ export class SubscriptionStore {
     change: { cursor?: string; status?: SubscriptionStatus; resetPosts?: boolean; resetErrors?: boolean; redrive?: boolean },
   ): Promise<void> {
     const flag = (value: boolean | undefined) => (value ? '1' : '');
-    const gen = await webhookScripts.control.run(
+    const gen = await scripts.webhookControl.run(
       this.redis,
       [this.keys.webhookSlot(def.slot).state(def.id)],
       [change.cursor ?? '', change.status ?? '', flag(change.resetPosts), flag(change.resetErrors), flag(change.redrive)],
