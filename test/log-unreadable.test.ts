@@ -69,7 +69,7 @@ describe('an unreadable entry in the event log', () => {
       url: redis.url,
       integrator: 'reader',
       consumer: 'worker-1',
-      keyPrefix: hub.context.config.redis.keyPrefix,
+      keyPrefix: hub.context.config.keyPrefix,
       blockMs: 100,
       signal: stop.signal,
       handler: (cdr) => void handled.push(cdr),
