@@ -6,7 +6,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { Batcher, type Batch } from './batcher.js';
 import { FencedState, type AttemptRecord, type FencedOutcome } from './fenced-state.js';
-import { SubscriptionFeed, type LogEntry } from './feed.js';
+import { SubscriptionFeed, type BatchEntry } from './feed.js';
 import type { PostResult, WebhookSender } from './http.js';
 import type { WebhookMetrics } from './metrics.js';
 import { postBody, postHeaders, signingKeys } from './post.js';
@@ -109,13 +109,13 @@ export class SubscriptionWorker {
     return this.fenced?.state.redrive;
   }
 
-  offer(entry: LogEntry): void {
+  offer(entry: BatchEntry): void {
     this.feed?.offer(entry);
   }
 
   /** Seconds since the oldest event this subscription has not delivered yet was accepted. */
   lagSeconds(now = Date.now()): number {
-    const oldest = this.inFlight?.advanceTo === undefined ? this.feed?.oldest?.seq : this.inFlight.entries[0]?.seq;
+    const oldest = this.inFlight?.advanceTo === undefined ? this.feed?.oldest?.position : this.inFlight.entries[0]?.position;
     return oldest === undefined ? 0 : Math.max(0, (now - positionTime(oldest)) / 1000);
   }
 
@@ -226,7 +226,7 @@ export class SubscriptionWorker {
     const transition = this.machine.exhausted(exhaustedBatches, attempts, result, batch.entries.length);
     const failedEntry =
       batch.failedId === undefined
-        ? { failedAt: new Date().toISOString(), webhookId: batch.webhookId, reason: transition.reason, entries: batch.entries.map((entry) => ({ seq: entry.seq, event: entry.raw })) }
+        ? { failedAt: new Date().toISOString(), webhookId: batch.webhookId, reason: transition.reason, entries: batch.entries.map((entry) => ({ seq: entry.position, event: entry.json })) }
         : undefined;
     const recorded = await this.record(batch, {
       outcome: 'error',

@@ -251,7 +251,8 @@ export class Dispatcher {
         // An unreadable entry is skipped (the reader counted and logged it); the head moves past it.
         const event = this.index.wants(entry.type) ? readableEvent(entry) : undefined;
         if (event) {
-          const offered = { seq: entry.position, raw: entry.json };
+          // Position and JSON only: the parsed event is not kept in the subscriptions' buffers.
+          const offered = { position: entry.position, json: entry.json };
           this.index.match(event, (worker) => worker.offer(offered));
         }
         this.head = entry.position;
