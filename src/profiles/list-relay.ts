@@ -5,7 +5,7 @@ import type { AcceptedEvent, CdrCreatedData } from '../events/catalogue.js';
 import { LOG_START, LogReader, positionTime, readableEvent, UnreadableEntries } from '../log/reader.js';
 import { closeRedisClient, untilFirstConnect, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { scripts } from '../redis/scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 import { ThrottledWarnings } from '../warnings.js';
 import { EnigmaProfile } from './enigma.js';
 
@@ -114,7 +114,7 @@ export class ListRelay {
     if (current !== null) return current;
     let from = target.from;
     from ??= await this.logOf(client).head();
-    const [, cursor] = (await scripts.relayPush.run(client, [target.list, target.cursor], ['', from])) as [number, string];
+    const [, cursor] = (await scripts.relayPush.run(client, [target.list, target.cursor], ['', from])) as [ScriptReply, string];
     this.logger.info({ list: target.list, cursor }, 'list relay: cursor created');
     return cursor;
   }
@@ -131,8 +131,8 @@ export class ListRelay {
       const message = event && target.render(event, entry.json);
       if (message !== undefined) messages.push(message);
     }
-    const [moved, now] = (await scripts.relayPush.run(client, [target.list, target.cursor], [cursor, last.position, ...messages])) as [number, string];
-    return moved === 1 ? now : now || cursor;
+    const [moved, now] = (await scripts.relayPush.run(client, [target.list, target.cursor], [cursor, last.position, ...messages])) as [ScriptReply, string];
+    return moved === ScriptReply.OK ? now : now || cursor;
   }
 
   private logOf(client: RedisClient): LogReader {

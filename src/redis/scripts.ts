@@ -69,15 +69,21 @@ export const scripts = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, new 
  */
 export const ScriptReply = {
   OK: 1,
+  /** The name or identity is taken (an integrator's name; a subscription identical to another). */
+  CONFLICT: -1,
   /** The generation changed (replay, enable, disable) or the subscription was deleted: reload it. */
   STALE: -2,
   /** A CTI pool has no number free for this caller. */
   POOL_EXHAUSTED: -3,
   /** A CTI pool's order list is missing (never synced, or Redis lost its data): sync it and retry. */
   POOL_UNINITIALISED: -4,
+  /** The thing to change or remove does not exist. */
+  NOT_FOUND: -5,
   /** The subscription's lease is gone or held by another token: stop delivering it at once. */
   LEASE_NOT_HELD: -6,
   /** Renewal found no lease at all (it expired, or a Redis restart lost it): stop delivering at once. */
   LEASE_EXPIRED: -7,
+  /** A relay's cursor moved on (another hub relayed the batch): nothing was written. */
+  CURSOR_MOVED: -8,
 } as const;
 export type ScriptReply = (typeof ScriptReply)[keyof typeof ScriptReply];

@@ -2,7 +2,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { EVENT_TYPES, type EventType } from '../events/catalogue.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { scripts } from '../redis/scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 import { didYouMean } from '../validation.js';
 import { LogReader, positionTime, readableEvent, type UnreadableEntries } from '../log/reader.js';
 import { parseSince } from './stream-ids.js';
@@ -146,7 +146,7 @@ export class IntegratorRegistry {
       [this.keys.integrators, this.streamOf(spec)],
       [spec.name, JSON.stringify(spec), stream ? '1' : '0'],
     );
-    if (created !== 1) throw new ConflictError(`integrator "${spec.name}" already exists`);
+    if (created !== ScriptReply.OK) throw new ConflictError(`integrator "${spec.name}" already exists`);
     return this.view(spec);
   }
 
@@ -163,7 +163,7 @@ export class IntegratorRegistry {
       // Its own stream goes with it; on the shared one only its group does.
       [name, spec.streamKey ? '1' : '0'],
     );
-    if (removed !== 1) throw new NotFoundError(`no integrator "${name}"`);
+    if (removed !== ScriptReply.OK) throw new NotFoundError(`no integrator "${name}"`);
     // A list of its own choosing is in its own slot, with its relay cursor: not the script's to delete.
     if (spec.relayed && spec.list) await this.client.sendCommand(['DEL', spec.list, this.keys.relayCursor(spec.list)]);
   }
