@@ -52,6 +52,12 @@ export function createMetrics() {
       help: 'Events in the local spool waiting for Redis',
       registers,
     }),
+    logEntriesUnreadable: new Counter({
+      name: 'switchboard_log_entries_unreadable_total',
+      help: 'Event-log (or integrators\' stream) entries skipped because they hold no readable event, by reader (src/log/reader.ts)',
+      labelNames: ['reader'] as const,
+      registers,
+    }),
     redisUp: new Gauge({
       name: 'switchboard_redis_up',
       help: '1 when the hub is connected to Redis',

@@ -2,7 +2,7 @@ import { ErrorReply } from 'redis';
 import { PoolExhaustedError, RedisUnavailableError, SwitchboardError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 import type { CtiEventRenderer } from './events.js';
 import type { CtiPool } from './pools.js';
 
@@ -23,11 +23,6 @@ export class CtiStore {
   private readonly pending = new Set<PendingCall>();
   private readonly keysByPool = new Map<CtiPool, PoolKeys>();
   private readonly sweeper: NodeJS.Timeout;
-  private readonly allocate = new LuaScript('ctiAllocate');
-  private readonly fetch = new LuaScript('ctiFetch');
-  private readonly release = new LuaScript('ctiRelease');
-  private readonly poolStatus = new LuaScript('ctiPoolStatus');
-  private readonly syncPool = new LuaScript('ctiSyncPool');
 
   constructor(
     private readonly redis: RedisClient,
@@ -41,7 +36,7 @@ export class CtiStore {
 
   /** Writes the configured numbers of each pool to Redis (idempotent; every hub does it at start). */
   async sync(pools: Iterable<CtiPool>): Promise<void> {
-    for (const pool of pools) await this.call(() => this.syncPool.run(this.redis, [this.poolKeys(pool).order], pool.numbers));
+    for (const pool of pools) await this.call(() => scripts.ctiSyncPool.run(this.redis, [this.poolKeys(pool).order], pool.numbers));
   }
 
   /**
@@ -54,9 +49,9 @@ export class CtiStore {
     const ttlMs = String(pool.ttlSeconds * 1000);
     const args = [keys.busyPrefix, keys.entryPrefix, storedAni, ttlMs, value, ...this.events.stored(pool, ani, Buffer.byteLength(value))];
     for (let attempt = 0; ; attempt += 1) {
-      const [outcome, dnis] = (await this.call(() => this.allocate.run(this.redis, scriptKeys, args))) as [string, string];
-      if (outcome === 'ok') return dnis;
-      if (outcome === 'exhausted') throw new PoolExhaustedError(`pool "${pool.name}" is exhausted: every number is in use for this caller`);
+      const [outcome, dnis] = (await this.call(() => scripts.ctiAllocate.run(this.redis, scriptKeys, args))) as [ScriptReply, string?];
+      if (outcome === ScriptReply.OK) return dnis as string;
+      if (outcome === ScriptReply.POOL_EXHAUSTED) throw new PoolExhaustedError(`pool "${pool.name}" is exhausted: every number is in use for this caller`);
       // Redis lost the pool (restart without persistence, FLUSHALL): put it back once.
       if (attempt > 0) throw new RedisUnavailableError(`pool "${pool.name}" could not be set up in Redis`);
       await this.sync([pool]);
@@ -67,7 +62,7 @@ export class CtiStore {
   get(pool: CtiPool, dnis: string, ani: string, storedAni: string): Promise<string | null> {
     const entry = `${this.poolKeys(pool).entryPrefix}${dnis}:${storedAni}`;
     const args = this.events.fetched(pool, dnis, ani, false);
-    return this.call(async () => (await this.fetch.run(this.redis, [entry, this.keys.eventLog], args)) as string | null);
+    return this.call(async () => (await scripts.ctiFetch.run(this.redis, [entry, this.keys.eventLog], args)) as string | null);
   }
 
   /** Fetches and deletes the entry atomically, releasing its lease on the DNIS. */
@@ -75,13 +70,13 @@ export class CtiStore {
     const keys = this.poolKeys(pool);
     const scriptKeys = [`${keys.entryPrefix}${dnis}:${storedAni}`, keys.busyPrefix + dnis, this.keys.eventLog];
     const args = [storedAni === '' ? '1' : '0', ...this.events.fetched(pool, dnis, ani, true)];
-    return this.call(async () => (await this.release.run(this.redis, scriptKeys, args)) as string | null);
+    return this.call(async () => (await scripts.ctiRelease.run(this.redis, scriptKeys, args)) as string | null);
   }
 
   /** Numbers of the pool with at least one live lease. */
   async inUse(pool: CtiPool): Promise<number> {
     const keys = this.poolKeys(pool);
-    return (await this.call(() => this.poolStatus.run(this.redis, [keys.order], [keys.busyPrefix]))) as number;
+    return (await this.call(() => scripts.ctiPoolStatus.run(this.redis, [keys.order], [keys.busyPrefix]))) as number;
   }
 
   private poolKeys(pool: CtiPool): PoolKeys {

@@ -4,7 +4,7 @@ import type { AcceptedEvent } from '../events/catalogue.js';
 import type { Output, OutputProfile } from '../profiles/output.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/scripts.js';
+import { scripts } from '../redis/scripts.js';
 import { encodeEvent } from './codec.js';
 
 /**
@@ -38,7 +38,6 @@ const OP_CODES = { publish: 'P', lpush: 'L', xadd: 'X', fanout: 'I' } as const;
  * idempotently per event id (src/redis/lua/appendEvents.lua).
  */
 export class EventLogWriter {
-  private readonly script = new LuaScript('appendEvents');
 
   constructor(
     private readonly keys: Keys,
@@ -60,7 +59,7 @@ export class EventLogWriter {
   /** Returns, per event, its log entry id, or null for a duplicate inside the dedup window. */
   async append(client: RedisClient, acceptances: readonly Acceptance[], fence: Fence): Promise<(string | null)[]> {
     const [keys, args] = this.command(acceptances, fence);
-    return (await this.script.run(client, keys, args)) as (string | null)[];
+    return (await scripts.appendEvents.run(client, keys, args)) as (string | null)[];
   }
 
   /**
@@ -75,7 +74,7 @@ export class EventLogWriter {
     timeoutMs: number,
   ): Promise<{ entryIds: (string | null)[]; replicasAcked: number }> {
     const [keys, args] = this.command(acceptances, fence);
-    const [entryIds, replicasAcked] = await this.script.runThenWait(client, keys, args, replicas, timeoutMs);
+    const [entryIds, replicasAcked] = await scripts.appendEvents.runThenWait(client, keys, args, replicas, timeoutMs);
     return { entryIds: entryIds as (string | null)[], replicasAcked };
   }
 

@@ -1,11 +1,11 @@
-import { positionTime } from '../log/reader.js';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
 import type { AcceptedEvent, CdrCreatedData } from '../events/catalogue.js';
+import { LOG_START, LogReader, positionTime, readableEvent, UnreadableEntries } from '../log/reader.js';
 import { closeRedisClient, untilFirstConnect, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 import { ThrottledWarnings } from '../warnings.js';
 import { EnigmaProfile } from './enigma.js';
 
@@ -25,8 +25,6 @@ export interface RelayTarget {
   render(event: AcceptedEvent, json: string): string | undefined;
 }
 
-type LogEntry = [string, string[]];
-
 /**
  * Fills lists whose names are external contracts (the Enigma CDR list) from the event log, on
  * Redis Cluster, where they cannot share the log's slot and the append script cannot write them.
@@ -38,7 +36,6 @@ type LogEntry = [string, string[]];
  * order. A list whose cursor does not exist yet starts at the end of the log.
  */
 export class ListRelay {
-  private readonly script = new LuaScript('relayPush');
   private readonly running = new Map<string, { stop: boolean; loop: Promise<void>; client: RedisClient }>();
   private closed = false;
   private readonly warnings: ThrottledWarnings;
@@ -50,6 +47,7 @@ export class ListRelay {
     private readonly openClient: (list: string) => RedisClient,
     private readonly keys: Keys,
     private readonly logger: Logger,
+    private readonly unreadable: UnreadableEntries,
   ) {
     this.warnings = new ThrottledWarnings(logger);
   }
@@ -115,39 +113,31 @@ export class ListRelay {
     const current = await client.get(target.cursor);
     if (current !== null) return current;
     let from = target.from;
-    if (from === undefined) {
-      const [last] = (await client.sendCommand<LogEntry[]>(['XREVRANGE', this.keys.eventLog, '+', '-', 'COUNT', '1'])) ?? [];
-      from = last?.[0] ?? '0-0';
-    }
-    const [, cursor] = (await this.script.run(client, [target.list, target.cursor], ['', from])) as [number, string];
+    from ??= await this.logOf(client).head();
+    const [, cursor] = (await scripts.relayPush.run(client, [target.list, target.cursor], ['', from])) as [ScriptReply, string];
     this.logger.info({ list: target.list, cursor }, 'list relay: cursor created');
     return cursor;
   }
 
   /** Relays the entries after `cursor` (waiting a while for some); returns the cursor now in Redis. */
   private async step(client: RedisClient, target: RelayTarget, cursor: string): Promise<string> {
-    const reply = await client.sendCommand<[string, LogEntry[]][] | null>([
-      'XREAD', 'COUNT', String(RELAY_BATCH), 'BLOCK', String(RELAY_BLOCK_MS), 'STREAMS', this.keys.eventLog, cursor,
-    ]);
-    const entries = reply?.[0]?.[1] ?? [];
+    const entries = await this.logOf(client).wait(cursor, RELAY_BATCH, RELAY_BLOCK_MS);
     const last = entries.at(-1);
     if (!last) return cursor;
     const messages: string[] = [];
-    for (const [, fields] of entries) {
-      const event = eventOf(fields);
-      const message = event && target.render(event.parsed, event.json);
+    for (const entry of entries) {
+      // An unreadable entry is skipped (the reader counted and logged it): the cursor moves past it.
+      const event = readableEvent(entry);
+      const message = event && target.render(event, entry.json);
       if (message !== undefined) messages.push(message);
     }
-    const [moved, now] = (await this.script.run(client, [target.list, target.cursor], [cursor, last[0], ...messages])) as [number, string];
-    return moved === 1 ? now : now || cursor;
+    const [moved, now] = (await scripts.relayPush.run(client, [target.list, target.cursor], [cursor, last.position, ...messages])) as [ScriptReply, string];
+    return moved === ScriptReply.OK ? now : now || cursor;
   }
-}
 
-function eventOf(fields: string[]): { parsed: AcceptedEvent; json: string } | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'event') return { parsed: JSON.parse(fields[i + 1] as string) as AcceptedEvent, json: fields[i + 1] as string };
+  private logOf(client: RedisClient): LogReader {
+    return new LogReader(client, this.keys.eventLog, this.unreadable);
   }
-  return undefined;
 }
 
 /** How often the relay looks for integrators that chose their list's name (registered on any hub). */
@@ -179,8 +169,7 @@ export const listRelayComponent: ComponentFactory = async (context) => {
   // cursor, once created by any hub, wins).
   let enigmaFrom: string | undefined;
   if (onCluster && (await untilFirstConnect(registry, 3000))) {
-    const [last] = (await registry.sendCommand<LogEntry[] | null>(['XREVRANGE', keys.eventLog, '+', '-', 'COUNT', '1']).catch(() => null)) ?? [];
-    enigmaFrom = last?.[0] ?? '0-0';
+    enigmaFrom = await new LogReader(registry, keys.eventLog).head().catch(() => LOG_START);
   }
   const fixed: RelayTarget[] = onCluster
     ? [
@@ -208,7 +197,8 @@ export const listRelayComponent: ComponentFactory = async (context) => {
   };
 
   const log = logger.child({ component: 'list-relay' });
-  const relay = new ListRelay((list) => context.openRedis({ name: `switchboard-list-relay:${list.replace(/[^\w:.-]/g, "_")}` }), keys, log);
+  const unreadable = new UnreadableEntries('list-relay', context.metrics.logEntriesUnreadable, log);
+  const relay = new ListRelay((list) => context.openRedis({ name: `switchboard-list-relay:${list.replace(/[^\w:.-]/g, "_")}` }), keys, log, unreadable);
   const targets = async (): Promise<RelayTarget[]> => {
     const specs = Object.values(await registry.hGetAll(keys.integrators)).map((json) => JSON.parse(json) as RelayedIntegrator);
     return [...fixed, ...specs.filter((spec): spec is RelayedIntegrator & { list: string } => spec.relayed === true && typeof spec.list === 'string').map(integratorTarget)];

@@ -4,6 +4,7 @@ import type { ComponentFactory, HubContext } from '../context.js';
 import { EnigmaProfile } from '../profiles/enigma.js';
 import { IntegratorsProfile } from './integrators-profile.js';
 import { IntegratorMaintenance } from './maintenance.js';
+import { UnreadableEntries } from '../log/reader.js';
 import { IntegratorRegistry, type IntegratorLag } from './registry.js';
 import { integratorRoutes } from './routes.js';
 
@@ -13,7 +14,8 @@ import { integratorRoutes } from './routes.js';
  */
 export const integratorsComponent: ComponentFactory = (context: HubContext) => {
   const { keys, config, logger, metrics } = context;
-  const registry = new IntegratorRegistry(context.redis, keys);
+  const unreadable = new UnreadableEntries('integrators', metrics.logEntriesUnreadable, logger.child({ component: 'integrators' }));
+  const registry = new IntegratorRegistry(context.redis, keys, unreadable);
 
   const background = context.openRedis({ name: 'switchboard-integrators' });
 

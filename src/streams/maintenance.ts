@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { IntegratorsConfig } from '../config/schema.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/scripts.js';
+import { scripts } from '../redis/scripts.js';
 import type { ReadinessReport } from '../server/health.js';
 import type { IntegratorRegistry } from './registry.js';
 import { ThrottledWarnings } from '../warnings.js';
@@ -28,7 +28,6 @@ export interface StreamState {
  *   the same script the integrators' consumeCdrs runs before it claims).
  */
 export class IntegratorMaintenance {
-  private readonly trimScript = new LuaScript('trimIntegratorStream');
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
@@ -84,7 +83,7 @@ export class IntegratorMaintenance {
 
   private async trimStream(stream: string, now: number): Promise<{ length: number; backlog: number }> {
     for (;;) {
-      const [, length, backlog, losses] = (await this.trimScript.run(
+      const [, length, backlog, losses] = (await scripts.trimIntegratorStream.run(
         this.client,
         [stream, this.keys.integratorCounters],
         [`${Math.max(0, now - this.config.replayRetentionMs)}-0`, String(this.alarmLength), String(this.config.maxLength), String(MAX_DROPS_PER_CALL)],

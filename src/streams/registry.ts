@@ -2,9 +2,9 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { EVENT_TYPES, type EventType } from '../events/catalogue.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { LuaScript } from '../redis/scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 import { didYouMean } from '../validation.js';
-import { positionTime } from '../log/reader.js';
+import { LogReader, positionTime, readableEvent, type UnreadableEntries } from '../log/reader.js';
 import { parseSince } from './stream-ids.js';
 
 /** Names become key suffixes and group names: no braces (hash tags), no spaces, no colons. */
@@ -101,13 +101,12 @@ const REPLAY_SCAN_FACTOR = 10;
 
 /** The integrator registry: a Redis hash under {log}, read by the append script at append time. */
 export class IntegratorRegistry {
-  private readonly registerScript = new LuaScript('registerIntegrator');
-  private readonly unregisterScript = new LuaScript('unregisterIntegrator');
-  private readonly countScript = new LuaScript('countStreamAfter');
 
   constructor(
     private readonly client: RedisClient,
     private readonly keys: Keys,
+    /** Where replays report entries that hold no readable event (they are skipped). */
+    private readonly unreadable?: UnreadableEntries,
   ) {}
 
   async register(request: IntegratorRequest, now = new Date()): Promise<IntegratorView> {
@@ -142,12 +141,12 @@ export class IntegratorRegistry {
       ...(scoped ? { scope: pickScope(request.scope as IntegratorScope), streamKey: this.keys.integratorScopedStream(request.name) } : {}),
       createdAt: now.toISOString(),
     };
-    const created = await this.registerScript.run(
+    const created = await scripts.registerIntegrator.run(
       this.client,
       [this.keys.integrators, this.streamOf(spec)],
       [spec.name, JSON.stringify(spec), stream ? '1' : '0'],
     );
-    if (created !== 1) throw new ConflictError(`integrator "${spec.name}" already exists`);
+    if (created !== ScriptReply.OK) throw new ConflictError(`integrator "${spec.name}" already exists`);
     return this.view(spec);
   }
 
@@ -158,20 +157,19 @@ export class IntegratorRegistry {
 
   async remove(spec: IntegratorSpec): Promise<void> {
     const { name } = spec;
-    const removed = await this.unregisterScript.run(
+    const removed = await scripts.unregisterIntegrator.run(
       this.client,
       [this.keys.integrators, this.streamOf(spec), this.keys.integratorDeadLetters(name), this.keys.integratorList(name), this.keys.integratorCounters],
       // Its own stream goes with it; on the shared one only its group does.
       [name, spec.streamKey ? '1' : '0'],
     );
-    if (removed !== 1) throw new NotFoundError(`no integrator "${name}"`);
+    if (removed !== ScriptReply.OK) throw new NotFoundError(`no integrator "${name}"`);
     // A list of its own choosing is in its own slot, with its relay cursor: not the script's to delete.
     if (spec.relayed && spec.list) await this.client.sendCommand(['DEL', spec.list, this.keys.relayCursor(spec.list)]);
   }
 
-  private async logHead(): Promise<string> {
-    const [last] = (await this.client.sendCommand<[string, unknown][] | null>(['XREVRANGE', this.keys.eventLog, '+', '-', 'COUNT', '1'])) ?? [];
-    return last?.[0] ?? '0-0';
+  private logHead(): Promise<string> {
+    return new LogReader(this.client, this.keys.eventLog).head();
   }
 
   async get(name: string): Promise<IntegratorSpec> {
@@ -234,34 +232,30 @@ export class IntegratorRegistry {
 
   /**
    * Entries of the integrator's types after `since` (an ISO time: accepted at or after it; or a
-   * stream id: strictly after it), read with XRANGE: the live group is not touched.
+   * stream id: strictly after it), read with XRANGE: the live group is not touched. Entries
+   * that hold no readable event are skipped (and reported to `unreadable`).
    */
   async replay(spec: IntegratorSpec, since: string, limit: number): Promise<ReplayPage> {
     const types = new Set<string>(spec.types);
+    const stream = new LogReader(this.client, this.streamOf(spec), this.unreadable);
     const items: ReplayItem[] = [];
     let start = parseSince(since);
     let scanned = 0;
     let next: string | null = null;
     while (items.length < limit && scanned < limit * REPLAY_SCAN_FACTOR) {
       const count = limit - items.length;
-      const entries = (await this.client.sendCommand(['XRANGE', this.streamOf(spec), start, '+', 'COUNT', String(count)])) as
-        | [string, string[] | null][]
-        | null;
-      const page = entries ?? [];
+      const page = await stream.from(start, count);
       scanned += page.length;
-      for (const [streamId, fields] of page) {
-        const values = fieldMap(fields);
-        if (values.type !== undefined && types.has(values.type)) {
-          items.push({ streamId, id: values.id ?? '', type: values.type, event: JSON.parse(values.event ?? 'null') });
-        }
+      for (const entry of page) {
+        const event = types.has(entry.type) ? readableEvent(entry) : undefined;
+        if (event !== undefined) items.push({ streamId: entry.position, id: entry.id, type: entry.type, event });
       }
-      const last = page.at(-1)?.[0];
+      const last = page.at(-1)?.position;
       next = page.length < count || last === undefined ? null : last;
       if (next === null) break;
       start = `(${next}`;
     }
-    const [oldest] = ((await this.client.sendCommand(['XRANGE', this.streamOf(spec), '-', '+', 'COUNT', '1'])) as [string, unknown][] | null) ?? [];
-    return { items, next, oldestAvailable: oldest?.[0] ?? null };
+    return { items, next, oldestAvailable: (await stream.oldest()) ?? null };
   }
 
   /** Undelivered entries per group: Redis's lag, else counted up to the cap. */
@@ -274,7 +268,7 @@ export class IntegratorRegistry {
         for (let i = 0; i + 1 < flat.length; i += 2) group[String(flat[i])] = flat[i + 1];
         const undelivered =
           group.lag === null || group.lag === undefined
-            ? await this.countScript.run(this.client, [stream], [String(group['last-delivered-id']), String(UNDELIVERED_COUNT_CAP)])
+            ? await scripts.countStreamAfter.run(this.client, [stream], [String(group['last-delivered-id']), String(UNDELIVERED_COUNT_CAP)])
             : group.lag;
         groups.set(String(group.name), Number(undelivered));
       }),
@@ -292,11 +286,4 @@ export function withinScope(limit: IntegratorScope | undefined, spec: Pick<Integ
   if (!limit || (limit.reseller === undefined && limit.domain === undefined)) return true;
   if (!spec.scope) return false;
   return (limit.reseller === undefined || spec.scope.reseller === limit.reseller) && (limit.domain === undefined || spec.scope.domain === limit.domain);
-}
-
-function fieldMap(fields: string[] | null): Record<string, string | undefined> {
-  const values: Record<string, string> = {};
-  if (!fields) return values;
-  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
-  return values;
 }

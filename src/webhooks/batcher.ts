@@ -1,10 +1,10 @@
 import { comparePositions } from '../log/reader.js';
-import type { LogEntry, SubscriptionFeed } from './feed.js';
+import type { BatchEntry, SubscriptionFeed } from './feed.js';
 import { batchMessageId } from './signing.js';
 import type { FailedDelivery } from './store.js';
 
 export interface Batch {
-  entries: LogEntry[];
+  entries: BatchEntry[];
   webhookId: string;
   /** Cursor after a success: the last log entry of the batch (absent for a redriven batch). */
   advanceTo?: string;
@@ -51,7 +51,7 @@ export class Batcher {
   nextRedriven(): Batch | undefined {
     const failed = this.redrive.shift();
     if (!failed) return undefined;
-    return { entries: failed.entries.map((entry) => ({ seq: entry.seq, raw: entry.event })), webhookId: failed.webhookId, failedId: failed.id };
+    return { entries: failed.entries.map((entry) => ({ position: entry.seq, json: entry.event })), webhookId: failed.webhookId, failedId: failed.id };
   }
 
   /** The next batch at the cursor, or undefined once `stopped()` says so. */
@@ -64,7 +64,7 @@ export class Batcher {
       if (stopped()) return undefined;
       this.resumeEnd = undefined;
       const oldest = this.feed.oldest;
-      if (oldest !== undefined && comparePositions(oldest.seq, resumeEnd) <= 0) return this.cut(this.feed.take(maxEvents, resumeEnd));
+      if (oldest !== undefined && comparePositions(oldest.position, resumeEnd) <= 0) return this.cut(this.feed.take(maxEvents, resumeEnd));
     }
     while (!stopped() && this.feed.size === 0) await this.feed.waitForMore();
     if (this.feed.size < maxEvents && lingerMs > 0) {
@@ -75,9 +75,9 @@ export class Batcher {
     return this.cut(this.feed.take(maxEvents));
   }
 
-  private cut(entries: LogEntry[]): Batch {
-    const first = entries[0]?.seq ?? '';
-    const last = entries.at(-1)?.seq ?? '';
+  private cut(entries: BatchEntry[]): Batch {
+    const first = entries[0]?.position ?? '';
+    const last = entries.at(-1)?.position ?? '';
     return { entries, webhookId: batchMessageId(this.options.subscriptionId, this.options.generation, first, last), advanceTo: last };
   }
 }

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.js';
-import { comparePositions, LogReader, positionTime } from '../log/reader.js';
+import { comparePositions, LogReader, positionTime, type UnreadableEntries } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { Batcher, type Batch } from './batcher.js';
 import { FencedState, type AttemptRecord, type FencedOutcome } from './fenced-state.js';
-import { SubscriptionFeed, type LogEntry } from './feed.js';
+import { SubscriptionFeed, type BatchEntry } from './feed.js';
 import type { PostResult, WebhookSender } from './http.js';
 import type { WebhookMetrics } from './metrics.js';
 import { postBody, postHeaders, signingKeys } from './post.js';
@@ -23,6 +23,8 @@ export interface WorkerDeps {
   logger: Logger;
   sender: WebhookSender;
   metrics: WebhookMetrics;
+  /** Where the log's readers report entries that hold no readable event (they are skipped). */
+  unreadable: UnreadableEntries;
   /** Last log entry the live reader has handed out. */
   head(): string;
   emit(def: SubscriptionDef, event: StatusEvent): void;
@@ -107,13 +109,13 @@ export class SubscriptionWorker {
     return this.fenced?.state.redrive;
   }
 
-  offer(entry: LogEntry): void {
+  offer(entry: BatchEntry): void {
     this.feed?.offer(entry);
   }
 
   /** Seconds since the oldest event this subscription has not delivered yet was accepted. */
   lagSeconds(now = Date.now()): number {
-    const oldest = this.inFlight?.advanceTo === undefined ? this.feed?.oldest?.seq : this.inFlight.entries[0]?.seq;
+    const oldest = this.inFlight?.advanceTo === undefined ? this.feed?.oldest?.position : this.inFlight.entries[0]?.position;
     return oldest === undefined ? 0 : Math.max(0, (now - positionTime(oldest)) / 1000);
   }
 
@@ -136,9 +138,8 @@ export class SubscriptionWorker {
     const feed = (this.feed = new SubscriptionFeed(
       {
         def: this.def,
-        log: new LogReader(redis, keys.eventLog),
+        log: new LogReader(redis, keys.eventLog, this.deps.unreadable),
         maxPendingEvents: config.maxPendingEvents,
-        logger: this.log,
         head: this.deps.head,
         retry: (what, operation) => this.retry(what, operation),
         failed: (error) => {
@@ -225,7 +226,7 @@ export class SubscriptionWorker {
     const transition = this.machine.exhausted(exhaustedBatches, attempts, result, batch.entries.length);
     const failedEntry =
       batch.failedId === undefined
-        ? { failedAt: new Date().toISOString(), webhookId: batch.webhookId, reason: transition.reason, entries: batch.entries.map((entry) => ({ seq: entry.seq, event: entry.raw })) }
+        ? { failedAt: new Date().toISOString(), webhookId: batch.webhookId, reason: transition.reason, entries: batch.entries.map((entry) => ({ seq: entry.position, event: entry.json })) }
         : undefined;
     const recorded = await this.record(batch, {
       outcome: 'error',

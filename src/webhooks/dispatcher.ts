@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AcceptedEvent } from '../events/catalogue.js';
-import { LOG_START, LogReader } from '../log/reader.js';
+import { LOG_START, LogReader, readableEvent } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
@@ -108,8 +108,8 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.warnings = new ThrottledWarnings(options.logger);
-    this.liveLog = new LogReader(options.blocking, options.keys.eventLog);
-    this.log = new LogReader(options.work, options.keys.eventLog);
+    this.liveLog = new LogReader(options.blocking, options.keys.eventLog, options.workerDeps.unreadable);
+    this.log = new LogReader(options.work, options.keys.eventLog, options.workerDeps.unreadable);
   }
 
   get ownedCount(): number {
@@ -232,7 +232,7 @@ export class Dispatcher {
   }
 
   private async readLoop(): Promise<void> {
-    const { pollIntervalMs, logger } = this.options;
+    const { pollIntervalMs } = this.options;
     while (!this.stopped) {
       if (this.workers.size === 0) {
         await this.followLogEnd();
@@ -248,13 +248,12 @@ export class Dispatcher {
         continue;
       }
       for (const entry of entries) {
-        if (this.index.wants(entry.type)) {
-          const offered = { seq: entry.position, raw: entry.json };
-          try {
-            this.index.match(entry.event, (worker) => worker.offer(offered));
-          } catch (error) {
-            logger.error({ err: error, seq: entry.position }, 'unreadable event-log entry skipped by the webhook dispatcher');
-          }
+        // An unreadable entry is skipped (the reader counted and logged it); the head moves past it.
+        const event = this.index.wants(entry.type) ? readableEvent(entry) : undefined;
+        if (event) {
+          // Position and JSON only: the parsed event is not kept in the subscriptions' buffers.
+          const offered = { position: entry.position, json: entry.json };
+          this.index.match(event, (worker) => worker.offer(offered));
         }
         this.head = entry.position;
       }

@@ -1,15 +1,11 @@
-import type { Logger } from 'pino';
 import type { AcceptedEvent } from '../events/catalogue.js';
-import type { LogEntry as StoredEntry } from '../log/codec.js';
-import { comparePositions, type LogReader } from '../log/reader.js';
+import type { LogEntry } from '../log/codec.js';
+import { comparePositions, readableEvent, type LogReader } from '../log/reader.js';
 import { eventTenant, modelsForEvent, modelsForType } from './models.js';
 import type { SubscriptionDef } from './store.js';
 
-/** One event-log entry as a batch holds it: its position (`seq`) and the event JSON exactly as stored. */
-export interface LogEntry {
-  seq: string;
-  raw: string;
-}
+/** One event-log entry as a batch holds it: its position (a post's `seq`) and the event JSON exactly as stored. */
+export type BatchEntry = Pick<LogEntry, 'position' | 'json'>;
 
 export function subscriptionMatches(def: SubscriptionDef, event: AcceptedEvent): boolean {
   if (!modelsForEvent(event).includes(def.model)) return false;
@@ -48,7 +44,6 @@ export interface FeedOptions {
   def: SubscriptionDef;
   log: LogReader;
   maxPendingEvents: number;
-  logger: Logger;
   /** Last log entry the dispatcher's live reader has handed out. */
   head(): string;
   /** Runs a Redis read until it succeeds, or undefined once the worker stops. */
@@ -63,7 +58,7 @@ export interface FeedOptions {
  * backlog beyond `maxPendingEvents`), from the feed's own reads of the log from its position.
  */
 export class SubscriptionFeed {
-  private pending: LogEntry[] = [];
+  private pending: BatchEntry[] = [];
   private readPos: string;
   private live = false;
   private closed = false;
@@ -93,7 +88,7 @@ export class SubscriptionFeed {
   }
 
   /** The oldest entry not taken yet. */
-  get oldest(): LogEntry | undefined {
+  get oldest(): BatchEntry | undefined {
     return this.pending[0];
   }
 
@@ -103,8 +98,8 @@ export class SubscriptionFeed {
   }
 
   /** The dispatcher hands out a matching live entry; ignored while this feed catches up. */
-  offer(entry: LogEntry): void {
-    if (!this.live || this.closed || comparePositions(entry.seq, this.readPos) <= 0) return;
+  offer(entry: BatchEntry): void {
+    if (!this.live || this.closed || comparePositions(entry.position, this.readPos) <= 0) return;
     if (this.pending.length >= this.options.maxPendingEvents) {
       // Too far behind to buffer: read the log from here on our own, at our own pace.
       this.live = false;
@@ -112,15 +107,15 @@ export class SubscriptionFeed {
       return;
     }
     this.pending.push(entry);
-    this.readPos = entry.seq;
+    this.readPos = entry.position;
     this.more.notify();
   }
 
   /** Removes and returns up to `max` entries (only those up to `upTo` when given). */
-  take(max: number, upTo?: string): LogEntry[] {
+  take(max: number, upTo?: string): BatchEntry[] {
     let count = Math.min(max, this.pending.length);
     if (upTo !== undefined) {
-      const beyond = this.pending.findIndex((entry) => comparePositions(entry.seq, upTo) > 0);
+      const beyond = this.pending.findIndex((entry) => comparePositions(entry.position, upTo) > 0);
       if (beyond !== -1) count = Math.min(count, beyond);
     }
     const entries = this.pending.splice(0, count);
@@ -148,7 +143,7 @@ export class SubscriptionFeed {
       const reply = await this.options.retry('read the event log', () => log.after(this.readPos, CATCH_UP_PAGE));
       if (!reply || this.closed || this.live) return;
       for (const entry of reply) {
-        if (this.matches(entry)) this.pending.push({ seq: entry.position, raw: entry.json });
+        if (this.matches(entry)) this.pending.push({ position: entry.position, json: entry.json });
         this.readPos = entry.position;
       }
       if (reply.length > 0) this.more.notify();
@@ -157,13 +152,10 @@ export class SubscriptionFeed {
     }
   }
 
-  private matches(entry: StoredEntry): boolean {
+  private matches(entry: LogEntry): boolean {
     if (modelsForType(entry.type).length === 0) return false;
-    try {
-      return subscriptionMatches(this.options.def, entry.event);
-    } catch (error) {
-      this.options.logger.error({ err: error, seq: entry.position }, 'unreadable event-log entry skipped');
-      return false;
-    }
+    // An unreadable entry is skipped: the reader counted and logged it.
+    const event = readableEvent(entry);
+    return event !== undefined && subscriptionMatches(this.options.def, event);
   }
 }

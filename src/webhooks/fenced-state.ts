@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { Batch } from './batcher.js';
-import { ScriptReply, webhookScripts } from './scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 import type { FailedDelivery, SubscriptionDef, SubscriptionState, SubscriptionStatus } from './store.js';
 
 /** A fenced write: done, refused because the lease is not ours, or refused because the state moved on. */
@@ -48,7 +48,7 @@ export class FencedState {
     const state = this.state;
     // A redriven batch is not at the cursor: the cursor batch's attempt count stays as it was.
     const attempts = batch.failedId === undefined ? change.attempts : state.attempts;
-    const reply = await webhookScripts.record.run(
+    const reply = await scripts.webhookRecord.run(
       this.redis,
       [this.lease, this.stateKey, this.failedKey],
       [
@@ -80,14 +80,14 @@ export class FencedState {
   /** Before the first attempt of a batch at the cursor: its last entry, so a successor rebuilds the same batch. */
   async openBatch(batch: Batch): Promise<FencedOutcome> {
     if (batch.advanceTo === undefined || batch.advanceTo === this.state.batchEnd) return 'ok';
-    const outcome = outcomeOf(await webhookScripts.fencedSet.run(this.redis, [this.lease, this.stateKey], [this.token, this.state.gen, 'batchEnd', batch.advanceTo]));
+    const outcome = outcomeOf(await scripts.webhookFencedSet.run(this.redis, [this.lease, this.stateKey], [this.token, this.state.gen, 'batchEnd', batch.advanceTo]));
     if (outcome === 'ok') this.state.batchEnd = batch.advanceTo;
     return outcome;
   }
 
   /** The failed list was worked through for every redrive requested up to `requests`. */
   async redriveDone(requests: number): Promise<FencedOutcome> {
-    const outcome = outcomeOf(await webhookScripts.fencedSet.run(this.redis, [this.lease, this.stateKey], [this.token, this.state.gen, 'redriveDone', String(requests)]));
+    const outcome = outcomeOf(await scripts.webhookFencedSet.run(this.redis, [this.lease, this.stateKey], [this.token, this.state.gen, 'redriveDone', String(requests)]));
     if (outcome === 'ok') this.state.redriveDone = requests;
     return outcome;
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import type { AcceptedEvent, EventType } from '../events/catalogue.js';
+import { UnreadableEntries } from '../log/reader.js';
 import { Dispatcher } from './dispatcher.js';
 import { WebhookSender } from './http.js';
 import { createWebhookMetrics } from './metrics.js';
@@ -74,6 +75,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       logger: log,
       sender,
       metrics,
+      unreadable: new UnreadableEntries('webhooks', context.metrics.logEntriesUnreadable, log),
       emit: (def, { type, ...data }) => {
         log.warn({ subscription: def.id, type, status: data.status, reason: data.reason }, 'subscription status event');
         emit(type, def, data);

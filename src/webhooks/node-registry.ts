@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { PlacementNode } from './placement.js';
-import { webhookScripts } from './scripts.js';
+import { scripts } from '../redis/scripts.js';
 
 export interface RegisteredNode extends PlacementNode {
   /** When its heartbeat runs out (ms, Redis clock). */
@@ -31,7 +31,7 @@ export class NodeRegistry {
 
   /** Registers this node until now + ttl and returns every live node. */
   async beat(): Promise<RegistrySnapshot> {
-    const reply = (await webhookScripts.nodeBeat.run(this.redis, [this.keys.nodes, this.keys.nodesEligibleAt], [this.nodeId, String(this.ttlMs), String(this.stableAfterMs)])) as (string | number)[];
+    const reply = (await scripts.webhookNodeBeat.run(this.redis, [this.keys.nodes, this.keys.nodesEligibleAt], [this.nodeId, String(this.ttlMs), String(this.stableAfterMs)])) as (string | number)[];
     const nodes: RegisteredNode[] = [];
     for (let index = 1; index + 2 < reply.length; index += 3) {
       nodes.push({ id: String(reply[index]), eligibleAt: Number(reply[index + 1]), expiresAt: Number(reply[index + 2]) });
@@ -41,7 +41,7 @@ export class NodeRegistry {
 
   /** Planned shutdown: leave at once, so the other nodes place nothing more here. */
   async leave(): Promise<void> {
-    await webhookScripts.nodeLeave.run(this.redis, [this.keys.nodes, this.keys.nodesEligibleAt], [this.nodeId]);
+    await scripts.webhookNodeLeave.run(this.redis, [this.keys.nodes, this.keys.nodesEligibleAt], [this.nodeId]);
   }
 
   /** The live nodes, read without registering (a hub that does not deliver webhooks). */

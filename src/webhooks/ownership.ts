@@ -4,7 +4,7 @@ import type { Keys } from '../redis/keys.js';
 import { handoverValue } from './lease-value.js';
 import type { NodeRegistry, RegistrySnapshot } from './node-registry.js';
 import { place, type Placement } from './placement.js';
-import { ScriptReply, webhookScripts } from './scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 import type { SubscriptionDef, SubscriptionStore } from './store.js';
 import { ThrottledWarnings } from '../warnings.js';
 
@@ -211,7 +211,7 @@ export class Ownership {
     const { redis, keys, ttlMs } = this.options;
     await Promise.all(
       [...this.held].map(async ([id, held]) => {
-        const reply = await webhookScripts.leaseRenew.run(redis, [keys.webhookSlot(held.def.slot).lease(id)], [held.token, String(ttlMs)]).catch(() => undefined);
+        const reply = await scripts.webhookLeaseRenew.run(redis, [keys.webhookSlot(held.def.slot).lease(id)], [held.token, String(ttlMs)]).catch(() => undefined);
         if (this.held.get(id) !== held) return;
         if (reply === ScriptReply.OK) held.renewedAt = performance.now();
         else if (reply === ScriptReply.LEASE_NOT_HELD) this.drop(id, 'held by another token');
@@ -224,7 +224,7 @@ export class Ownership {
   private async acquire(def: SubscriptionDef): Promise<void> {
     const { redis, keys, nodeId, ttlMs, events, logger } = this.options;
     const slot = keys.webhookSlot(def.slot);
-    const reply = (await webhookScripts.leaseAcquire.run(redis, [slot.lease(def.id), slot.epoch, slot.state(def.id)], [nodeId, String(ttlMs), handoverValue(nodeId)])) as [
+    const reply = (await scripts.webhookLeaseAcquire.run(redis, [slot.lease(def.id), slot.epoch, slot.state(def.id)], [nodeId, String(ttlMs), handoverValue(nodeId)])) as [
       number,
       string?,
       string?,
@@ -253,7 +253,7 @@ export class Ownership {
     if (this.held.get(id) !== held) return;
     const slot = keys.webhookSlot(held.def.slot);
     try {
-      await webhookScripts.handover.run(redis, [slot.lease(id), slot.state(id)], [held.token, reason, to ? handoverValue(to) : '', String(ttlMs)]);
+      await scripts.webhookHandover.run(redis, [slot.lease(id), slot.state(id)], [held.token, reason, to ? handoverValue(to) : '', String(ttlMs)]);
       logger.info({ subscription: id, to: to || undefined, reason }, 'webhook subscription handed over');
     } catch (error) {
       // The lease then expires: the next owner takes over as after a crash, from the same cursor.

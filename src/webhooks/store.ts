@@ -4,7 +4,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { leaseNode, parseLeaseValue } from './lease-value.js';
 import type { Model } from './models.js';
-import { webhookScripts } from './scripts.js';
+import { ScriptReply, scripts } from '../redis/scripts.js';
 
 /** A subscription as stored in the registry (`{whsub}`); `secret` never leaves the hub after creation. */
 export interface SubscriptionDef {
@@ -123,43 +123,38 @@ export class SubscriptionStore {
   async create(def: SubscriptionDef, cursor: string): Promise<void> {
     const slot = this.keys.webhookSlot(def.slot);
     await this.redis.hSet(slot.state(def.id), { cursor, gen: '0', status: 'pending', posts: '0', errors: '0', exhausted: '0', attempts: '0', redrive: '0', redriveDone: '0' });
-    const reply = await this.save(def, '', def.domain);
-    if (reply !== 'OK') {
+    const [reply, holder] = await this.save(def, '', def.domain);
+    if (reply !== ScriptReply.OK) {
       await this.redis.del(slot.state(def.id));
-      throw new ConflictError(`Subscription already exists: ${String(reply)}`);
+      throw new ConflictError(`Subscription already exists: ${String(holder)}`);
     }
     await this.changed(def.id);
   }
 
   async update(def: SubscriptionDef, previous: SubscriptionDef): Promise<void> {
-    let reply: unknown;
-    try {
-      reply = await this.save(def, identityOf(previous), previous.domain);
-    } catch (error) {
-      if (error instanceof Error && error.message.includes('NOTFOUND')) throw new NotFoundError(`no subscription ${def.id}`);
-      throw error;
-    }
-    if (reply !== 'OK') throw new ConflictError(`Subscription already exists: ${String(reply)}`);
+    const [reply, holder] = await this.save(def, identityOf(previous), previous.domain);
+    if (reply === ScriptReply.NOT_FOUND) throw new NotFoundError(`no subscription ${def.id}`);
+    if (reply !== ScriptReply.OK) throw new ConflictError(`Subscription already exists: ${String(holder)}`);
     await this.changed(def.id);
   }
 
-  private save(def: SubscriptionDef, oldIdentity: string, oldDomain: string): Promise<unknown> {
+  private async save(def: SubscriptionDef, oldIdentity: string, oldDomain: string): Promise<[ScriptReply, string?]> {
     const k = this.keys;
-    return webhookScripts.save.run(
+    return (await scripts.webhookSave.run(
       this.redis,
       [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookDomainIndex(oldDomain), k.webhookChanges],
       [def.id, JSON.stringify(def), identityOf(def), oldIdentity],
-    );
+    )) as [ScriptReply, string?];
   }
 
   async delete(def: SubscriptionDef): Promise<void> {
     const k = this.keys;
-    const removed = await webhookScripts.delete.run(
+    const removed = await scripts.webhookDelete.run(
       this.redis,
       [k.webhookSubscription(def.id), k.webhookIdentities, k.webhookSubscriptionIds, k.webhookDomainIndex(def.domain), k.webhookChanges],
       [def.id, identityOf(def)],
     );
-    if (removed !== 1) throw new NotFoundError(`no subscription ${def.id}`);
+    if (removed !== ScriptReply.OK) throw new NotFoundError(`no subscription ${def.id}`);
     const slot = k.webhookSlot(def.slot);
     await this.redis.del([slot.state(def.id), slot.failed(def.id), slot.lease(def.id)]);
     await this.changed(def.id);
@@ -204,12 +199,12 @@ export class SubscriptionStore {
     change: { cursor?: string; status?: SubscriptionStatus; resetPosts?: boolean; resetErrors?: boolean; redrive?: boolean },
   ): Promise<void> {
     const flag = (value: boolean | undefined) => (value ? '1' : '');
-    const gen = await webhookScripts.control.run(
+    const [reply] = (await scripts.webhookControl.run(
       this.redis,
       [this.keys.webhookSlot(def.slot).state(def.id)],
       [change.cursor ?? '', change.status ?? '', flag(change.resetPosts), flag(change.resetErrors), flag(change.redrive)],
-    );
-    if (gen === null) throw new NotFoundError(`no subscription ${def.id}`);
+    )) as [ScriptReply, number?];
+    if (reply === ScriptReply.NOT_FOUND) throw new NotFoundError(`no subscription ${def.id}`);
     if (change.cursor !== undefined || change.status !== undefined || change.redrive) await this.announce(def.id);
   }
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, createCluster, createSentinel } from 'redis';
+import { decode, parseEvent } from './codec.js';
 import { claimIdleEntries, type AnyRedisClient, type StreamEntry } from './dead-letter.js';
 import type { CatalogueEvent, EventType } from './events.js';
 import { integratorKeys } from './keys.js';
@@ -241,15 +242,20 @@ class Consumer<T extends EventType> {
   private async process(entries: StreamEntry[]): Promise<void> {
     const acks: string[] = [];
     for (const [streamId, fields] of entries) {
-      const values: Record<string, string> = {};
-      for (let i = 0; fields && i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
-      // No payload: the hard cap dropped it (counted as lost by the hub); a type not ours: skip.
-      if (!fields || !this.types?.has(values.type ?? '')) {
+      const entry = decode(fields);
+      // No payload (the hard cap dropped it, counted as lost by the hub), no event, or a type not ours: skip.
+      if (!entry || !this.types?.has(entry.type)) {
         acks.push(streamId);
         continue;
       }
+      const event = parseEvent(entry);
+      if (!event) {
+        // Left pending like a failed handler call: claimed again later, then dead-lettered at maxDeliveries.
+        this.options.onError?.(new Error(`stream entry ${streamId} holds unreadable JSON (or not an event of its type "${entry.type}")`));
+        continue;
+      }
       // The hub validated the event against the catalogue before logging it; its type is one of T (checked in run).
-      const cdr = { streamId, id: values.id ?? '', type: values.type, event: JSON.parse(values.event ?? '{}') } as Cdr<T>;
+      const cdr = { streamId, id: entry.id, type: entry.type, event } as Cdr<T>;
       try {
         await this.options.handler(cdr);
         acks.push(streamId);

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { evalScript, loadLuaScript } from './lua-loader.js';
 /**
  * What the loop needs of a connection: raw commands with RESP2 replies. A node-redis client is
  * one; so is a Sentinel or Cluster client wrapped as `{ sendCommand: (args) => … }`.
@@ -11,9 +10,8 @@ export interface AnyRedisClient {
 /** Pending entries looked at per script call, so one call never stalls Redis. */
 const PAGE = 200;
 
-/** Loaded once per process; run by EVALSHA, falling back to EVAL after a Redis restart (NOSCRIPT). */
-const source = readFileSync(new URL('../lua/deadLetter.lua', import.meta.url), 'utf8');
-const sha = createHash('sha1').update(source).digest('hex');
+/** Loaded once per process by the hub's own Lua loader (./lua-loader.ts, shared at build time). */
+const deadLetterScript = loadLuaScript(new URL('../lua/', import.meta.url), 'deadLetter');
 
 export interface DeadLetterTarget {
   stream: string;
@@ -36,7 +34,8 @@ interface ScanPage {
 
 /** One page of the scan (lua/deadLetter.lua); with `claimant`, the page's other idle entries become its. */
 async function scanPage(client: AnyRedisClient, target: DeadLetterTarget, start: string, claimant: string): Promise<ScanPage> {
-  const [moved, , next, claimed] = (await evalScript(client, [target.stream, target.deadLetter, target.counters], [
+  const keys = [target.stream, target.deadLetter, target.counters];
+  const [moved, , next, claimed] = (await evalScript(deadLetterScript, keys, [
     target.group,
     String(target.claimIdleMs),
     String(target.maxDeliveries),
@@ -44,7 +43,7 @@ async function scanPage(client: AnyRedisClient, target: DeadLetterTarget, start:
     String(PAGE),
     String(target.deadLetterMaxLength),
     claimant,
-  ])) as [number, number, string, StreamEntry[]];
+  ], (command) => client.sendCommand(command))) as [number, number, string, StreamEntry[]];
   return { moved, next, claimed };
 }
 
@@ -75,16 +74,4 @@ export async function* claimIdleEntries(client: AnyRedisClient, target: DeadLett
     if (page.claimed.length > 0) yield page.claimed;
     start = page.next;
   } while (start !== '');
-}
-
-async function evalScript(client: AnyRedisClient, keys: string[], args: string[]): Promise<unknown> {
-  const command = ['EVALSHA', sha, String(keys.length), ...keys, ...args];
-  try {
-    return await client.sendCommand(command);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    command[0] = 'EVAL';
-    command[1] = source;
-    return client.sendCommand(command);
-  }
 }

@@ -23,13 +23,13 @@
   then per output: op, target, message
     P  PUBLISH to channel `target`
     L  LPUSH to KEYS[target]
-    X  XADD to KEYS[target] with fields id, type, event=message
+    X  XADD to KEYS[target] an entry of the event with `message` as its JSON (includes/appendEntry)
     I  integrator fan-out; target is the JSON array [registry index, stream index, reseller,
        domain] (indexes into KEYS; the event's tenant, '' when none; spool rows written before
        tenants were added hold "<registry index> <stream index>"). The registry hash (name ->
        JSON {types, stream, list, scope, streamKey}) is read here, so a registration takes effect
        atomically on every hub node. Integrators without a scope: when any takes this event type,
-       XADD the event once to the shared stream (fields as X, event = the event JSON). Integrators
+       XADD the event once to the shared stream (as X, with the event JSON). Integrators
        with a scope take only events of their tenant (each scope level they set must equal the
        event's): XADD to their own `streamKey`. Every legacy-list integrator taking the event gets
        `message` (the event JSON when empty) LPUSHed to its `list`. Stream and list keys come from
@@ -38,6 +38,7 @@
 
   Returns, per event, its log entry id, or false when the id was seen inside the dedup window.
 ]]
+--- @include "includes/appendEntry"
 local dedupWindowMs = ARGV[1]
 local logMaxLength = ARGV[2]
 local count = tonumber(ARGV[3])
@@ -96,13 +97,13 @@ local function fanOut(target, eventId, eventType, body, message)
   if route == nil then return end
   local listMessage = message ~= '' and message or body
   if route.shared then
-    redis.call('XADD', KEYS[tonumber(streamIndex)], '*', 'id', eventId, 'type', eventType, 'event', body)
+    appendEntry(KEYS[tonumber(streamIndex)], nil, eventId, eventType, body)
     for _, list in ipairs(route.lists) do redis.call('LPUSH', list, listMessage) end
   end
   for _, integrator in ipairs(route.scoped) do
     if (integrator.reseller == nil or integrator.reseller == reseller) and (integrator.domain == nil or integrator.domain == domain) then
       if integrator.stream then
-        redis.call('XADD', integrator.stream, '*', 'id', eventId, 'type', eventType, 'event', body)
+        appendEntry(integrator.stream, nil, eventId, eventType, body)
       end
       if integrator.list then redis.call('LPUSH', integrator.list, listMessage) end
     end
@@ -128,7 +129,7 @@ for i = 1, count do
     results[i] = false
     arg = arg + outputs * 3
   else
-    local entryId = redis.pcall('XADD', KEYS[1], '*', 'id', eventId, 'type', eventType, 'event', body)
+    local entryId = tryAppendEntry(KEYS[1], eventId, eventType, body)
     if type(entryId) == 'table' and entryId.err then
       -- Not in the log, so the id must not stay claimed (the retry would skip the event).
       redis.call('DEL', dedupKey)
@@ -142,7 +143,7 @@ for i = 1, count do
       elseif op == 'L' then
         redis.call('LPUSH', KEYS[tonumber(target)], message)
       elseif op == 'X' then
-        redis.call('XADD', KEYS[tonumber(target)], '*', 'id', eventId, 'type', eventType, 'event', message)
+        appendEntry(KEYS[tonumber(target)], nil, eventId, eventType, message)
       elseif op == 'I' then
         fanOut(target, eventId, eventType, body, message)
       else

@@ -24,9 +24,11 @@
   by DELETE (ctiRelease.lua), never by an entry's expiry, so it is never below the live leases:
   a DNIS never looks free while in use (it may look busy until its last lease would have ended).
 
-  Returns {"ok", dnis} | {"exhausted", ""} | {"uninitialised", ""} when the order list is missing
-  (never synced, or Redis lost its data): the caller syncs and retries.
+  Returns {REPLY.OK, dnis} | {REPLY.POOL_EXHAUSTED} | {REPLY.POOL_UNINITIALISED} when the order
+  list is missing (never synced, or Redis lost its data): the caller syncs and retries.
 ]]
+--- @include "includes/replies"
+--- @include "includes/appendEntry"
 local order, log = KEYS[1], KEYS[2]
 local busyPrefix, entryPrefix, ani, ttl, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local exclusive = ani == ''
@@ -58,14 +60,14 @@ local candidates = nil
 local tried = 0
 while true do
   local dnis = redis.call('LMOVE', order, order, 'LEFT', 'RIGHT')
-  if not dnis then return {'uninitialised', ''} end
+  if not dnis then return { REPLY.POOL_UNINITIALISED } end
   if tryLease(dnis) then
     if ARGV[7] ~= '' then
-      redis.call('XADD', log, 'MAXLEN', '~', ARGV[6], '*', 'id', ARGV[7], 'type', ARGV[8], 'event', ARGV[9] .. dnis .. ARGV[10])
+      appendEntry(log, ARGV[6], ARGV[7], ARGV[8], ARGV[9] .. dnis .. ARGV[10])
     end
-    return {'ok', dnis}
+    return { REPLY.OK, dnis }
   end
   candidates = candidates or redis.call('LLEN', order)
   tried = tried + 1
-  if tried >= candidates then return {'exhausted', ''} end
+  if tried >= candidates then return { REPLY.POOL_EXHAUSTED } end
 end

@@ -11,8 +11,9 @@
 
   Returns the entry's value, or nil when it is absent or expired.
 ]]
+--- @include "includes/appendEntry"
 local value = redis.call('GET', KEYS[1])
 if value and ARGV[2] ~= '' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'id', ARGV[2], 'type', ARGV[3], 'event', ARGV[4] .. #value .. ARGV[5])
+  appendEntry(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4] .. #value .. ARGV[5])
 end
 return value

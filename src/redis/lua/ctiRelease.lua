@@ -12,11 +12,12 @@
   Returns the entry's value, or nil when it is absent or expired (an expired lease is not
   counted down: the busy key runs out with the DNIS's last lease).
 ]]
+--- @include "includes/appendEntry"
 local value = redis.call('GETDEL', KEYS[1])
 if value then
   if ARGV[1] == '1' or redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
   if ARGV[3] ~= '' then
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'type', ARGV[4], 'event', ARGV[5] .. #value .. ARGV[6])
+    appendEntry(KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5] .. #value .. ARGV[6])
   end
 end
 return value

@@ -6,13 +6,14 @@
   ARGV[1] name   ARGV[2] spec JSON   ARGV[3] "1" when the integrator reads the stream (a group)
 
   The group starts at `$`: it receives the events accepted after this call.
-  Returns 1, or 0 when the name is taken.
+  Returns REPLY.OK, or REPLY.CONFLICT when the name is taken.
 ]]
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+--- @include "includes/replies"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return REPLY.CONFLICT end
 if ARGV[3] == '1' then
   -- A group left behind under this name (e.g. by a hand-made XGROUP) would resume at its old position.
   if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('XGROUP', 'DESTROY', KEYS[2], ARGV[1]) end
   redis.call('XGROUP', 'CREATE', KEYS[2], ARGV[1], '$', 'MKSTREAM')
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
+return REPLY.OK

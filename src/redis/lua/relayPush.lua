@@ -9,11 +9,12 @@
   ARGV[2] the log entry id the batch ends at (the new cursor)
   ARGV[3 ..] messages, oldest first (LPUSH: a BRPOP worker takes the oldest first)
 
-  Returns {1, new cursor}, or {0, current cursor} when the cursor moved on (another hub relayed
-  the batch): nothing is written then.
+  Returns {REPLY.OK, new cursor}, or {REPLY.CURSOR_MOVED, current cursor} when the cursor moved on
+  (another hub relayed the batch): nothing is written then.
 ]]
+--- @include "includes/replies"
 local current = redis.call('GET', KEYS[2]) or ''
-if current ~= ARGV[1] then return { 0, current } end
+if current ~= ARGV[1] then return { REPLY.CURSOR_MOVED, current } end
 if #ARGV > 2 then redis.call('LPUSH', KEYS[1], unpack(ARGV, 3)) end
 redis.call('SET', KEYS[2], ARGV[2])
-return { 1, ARGV[2] }
+return { REPLY.OK, ARGV[2] }

@@ -6,9 +6,10 @@
   KEYS[5] counters hash
   ARGV[1] name   ARGV[2] "1" when KEYS[2] is the integrator's own stream (deleted whole)
 
-  Returns 1, or 0 when no such integrator exists.
+  Returns REPLY.OK, or REPLY.NOT_FOUND when no such integrator exists.
 ]]
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+--- @include "includes/replies"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return REPLY.NOT_FOUND end
 if ARGV[2] == '1' then
   redis.call('DEL', KEYS[2])
 elseif redis.call('EXISTS', KEYS[2]) == 1 then
@@ -16,4 +17,4 @@ elseif redis.call('EXISTS', KEYS[2]) == 1 then
 end
 redis.call('DEL', KEYS[3], KEYS[4])
 redis.call('HDEL', KEYS[5], ARGV[1] .. ':dead', ARGV[1] .. ':lost')
-return 1
+return REPLY.OK

@@ -7,10 +7,11 @@
   KEYS[1] subscription state hash
   ARGV[1] new cursor, or ''   ARGV[2] new status, or ''
   ARGV[3] '1' to reset posts-count   ARGV[4] '1' to reset error-count   ARGV[5] '1' to request a redrive
-  Returns the generation, or false when the subscription has no state (deleted).
+  Returns { REPLY.OK, generation }, or { REPLY.NOT_FOUND } when the subscription has no state (deleted).
 ]]
+--- @include "includes/replies"
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return false
+  return { REPLY.NOT_FOUND }
 end
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[1], 'posts', 0)
@@ -29,6 +30,6 @@ if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], 'status', ARGV[2], 'exhausted', 0, 'attempts', 0)
 end
 if ARGV[1] == '' and ARGV[2] == '' then
-  return redis.call('HGET', KEYS[1], 'gen')
+  return { REPLY.OK, redis.call('HGET', KEYS[1], 'gen') }
 end
-return redis.call('HINCRBY', KEYS[1], 'gen', 1)
+return { REPLY.OK, redis.call('HINCRBY', KEYS[1], 'gen', 1) }

@@ -5,17 +5,13 @@
 
   KEYS[1] subscription lease   KEYS[2] subscription state hash
   ARGV[1] lease token   ARGV[2] generation   ARGV[3] field   ARGV[4] value
-  Returns 1; -6 when the lease is not ours; -2 when the generation changed or the subscription
-  was deleted.
+  Returns REPLY.OK, or the refusal of includes/fence (LEASE_NOT_HELD, STALE).
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return -6
-end
-if redis.call('HGET', KEYS[2], 'gen') ~= ARGV[2] then
-  return -2
-end
+--- @include "includes/fence"
+local refusal = fenceRefusal(KEYS[1], ARGV[1], KEYS[2], ARGV[2])
+if refusal then return refusal end
 if ARGV[3] ~= 'batchEnd' and ARGV[3] ~= 'redriveDone' then
   return redis.error_reply('ERR webhookFencedSet: field ' .. ARGV[3] .. ' is not fenced bookkeeping')
 end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-return 1
+return REPLY.OK

@@ -8,11 +8,11 @@
   ARGV[1] token   ARGV[2] reason: rebalance | preferred | shutdown
   ARGV[3] handover value for the next owner (':handover:<node>'), or '' to free the lease
   ARGV[4] ttl of the reservation (ms)
-  Returns 1, or -6 when the lease was not ours any more (nothing changed).
+  Returns REPLY.OK, or REPLY.LEASE_NOT_HELD when the lease was not ours any more (nothing changed).
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return -6
-end
+--- @include "includes/fence"
+local refusal = fenceRefusal(KEYS[1], ARGV[1])
+if refusal then return refusal end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'releaseReason', ARGV[2])
 end
@@ -21,4 +21,4 @@ if ARGV[3] ~= '' then
 else
   redis.call('DEL', KEYS[1])
 end
-return 1
+return REPLY.OK

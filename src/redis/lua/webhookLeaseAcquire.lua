@@ -7,16 +7,18 @@
 
   KEYS[1] subscription lease   KEYS[2] slot epoch counter   KEYS[3] subscription state hash
   ARGV[1] node id   ARGV[2] ttl (ms)   ARGV[3] handover value for this node (':handover:<node>')
-  Returns { 1, token, previous owner or '', reason } where reason is the releasing owner's
+  Returns { REPLY.OK, token, previous owner or '', reason } where reason is the releasing owner's
   (rebalance | preferred | shutdown) or 'failover' when the lease expired;
-  { -6 } when another node holds the lease; { -2 } when the subscription has no state (deleted).
+  { REPLY.LEASE_NOT_HELD } when another node holds the lease; { REPLY.STALE } when the
+  subscription has no state (deleted).
 ]]
+--- @include "includes/replies"
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  return { -2 }
+  return { REPLY.STALE }
 end
 local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[3] and string.sub(current, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then
-  return { -6 }
+  return { REPLY.LEASE_NOT_HELD }
 end
 local token = ARGV[1] .. ':' .. redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
@@ -27,4 +29,4 @@ redis.call('HDEL', KEYS[3], 'releaseReason')
 if previous == ARGV[1] then
   previous = ''
 end
-return { 1, token, previous, reason }
+return { REPLY.OK, token, previous, reason }

@@ -10,15 +10,12 @@
   ARGV[7] failed entry id to delete (a redriven batch that succeeded), or ''
   ARGV[8] consecutive exhausted batches   ARGV[9] last error, or ''
   ARGV[10] failed attempts of the batch at the cursor so far (a successor resumes the schedule)
-  Returns 1; -6 when the lease is not ours (stop delivering); -2 when the generation changed or the
-  subscription was deleted (reload it).
+  Returns REPLY.OK, or the refusal of includes/fence: LEASE_NOT_HELD (stop delivering), STALE
+  (the generation changed or the subscription was deleted: reload it).
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return -6
-end
-if redis.call('HGET', KEYS[2], 'gen') ~= ARGV[2] then
-  return -2
-end
+--- @include "includes/fence"
+local refusal = fenceRefusal(KEYS[1], ARGV[1], KEYS[2], ARGV[2])
+if refusal then return refusal end
 redis.call('HINCRBY', KEYS[2], 'posts', 1)
 if ARGV[3] ~= 'ok' then
   redis.call('HINCRBY', KEYS[2], 'errors', 1)
@@ -40,4 +37,4 @@ redis.call('HSET', KEYS[2], 'exhausted', ARGV[8], 'attempts', ARGV[10])
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[2], 'lastError', ARGV[9])
 end
-return 1
+return REPLY.OK

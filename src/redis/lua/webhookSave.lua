@@ -7,19 +7,21 @@
   KEYS[4] new domain index set   KEYS[5] old domain index set (= KEYS[4] when unchanged)
   KEYS[6] change feed stream
   ARGV[1] id   ARGV[2] definition JSON   ARGV[3] new identity   ARGV[4] old identity, or '' to create
-  Returns 'OK', or the id of the identical subscription.
+  Returns { REPLY.OK }, { REPLY.CONFLICT, id of the identical subscription }, or { REPLY.NOT_FOUND }
+  when the subscription to update is gone.
 ]]
+--- @include "includes/replies"
 local holder = redis.call('HGET', KEYS[2], ARGV[3])
 if holder and holder ~= ARGV[1] then
-  return holder
+  return { REPLY.CONFLICT, holder }
 end
 if ARGV[4] == '' then
   if redis.call('EXISTS', KEYS[1]) == 1 then
-    return ARGV[1]
+    return { REPLY.CONFLICT, ARGV[1] }
   end
 else
   if redis.call('EXISTS', KEYS[1]) == 0 then
-    return redis.error_reply('NOTFOUND subscription ' .. ARGV[1])
+    return { REPLY.NOT_FOUND }
   end
   if ARGV[4] ~= ARGV[3] then
     redis.call('HDEL', KEYS[2], ARGV[4])
@@ -31,4 +33,4 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', 10000, '*', 'id', ARGV[1])
-return 'OK'
+return { REPLY.OK }
