@@ -1,4 +1,5 @@
 import { ErrorReply } from 'redis';
+import { describeError } from '../core/describe-error.js';
 import { PoolExhaustedError, RedisUnavailableError, SwitchboardError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
@@ -115,7 +116,7 @@ export class CtiStore {
         (error: unknown) => {
           this.pending.delete(pending);
           const known = error instanceof SwitchboardError || error instanceof ErrorReply;
-          reject(known ? error : new RedisUnavailableError(`redis unavailable: ${(error as Error).message}`, { cause: error }));
+          reject(known ? error : new RedisUnavailableError(`redis unavailable: ${describeError(error)}`, { cause: error }));
         },
       );
     });
