@@ -17,6 +17,9 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
+/** Retrying Redis: quickly at first (a blip), then about every 2 s while it is away (a restart, a failover). */
+export const REDIS_RETRY: BackoffOptions = { initialMs: 100, maxMs: 2000 };
+
 /**
  * The state of one retry loop: each failure waits longer (see `backoffDelayMs`), a success
  * starts over. Every loop that retries Redis, a PBX or the hub uses one.
@@ -37,8 +40,11 @@ export class Backoff {
     this.attempt = 0;
   }
 
-  /** Waits the next delay; resolves early, never rejects, when `signal` aborts. */
-  async wait(signal?: AbortSignal): Promise<void> {
-    await sleep(this.next(), undefined, signal ? { signal } : undefined).catch(() => undefined);
+  /**
+   * Waits the next delay; resolves early, never rejects, when `signal` aborts. `ref: false` lets
+   * the process exit while a background loop waits.
+   */
+  async wait(signal?: AbortSignal, { ref = true }: { ref?: boolean } = {}): Promise<void> {
+    await sleep(this.next(), undefined, { ref, ...(signal ? { signal } : {}) }).catch(() => undefined);
   }
 }
