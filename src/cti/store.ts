@@ -101,8 +101,9 @@ export class CtiStore {
 
   /**
    * Connection trouble and slowness become a 503; a script error stays a bug (500). Deadlines are
-   * checked by one sweep for all calls (a timer per call, or node-redis's per-command timeout with
-   * its AbortSignal, costs the hot path), so a call fails at most a quarter of the timeout late.
+   * checked by one sweep for all calls (a timer per call, as src/core/deadline.ts's withDeadline
+   * sets, or node-redis's per-command timeout with its AbortSignal, costs the hot path), so a call
+   * fails at most a quarter of the timeout late.
    */
   private call<T>(command: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
