@@ -236,6 +236,8 @@ describe('Asterisk source against a real Asterisk 22', () => {
     expect(events.map((event) => `${event.type}${event.data.agent ? `:${String(event.data.agent)}` : ''}`)).toEqual([
       'call.queued',
       'call.offered:nora',
+      // nora rang out (AgentRingNoAnswer): a missed offer.
+      'call.missed:nora',
       'call.offered:rita',
       'call.connected:rita',
       'call.ended:rita',

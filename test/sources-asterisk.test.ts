@@ -104,12 +104,14 @@ describe('Asterisk source (loopback AMI peer)', () => {
     await subscriber.subscribe('callcenter_events', (message) => newfies.push(message));
     await fake.waitForLogin();
     await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
-    const [challenge, login, coreStatus, queueStatus] = fake.actions;
+    const [challenge, login, coreStatus, getConfig, queueStatus] = fake.actions;
     expect(challenge).toMatchObject({ Action: 'Challenge', AuthType: 'MD5' });
     expect(login).toMatchObject({ Action: 'Login', Username: 'switchboard', AuthType: 'MD5', Events: 'on', Key: expect.stringMatching(/^[0-9a-f]{32}$/) });
     expect(login).not.toHaveProperty('Secret');
     // CoreStatus: Asterisk's startup time tells a restart from a reconnect.
     expect(coreStatus).toMatchObject({ Action: 'CoreStatus' });
+    // queues.conf for each queue's wrapuptime (this peer refuses it: the resync goes on without).
+    expect(getConfig).toMatchObject({ Action: 'GetConfig', Filename: 'queues.conf' });
     expect(queueStatus).toMatchObject({ Action: 'QueueStatus', ActionID: expect.stringMatching(/^sb-\d+$/) });
 
     const variables = { callrequest_id: '276547', campaign_id: '295' };

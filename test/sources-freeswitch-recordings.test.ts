@@ -224,6 +224,9 @@ describe('FreeSWITCH source on recordings of real traffic and on mod_callcenter 
         ['agent.status_changed', '1001@default'],
         ['call.queued', ANSWERED.session],
         ['call.offered', ANSWERED.session],
+        // 1001 rang out (bridge-agent-fail NO_ANSWER): its missed offer. 1001's fail on the
+        // abandoned call (ORIGINATOR_CANCEL: the caller hung up) is the abandon, not a miss.
+        ['call.missed', ANSWERED.session],
         ['call.offered', ANSWERED.session],
         ['call.connected', ANSWERED.session],
         // bridge-agent-end and member-queue-end Terminated end the call once.

@@ -278,7 +278,9 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     ]);
     const statuses = all.filter((event) => event.type === 'agent.status_changed').map((event) => [event.data.agent, event.data.status]);
     // The first resync seeds both agents; FreeSWITCH's own status event follows; the second resync corrects 1003 only.
-    expect(statuses).toEqual([[AGENT, 'available'], ['1003@default', 'on_break'], [AGENT, 'available'], ['1003@default', 'available']]);
+    expect(statuses.filter(([agent]) => agent === '1003@default')).toEqual([['1003@default', 'on_break'], ['1003@default', 'available']]);
+    // The call's end starts the agent's wrap-up (the agent list's wrap_up_time, 10 s), over 10 s after the bridge ended.
+    expect(statuses.filter(([agent]) => agent === AGENT)).toEqual([[AGENT, 'available'], [AGENT, 'available'], [AGENT, 'wrapup'], [AGENT, 'available']]);
     const report = await readyz();
     expect(report.status).toBe('ready');
     expect(report.checks.find((check) => check.name === 'sources')?.sources).toEqual([

@@ -310,6 +310,15 @@ const LiveQueue = Type.Object(
   {
     serviceLevelThresholdMs: Type.Optional(Type.Integer({ minimum: 0, description: 'Calls answered within this wait count towards the service level.' })),
     shortAbandonMs: Type.Optional(Type.Integer({ minimum: 0, description: 'Callers who hang up within this wait are short abandons: counted, and left out of the service level.' })),
+    alerts: Type.Optional(
+      Type.Object(
+        {
+          serviceLevelBelowPct: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: "`service_level_below` while today's service level % is under this." })),
+          longestWaitOverS: Type.Optional(Type.Integer({ minimum: 1, description: '`longest_wait_over` while a caller has waited this many seconds or more.' })),
+        },
+        { ...strict, description: 'The queue\'s live alerts (docs/live.md, "Alerts"); each is off unless set.' },
+      ),
+    ),
   },
   strict,
 );
@@ -320,7 +329,18 @@ const LiveConfig = Type.Object(
     timeZone: Type.String({ minLength: 1, default: 'UTC', description: 'IANA time zone of `resetTime`, e.g. Africa/Johannesburg.' }),
     serviceLevelThresholdMs: Type.Integer({ minimum: 0, default: 20_000, description: 'Calls answered within this wait count towards the service level.' }),
     shortAbandonMs: Type.Integer({ minimum: 0, default: 5_000, description: 'Callers who hang up within this wait are short abandons: counted, and left out of the service level.' }),
-    queues: Type.Record(Type.String({ minLength: 1 }), LiveQueue, { default: {}, description: 'Per-queue overrides of the two thresholds, by queue name.' }),
+    serviceLevelFormula: Type.Union([Type.Literal('answered_and_abandoned'), Type.Literal('answered')], {
+      default: 'answered_and_abandoned',
+      description: 'How service_level_pct counts abandons: `answered_and_abandoned`, answered within the threshold ÷ (answered + abandoned − short abandons); `answered`, answered within the threshold ÷ answered (docs/live.md, "Service level").',
+    }),
+    queues: Type.Record(Type.String({ minLength: 1 }), LiveQueue, { default: {}, description: "Per-queue overrides of the two thresholds and the queue's alerts, by queue name." }),
+    alerts: Type.Object(
+      {
+        afterCallWorkOverS: Type.Optional(Type.Integer({ minimum: 1, description: '`after_call_work_over` once an agent has been in after-call work this many seconds.' })),
+        notReadyOverS: Type.Optional(Type.Integer({ minimum: 1, description: '`not_ready_over` once an agent has been not ready or on a break this many seconds.' })),
+      },
+      { ...strict, default: {}, description: 'Agents\' live alerts (docs/live.md, "Alerts"); each is off unless set.' },
+    ),
     rebuildWindowMs: Type.Integer({ minimum: 0, default: 48 * 3_600_000, description: 'At start the projection replays the log accepted within this window (and what it still keeps).' }),
     latestCdrs: Type.Integer({ minimum: 0, maximum: 1000, default: 50, description: "CDRs kept for the board's latest-CDR list." }),
     staleCallMs: Type.Integer({ minimum: 60_000, default: 4 * 3_600_000, description: 'Calls with no news for this long are dropped from calls in progress and waiting (a lost end event).' }),

@@ -343,6 +343,45 @@ const SourceGap = Type.Object(
   strictData,
 );
 
+/*
+ * Live figures (docs/live.md): an offer the agent did not take, holds, and the hub's live alerts.
+ */
+
+/** An offer the agent did not take (Asterisk AgentRingNoAnswer, FreeSWITCH bridge-agent-fail): the call goes back to waiting. */
+const CallMissed = submittedData({
+  ...callAgentFields,
+  /** Seconds the agent's phone rang, where the PBX says (Asterisk RingTime, in ms there). */
+  ring_s: Type.Optional(Seconds),
+  missed_at: Type.Optional(Timestamp),
+  /** The PBX's own word for it (Asterisk event name, FreeSWITCH hangup cause). */
+  reason_raw: Type.Optional(Text(128)),
+});
+
+/** The agent put the caller on hold (`call.held`) or took the caller back (`call.resumed`). */
+const callHoldFields = { call_id: Text(128), agent: Type.Optional(Text(128)), queue: Type.Optional(Text()), ref: Type.Optional(Text()) };
+const CallHeld = submittedData(callHoldFields);
+const CallResumed = submittedData(callHoldFields);
+
+export const LIVE_ALERT_CODES = ['service_level_below', 'longest_wait_over', 'after_call_work_over', 'not_ready_over'] as const;
+export type LiveAlertCode = (typeof LIVE_ALERT_CODES)[number];
+
+/**
+ * A live alert began (emitted by the hub's live state, src/live/alerts.ts): a queue's service
+ * level under its threshold or a caller waiting too long (`queue`), an agent in after-call work
+ * or not ready too long (`agent`). `value` and `threshold` are in the figure's unit (% or s).
+ */
+const LiveAlert = Type.Object(
+  {
+    code: oneOf(LIVE_ALERT_CODES),
+    since: Timestamp,
+    queue: Type.Optional(Text()),
+    agent: Type.Optional(Text(128)),
+    value: Type.Number({ minimum: 0 }),
+    threshold: Type.Number({ minimum: 0 }),
+  },
+  strictData,
+);
+
 export const EVENT_DATA_SCHEMAS = {
   'agent.status_changed': AgentStatusChanged,
   'call.offered': CallOffered,
@@ -367,16 +406,20 @@ export const EVENT_DATA_SCHEMAS = {
   'messagesession.updated': MessagesessionUpdated,
   'subscriber.updated': SubscriberUpdated,
   'audit.logged': AuditLogged,
+  'call.missed': CallMissed,
+  'call.held': CallHeld,
+  'call.resumed': CallResumed,
+  'live.alert': LiveAlert,
 } satisfies Record<string, TObject>;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;
 
 /**
  * Nouns of the events only the hub itself emits (CTI cache records, subscription status, PBX
- * source state). Intake refuses them, so consumers can trust that such an event came from the
+ * source state, live alerts). Intake refuses them, so consumers can trust that such an event came from the
  * hub; every type under these nouns, present or future, is covered.
  */
-export const HUB_EMITTED_NOUNS = ['cti', 'subscription', 'source', 'hub', 'integrator'] as const;
+export const HUB_EMITTED_NOUNS = ['cti', 'subscription', 'source', 'hub', 'integrator', 'live'] as const;
 
 export function isHubEmittedType(type: string): boolean {
   const noun = type.slice(0, type.indexOf('.'));
@@ -392,6 +435,7 @@ export type CallEndedData = Static<typeof CallEnded>;
 export type CallAbandonedData = Static<typeof CallAbandoned>;
 export type SourceResyncedData = Static<typeof SourceResynced>;
 export type SourceGapData = Static<typeof SourceGap>;
+export type LiveAlertData = Static<typeof LiveAlert>;
 export type CampaignStatusChangedData = Static<typeof CampaignStatusChanged>;
 export type CampaignDialPreviewData = Static<typeof CampaignDialPreview>;
 

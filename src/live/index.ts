@@ -6,12 +6,16 @@ import { LogReader, positionBefore } from '../log/reader.js';
 import { createStreamMetrics } from '../stream/metrics.js';
 import { streamRoutes } from '../stream/routes.js';
 import { describeError } from '../warnings.js';
+import { checkHubEvent } from '../intake/validate.js';
+import { AlertWatcher } from './alerts.js';
 import { createLiveMetrics } from './metrics.js';
 import { LiveProjection, type LiveEntityKind } from './projection.js';
 import { liveRoutes } from './routes.js';
 
 /** How often the live state checks whether the business day changed (the daily reset's eviction). */
 const RESET_CHECK_MS = 5000;
+/** How often the live state looks for alerts that began: a new one is on /v1/stream well within 1 s. */
+const ALERT_CHECK_MS = 250;
 
 /**
  * See it live: one follower of the event log per hub process (LogFeed) serving GET /v1/stream
@@ -37,6 +41,23 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
   /** The projection's place on the feed, from start() on. */
   let subscription: FeedSubscription | undefined;
   let resetTimer: NodeJS.Timeout | undefined;
+  let alertTimer: NodeJS.Timeout | undefined;
+  const watcher = new AlertWatcher(projection);
+  /**
+   * New alerts go to the log as `live.alert` through the hub's appender, as the other
+   * operational events do (src/sources/source.ts, src/webhooks): checked against the catalogue,
+   * then appended. Only once the replay has caught up: the alerts found then are current ones.
+   */
+  const emitAlerts = () => {
+    if (!subscription?.live) return;
+    const events = watcher.check(Date.now()).filter((event) => {
+      const problems = checkHubEvent(event);
+      if (problems.length > 0) log.warn({ id: event.id, problems }, 'live: an alert refused by the catalogue; skipped');
+      return problems.length === 0;
+    });
+    if (events.length === 0) return;
+    context.appender.append(events).catch((error: unknown) => log.warn({ reason: describeError(error), alerts: events.length }, 'live: could not append live.alert events'));
+  };
   const metrics = createStreamMetrics(context.metrics.registry);
   const evictStale = () => {
     // The first check after the replay clears what it left of earlier days.
@@ -52,7 +73,7 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
     routes: async (app) => {
       await app.register(streamRoutes, { feed, log: ranges, config: config.stream, metrics });
       await app.register(liveRoutes, { projection, caughtUp: () => subscription?.live === true });
-      await app.register(boardRoutes);
+      await app.register(boardRoutes, { tokenRequired: !context.tokens.open });
     },
     readiness: () => ({
       name: 'live',
@@ -67,9 +88,12 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
       subscription = feed.subscribe(positionBefore(Date.now() - config.live.rebuildWindowMs), projection);
       resetTimer = setInterval(evictStale, RESET_CHECK_MS);
       resetTimer.unref();
+      alertTimer = setInterval(emitAlerts, ALERT_CHECK_MS);
+      alertTimer.unref();
     },
     async close() {
       clearInterval(resetTimer);
+      clearInterval(alertTimer);
       subscription?.close();
       const closing = feed.close();
       blocking.destroy();

@@ -4,6 +4,7 @@ import type { LogEntry } from '../log/codec.js';
 import type { FeedConsumer } from '../log/feed.js';
 import { LOG_START } from '../log/reader.js';
 import { BusinessDay } from './business-day.js';
+import { noActivityTime, noQueueCounts, serviceLevelPct, type Activity, type ActivityTimes, type QueueCounts } from './figures.js';
 import { Slicer } from './slicer.js';
 
 /** Tenant of a record: the scope of the event that created it. */
@@ -17,6 +18,16 @@ export interface AgentCall {
   state: 'offered' | 'connected';
   since: string;
   queue: string | null;
+  /** The agent has the caller on hold (`call.held` until `call.resumed`). */
+  held: boolean;
+}
+
+/** An agent's business day: counts, and the time spent in each activity up to `activitySinceMs`. */
+export interface AgentDay {
+  day: string;
+  handled: number;
+  missed: number;
+  times: ActivityTimes;
 }
 
 export interface AgentRecord {
@@ -30,6 +41,16 @@ export interface AgentRecord {
   call: AgentCall | null;
   scope: RecordScope;
   source: string | null;
+  /** What the supervisor sees (./figures.ts), derived from the status and the current call. */
+  activity: Activity;
+  activity_since: string;
+  activitySinceMs: number;
+  /** The not-ready or break reason the source gave. */
+  reason: string | null;
+  /** Undefined until something is counted for the agent: most agents of a large state have no day yet. */
+  today: AgentDay | undefined;
+  /** Queue key of the agent's last queue call: its after-call work counts there. */
+  lastQueueKey: string | undefined;
 }
 
 export type CallState = 'queued' | 'offered' | 'connected';
@@ -56,21 +77,18 @@ interface CallTracking {
   queueKey: string | undefined;
   offeredCounted: boolean;
   answeredCounted: boolean;
+  /** Agent keys the call is being offered to (ringall offers it to several at once). */
+  offeredTo: Set<string>;
   /** Epoch ms of the last event about the call (stale calls are dropped at read). */
   touchedMs: number;
 }
 
-export interface QueueCounters {
+export interface QueueCounters extends QueueCounts {
   day: string;
-  offered: number;
-  answered: number;
-  answered_within_sl: number;
-  abandoned: number;
-  short_abandons: number;
-  wait_total_ms: number;
-  talk_total_ms: number;
-  talked: number;
 }
+
+/** The finest interval of /v1/live/intervals; coarser ones add these up. */
+export const SLOT_MS = 15 * 60_000;
 
 export interface QueueRecord {
   /** Tenant-qualified key (scope and name). */
@@ -79,6 +97,10 @@ export interface QueueRecord {
   campaign: string | null;
   scope: RecordScope;
   counters: QueueCounters;
+  /** The day's counts per SLOT_MS interval from the day's start, by interval number. */
+  slots: Map<number, QueueCounts> | undefined;
+  /** When today's service level went under `alerts.serviceLevelBelowPct` (null: it is not under). */
+  slBelowSince: string | null;
 }
 
 /** What the live state bounds (`live.maxAgents`, `live.maxQueues`, `live.maxCalls`). */
@@ -116,7 +138,43 @@ const text = (value: unknown): string | null => (typeof value === 'string' && va
 const seconds = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value * 1000 : undefined);
 
 function newAgent(agent: string, status: string, since: string, scope: RecordScope, source: string | null): AgentRecord {
-  return { agent, name: null, status, status_since: since, campaign: null, queue: null, call: null, scope, source };
+  const sinceMs = Date.parse(since);
+  return {
+    agent,
+    name: null,
+    status,
+    status_since: since,
+    campaign: null,
+    queue: null,
+    call: null,
+    scope,
+    source,
+    activity: activityOf(status, null),
+    activity_since: since,
+    activitySinceMs: sinceMs,
+    reason: null,
+    today: undefined,
+    lastQueueKey: undefined,
+  };
+}
+
+/** The activity an agent's status and current call make (docs/live.md, "Agent activity"). */
+function activityOf(status: string, call: AgentCall | null): Activity {
+  if (status === 'offline' || status === 'logging_out') return 'offline';
+  if (call?.state === 'offered') return 'ringing';
+  if (call?.state === 'connected') return call.held ? 'on_hold' : 'on_call';
+  switch (status) {
+    case 'wrapup':
+      return 'after_call_work';
+    case 'not_ready':
+      return 'not_ready';
+    case 'on_break':
+      return 'on_break';
+    case 'busy':
+      return 'on_call';
+    default:
+      return 'available';
+  }
 }
 
 const servedKey = (agentKey: string, queueKey: string) => `${agentKey}${SEP}${SEP}${queueKey}`;
@@ -142,7 +200,7 @@ export interface Evicted {
 }
 
 function emptyCounters(day: string): QueueCounters {
-  return { day, offered: 0, answered: 0, answered_within_sl: 0, abandoned: 0, short_abandons: 0, wait_total_ms: 0, talk_total_ms: 0, talked: 0 };
+  return { day, ...noQueueCounts() };
 }
 
 /**
@@ -182,6 +240,12 @@ export class LiveProjection implements FeedConsumer {
   readonly day: BusinessDay;
   /** The business day the stale entities were last evicted for. */
   private evictedDay: string | undefined;
+  /** When each recent business day started (one bisection per day, not per event). */
+  private readonly dayStarts = new Map<string, number>();
+  /** Agents in after-call work, not ready or on a break: the ones an agent alert may concern. */
+  readonly timedAgents = new Set<string>();
+  /** Queues whose service level is under their alert threshold. */
+  readonly belowQueues = new Set<string>();
   position = LOG_START;
   applied = 0;
 
@@ -221,6 +285,11 @@ export class LiveProjection implements FeedConsumer {
     };
   }
 
+  /** Today's service level % of `counts` by `live.serviceLevelFormula`. */
+  serviceLevelOf(counts: QueueCounts): number | null {
+    return serviceLevelPct(counts, this.config.serviceLevelFormula);
+  }
+
   apply(event: AcceptedEvent, position: string): void {
     const timeMs = Date.parse(event.time);
     const scope = scopeOf(event.scope);
@@ -242,20 +311,80 @@ export class LiveProjection implements FeedConsumer {
       case 'call.abandoned':
         this.callAbandoned(event, scope, timeMs);
         return;
+      case 'call.missed':
+        this.callMissed(event, scope, timeMs);
+        return;
+      case 'call.held':
+      case 'call.resumed':
+        this.callHold(event, scope, timeMs);
+        return;
       case 'cdr.created': {
         this.cdrs.push({ position, scope, event });
         if (this.cdrs.length > this.config.latestCdrs) this.cdrs.splice(0, this.cdrs.length - this.config.latestCdrs);
         // The record closes the call, should its end event have been lost.
         const callId = text(data.call_id);
         const tracked = callId === null ? undefined : this.calls.get(keyOf(scope, callId));
-        if (tracked && callId !== null) this.forgetCall(keyOf(scope, callId), tracked);
+        if (tracked && callId !== null) this.forgetCall(keyOf(scope, callId), tracked, timeMs);
         return;
       }
       case 'source.resynced':
       case 'source.gap':
-        this.sourceEvent(event);
+        this.sourceEvent(event, timeMs);
         return;
     }
+  }
+
+  /** The business day of `ms` and the epoch ms it started at. */
+  dayStartOf(ms: number): { day: string; startMs: number } {
+    const day = this.day.dayOf(ms);
+    let startMs = this.dayStarts.get(day);
+    if (startMs === undefined) {
+      startMs = this.day.startOf(ms);
+      // Events and answers concern today and, around the reset, yesterday.
+      if (this.dayStarts.size >= 8) this.dayStarts.clear();
+      this.dayStarts.set(day, startMs);
+    }
+    return { day, startMs };
+  }
+
+  /** The agent's counts for the day of `timeMs` (restarted when that day is a later one); undefined for an earlier day. */
+  private agentDay(agent: AgentRecord, timeMs: number): AgentDay | undefined {
+    const day = this.day.dayOf(timeMs);
+    if (!agent.today || agent.today.day < day) agent.today = { day, handled: 0, missed: 0, times: noActivityTime() };
+    return agent.today.day === day ? agent.today : undefined;
+  }
+
+  /** Re-derives the agent's activity after an event at `timeMs`; a change closes the time spent in the one before. */
+  private refreshActivity(key: string, agent: AgentRecord, timeMs: number): void {
+    const activity = activityOf(agent.status, agent.call);
+    if (activity !== agent.activity) {
+      this.closeActivity(agent, timeMs);
+      agent.activity = activity;
+      agent.activity_since = new Date(timeMs).toISOString();
+      agent.activitySinceMs = timeMs;
+    }
+    if (activity === 'after_call_work' || activity === 'not_ready' || activity === 'on_break') this.timedAgents.add(key);
+    else this.timedAgents.delete(key);
+  }
+
+  /** Adds the time in the current activity up to `untilMs` (its part within that business day) to the agent's day. */
+  private closeActivity(agent: AgentRecord, untilMs: number): void {
+    if (untilMs <= agent.activitySinceMs) return;
+    const { startMs } = this.dayStartOf(untilMs);
+    const today = this.agentDay(agent, untilMs);
+    const spent = untilMs - Math.max(agent.activitySinceMs, startMs);
+    if (!today || spent <= 0) return;
+    today.times[agent.activity] += spent;
+    if (agent.activity === 'after_call_work') this.count(agent.lastQueueKey, untilMs, (counts) => (counts.acw_total_ms += spent));
+  }
+
+  /** The agent's day up to `nowMs`: the activity in progress counted up to now. */
+  agentToday(agent: AgentRecord, nowMs: number): { handled: number; missed: number; times: ActivityTimes } {
+    const { day, startMs } = this.dayStartOf(nowMs);
+    const closed = agent.today?.day === day ? agent.today : undefined;
+    const times = { ...(closed?.times ?? noActivityTime()) };
+    times[agent.activity] += Math.max(0, nowMs - Math.max(agent.activitySinceMs, startMs));
+    return { handled: closed?.handled ?? 0, missed: closed?.missed ?? 0, times };
   }
 
   private agentStatus(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
@@ -272,8 +401,10 @@ export class LiveProjection implements FeedConsumer {
     }
     record.name = text(data.name) ?? record.name;
     record.source = text(event.source) ?? record.source;
+    record.reason = status === 'not_ready' || status === 'on_break' ? (text(data.reason) ?? (previous?.status === status ? record.reason : null)) : null;
     if (status === 'offline' || status === 'logging_out') record.call = null;
     this.touchAgent(key, record, text(data.campaign) ?? record.campaign);
+    this.refreshActivity(key, record, timeMs);
     if (Array.isArray(data.queues)) this.listMembership(key, scope, data.queues as string[], timeMs);
   }
 
@@ -301,6 +432,7 @@ export class LiveProjection implements FeedConsumer {
     for (const queueKey of this.agentQueues.get(key) ?? []) this.servedOn.delete(servedKey(key, queueKey));
     this.agentQueues.delete(key);
     this.listedByPbx.delete(key);
+    this.timedAgents.delete(key);
   }
 
   private joinQueue(agentKey: string, queueKey: string): void {
@@ -330,7 +462,7 @@ export class LiveProjection implements FeedConsumer {
   private queueFor(scope: RecordScope, queue: string | null, campaign: string | null, timeMs: number): string | undefined {
     if (queue === null) return undefined;
     const key = keyOf(scope, queue);
-    const record = this.queues.get(key) ?? { key, queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)) };
+    const record = this.queues.get(key) ?? { key, queue, campaign, scope, counters: emptyCounters(this.day.dayOf(timeMs)), slots: undefined, slBelowSince: null };
     if (campaign !== null) record.campaign = campaign;
     this.queues.delete(key);
     this.queues.set(record.key, record);
@@ -344,6 +476,7 @@ export class LiveProjection implements FeedConsumer {
 
   private dropQueue(key: string): void {
     this.queues.delete(key);
+    this.belowQueues.delete(key);
     for (const agentKey of this.queueAgents.get(key) ?? []) {
       unlink(this.agentQueues, agentKey, key);
       this.servedOn.delete(servedKey(agentKey, key));
@@ -351,13 +484,43 @@ export class LiveProjection implements FeedConsumer {
     this.queueAgents.delete(key);
   }
 
-  /** The queue's counters for the day of `timeMs`; undefined for an event of an earlier day. */
-  private countersAt(queueKey: string | undefined, timeMs: number): QueueCounters | undefined {
+  /**
+   * Counts something that happened at `timeMs` in the queue's day and in its interval; false
+   * (nothing counted) for an event of an earlier day. A later day restarts the counts.
+   */
+  private count(queueKey: string | undefined, timeMs: number, update: (counts: QueueCounts) => void): boolean {
     const record = queueKey === undefined ? undefined : this.queues.get(queueKey);
-    if (!record) return undefined;
-    const day = this.day.dayOf(timeMs);
-    if (record.counters.day < day) record.counters = emptyCounters(day);
-    return record.counters.day === day ? record.counters : undefined;
+    if (!record) return false;
+    const { day, startMs } = this.dayStartOf(timeMs);
+    if (record.counters.day < day) {
+      record.counters = emptyCounters(day);
+      record.slots = undefined;
+      record.slBelowSince = null;
+      this.belowQueues.delete(record.key);
+    }
+    if (record.counters.day !== day) return false;
+    update(record.counters);
+    const slot = Math.floor((timeMs - startMs) / SLOT_MS);
+    record.slots ??= new Map();
+    let counts = record.slots.get(slot);
+    if (!counts) record.slots.set(slot, (counts = noQueueCounts()));
+    update(counts);
+    this.checkServiceLevel(record, timeMs);
+    return true;
+  }
+
+  /** Notes when today's service level went under the queue's `alerts.serviceLevelBelowPct`, and when it came back. */
+  private checkServiceLevel(record: QueueRecord, timeMs: number): void {
+    const below = this.config.queues[record.queue]?.alerts?.serviceLevelBelowPct;
+    if (below === undefined) return;
+    const pct = serviceLevelPct(record.counters, this.config.serviceLevelFormula);
+    if (pct !== null && pct < below) {
+      record.slBelowSince ??= new Date(timeMs).toISOString();
+      this.belowQueues.add(record.key);
+    } else {
+      record.slBelowSince = null;
+      this.belowQueues.delete(record.key);
+    }
   }
 
   private track(scope: RecordScope, data: Record<string, unknown>, timeMs: number, source: string | null): { key: string; tracked: CallTracking } {
@@ -384,6 +547,7 @@ export class LiveProjection implements FeedConsumer {
         queueKey: undefined,
         offeredCounted: false,
         answeredCounted: false,
+        offeredTo: new Set(),
         touchedMs: timeMs,
       };
     }
@@ -391,7 +555,7 @@ export class LiveProjection implements FeedConsumer {
     this.calls.set(key, tracked);
     while (this.calls.size > this.config.maxCalls) {
       const oldest = this.calls.keys().next().value as string;
-      this.forgetCall(oldest, this.calls.get(oldest) as CallTracking);
+      this.forgetCall(oldest, this.calls.get(oldest) as CallTracking, timeMs);
       this.dropped('call');
     }
     const record = tracked.record;
@@ -416,24 +580,21 @@ export class LiveProjection implements FeedConsumer {
 
   private countOffered(tracked: CallTracking, timeMs: number): void {
     if (tracked.offeredCounted) return;
-    const counters = this.countersAt(tracked.queueKey, timeMs);
-    if (!counters) return;
-    tracked.offeredCounted = true;
-    counters.offered += 1;
+    tracked.offeredCounted = this.count(tracked.queueKey, timeMs, (counts) => (counts.offered += 1));
   }
 
   /** Counts a call reaching an agent once, with its wait (from joining the queue, when known). */
   private countAnswered(tracked: CallTracking, answeredMs: number, waitMs: number | undefined): void {
     if (tracked.answeredCounted || tracked.queueKey === undefined) return;
     this.countOffered(tracked, tracked.record.queued_at ? Date.parse(tracked.record.queued_at) : answeredMs);
-    const counters = this.countersAt(tracked.queueKey, answeredMs);
-    if (!counters) return;
-    tracked.answeredCounted = true;
     const queuedMs = tracked.record.queued_at ? Date.parse(tracked.record.queued_at) : answeredMs;
     const wait = Math.max(0, waitMs ?? answeredMs - queuedMs);
-    counters.answered += 1;
-    counters.wait_total_ms += wait;
-    if (wait <= this.thresholds(this.queues.get(tracked.queueKey)?.queue ?? '').serviceLevelMs) counters.answered_within_sl += 1;
+    const withinSl = wait <= this.thresholds(this.queues.get(tracked.queueKey)?.queue ?? '').serviceLevelMs ? 1 : 0;
+    tracked.answeredCounted = this.count(tracked.queueKey, answeredMs, (counts) => {
+      counts.answered += 1;
+      counts.wait_total_ms += wait;
+      counts.answered_within_sl += withinSl;
+    });
   }
 
   private callAgent(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
@@ -443,23 +604,28 @@ export class LiveProjection implements FeedConsumer {
     const agentName = String(data.agent);
     record.agent = agentName;
     const connected = event.type === 'call.connected';
+    const agentKey = keyOf(scope, agentName);
     if (connected) {
       record.state = 'connected';
       record.connected_at ??= event.time;
       // The PBX's own wait, when it says: the queue entry may predate what this hub saw.
       this.countAnswered(tracked, timeMs, seconds(data.wait_s));
+      // Offered to several at once (ringall): the others' phones stop ringing.
+      this.endOffers(tracked, timeMs, agentKey);
     } else if (record.state !== 'connected') {
       record.state = 'offered';
       record.offered_at = event.time;
+      tracked.offeredTo.add(agentKey);
     }
-    const agentKey = keyOf(scope, agentName);
     const agent = this.agents.get(agentKey) ?? newAgent(agentName, 'available', event.time, scope, text(event.source));
     const state = connected ? 'connected' : 'offered';
     if (agent.call?.call_id !== record.call_id || agent.call.state !== state) {
-      agent.call = { call_id: record.call_id, state, since: event.time, queue: record.queue };
+      agent.call = { call_id: record.call_id, state, since: event.time, queue: record.queue, held: false };
     }
     agent.queue = record.queue ?? agent.queue;
+    if (connected) agent.lastQueueKey = tracked.queueKey;
     this.touchAgent(agentKey, agent, record.campaign ?? agent.campaign);
+    this.refreshActivity(agentKey, agent, timeMs);
     if (tracked.queueKey !== undefined && this.queues.has(tracked.queueKey)) {
       this.joinQueue(agentKey, tracked.queueKey);
       this.servedOn.set(servedKey(agentKey, tracked.queueKey), this.day.dayOf(timeMs));
@@ -476,17 +642,71 @@ export class LiveProjection implements FeedConsumer {
     this.countAnswered(tracked, answeredMs, seconds(data.wait_s));
     const endedMs = text(data.ended_at) ? Date.parse(String(data.ended_at)) : timeMs;
     const talk = seconds(data.talk_s) ?? (answeredAt ? Math.max(0, endedMs - answeredMs) : undefined);
-    const counters = this.countersAt(tracked.queueKey, endedMs);
-    if (counters && talk !== undefined) {
-      counters.talk_total_ms += talk;
-      counters.talked += 1;
+    if (talk !== undefined) {
+      this.count(tracked.queueKey, endedMs, (counts) => {
+        counts.talk_total_ms += talk;
+        counts.talked += 1;
+      });
     }
     const agentName = text(data.agent) ?? record.agent;
     if (agentName !== null) {
-      const agent = this.agents.get(keyOf(scope, agentName));
-      if (agent?.call?.call_id === record.call_id) agent.call = null;
+      const agentKey = keyOf(scope, agentName);
+      const agent = this.agents.get(agentKey);
+      if (agent) {
+        const today = this.agentDay(agent, endedMs);
+        if (today) today.handled += 1;
+        if (tracked.queueKey !== undefined) agent.lastQueueKey = tracked.queueKey;
+        if (agent.call?.call_id === record.call_id) agent.call = null;
+        this.refreshActivity(agentKey, agent, timeMs);
+      }
     }
-    this.forgetCall(key, tracked);
+    this.forgetCall(key, tracked, timeMs);
+  }
+
+  /** An offer the agent did not take: the agent's phone stops ringing; the call waits again unless offered elsewhere. */
+  private callMissed(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
+    const data = event.data;
+    const { tracked } = this.track(scope, data, timeMs, text(event.source));
+    const record = tracked.record;
+    const agentName = String(data.agent);
+    const agentKey = keyOf(scope, agentName);
+    const missedMs = text(data.missed_at) ? Date.parse(String(data.missed_at)) : timeMs;
+    tracked.offeredTo.delete(agentKey);
+    if (record.state === 'offered' && tracked.offeredTo.size === 0) record.state = 'queued';
+    if (record.agent === agentName && record.state !== 'connected') record.agent = null;
+    const agent = this.agents.get(agentKey) ?? newAgent(agentName, 'available', event.time, scope, text(event.source));
+    if (agent.call?.call_id === record.call_id && agent.call.state === 'offered') agent.call = null;
+    const today = this.agentDay(agent, missedMs);
+    if (today) today.missed += 1;
+    this.touchAgent(agentKey, agent, record.campaign ?? agent.campaign);
+    this.refreshActivity(agentKey, agent, timeMs);
+  }
+
+  /** `call.held` / `call.resumed`: the agent on the call is on hold, or back on the call. */
+  private callHold(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
+    const data = event.data;
+    const callId = String(data.call_id);
+    const tracked = this.calls.get(keyOf(scope, callId));
+    const agentName = text(data.agent) ?? tracked?.record.agent ?? null;
+    if (tracked) tracked.touchedMs = Math.max(tracked.touchedMs, timeMs);
+    if (agentName === null) return;
+    const agentKey = keyOf(scope, agentName);
+    const agent = this.agents.get(agentKey);
+    if (agent?.call?.call_id !== callId || agent.call.state !== 'connected') return;
+    agent.call.held = event.type === 'call.held';
+    this.refreshActivity(agentKey, agent, timeMs);
+  }
+
+  /** The agents the call was still being offered to (but `keep`) stop ringing. */
+  private endOffers(tracked: CallTracking, timeMs: number, keep?: string): void {
+    for (const agentKey of tracked.offeredTo) {
+      if (agentKey === keep) continue;
+      const agent = this.agents.get(agentKey);
+      if (agent?.call?.call_id !== tracked.record.call_id || agent.call.state !== 'offered') continue;
+      agent.call = null;
+      this.refreshActivity(agentKey, agent, timeMs);
+    }
+    tracked.offeredTo.clear();
   }
 
   private callAbandoned(event: AcceptedEvent, scope: RecordScope, timeMs: number): void {
@@ -496,24 +716,31 @@ export class LiveProjection implements FeedConsumer {
     const abandonedMs = text(data.abandoned_at) ? Date.parse(String(data.abandoned_at)) : timeMs;
     record.queued_at ??= text(data.queued_at);
     this.countOffered(tracked, record.queued_at ? Date.parse(record.queued_at) : abandonedMs);
-    const counters = this.countersAt(tracked.queueKey, abandonedMs);
-    if (counters && !tracked.answeredCounted) {
+    if (!tracked.answeredCounted) {
       const wait = seconds(data.wait_s) ?? (record.queued_at ? Math.max(0, abandonedMs - Date.parse(record.queued_at)) : 0);
-      counters.abandoned += 1;
-      if (wait < this.thresholds(record.queue ?? '').shortAbandonMs) counters.short_abandons += 1;
+      const short = wait < this.thresholds(record.queue ?? '').shortAbandonMs ? 1 : 0;
+      this.count(tracked.queueKey, abandonedMs, (counts) => {
+        counts.abandoned += 1;
+        counts.short_abandons += short;
+      });
     }
-    this.forgetCall(key, tracked);
+    this.forgetCall(key, tracked, timeMs);
   }
 
-  private forgetCall(key: string, tracked: CallTracking): void {
+  /** The call is over (or its end was lost): its agent and any agent it rang are free of it from `timeMs`. */
+  private forgetCall(key: string, tracked: CallTracking, timeMs: number): void {
     this.calls.delete(key);
+    this.endOffers(tracked, timeMs);
     const agentName = tracked.record.agent;
     if (agentName === null) return;
-    const agent = this.agents.get(keyOf(tracked.record.scope, agentName));
-    if (agent?.call?.call_id === tracked.record.call_id) agent.call = null;
+    const agentKey = keyOf(tracked.record.scope, agentName);
+    const agent = this.agents.get(agentKey);
+    if (agent?.call?.call_id !== tracked.record.call_id) return;
+    agent.call = null;
+    this.refreshActivity(agentKey, agent, timeMs);
   }
 
-  private sourceEvent(event: AcceptedEvent): void {
+  private sourceEvent(event: AcceptedEvent, timeMs: number): void {
     const data = event.data;
     const name = String(data.source);
     const record = this.sources.get(name) ?? { source: name, kind: null, last_resync: null, resync_reason: null, last_gap: null, gap_reason: null };
@@ -526,7 +753,7 @@ export class LiveProjection implements FeedConsumer {
       record.resync_reason = text(data.reason);
       // The PBX restarted: every call it had is gone; its resync re-reports what still waits.
       if (data.reason === 'restarted') {
-        for (const [key, tracked] of this.calls) if (tracked.record.source === name) this.forgetCall(key, tracked);
+        for (const [key, tracked] of [...this.calls]) if (tracked.record.source === name) this.forgetCall(key, tracked, timeMs);
       }
     }
     this.sources.set(name, record);
@@ -556,7 +783,7 @@ export class LiveProjection implements FeedConsumer {
     for (const [key, tracked] of [...this.calls]) {
       if (slicer.due()) await slicer.pause();
       if (this.calls.get(key) !== tracked || tracked.touchedMs >= startMs) continue;
-      this.forgetCall(key, tracked);
+      this.forgetCall(key, tracked, nowMs);
       evicted.calls += 1;
     }
     for (const [key, agent] of [...this.agents]) {
@@ -593,6 +820,9 @@ const HANDLED = new Set([
   'call.connected',
   'call.ended',
   'call.abandoned',
+  'call.missed',
+  'call.held',
+  'call.resumed',
   'cdr.created',
   'source.resynced',
   'source.gap',

@@ -2,7 +2,9 @@ import { AGENT_STATUSES } from '../events/catalogue.js';
 import { ValidationError } from '../errors.js';
 import { comparePositions } from '../log/reader.js';
 import type { EventFilter } from '../stream/filter.js';
-import { keyOf, type AgentRecord, type CallRecord, type LiveProjection, type QueueCounters, type QueueRecord, type RecordScope } from './projection.js';
+import { agentAlerts, listed, queueAlerts } from './alerts.js';
+import { agentDayFigures, noQueueCounts, queueFigures, type QueueCounts } from './figures.js';
+import { keyOf, SLOT_MS, type AgentRecord, type CallRecord, type LiveProjection, type QueueRecord, type RecordScope } from './projection.js';
 import { Slicer } from './slicer.js';
 
 /** Items per page of a /v1/live list: the default and the most a client may ask for (docs/live.md). */
@@ -124,8 +126,6 @@ class PageBuilder<T> {
   }
 }
 
-const round = (value: number, places = 1) => Math.round(value * 10 ** places) / 10 ** places;
-
 /** Agents in natural order of their ids; `totals` by status over every visible agent, not only the page. */
 export async function agentsView(projection: LiveProjection, filter: EventFilter, request: PageRequest, nowMs = Date.now()) {
   const head = stamp(projection, nowMs);
@@ -139,7 +139,34 @@ export async function agentsView(projection: LiveProjection, filter: EventFilter
     page.offer(agent);
   }
   const { items, next_cursor } = page.result();
-  return { ...head, agents: items, totals, sources: [...projection.sources.values()], next_cursor };
+  return { ...head, agents: items.map((agent) => agentItem(projection, agent, nowMs)), totals, sources: [...projection.sources.values()], next_cursor };
+}
+
+/** An agent as /v1/live/agents lists it: the catalogue status, the activity, today's figures and alerts. */
+function agentItem(projection: LiveProjection, agent: AgentRecord, nowMs: number) {
+  const today = projection.agentToday(agent, nowMs);
+  const queues: string[] = [];
+  for (const queueKey of projection.agentQueues.get(keyOf(agent.scope, agent.agent)) ?? []) {
+    const queue = projection.queues.get(queueKey);
+    if (queue) queues.push(queue.queue);
+  }
+  return {
+    agent: agent.agent,
+    name: agent.name,
+    status: agent.status,
+    status_since: agent.status_since,
+    activity: agent.activity,
+    activity_since: agent.activity_since,
+    reason: agent.reason,
+    campaign: agent.campaign,
+    queue: agent.queue,
+    queues: queues.sort(byName),
+    call: agent.call,
+    scope: agent.scope,
+    source: agent.source,
+    today: agentDayFigures(today.handled, today.missed, today.times),
+    alerts: listed(agentAlerts(projection, agent, nowMs)),
+  };
 }
 
 /** Calls in progress, longest waiting first. */
@@ -164,26 +191,10 @@ export async function cdrsView(projection: LiveProjection, filter: EventFilter, 
   return { ...head, cdrs: items.map((cdr) => ({ position: cdr.position, ...cdr.event })), next_cursor };
 }
 
-function figures(counters: Omit<QueueCounters, 'day'>) {
-  const { offered, answered, answered_within_sl, abandoned, short_abandons, wait_total_ms, talk_total_ms, talked } = counters;
-  // Short abandons neither help nor hurt the service level.
-  const slBase = answered + abandoned - short_abandons;
-  return {
-    offered,
-    answered,
-    answered_within_sl,
-    abandoned,
-    short_abandons,
-    service_level_pct: slBase > 0 ? round((100 * answered_within_sl) / slBase) : null,
-    average_wait_s: answered > 0 ? round(wait_total_ms / answered / 1000) : null,
-    average_talk_s: talked > 0 ? round(talk_total_ms / talked / 1000) : null,
-  };
-}
-
-const NOTHING_YET: Omit<QueueCounters, 'day'> = { offered: 0, answered: 0, answered_within_sl: 0, abandoned: 0, short_abandons: 0, wait_total_ms: 0, talk_total_ms: 0, talked: 0 };
+const NOTHING_YET: QueueCounts = noQueueCounts();
 
 /** Today's counters: zero when the queue's last counted day is over. */
-const countersOn = (queue: QueueRecord, today: string) => (queue.counters.day < today ? NOTHING_YET : queue.counters);
+const countersOn = (queue: QueueRecord, today: string): QueueCounts => (queue.counters.day < today ? NOTHING_YET : queue.counters);
 
 /**
  * A queue's agents by status: its members (the PBX's list, or the queues they took calls from
@@ -226,7 +237,7 @@ export async function queuesView(projection: LiveProjection, filter: EventFilter
     if (since !== null && (entry.oldest === null || since < entry.oldest)) entry.oldest = since;
     waitingByQueue.set(queueKey, entry);
   }
-  const totals = { offered: 0, answered: 0, answered_within_sl: 0, abandoned: 0, short_abandons: 0, wait_total_ms: 0, talk_total_ms: 0, talked: 0 };
+  const totals = noQueueCounts();
   let waitingTotal = 0;
   let oldestTotal: string | null = null;
   const page = new PageBuilder<QueueRecord>(request, { value: (queue) => queue.queue, key: (queue) => queue.key, compare: byName });
@@ -251,8 +262,10 @@ export async function queuesView(projection: LiveProjection, filter: EventFilter
   const { items, next_cursor } = page.result();
   const byCampaign = new Map<string, StatusCounts>();
   const queues = [];
+  const formula = projection.config.serviceLevelFormula;
   for (const record of items) {
     const waiting = waitingByQueue.get(record.key) ?? { waiting: 0, oldest: null };
+    const oldestMs = waiting.oldest === null ? undefined : Date.parse(waiting.oldest);
     const thresholds = projection.thresholds(record.queue);
     queues.push({
       queue: record.queue,
@@ -260,10 +273,12 @@ export async function queuesView(projection: LiveProjection, filter: EventFilter
       scope: record.scope,
       waiting: waiting.waiting,
       longest_wait_since: waiting.oldest,
-      ...figures(countersOn(record, today)),
+      max_wait_s: maxWait(oldestMs, nowMs),
+      ...queueFigures(countersOn(record, today), formula),
       service_level_threshold_s: thresholds.serviceLevelMs / 1000,
       short_abandon_s: thresholds.shortAbandonMs / 1000,
       agents: await queueAgentCounts(projection, filter, record, byCampaign, slicer),
+      alerts: listed(queueAlerts(projection, record, oldestMs, nowMs)),
     });
   }
   return {
@@ -272,7 +287,61 @@ export async function queuesView(projection: LiveProjection, filter: EventFilter
     reset_time: projection.config.resetTime,
     time_zone: projection.config.timeZone,
     queues,
-    totals: { waiting: waitingTotal, longest_wait_since: oldestTotal, ...figures(totals), agents: agentTotals },
+    totals: {
+      waiting: waitingTotal,
+      longest_wait_since: oldestTotal,
+      max_wait_s: maxWait(oldestTotal === null ? undefined : Date.parse(oldestTotal), nowMs),
+      ...queueFigures(totals, formula),
+      agents: agentTotals,
+    },
     next_cursor,
   };
+}
+
+/** Seconds the longest-waiting caller has waited (0 with nobody waiting). */
+const maxWait = (oldestMs: number | undefined, nowMs: number) => (oldestMs === undefined ? 0 : Math.max(0, Math.round((nowMs - oldestMs) / 1000)));
+
+/** `?size=` of /v1/live/intervals → its length in ms (multiples of the projection's SLOT_MS). */
+export const INTERVAL_SIZES = { '15m': 15 * 60_000, '30m': 30 * 60_000, '60m': 60 * 60_000 } as const;
+export type IntervalSize = keyof typeof INTERVAL_SIZES;
+
+/**
+ * Today's intervals per queue, from the business day's start to the interval in progress:
+ * offered by the time callers joined, answered by answer time, abandoned by abandon time, each
+ * interval's figures computed as the day's are. Queues in natural order of their names, one page.
+ */
+export async function intervalsView(projection: LiveProjection, filter: EventFilter, request: PageRequest & { size: IntervalSize }, nowMs = Date.now()) {
+  const head = stamp(projection, nowMs);
+  const { day, startMs } = projection.dayStartOf(nowMs);
+  const sizeMs = INTERVAL_SIZES[request.size];
+  const slotsPer = sizeMs / SLOT_MS;
+  const count = Math.floor((nowMs - startMs) / sizeMs) + 1;
+  const page = new PageBuilder<QueueRecord>(request, { value: (queue) => queue.queue, key: (queue) => queue.key, compare: byName });
+  const slicer = new Slicer();
+  for (const record of [...projection.queues.values()]) {
+    if (slicer.due()) await slicer.pause();
+    if (visible(filter, record.scope)) page.offer(record);
+  }
+  const { items, next_cursor } = page.result();
+  const formula = projection.config.serviceLevelFormula;
+  const queues = items.map((record) => {
+    const sums = Array.from({ length: count }, () => noQueueCounts());
+    if (record.counters.day === day) {
+      for (const [slot, counts] of record.slots ?? []) {
+        const interval = sums[Math.floor(slot / slotsPer)];
+        if (!interval) continue;
+        for (const field of Object.keys(counts) as (keyof QueueCounts)[]) interval[field] += counts[field];
+      }
+    }
+    return {
+      queue: record.queue,
+      scope: record.scope,
+      intervals: sums.map((counts, index) => {
+        const { offered, answered, abandoned, abandon_rate_pct, service_level_pct, asa_s, aht_s } = queueFigures(counts, formula);
+        const start = startMs + index * sizeMs;
+        return { start: new Date(start).toISOString(), end: new Date(start + sizeMs).toISOString(), offered, answered, abandoned, abandon_rate_pct, service_level_pct, asa_s, aht_s };
+      }),
+    };
+  });
+  return { ...head, size: request.size, day, queues, next_cursor };
 }

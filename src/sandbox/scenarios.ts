@@ -44,6 +44,21 @@ export const SCENARIOS = {
       { offsetS: 0, type: 'cdr.created', data: cdr(o, call, -42, 'abandoned', { agent: null, duration_s: 42 }) },
     ],
   },
+  'missed-call': {
+    description: 'a caller queues, the agent lets it ring (missed), takes it when offered again, holds once, hangs up; wrap-up, CDR',
+    steps: (o: ScenarioOptions, call: string): Step[] => [
+      { offsetS: -70, type: 'call.queued', data: { call_id: call, queue: o.queue, campaign: o.campaign, caller_id: '+27215550103', position: 1 } },
+      { offsetS: -65, type: 'call.offered', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign } },
+      { offsetS: -50, type: 'call.missed', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign, ring_s: 15, reason_raw: 'no_answer' } },
+      { offsetS: -45, type: 'call.offered', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign } },
+      { offsetS: -42, type: 'call.connected', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign, wait_s: 28 } },
+      { offsetS: -30, type: 'call.held', data: { call_id: call, agent: o.agent, queue: o.queue } },
+      { offsetS: -20, type: 'call.resumed', data: { call_id: call, agent: o.agent, queue: o.queue } },
+      { offsetS: 0, type: 'call.ended', data: { call_id: call, agent: o.agent, queue: o.queue, campaign: o.campaign, talk_s: 42, hold_s: 10, wait_s: 28, ended_by: 'agent' } },
+      { offsetS: 0, type: 'agent.status_changed', data: { agent: o.agent, status: 'wrapup', campaign: o.campaign } },
+      { offsetS: 0, type: 'cdr.created', data: cdr(o, call, -70, 'agent_hungup', { agent: o.agent, talk_s: 42, hold_s: 10, duration_s: 70 }) },
+    ],
+  },
   'agent-break': {
     description: 'an agent goes on break and comes back',
     steps: (o: ScenarioOptions): Step[] => [

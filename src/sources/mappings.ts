@@ -9,8 +9,8 @@ type AbandonReason = (typeof ABANDON_REASONS)[number];
 
 /**
  * FreeSWITCH mod_callcenter `CC-Action` (Event-Subclass callcenter::info) → catalogue event.
- * `member-queue-end` depends on `CC-Cause`: see FREESWITCH_QUEUE_END. Actions not listed here
- * (agent-state-change, members-count, bridge-agent-fail, …) are counted as ignored.
+ * `member-queue-end` depends on `CC-Cause`: see FREESWITCH_QUEUE_END. `agent-state-change` gives
+ * after-call work (FreeswitchMapper). Actions not listed here (members-count, …) are counted as ignored.
  */
 export const FREESWITCH_CC_ACTIONS: Readonly<Record<string, EventType>> = {
   'agent-status-change': 'agent.status_changed',
@@ -20,6 +20,8 @@ export const FREESWITCH_CC_ACTIONS: Readonly<Record<string, EventType>> = {
   // A caller re-entering a queue after abandoning it (abandoned-resume-allowed).
   'member-queue-resume': 'call.queued',
   'bridge-agent-end': 'call.ended',
+  // The agent's leg did not answer, or failed: an offer the agent missed.
+  'bridge-agent-fail': 'call.missed',
 };
 
 /**
@@ -57,6 +59,8 @@ export const ASTERISK_EVENTS: Readonly<Record<string, EventType>> = {
   AgentCalled: 'call.offered',
   AgentConnect: 'call.connected',
   AgentComplete: 'call.ended',
+  // Rang the member without an answer within the queue's timeout.
+  AgentRingNoAnswer: 'call.missed',
   QueueCallerAbandon: 'call.abandoned',
   QueueMemberStatus: 'agent.status_changed',
   QueueMemberPause: 'agent.status_changed',

@@ -18,6 +18,12 @@ export interface SourceEvent {
   data: Record<string, unknown>;
 }
 
+/** An agent's wrap-up after a call, ending at `untilMs` (the PBX's clock), which the PBX does not announce. */
+export interface WrapupEnd {
+  agent: string;
+  untilMs: number;
+}
+
 /** What every source's configuration shares (src/config/schema.ts). */
 export interface SourceConnectionConfig {
   name: string;
@@ -92,6 +98,8 @@ export abstract class PbxSource {
   private outbox: SourceEvent[] | undefined;
   private paused = false;
   private idleWaiters: (() => void)[] = [];
+  /** Timers of events due later (emitAt): cleared by close(). */
+  private readonly dueTimers = new Set<NodeJS.Timeout>();
 
   protected constructor(
     readonly kind: 'freeswitch' | 'asterisk',
@@ -120,6 +128,8 @@ export abstract class PbxSource {
   async close(): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.reconnectTimer);
+    for (const timer of this.dueTimers) clearTimeout(timer);
+    this.dueTimers.clear();
     this.socket?.destroy();
     this.deps.metrics.connected.set({ source: this.name }, 0);
     // Appends already handed to the appender settle there (the hub drains it on shutdown).
@@ -175,6 +185,20 @@ export abstract class PbxSource {
     this.gapOpen = true;
     this.deps.metrics.gaps.inc({ source: this.name });
     this.emit([{ id, type: 'source.gap', time: new Date().toISOString(), data: { source: this.name, kind: this.kind, ...details } }]);
+  }
+
+  /**
+   * Emits what `produce` returns at `atMs` (the PBX's clock, as its event times): for what a PBX
+   * does at a known time without announcing it, such as the end of an agent's wrap-up time.
+   */
+  protected emitAt(atMs: number, produce: () => SourceEvent[]): void {
+    const timer = setTimeout(() => {
+      this.dueTimers.delete(timer);
+      const events = produce();
+      if (events.length > 0) this.emit(events);
+    }, Math.max(0, atMs - Date.now()));
+    timer.unref();
+    this.dueTimers.add(timer);
   }
 
   /** The status last known for `agent`, if still remembered. */

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AmiParser, formatAction, type AmiMessage } from '../../src/sources/asterisk/parser.js';
 import { freePort } from './redis.js';
 import { sleep, waitFor } from './wait.js';
@@ -39,6 +39,8 @@ export async function ensureAsteriskChroot(): Promise<void> {
   const ready = () => existsSync(join(ASTERISK_ROOT, 'usr/sbin/asterisk'));
   if (!ready()) {
     let owner = false;
+    // The lock's folder first: on a fresh machine only that one is missing, not a lock.
+    mkdirSync(dirname(BUILD_LOCK), { recursive: true });
     try {
       mkdirSync(BUILD_LOCK, { recursive: false });
       owner = true;

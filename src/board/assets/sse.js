@@ -2,14 +2,14 @@
 // Parses the stream as the HTML spec's "event stream interpretation" does.
 
 /**
- * Reads GET /v1/stream until it ends or `signal` aborts. `onMessage({id, event, data})` runs for
+ * Reads GET /v1/stream (with `token`, when the hub requires one) until it ends or `signal` aborts. `onMessage({id, event, data})` runs for
  * each message with data; `onPosition(id)` for every id: line (also the data-less ones the hub
  * sends when filtered entries moved the position on). Resolves when the stream ends; rejects with
  * an Error carrying `status` when the hub refuses it.
  */
 export async function readStream(url, token, { onMessage, onPosition, signal }) {
   const response = await fetch(url, {
-    headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     cache: 'no-store',
     signal,
   });

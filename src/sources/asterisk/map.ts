@@ -6,7 +6,7 @@ import {
   ASTERISK_DEVICE_STATUS,
   ASTERISK_EVENTS,
 } from '../mappings.js';
-import { compact, nonNegativeInt, rememberRecent, type SourceEvent } from '../source.js';
+import { compact, nonNegativeInt, rememberRecent, type SourceEvent, type WrapupEnd } from '../source.js';
 import type { ChannelVariableNames } from '../freeswitch/map.js';
 import type { LegTracker } from '../call-record.js';
 import { CallAssembler, callDisposition, known, type CallLegs } from './calls.js';
@@ -33,7 +33,12 @@ interface Membership {
   published: string | undefined;
   /** `memberClock` at its last change: a snapshot taken before it does not know it. */
   changedAt: number;
+  /** The member's own Wrapuptime (s; 0: the queue's applies), from its events. */
+  wrapupS: number;
+  /** After a call, app_queue offers the member nothing until then (its wrap-up time): after-call work. */
+  wrapupUntilMs: number | undefined;
 }
+
 
 const MAX_MEMBERS = 100_000;
 
@@ -63,6 +68,10 @@ export class AsteriskMapper {
    */
   private readonly servedBy = new Map<string, { root: string; callId: string }>();
   private memberChanges = 0;
+  /** Each queue's `wrapuptime` (s), read from queues.conf by the source (GetConfig). */
+  private queueWrapupS = new Map<string, number>();
+  /** Wrap-ups begun since the source last took them: it publishes each one's end when it comes. */
+  private wrapups: WrapupEnd[] = [];
 
   /** `legs` hears every channel of every call start and end, and has the records taken once a call is over. */
   constructor(
@@ -86,8 +95,7 @@ export class AsteriskMapper {
         return [];
       case 'Hold':
       case 'Unhold':
-        this.calls.hold(headers, timeMs, name === 'Hold');
-        return [];
+        return this.hold(headers, timeMs, name === 'Hold', fallbackKey);
       case 'CEL':
         if (headers.EventName === 'LINKEDID_END' && headers.LinkedID) this.calls.linkedidEnd(headers.LinkedID);
         return [];
@@ -136,7 +144,7 @@ export class AsteriskMapper {
           : this.callFields(withoutChannel ? { ...message, headers: { ...headers, Linkedid: served.root, Uniqueid: served.root } } : message, timeMs);
         const talk = nonNegativeInt(headers.TalkTime);
         if (call) this.calls.completed(call, talk, headers.Reason);
-        return [{
+        const ended: SourceEvent = {
           id,
           type,
           time,
@@ -146,8 +154,22 @@ export class AsteriskMapper {
             ended_at: time,
             wait_s: nonNegativeInt(headers.HoldTime),
             talk_s: talk,
+            hold_s: call ? Math.round(call.holdMs / 1000) : undefined,
             ended_by: ASTERISK_COMPLETE_REASON[headers.Reason ?? ''],
           }),
+        };
+        return [ended, ...this.startWrapup(agent, headers.Queue, timeMs, id, time)];
+      }
+      case 'call.missed': {
+        const agent = memberName(headers);
+        if (!agent) return [];
+        // AgentRingNoAnswer's RingTime is in milliseconds.
+        const ringMs = nonNegativeInt(headers.RingTime);
+        return [{
+          id,
+          type,
+          time,
+          data: compact({ ...this.callFields(message, timeMs).data, agent, ring_s: ringMs === undefined ? undefined : ringMs / 1000, missed_at: time, reason_raw: name }),
         }];
       }
       case 'call.abandoned': {
@@ -170,7 +192,7 @@ export class AsteriskMapper {
         }];
       }
       case 'agent.status_changed':
-        return this.memberEvent(headers, id, time);
+        return this.memberEvent(headers, id, time, timeMs);
       case 'cdr.created': {
         // Kept until the call is over, per_leg included: a record never precedes its call's end events.
         const call = this.calls.cdr(headers);
@@ -259,7 +281,15 @@ export class AsteriskMapper {
       if (!agent || !headers.Queue) continue;
       const previous = this.members.get(agent);
       if (previous && previous.changedAt > askedAt) continue;
-      const membership = seen.get(agent) ?? { queues: new Map(), device: undefined, reason: undefined, published: previous?.published, changedAt: askedAt };
+      const membership = seen.get(agent) ?? {
+        queues: new Map(),
+        device: undefined,
+        reason: undefined,
+        published: previous?.published,
+        changedAt: askedAt,
+        wrapupS: nonNegativeInt(headers.Wrapuptime) ?? previous?.wrapupS ?? 0,
+        wrapupUntilMs: previous?.wrapupUntilMs,
+      };
       membership.queues.set(headers.Queue, headers.Paused === '1');
       membership.device = headers.Status ?? membership.device;
       if (headers.Paused === '1') membership.reason = headers.PausedReason || membership.reason;
@@ -269,9 +299,10 @@ export class AsteriskMapper {
       if (!seen.has(agent) && membership.queues.size > 0 && membership.changedAt <= askedAt) seen.set(agent, { ...membership, queues: new Map() });
     }
     const corrections: SourceEvent[] = [];
+    const timeMs = Date.parse(time);
     for (const [agent, membership] of seen) {
       rememberRecent(this.members, agent, membership, MAX_MEMBERS);
-      const data = this.publish(agent, membership);
+      const data = this.publish(agent, membership, timeMs);
       if (!data) continue;
       const identity = ['resync', salt, agent, data.status, ...(data.queues as string[])].join('|');
       corrections.push({ id: `ami:${createHash('sha256').update(identity).digest('base64url').slice(0, 32)}`, type: 'agent.status_changed', time, data });
@@ -342,12 +373,13 @@ export class AsteriskMapper {
   }
 
   /** A member joined, left, paused, unpaused or changed device state: publish it if what the supervisor sees changed. */
-  private memberEvent(headers: Record<string, string>, id: string, time: string): SourceEvent[] {
+  private memberEvent(headers: Record<string, string>, id: string, time: string, timeMs: number): SourceEvent[] {
     const agent = memberName(headers);
     const queue = headers.Queue;
     if (!agent) return [];
-    const membership = this.members.get(agent) ?? { queues: new Map(), device: undefined, reason: undefined, published: undefined, changedAt: 0 };
+    const membership = this.members.get(agent) ?? newMembership();
     membership.changedAt = ++this.memberChanges;
+    membership.wrapupS = nonNegativeInt(headers.Wrapuptime) ?? membership.wrapupS;
     if (queue) {
       if (headers.Event === 'QueueMemberRemoved') membership.queues.delete(queue);
       else membership.queues.set(queue, headers.Paused === undefined ? (membership.queues.get(queue) ?? false) : headers.Paused === '1');
@@ -356,23 +388,73 @@ export class AsteriskMapper {
     if (headers.Status !== undefined && ASTERISK_DEVICE_STATUS[headers.Status]) membership.device = headers.Status;
     if (headers.Paused === '1') membership.reason = headers.PausedReason || headers.Reason || membership.reason;
     rememberRecent(this.members, agent, membership, MAX_MEMBERS);
-    const data = this.publish(agent, membership);
+    const data = this.publish(agent, membership, timeMs);
     return data ? [{ id, type: 'agent.status_changed', time, data }] : [];
   }
 
+  /** Each queue's wrapuptime (s), as queues.conf sets it (the source reads it with GetConfig). */
+  setQueueWrapups(wrapups: ReadonlyMap<string, number>): void {
+    this.queueWrapupS = new Map(wrapups);
+  }
+
+  /** The wrap-ups begun since the last call: the source publishes each one's end at its time. */
+  takeWrapups(): WrapupEnd[] {
+    return this.wrapups.splice(0);
+  }
+
+  /** A wrap-up's time is over: the member's status without it, unless a later call or wrap-up replaced it. */
+  endWrapup({ agent, untilMs }: WrapupEnd): SourceEvent[] {
+    const membership = this.members.get(agent);
+    if (membership?.wrapupUntilMs !== untilMs) return [];
+    membership.wrapupUntilMs = undefined;
+    const data = this.publish(agent, membership, untilMs);
+    const id = `ami:wrapup-end:${createHash('sha256').update(`${agent}|${untilMs}`).digest('base64url').slice(0, 32)}`;
+    return data ? [{ id, type: 'agent.status_changed', time: new Date(untilMs).toISOString(), data }] : [];
+  }
+
+  /**
+   * AgentComplete: app_queue now keeps the member out of calls for its wrap-up time (the
+   * member's Wrapuptime, else the queue's wrapuptime), which is after-call work: published as
+   * `wrapup` at once, and its end by the source when the time is over (endWrapup).
+   */
+  private startWrapup(agent: string | undefined, queue: string | undefined, timeMs: number, id: string, time: string): SourceEvent[] {
+    const membership = agent === undefined ? undefined : this.members.get(agent);
+    if (agent === undefined || !membership) return [];
+    const wrapupS = membership.wrapupS || (queue === undefined ? 0 : (this.queueWrapupS.get(queue) ?? 0));
+    if (wrapupS <= 0) return [];
+    membership.wrapupUntilMs = timeMs + wrapupS * 1000;
+    this.wrapups.push({ agent, untilMs: membership.wrapupUntilMs });
+    const data = this.publish(agent, membership, timeMs);
+    return data ? [{ id: `${id.slice(0, 120)}:wrapup`, type: 'agent.status_changed', time, data }] : [];
+  }
+
+  /** Hold / Unhold of a channel of a call an agent is connected to: `call.held` / `call.resumed`. */
+  private hold(headers: Record<string, string>, timeMs: number, held: boolean, fallbackKey: string): SourceEvent[] {
+    this.calls.hold(headers, timeMs, held);
+    const call = this.calls.channel(headers, timeMs);
+    if (!call || call.outcome !== 'connected' || call.agent === undefined) return [];
+    return [{
+      id: eventId(headers, fallbackKey),
+      type: held ? 'call.held' : 'call.resumed',
+      time: new Date(timeMs).toISOString(),
+      data: compact({ call_id: call.callId ?? call.root, agent: call.agent, queue: call.queue }),
+    }];
+  }
+
   /** The agent's status and queues, if they differ from the last published (and marks them published). */
-  private publish(agent: string, membership: Membership): Record<string, unknown> | undefined {
+  private publish(agent: string, membership: Membership, atMs: number): Record<string, unknown> | undefined {
     const paused = [...membership.queues.values()].some(Boolean);
     let status: AgentStatus;
     if (membership.queues.size === 0) status = 'offline';
     else if (paused) status = 'not_ready';
+    else if (membership.wrapupUntilMs !== undefined && atMs < membership.wrapupUntilMs) status = 'wrapup';
     else status = (membership.device !== undefined ? ASTERISK_DEVICE_STATUS[membership.device] : undefined) ?? 'available';
     const queues = [...membership.queues.keys()].sort();
     const key = `${status}|${queues.join(',')}`;
     if (membership.published === key) return undefined;
     membership.published = key;
     if (!paused) membership.reason = undefined;
-    const statusRaw = membership.queues.size === 0 ? 'removed' : paused ? 'paused' : `device_state_${membership.device ?? 'unknown'}`;
+    const statusRaw = membership.queues.size === 0 ? 'removed' : paused ? 'paused' : status === 'wrapup' ? 'wrapuptime' : `device_state_${membership.device ?? 'unknown'}`;
     return compact({ agent, status, status_raw: statusRaw, reason: paused ? membership.reason : undefined, queues });
   }
 
@@ -416,6 +498,25 @@ export class AsteriskMapper {
     const asUtc = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
     return asUtc - zoneOffsetMs(this.options.timeZone, asUtc);
   }
+}
+
+function newMembership(): Membership {
+  return { queues: new Map(), device: undefined, reason: undefined, published: undefined, changedAt: 0, wrapupS: 0, wrapupUntilMs: undefined };
+}
+
+/**
+ * queues.conf as GetConfig answers it (`Category-000000: sales`, `Line-000000-000003:
+ * wrapuptime=5`): each queue's wrapuptime in seconds, where it sets one.
+ */
+export function queueWrapupsFromConfig(headers: Record<string, string>): Map<string, number> {
+  const wrapups = new Map<string, number>();
+  for (const [name, value] of Object.entries(headers)) {
+    const line = name.match(/^Line-(\d+)-\d+$/);
+    const setting = value.match(/^\s*wrapuptime\s*=\s*(\d+)\s*$/);
+    const queue = line ? headers[`Category-${line[1]}`] : undefined;
+    if (setting && queue && queue !== 'general') wrapups.set(queue, Number(setting[1]));
+  }
+  return wrapups;
 }
 
 /** The queue member's name in either vocabulary: MemberName (12+), Name or AgentName (1.4–1.8), else its interface. */

@@ -6,7 +6,7 @@ import type { ChannelVariableNames } from '../freeswitch/map.js';
 import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
 import { PbxSource, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
 import { AGENT_COMPLETE_LEG } from './calls.js';
-import { AsteriskMapper, memberName } from './map.js';
+import { AsteriskMapper, memberName, queueWrapupsFromConfig } from './map.js';
 import { AmiParser, formatAction, type AmiMessage } from './parser.js';
 
 export interface AsteriskSourceConfig extends SourceConnectionConfig {
@@ -99,6 +99,8 @@ export class AsteriskSource extends PbxSource {
     this.flushEveryCall();
     await super.close();
   }
+
+
 
   /** Writes every call's record now, with what was heard of it (closing, or Asterisk restarted). */
   private flushEveryCall(): void {
@@ -195,6 +197,8 @@ export class AsteriskSource extends PbxSource {
     }
     this.deps.metrics.eventsMapped.inc({ source: this.name });
     this.emit(mapped);
+    // Asterisk says nothing when a member's wrap-up time is over: its end is published then.
+    for (const wrapup of this.mapper.takeWrapups()) this.emitAt(wrapup.untilMs, () => this.mapper.endWrapup(wrapup));
   }
 
   private login(): void {
@@ -266,6 +270,7 @@ export class AsteriskSource extends PbxSource {
     await Promise.race([this.booted.done, new Promise<void>((resolve) => (waited = setTimeout(resolve, BOOT_WAIT_MS)))]);
     clearTimeout(waited);
     this.deps.metrics.resyncs.inc({ source: this.name });
+    await this.readQueueWrapups();
     const askedAt = this.mapper.memberClock;
     const { response, events } = await this.action({ Action: 'QueueStatus' }, true);
     if (response.headers.Response !== 'Success') throw new Error(`QueueStatus refused: ${response.headers.Message ?? ''}`);
@@ -298,6 +303,20 @@ export class AsteriskSource extends PbxSource {
       },
     ]);
     this.logger.info({ reason, agents, queues: queues.size, waiting: entries.length, corrected: corrections.length, reported: waiting.length }, 'Asterisk resynced');
+  }
+
+  /**
+   * Each queue's wrapuptime, which no AMI event carries: read from queues.conf (GetConfig, the
+   * `config` read class). Without it (refused, or realtime queues) only members' own Wrapuptime
+   * gives after-call work.
+   */
+  private async readQueueWrapups(): Promise<void> {
+    const { response } = await this.action({ Action: 'GetConfig', Filename: 'queues.conf' });
+    if (response.headers.Response !== 'Success') {
+      this.logger.info({ reason: response.headers.Message }, 'Asterisk: queues.conf not readable over AMI (GetConfig); after-call work comes only from members\' own Wrapuptime');
+      return;
+    }
+    this.mapper.setQueueWrapups(queueWrapupsFromConfig(response.headers));
   }
 
   private action(fields: Record<string, string>, list = false): Promise<{ response: AmiMessage; events: AmiMessage[] }> {

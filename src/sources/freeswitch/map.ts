@@ -8,7 +8,7 @@ import {
   Q850_BY_NAME,
   UNANSWERED_DISPOSITION_BY_Q850,
 } from '../mappings.js';
-import { compact, epochSecondsToIso, nonNegativeInt, rememberRecent, type SourceEvent } from '../source.js';
+import { compact, epochSecondsToIso, nonNegativeInt, rememberRecent, type SourceEvent, type WrapupEnd } from '../source.js';
 
 /** Channel variables that carry the dialler's own identifiers (Newfies-Dialer sets callrequest_id and campaign_id). */
 export interface ChannelVariableNames {
@@ -97,6 +97,14 @@ export class NotAnEventError extends Error {}
  */
 export class FreeswitchMapper {
   private readonly calls = new Map<string, QueuedCall>();
+  /** Agents whose queue call ended (`ended`) and, of those, the ones in after-call work (`wrapup`). */
+  private readonly afterCall = new Map<string, 'ended' | 'wrapup'>();
+  /** Each agent's status (`CC-Agent-Status`) and `wrap-up-time`, from its events and the resync's agent list. */
+  private readonly agents = new Map<string, { status: string | undefined; wrapUpS: number }>();
+  /** Wrap-ups running on mod_callcenter's `wrap-up-time`: when each ends, by agent. */
+  private readonly wrapupUntil = new Map<string, number>();
+  /** Wrap-ups begun since the source last took them: it publishes each one's end when it comes. */
+  private wrapups: WrapupEnd[] = [];
 
   private readonly perCall: boolean;
 
@@ -119,12 +127,14 @@ export class FreeswitchMapper {
     if (name !== 'CUSTOM' || event['Event-Subclass'] !== 'callcenter::info') return [];
 
     const action = event['CC-Action'] ?? '';
+    if (action === 'agent-state-change') return this.agentState(event, id, time);
     const type = action === 'member-queue-end' ? FREESWITCH_QUEUE_END[event['CC-Cause'] ?? ''] : FREESWITCH_CC_ACTIONS[action];
     switch (type) {
       case 'agent.status_changed': {
         const raw = event['CC-Agent-Status'];
         const status = raw === undefined ? undefined : FREESWITCH_AGENT_STATUS[raw];
         if (!status || !event['CC-Agent']) return [];
+        this.noteAgent(event['CC-Agent'], raw, undefined);
         return [{ id, type, time, data: { agent: event['CC-Agent'], status, status_raw: raw } }];
       }
       case 'call.queued':
@@ -140,8 +150,18 @@ export class FreeswitchMapper {
         const wait = joined && answered && answered >= joined ? answered - joined : undefined;
         return [{ id, type, time, data: compact({ ...this.callFields(event), agent: event['CC-Agent'], wait_s: wait }) }];
       }
-      case 'call.ended':
-        return [{ id: `fs:${core}:ended:${event['CC-Member-UUID'] ?? sequence}`, type, time, data: this.ended(event, action) }];
+      case 'call.ended': {
+        const endedId = `fs:${core}:ended:${event['CC-Member-UUID'] ?? sequence}`;
+        const ended: SourceEvent = { id: endedId, type, time, data: this.ended(event, action) };
+        const agent = event['CC-Agent'];
+        if (action !== 'bridge-agent-end' || !agent) return [ended];
+        rememberRecent(this.afterCall, agent, 'ended', MAX_REMEMBERED_CALLS);
+        return [ended, ...this.startWrapup(agent, event, `${endedId}:wrapup`.slice(0, 128), time)];
+      }
+      case 'call.missed':
+        // ORIGINATOR_CANCEL: the caller hung up while the agent's phone rang, an abandon, not the agent's miss.
+        if (!event['CC-Agent'] || event['CC-Hangup-Cause'] === 'ORIGINATOR_CANCEL') return [];
+        return [{ id, type, time, data: compact({ ...this.callFields(event), agent: event['CC-Agent'], missed_at: epochSecondsToIso(event['CC-Agent-Aborted-Time']) ?? time, reason_raw: event['CC-Hangup-Cause'] }) }];
       case 'call.abandoned':
         return [{ id, type, time, data: this.abandoned(event, time) }];
       default:
@@ -152,6 +172,66 @@ export class FreeswitchMapper {
   /** Forgets remembered calls (a new Core-UUID: the PBX restarted and its calls are gone). */
   reset(): void {
     this.calls.clear();
+    this.afterCall.clear();
+    this.wrapupUntil.clear();
+  }
+
+  /** What `callcenter_config agent list` (or an agent-status-change) says of an agent: its status and `wrap_up_time`. */
+  noteAgent(agent: string, status: string | undefined, wrapUpS: number | undefined): void {
+    const known = this.agents.get(agent);
+    rememberRecent(this.agents, agent, { status: status ?? known?.status, wrapUpS: wrapUpS ?? known?.wrapUpS ?? 0 }, MAX_REMEMBERED_CALLS);
+  }
+
+  /** The wrap-ups begun since the last call: the source publishes each one's end at its time. */
+  takeWrapups(): WrapupEnd[] {
+    return this.wrapups.splice(0);
+  }
+
+  /** A wrap-up's time is over: the agent is available again, unless something since replaced the wrap-up. */
+  endWrapup({ agent, untilMs }: WrapupEnd, core: string): SourceEvent[] {
+    if (this.wrapupUntil.get(agent) !== untilMs) return [];
+    this.wrapupUntil.delete(agent);
+    this.afterCall.delete(agent);
+    return [{ id: `fs:${core}:wrapup-end:${agent}:${untilMs}`.slice(0, 128), type: 'agent.status_changed', time: new Date(untilMs).toISOString(), data: { agent, status: 'available', status_raw: 'Waiting' } }];
+  }
+
+  /**
+   * bridge-agent-end of an `Available` agent with a `wrap-up-time`: mod_callcenter offers it no
+   * call until the bridge's end plus that time, and announces neither; published as `wrapup`
+   * now and its end by the source at its time (endWrapup).
+   */
+  private startWrapup(agent: string, event: FreeswitchEvent, id: string, time: string): SourceEvent[] {
+    const known = this.agents.get(agent);
+    if (!known || known.status !== 'Available' || known.wrapUpS <= 0) return [];
+    const endedS = nonNegativeInt(event['CC-Bridge-Terminated-Time']);
+    const untilMs = (endedS === undefined ? Date.parse(time) : endedS * 1000) + known.wrapUpS * 1000;
+    this.afterCall.set(agent, 'wrapup');
+    this.wrapupUntil.set(agent, untilMs);
+    this.wrapups.push({ agent, untilMs });
+    return [{ id, type: 'agent.status_changed', time, data: { agent, status: 'wrapup', status_raw: 'wrap_up_time' } }];
+  }
+
+  /**
+   * mod_callcenter's agent-state-change: an agent `Available (On Demand)` goes `Idle` after a
+   * queue call and takes no call until it sets itself `Waiting` again: that is after-call work
+   * (`wrapup`), and the state that follows it ends it. Other state changes say nothing the
+   * catalogue's status does not.
+   */
+  private agentState(event: FreeswitchEvent, id: string, time: string): SourceEvent[] {
+    const agent = event['CC-Agent'];
+    const state = event['CC-Agent-State'];
+    if (!agent || !state) return [];
+    // During a wrap-up on wrap-up-time mod_callcenter already says Waiting: only a new call ends it early.
+    if (this.wrapupUntil.has(agent) && state !== 'Receiving' && state !== 'In a queue call') return [];
+    this.wrapupUntil.delete(agent);
+    const after = this.afterCall.get(agent);
+    if (state === 'Idle' && after === 'ended') {
+      this.afterCall.set(agent, 'wrapup');
+      return [{ id, type: 'agent.status_changed', time, data: { agent, status: 'wrapup', status_raw: state } }];
+    }
+    this.afterCall.delete(agent);
+    if (after !== 'wrapup' || state === 'Idle') return [];
+    return [{ id, type: 'agent.status_changed', time, data: { agent, status: state === 'Waiting' ? 'available' : 'busy', status_raw: state } }];
   }
 
   /**

@@ -3,7 +3,7 @@ import { SourceAuthError, SourceProtocolError } from '../../errors.js';
 import type { SourceResyncedData } from '../../events/catalogue.js';
 import { FREESWITCH_AGENT_STATUS } from '../mappings.js';
 import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '../call-record.js';
-import { PbxSource, RESYNC_BATCH_EVENTS, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
+import { nonNegativeInt, PbxSource, RESYNC_BATCH_EVENTS, type SourceConnectionConfig, type SourceDependencies, type SourceEvent } from '../source.js';
 import { callRecord, FreeswitchMapper, NotAnEventError, type CallLegUpdate, type CdrMode, type ChannelVariableNames, type FreeswitchLeg } from './map.js';
 import { decodeEvent, EslParser, type EslFrame } from './parser.js';
 
@@ -205,6 +205,9 @@ export class FreeswitchSource extends PbxSource {
       this.changedDuringResync?.add(item.data.agent as string);
     }
     if (mapped.length > 0) this.emit(mapped);
+    // mod_callcenter says nothing when an agent's wrap-up-time is over: its end is published then.
+    const core = this.coreUuid ?? 'unknown';
+    for (const wrapup of this.mapper.takeWrapups()) this.emitAt(wrapup.untilMs, () => this.mapper.endWrapup(wrapup, core));
     if (leg?.ended) this.calls?.legEnded(leg.root, leg.legId, leg.ended);
     else if (leg) this.calls?.legStarted(leg.root, leg.legId);
   }
@@ -290,6 +293,7 @@ export class FreeswitchSource extends PbxSource {
       let batch: SourceEvent[] = [];
       for (const agent of pipeTableRows(agentList)) {
         agents += 1;
+        if (agent.name) this.mapper.noteAgent(agent.name, agent.status, nonNegativeInt(agent.wrap_up_time));
         if (agents % RESYNC_ROWS_PER_TURN === 0) await nextTurn();
         const status = agent.status === undefined ? undefined : FREESWITCH_AGENT_STATUS[agent.status];
         if (!agent.name || !status || this.knownStatusOf(agent.name) === status || this.changedDuringResync.has(agent.name)) continue;
