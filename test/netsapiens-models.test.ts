@@ -61,7 +61,11 @@ const TRAFFIC: { event: Record<string, unknown>; models: SeedModel[] }[] = [
   // Two agents rung: term-side changes, which call_origid leaves out.
   { event: call('call.offered', 'c1', { agent: '1001' }), models: ['agent', 'call'] },
   { event: call('call.offered', 'c1', { agent: '1002' }), models: ['agent', 'call'] },
+  { event: call('call.missed', 'c1', { agent: '1002', ring_s: 15 }), models: ['agent', 'call'] },
   { event: call('call.connected', 'c1', { agent: '1001' }), models: ['agent', 'call', 'call_origid'] },
+  // The caller's own leg is held and taken back: a change of the call in both call models.
+  { event: call('call.held', 'c1', { agent: '1001' }), models: ['call', 'call_origid'] },
+  { event: call('call.resumed', 'c1', { agent: '1001' }), models: ['call', 'call_origid'] },
   { event: { type: 'agent.status_changed', scope: { ...scope(), user: '1001' }, data: { agent: '1001', status: 'busy' } }, models: ['agent', 'subscriber', 'presence'] },
   { event: call('call.ended', 'c1', { agent: '1001', talk_s: 60 }), models: ['call', 'call_origid'] },
   {
@@ -187,9 +191,9 @@ describe('NetSapiens models (seed 002): all eleven, each with its events only', 
         expect(() => new Webhook(secret).verify(post.body, post.headers as Record<string, string>)).not.toThrow();
       }
     }
-    expect(objectsFor('call_origid').map((object) => object.type)).toEqual(['call.queued', 'call.connected', 'call.ended', 'call.queued', 'call.abandoned', 'call.queued']);
+    expect(objectsFor('call_origid').map((object) => object.type)).toEqual(['call.queued', 'call.connected', 'call.held', 'call.resumed', 'call.ended', 'call.queued', 'call.abandoned', 'call.queued']);
     // call_origid names the originating leg in data.orig_call_id; call keeps the event's data as logged.
-    expect(objectsFor('call_origid').map((object) => object.data.orig_call_id)).toEqual(['c1', 'c1', 'c1', 'c2', 'c2', 'fence']);
+    expect(objectsFor('call_origid').map((object) => object.data.orig_call_id)).toEqual(['c1', 'c1', 'c1', 'c1', 'c1', 'c2', 'c2', 'fence']);
     expect(objectsFor('call_origid').every((object) => Object.keys(object.data)[0] === 'orig_call_id' && object.data.orig_call_id === object.data.call_id)).toBe(true);
     expect(objectsFor('call').some((object) => 'orig_call_id' in object.data)).toBe(false);
     expect(objectsFor('auditlog_lite').map((object) => `${object.data.action as string} ${object.data.object_type as string}`)).toEqual([

@@ -8,12 +8,12 @@ import type { AcceptedEvent } from '../events/catalogue.js';
  * agent status change is also presence). MODEL_EVENT_FILTERS narrows a few models per event.
  */
 export const MODEL_EVENT_TYPES = {
-  agent: ['agent.status_changed', 'call.offered', 'call.connected'],
+  agent: ['agent.status_changed', 'call.offered', 'call.missed', 'call.connected'],
   auditlog: ['audit.logged'],
   auditlog_lite: ['audit.logged'],
-  call: ['call.queued', 'call.offered', 'call.connected', 'call.ended', 'call.abandoned'],
-  // The originating leg's own changes: every agent rung (call.offered) happens on the term side.
-  call_origid: ['call.queued', 'call.connected', 'call.ended', 'call.abandoned'],
+  call: ['call.queued', 'call.offered', 'call.missed', 'call.connected', 'call.held', 'call.resumed', 'call.ended', 'call.abandoned'],
+  // The originating leg's own changes: every agent rung (call.offered) or missed happens on the term side.
+  call_origid: ['call.queued', 'call.connected', 'call.held', 'call.resumed', 'call.ended', 'call.abandoned'],
   cdr: ['cdr.created'],
   message: ['message.received', 'message.sent'],
   messagesession: ['messagesession.updated'],
