@@ -24,6 +24,12 @@ export const typeboxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schem
   };
 };
 
+/**
+ * A route's opt-out: its handler checks the body itself (with src/validation.ts), to list every
+ * problem of every item, or to answer another status than 400 (a CTI value too large is a 413).
+ */
+export const checkedInHandler = { validatorCompiler: () => (value: unknown) => ({ value }) };
+
 /** Ajv's `removeAdditional: true`, which Fastify turns on: only closed objects lose their unknown keys. */
 function dropUnknownOfClosedObjects(schema: TSchema, value: unknown): unknown {
   if (Array.isArray(value)) {
