@@ -19,8 +19,13 @@ const baseline = options.compare === undefined ? undefined : JSON.parse(readFile
 const all = readdirSync(new URL('.', import.meta.url))
   .filter((file) => file.endsWith('.bench.mjs'))
   .sort();
-// A NAME that is a suite's whole name runs that suite alone (`live`, not also `abuse-live`); any other NAME, every suite containing it.
-const suites = all.filter((file) => only.length === 0 || only.some((name) => (all.includes(`${name}.bench.mjs`) ? file === `${name}.bench.mjs` : file.includes(name))));
+// Suites a NAME brings along: the live figures include the board's (event → DOM update, issue 21's `npm run bench -- live`).
+const COMPANIONS = { live: ['board-latency'] };
+// A NAME that is a suite's whole name runs that suite alone (`live`, not also `abuse-live`) with its companions; any other NAME, every suite containing it.
+const wholeNames = only.flatMap((name) => (all.includes(`${name}.bench.mjs`) ? [name, ...(COMPANIONS[name] ?? [])] : []));
+const suites = all.filter(
+  (file) => only.length === 0 || wholeNames.some((name) => file === `${name}.bench.mjs`) || only.some((name) => !all.includes(`${name}.bench.mjs`) && file.includes(name)),
+);
 if (suites.length === 0) {
   console.error(`no bench matches ${only.join(', ')}`);
   process.exit(1);

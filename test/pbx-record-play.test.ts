@@ -202,7 +202,7 @@ describe('pbx record and play against a real Asterisk 22', () => {
     expect(body.filter((line) => line.opened)).toHaveLength(1);
     expect(body.filter((line) => line.login)).toEqual([expect.objectContaining({ login: 'redacted', connection: 1 })]);
     expect(body.some((line) => line.in?.banner?.startsWith('Asterisk Call Manager/'))).toBe(true);
-    expect(body.filter((line) => line.out).map((line) => line.out!.headers!.Action)).toEqual(['CoreStatus', 'QueueStatus']);
+    expect(body.filter((line) => line.out).map((line) => line.out!.headers!.Action)).toEqual(['CoreStatus', 'GetConfig', 'QueueStatus']);
     expect(text).not.toMatch(/"(Secret|Key|Challenge|Username)"/);
     expect(body.some((line) => line.in?.headers?.Event === 'AgentConnect' && line.in.headers.Linkedid === answered)).toBe(true);
 
@@ -249,7 +249,7 @@ describe('pbx record and play against a real Asterisk 22', () => {
       .slice(1)
       .filter((line) => line.out)
       .map((line) => line.out!.headers!.Action);
-    expect(actions).toEqual(['CoreStatus', 'QueueStatus', 'CoreShowChannels']);
+    expect(actions).toEqual(['CoreStatus', 'GetConfig', 'QueueStatus', 'CoreShowChannels']);
 
     const port = await freePort();
     const player = spawnCli(['pbx', 'play', recordingFile, '--port', String(port), '--speed', '1']);
