@@ -1,6 +1,34 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The allowed arrows between the folders of src/ (docs/architecture.md), as lint rules: a module
+ * importing above its layer fails `npm run lint`. `allowed` lists what a folder may import from
+ * the rest of src/ (by first path segment after `../`); anything else outside it is refused.
+ */
+function layer(folder, allowed, why) {
+  const allowedSegments = allowed.map((name) => name.replace(/[.]/g, '\\.')).join('|');
+  return {
+    files: [`src/${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: allowed.length === 0 ? '^\\.\\./' : `^\\.\\./(?!(?:${allowedSegments})(?:/|$))`,
+              message: `src/${folder} ${why}`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+/** Every folder whose modules deliver events to the outside, or serve a person: no lower layer reaches into them. */
+const OUTPUTS = ['stream', 'streams', 'webhooks', 'live', 'board', 'cti', 'intake', 'sources', 'sandbox', 'cli', 'hub.js', 'components.js', 'index.js'];
+
 export default tseslint.config(
   { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'bench/baseline/', '.bench/'] },
   js.configs.recommended,
@@ -10,6 +38,27 @@ export default tseslint.config(
     rules: {
       'no-console': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  layer('core', [], 'holds the mechanics every layer shares (backoff, deadlines, connecting, error text): it imports nothing of the app.'),
+  layer('events', [], 'is the catalogue of event types, below everything: it imports nothing of the app.'),
+  layer('config', ['errors.js', 'validation.js'], 'is parsed first, before any part exists: it imports only errors and validation.'),
+  layer('redis', ['core', 'config', 'errors.js'], 'is the lowest layer that talks to Redis: it imports only core, config and errors (the readiness type is in src/core/readiness.ts).'),
+  layer('server', ['core', 'config', 'errors.js', 'validation.js'], 'is the HTTP frame the parts plug into: it imports none of them.'),
+  {
+    files: ['src/log/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^\\.\\./(?:${OUTPUTS.map((name) => name.replace(/[.]/g, '\\.')).join('|')})(?:/|$)`,
+              message: 'src/log is the event log every output reads: it imports none of the outputs (stream, integrators, webhooks, live, board, cti, intake, sources) nor the hub.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -22,7 +22,7 @@ export interface HubContext {
   redisTopology: RedisTopology;
   /**
    * A new connection of the hub's topology, connecting in the background (the one way components
-   * connect; `waitUntilReady` from src/redis/client.ts waits for it). The component closes it.
+   * connect; `untilFirstConnect` from src/redis/client.ts waits for it). The component closes it.
    */
   openRedis: (options: Omit<RedisClientOptions, 'topology' | 'url'>) => RedisClient;
   /** Redis errors that retrying will not cure: report them here so /readyz names them. */

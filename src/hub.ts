@@ -33,9 +33,10 @@ import { createKeys, type Keys } from './redis/keys.js';
 import { LocalRedisServer, isPortOpen } from './redis/local-server.js';
 import { buildServer } from './server/app.js';
 import { TokenStore } from './server/auth.js';
-import { healthRoutes, type ReadinessCheck } from './server/health.js';
+import { healthRoutes, READINESS_DEADLINE_MS, type ReadinessCheck } from './server/health.js';
 import { loadServerCertificate, type ServerCertificate } from './server/tls.js';
-import { describeError } from './warnings.js';
+import { DeadlineExceededError, withDeadline } from './core/deadline.js';
+import { describeError } from './core/describe-error.js';
 
 export interface StartHubOptions {
   logger?: Logger;
@@ -338,13 +339,20 @@ async function warnWithoutPersistence(client: RedisClient, keys: Keys, logger: L
   }
 }
 
+/**
+ * The PING's own deadline, inside /readyz's: a stalled Redis is then reported by this check,
+ * named "redis" and saying so, rather than by the route's catch-all for a check gone silent.
+ */
+const REDIS_PING_DEADLINE_MS = READINESS_DEADLINE_MS - 200;
+
 async function redisReadiness(client: RedisClient, keys: Keys) {
   if (!client.isReady) return { name: 'redis', ok: false, message: 'redis unreachable' };
   try {
     // On Cluster: the node holding the event log.
-    await client.ping(keys.eventLog);
+    await withDeadline(client.ping(keys.eventLog), REDIS_PING_DEADLINE_MS, 'Redis');
     return { name: 'redis', ok: true };
   } catch (error) {
-    return { name: 'redis', ok: false, message: `redis unreachable: ${(error as Error).message}` };
+    const message = error instanceof DeadlineExceededError ? `redis not answering (no answer within ${REDIS_PING_DEADLINE_MS} ms)` : `redis unreachable: ${describeError(error)}`;
+    return { name: 'redis', ok: false, message };
   }
 }

@@ -1,5 +1,4 @@
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import type { FastifySchemaValidationError } from 'fastify';
 import type { ErrorDetail } from './errors.js';
 
 export interface DetailOptions {
@@ -26,16 +25,6 @@ export function validationDetails(errors: Iterable<ValueError>, options: DetailO
     details.push({ ...(options.index === undefined ? {} : { index: options.index }), path, message: describe(error, options) });
   }
   return details;
-}
-
-/** Fastify's own (Ajv) validation of params and query strings, in the same words. */
-export function fastifyValidationDetails(errors: readonly FastifySchemaValidationError[]): ErrorDetail[] {
-  return errors.map((issue) => {
-    const unknown = issue.keyword === 'additionalProperties' ? (issue.params as { additionalProperty?: string }).additionalProperty : undefined;
-    return unknown === undefined
-      ? { path: issue.instancePath, message: issue.message ?? 'invalid' }
-      : { path: `${issue.instancePath}/${unknown}`, message: 'is not a known field' };
-  });
 }
 
 /** "path message; path message", for one-line error messages (CLI, config). */

@@ -68,6 +68,23 @@ describe('Redis stalled (SIGSTOP): answers in time, and truthful', () => {
     expect((await api(hub.url, 'GET', '/v1/integrators/crm')).status).toBe(200);
   });
 
+  it('/readyz names the cause when Redis stalls: never "redis unreachable: " and nothing after', async () => {
+    stop();
+    let readiness: { status: string; reasons: string[]; checks: { name: string; ok: boolean; message?: string }[] };
+    try {
+      const ready = await fetch(`${hub.url}/readyz`);
+      expect(ready.status).toBe(503);
+      readiness = (await ready.json()) as typeof readiness;
+    } finally {
+      resume();
+    }
+    const redisCheck = readiness.checks.find((check) => check.name === 'redis');
+    expect(redisCheck).toEqual({ name: 'redis', ok: false, message: 'redis not answering (no answer within 400 ms)' });
+    expect(readiness.reasons).toEqual(['redis not answering (no answer within 400 ms)']);
+    for (const reason of readiness.reasons) expect(reason).not.toMatch(/:\s*$/);
+    await expect.poll(async () => (await fetch(`${hub.url}/readyz`)).status, { timeout: 15_000 }).toBe(200);
+  });
+
   it('a 503 never hides a stored event: it names the ids, says they may be stored, and the retry with them is deduplicated', async () => {
     const small = await startHub(redis.url, { keyPrefix: 'sbstall', spool: { maxBytes: 65_536 } });
     try {

@@ -6,7 +6,6 @@ import { parseConfig } from '../src/config/load.js';
 import { Hub } from '../src/hub.js';
 import { decodeEvent, EslParser, type EslFrame } from '../src/sources/freeswitch/parser.js';
 import { deriveDisposition } from '../src/sources/freeswitch/map.js';
-import { backoffDelayMs } from '../src/sources/source.js';
 import { callcenterEvent, customerChannel, eventFrame, eventHeaders, startFakeFreeswitch, type FakeFreeswitch } from './helpers/fake-freeswitch.js';
 import { startHub, TEST_TOKEN } from './helpers/hub.js';
 import { startReceiver } from './helpers/receiver.js';
@@ -65,7 +64,7 @@ describe('Event Socket framing', () => {
   });
 });
 
-describe('CDR disposition and reconnect backoff', () => {
+describe('CDR disposition', () => {
   it('derives the disposition from billsec, Q.850 cause, who hung up, queue abandonment and AMD', () => {
     const base = { billsec: 0, q850: undefined, hangupDisposition: undefined, abandonedInQueue: false, agent: undefined, machine: false };
     expect(deriveDisposition({ ...base, q850: 17 })).toBe('busy');
@@ -79,13 +78,6 @@ describe('CDR disposition and reconnect backoff', () => {
     expect(deriveDisposition({ ...base, billsec: 30, abandonedInQueue: true, q850: 16 })).toBe('abandoned');
     expect(deriveDisposition({ ...base, billsec: 12, machine: true })).toBe('machine');
     expect(deriveDisposition({ ...base, billsec: 12 })).toBe('answered');
-  });
-
-  it('doubles the delay up to the cap, with half of it jittered', () => {
-    const low = [0, 1, 2, 3, 4, 5, 10].map((attempt) => backoffDelayMs(attempt, 500, 30_000, () => 0));
-    const high = [0, 1, 2, 3, 4, 5, 10].map((attempt) => backoffDelayMs(attempt, 500, 30_000, () => 1));
-    expect(low).toEqual([250, 500, 1000, 2000, 4000, 8000, 15_000]);
-    expect(high).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000]);
   });
 });
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { HubClient, HubError } from '@switchboard/client';
+import { Backoff } from '../core/backoff.js';
 import { ValidationError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import { describeCliError } from './errors.js';
@@ -154,7 +154,8 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
   const generation = randomBytes(4).toString('hex');
   let lastEventId: string | undefined;
   let ready = false;
-  let delayMs = 500;
+  /** Reconnecting to the hub: soon after a blip, then every few seconds while it is down. */
+  const backoff = new Backoff({ initialMs: 500, maxMs: 5000 });
   /** The last connection failure printed: the same one again while retrying adds nothing. */
   let reported: string | undefined;
   while (!signal.aborted) {
@@ -164,7 +165,7 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
         lastEventId,
         onPosition: (id) => {
           lastEventId = id;
-          delayMs = 500;
+          backoff.reset();
           if (reported !== undefined) {
             reported = undefined;
             if (ready) out.write(`${stamp()}  [INFO] reconnected; resuming after ${id}\n`);
@@ -200,8 +201,7 @@ export async function listenCommand(connection: HubConnection, options: ListenOp
       reported = problem;
     }
     if (signal.aborted) break;
-    await sleep(delayMs, undefined, { signal }).catch(() => undefined);
-    delayMs = Math.min(delayMs * 2, 5000);
+    await backoff.wait(signal);
   }
 }
 

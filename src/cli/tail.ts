@@ -1,5 +1,6 @@
 import { RedisUnavailableError } from '../errors.js';
 import { LogReader } from '../log/reader.js';
+import { describeError } from '../core/describe-error.js';
 import { createRedisClient, describeTopology, untilFirstConnect, type RedisTopology } from '../redis/client.js';
 
 /** How long the first connection may take before tail gives up. */
@@ -31,15 +32,16 @@ export async function tailCommand(patterns: string[], options: TailOptions, out:
   let connected = false;
   client.on('error', (error: Error) => {
     lastError = error;
-    if (!connected || error.message === reported) return;
-    reported = error.message;
-    out.write(`redis: ${error.message}; reconnecting (Ctrl-C to stop)\n`);
+    const reason = describeError(error);
+    if (!connected || reason === reported) return;
+    reported = reason;
+    out.write(`redis: ${reason}; reconnecting (Ctrl-C to stop)\n`);
   });
   client.on('ready', () => (reported = undefined));
   client.connect().catch((error: unknown) => (lastError = error instanceof Error ? error : new Error(String(error))));
   if (!(await untilFirstConnect(client, FIRST_CONNECT_TIMEOUT_MS))) {
     client.destroy();
-    const why = lastError?.message || `no answer in ${FIRST_CONNECT_TIMEOUT_MS / 1000} s`;
+    const why = lastError ? describeError(lastError) : `no answer in ${FIRST_CONNECT_TIMEOUT_MS / 1000} s`;
     throw new RedisUnavailableError(`cannot reach Redis at ${where}: ${why}: is Redis running, and is it the hub's? (${WHERE_TO_SET[options.redis.kind]})`);
   }
   connected = true;

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
-import { closeRedisClient, waitUntilReady } from '../redis/client.js';
+import { closeRedisClient, untilFirstConnect } from '../redis/client.js';
 import type { ReadinessReport } from '../server/health.js';
 import { BasicAuthenticator } from './basic-auth.js';
 import { CtiEventRenderer } from './events.js';
@@ -24,7 +24,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
   // No node-redis command timeout (it builds an AbortSignal per command): the store times calls.
   const redis = context.openRedis({ failFast: true, commandTimeoutMs: 0, name: 'switchboard-cti' });
   // The hub already waited for Redis; with it down, requests answer 503 until it is up.
-  if (context.redis.isReady) await waitUntilReady(redis, 2000);
+  if (context.redis.isReady) await untilFirstConnect(redis, 2000);
   const events = new CtiEventRenderer(config.cti.recordEvents, config.eventLog.maxLength);
   const store = new CtiStore(redis, context.keys, events, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {

@@ -5,6 +5,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, PoolExhaustedError, ValidationError, ValueTooLargeError } from '../errors.js';
 import { summarize, validationDetails } from '../validation.js';
 import { ErrorResponse } from '../server/schemas.js';
+import { checkedInHandler } from '../server/validator.js';
 import type { BasicAuthenticator } from './basic-auth.js';
 import type { CtiPool, CtiPools } from './pools.js';
 import type { CtiStore } from './store.js';
@@ -73,11 +74,9 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
       security: [{ basic: [] }],
     };
     // Bodies and params are checked in the handlers, to answer with precise, complete details.
-    const noValidation = () => (value: unknown) => ({ value });
-
     app.post(BASE, {
       bodyLimit: maxValueBytes + 1024,
-      validatorCompiler: noValidation,
+      ...checkedInHandler,
       schema: {
         ...common,
         summary: 'Store call data and get a DNIS of the target system\'s pool to transfer the call to',
@@ -129,7 +128,7 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
     };
 
     app.get(`${BASE}/:key`, {
-      validatorCompiler: noValidation,
+      ...checkedInHandler,
       schema: {
         ...common,
         summary: 'Fetch the call data stored under DNIS:ANI',
@@ -140,7 +139,7 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
     });
 
     app.delete(`${BASE}/:key`, {
-      validatorCompiler: noValidation,
+      ...checkedInHandler,
       schema: {
         ...common,
         summary: 'Fetch and delete the call data stored under DNIS:ANI (atomically), releasing the DNIS',

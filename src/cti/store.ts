@@ -1,4 +1,5 @@
 import { ErrorReply } from 'redis';
+import { describeError } from '../core/describe-error.js';
 import { PoolExhaustedError, RedisUnavailableError, SwitchboardError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
@@ -95,8 +96,9 @@ export class CtiStore {
 
   /**
    * Connection trouble and slowness become a 503; a script error stays a bug (500). Deadlines are
-   * checked by one sweep for all calls (a timer per call, or node-redis's per-command timeout with
-   * its AbortSignal, costs the hot path), so a call fails at most a quarter of the timeout late.
+   * checked by one sweep for all calls (a timer per call, as src/core/deadline.ts's withDeadline
+   * sets, or node-redis's per-command timeout with its AbortSignal, costs the hot path), so a call
+   * fails at most a quarter of the timeout late.
    */
   private call<T>(command: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -110,7 +112,7 @@ export class CtiStore {
         (error: unknown) => {
           this.pending.delete(pending);
           const known = error instanceof SwitchboardError || error instanceof ErrorReply;
-          reject(known ? error : new RedisUnavailableError(`redis unavailable: ${(error as Error).message}`, { cause: error }));
+          reject(known ? error : new RedisUnavailableError(`redis unavailable: ${describeError(error)}`, { cause: error }));
         },
       );
     });

@@ -7,6 +7,7 @@ import { EVENT_DATA_SCHEMAS, isHubEmittedType, SubmittedEvent, type AcceptedEven
 import type { Appender } from '../log/appender.js';
 import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
+import { checkedInHandler } from '../server/validator.js';
 import { DATA_DOMAIN_FIELDS } from '../webhooks/models.js';
 import { validateBatch } from './validate.js';
 
@@ -38,7 +39,7 @@ export const intakeRoutes: FastifyPluginAsync<IntakeOptions> = async (app, { app
     bodyLimit: http.bodyLimitBytes,
     config: { role: 'ingest', ownDeadline: true },
     // The handler validates against the catalogue itself, to list every problem of every event.
-    validatorCompiler: () => (value) => ({ value }),
+    ...checkedInHandler,
     schema: {
       summary: 'Submit one event or a batch',
       description: `One event or an array of up to ${http.maxBatchEvents}. A batch with any invalid event is rejected whole. 202 means durable (Redis or the local spool).`,

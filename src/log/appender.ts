@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { withDeadline } from '../core/deadline.js';
 import { ShuttingDownError, SpoolFailedError, SpoolFullError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import type { Metrics } from '../metrics.js';
@@ -237,8 +238,8 @@ export class Appender {
     const { writer, client, minReplicasAcked = 0, replicaAckTimeoutMs = 0 } = this.options;
     const result =
       minReplicasAcked > 0
-        ? withTimeout(writer.appendThenWait(client, write.acceptances, fence, minReplicasAcked, replicaAckTimeoutMs), timeoutMs + replicaAckTimeoutMs)
-        : withTimeout(writer.append(client, write.acceptances, fence).then((entryIds) => ({ entryIds, replicasAcked: 0 })), timeoutMs);
+        ? withDeadline(writer.appendThenWait(client, write.acceptances, fence, minReplicasAcked, replicaAckTimeoutMs), timeoutMs + replicaAckTimeoutMs, 'Redis')
+        : withDeadline(writer.append(client, write.acceptances, fence).then((entryIds) => ({ entryIds, replicasAcked: 0 })), timeoutMs, 'Redis');
     const sent: Write = { ...write, result };
     // Handled in `settle`, which may run after it fails; this only keeps it from counting as unhandled.
     sent.result.catch(() => {});
@@ -378,12 +379,4 @@ function countAccepted(metrics: Metrics, acceptances: readonly Acceptance[], dup
   for (const { type } of acceptances) byType.set(type, (byType.get(type) ?? 0) + 1);
   for (const [type, count] of byType) metrics.eventsAccepted.inc({ type }, count);
   if (duplicates > 0) metrics.eventsDuplicate.inc(duplicates);
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff, REDIS_RETRY } from '../core/backoff.js';
 import type { Logger } from 'pino';
 import type { LogEntry } from './codec.js';
 import { comparePositions, type LogReader } from './reader.js';
@@ -63,14 +64,15 @@ export class LogFeed {
   private async run(): Promise<void> {
     const { live, blockMs = 1000 } = this.options;
     const warnings = new ThrottledWarnings(this.options.logger);
-    for (let delay = 100; !this.stop.signal.aborted && this.head === undefined; delay = Math.min(delay * 2, 2000)) {
+    const backoff = new Backoff(REDIS_RETRY);
+    while (!this.stop.signal.aborted && this.head === undefined) {
       try {
         this.head = await live.head();
       } catch (error) {
         // Closing destroys the connection under the read: that is no failure to report.
         if (this.stop.signal.aborted) return;
         warnings.warn('log feed cannot read the event log yet; retrying', error);
-        await sleep(delay, undefined, { signal: this.stop.signal }).catch(() => undefined);
+        await backoff.wait(this.stop.signal);
       }
     }
     if (this.head === undefined) return;
@@ -151,16 +153,15 @@ class Subscription implements FeedSubscription {
 
   async catchUp(): Promise<void> {
     const { ranges, pageSize } = this.feed;
-    let delay = 100;
+    const backoff = new Backoff(REDIS_RETRY);
     while (!this.closed && !this.feed.stopped) {
       let page: LogEntry[];
       try {
         page = await ranges.after(this.current, pageSize);
-        delay = 100;
+        backoff.reset();
       } catch {
         // Redis away: the feed logs it; try again.
-        await sleep(delay);
-        delay = Math.min(delay * 2, 2000);
+        await backoff.wait();
         continue;
       }
       if (this.closed) return;

@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import { LogEntryUnreadableError } from '../errors.js';
+import { Backoff, REDIS_RETRY } from '../core/backoff.js';
 import type { RedisClient } from '../redis/client.js';
 import { decode, parseEvent, type EntryFields, type LogEntry } from './codec.js';
 
@@ -206,17 +206,16 @@ export class LogReader {
   async *follow(position: string, options: FollowOptions = {}): AsyncGenerator<LogEntry[]> {
     const { signal, count = 1000, blockMs = 1000, onError } = options;
     let after = position;
-    let delay = 100;
+    const backoff = new Backoff(REDIS_RETRY);
     while (!signal?.aborted) {
       let entries: LogEntry[];
       try {
         entries = await this.wait(after, count, blockMs);
-        delay = 100;
+        backoff.reset();
       } catch (error) {
         if (signal?.aborted) return;
         onError?.(error as Error);
-        await sleep(delay, undefined, signal ? { signal } : undefined).catch(() => undefined);
-        delay = Math.min(delay * 2, 2000);
+        await backoff.wait(signal);
         continue;
       }
       if (entries.length === 0) continue;

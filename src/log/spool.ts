@@ -1,6 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { describeError } from '../core/describe-error.js';
 import { SpoolFailedError, SpoolFullError } from '../errors.js';
 import type { Acceptance } from './event-log.js';
 
@@ -113,7 +114,7 @@ export class Spool {
       if (code === 'SQLITE_FULL') {
         throw new SpoolFullError('the spool is full (disk full or spool.maxBytes reached): events cannot be made durable', { cause: error });
       }
-      throw new SpoolFailedError(`the spool cannot store events: ${(error as Error).message}`, { cause: error });
+      throw new SpoolFailedError(`the spool cannot store events: ${describeError(error)}`, { cause: error });
     }
     this.events += acceptances.length;
   }

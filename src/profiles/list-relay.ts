@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
+import { Backoff, REDIS_RETRY } from '../core/backoff.js';
 import type { AcceptedEvent, CdrCreatedData } from '../events/catalogue.js';
 import { LOG_START, LogReader, positionTime, readableEvent, UnreadableEntries } from '../log/reader.js';
 import { closeRedisClient, untilFirstConnect, type RedisClient } from '../redis/client.js';
@@ -13,7 +14,6 @@ import { EnigmaProfile } from './enigma.js';
 const RELAY_BATCH = 500;
 /** How long one read waits for new entries (also how long close() may wait). */
 const RELAY_BLOCK_MS = 1000;
-const RETRY_MS = 500;
 
 /** A list filled from the log: which entries go to it, as which message. */
 export interface RelayTarget {
@@ -94,16 +94,18 @@ export class ListRelay {
 
   private async run(client: RedisClient, target: RelayTarget, initial: string | undefined, state: { stop: boolean }): Promise<void> {
     let cursor = initial;
+    const backoff = new Backoff(REDIS_RETRY);
     while (!state.stop) {
       try {
         cursor ??= await this.startingCursor(client, target);
         cursor = await this.step(client, target, cursor);
+        backoff.reset();
         if (!state.stop) this.positions.set(target.list, cursor);
       } catch (error) {
         if (state.stop) break;
         this.warnings.warn(`list relay: step for ${target.list} failed; retrying`, error, { list: target.list });
         cursor = undefined; // read it again: another hub may have moved it meanwhile
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
+        await backoff.wait(undefined, { ref: false });
       }
     }
   }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createClient, createCluster, createSentinel } from 'redis';
+import { backoffDelayMs } from '../core/backoff.js';
 
 /** A `host:port` a client connects to first (a Sentinel or a cluster node). */
 export interface RedisNodeAddress {
@@ -43,8 +44,11 @@ export interface RedisClientOptions {
   pinned?: boolean;
 }
 
-/** Reconnect quickly at first, then every second: a Redis restart or failover takes seconds. */
-const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000);
+/**
+ * Reconnect quickly at first, then about every second: a Redis restart or failover takes
+ * seconds. Jittered, so the hub's connections (and other hubs') do not reconnect in step.
+ */
+const reconnectStrategy = (retries: number) => backoffDelayMs(retries, 50, 1000);
 const CONNECT_TIMEOUT_MS = 2000;
 const CLUSTER_TOPOLOGY_REFRESH_MS = 1000;
 const GRACEFUL_CLOSE_MS = 1000;
@@ -328,73 +332,9 @@ export function createRedisClient(options: RedisClientOptions): RedisClient {
   return new RedisClient(options);
 }
 
-/**
- * Connects without throwing when Redis is down: the client keeps retrying in the background
- * (node-redis retries a lost connection itself; a first connect that fails, which Cluster and
- * Sentinel clients do not retry, is retried here). Errors go to `onError`.
- */
-export function connectInBackground(client: RedisClient, onError: (error: Error) => void = () => {}): void {
-  client.on('error', onError);
-  const attempt = (delayMs: number) => {
-    client.connect().catch((error: unknown) => {
-      onError(error instanceof Error ? error : new Error(String(error)));
-      // An open client reconnects on its own; one whose first connect failed needs a new connect().
-      if (client.isOpen || client.closed) return;
-      setTimeout(() => {
-        if (!client.closed) attempt(Math.min(delayMs * 2, 1000));
-      }, delayMs).unref();
-    });
-  };
-  attempt(100);
-}
+// Connecting and waiting for the first connection are the same for every client (src/core/connect.ts).
+export { connectInBackground, untilFirstConnect } from '../core/connect.js';
 
-/**
- * Resolves true when the client is ready, false when its first connection attempt fails or after
- * `timeoutMs`: a Redis that refuses connections does not hold a start (the caller goes on degraded).
- */
-export function untilFirstConnect(client: RedisClient, timeoutMs: number): Promise<boolean> {
-  if (client.isReady) return Promise.resolve(true);
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    timer.unref();
-    client.on('ready', done);
-    client.on('error', done);
-    function done() {
-      clearTimeout(timer);
-      client.off('ready', done);
-      client.off('error', done);
-      resolve(client.isReady);
-    }
-  });
-}
-
-/** Resolves once the client is ready, or after `timeoutMs` (then the caller goes on degraded). */
-export async function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
-  if (client.isReady) return true;
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => done(false), timeoutMs);
-    timer.unref();
-    client.on('ready', onReady);
-    function onReady() {
-      done(true);
-    }
-    function done(ready: boolean) {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      resolve(ready || client.isReady);
-    }
-  });
-}
-
-/** Creates, connects in the background and waits up to `readyTimeoutMs` for a client: the one way components connect. */
-export async function openRedisClient(options: RedisClientOptions & { readyTimeoutMs?: number; onError?: (error: Error) => void }): Promise<RedisClient> {
-  const client = createRedisClient(options);
-  connectInBackground(client, options.onError);
-  await waitUntilReady(client, options.readyTimeoutMs ?? 0);
-  return client;
-}
-
-/** True when the Redis server persists writes with an append-only file. */
 /**
  * Closes a client: gracefully (its replies arrive first) when connected; at once when not, since
  * a client still reconnecting to an unreachable Redis would wait for it forever.
@@ -407,6 +347,7 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   await client.close().catch(() => client.destroy());
 }
 
+/** True when the Redis server persists writes with an append-only file. */
 export async function hasAppendOnlyPersistence(client: RedisClient, key?: string): Promise<boolean> {
   const info = await client.info('persistence', key);
   return /^aof_enabled:1\r?$/m.test(info);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import type { ReadinessReport } from '../server/health.js';
+import { describeError } from '../core/describe-error.js';
+import type { ReadinessReport } from '../core/readiness.js';
 import type { RedisTopology } from './client.js';
 
 /** A Redis error that retrying will not cure: the operator must change something. */
@@ -67,7 +68,7 @@ export class RedisFaults {
   observe(error: unknown, hint?: string): boolean {
     const code = fatalRedisErrorCode(error, this.topology);
     if (code === undefined) return false;
-    this.report(code, error instanceof Error ? error.message : String(error), hint);
+    this.report(code, describeError(error), hint);
     return true;
   }
 

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { ServerCertificate } from './tls.js';
 import { registerErrorHandling } from './errors.js';
 import { registerJsonBodyParser } from './json-body.js';
+import { typeboxValidatorCompiler } from './validator.js';
 import { LazyRequestLogger } from './request-logger.js';
 
 export interface ServerOptions {
@@ -123,6 +124,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     forceCloseConnections: 'idle',
   });
   registerErrorHandling(app);
+  app.setValidatorCompiler(typeboxValidatorCompiler);
   registerJsonBodyParser(app, http.maxJsonDepth);
   applyDeadline(app, http.redisDeadlineMs);
   treatEmptyBodiesAsNone(app);

@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, AuthThrottledError, RequestTimeoutError, SwitchboardError, type ErrorCode, type ErrorDetail } from '../errors.js';
-import { fastifyValidationDetails } from '../validation.js';
 
 /** The one place where error codes become HTTP statuses; a code without a status does not compile. */
 const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
@@ -42,7 +41,6 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_JSON',
-  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
   // With the body received, only request paths waiting on Redis take that long (src/server/app.ts
   // applyDeadline); a body still arriving is the client's delay (see asClientDelay).
   FST_ERR_HANDLER_TIMEOUT: 'REDIS_UNAVAILABLE',
@@ -92,9 +90,7 @@ export function toHttp(error: FastifyError | SwitchboardError): { status: number
   const fastifyError = error as FastifyError;
   const code = FASTIFY_CODES[fastifyError.code] ?? (isJsonSyntaxError(fastifyError) ? 'MALFORMED_JSON' : undefined);
   if (code) {
-    const body: ErrorBody = { error: { code, message: fastifyError.message } };
-    if (fastifyError.validation) body.error.details = fastifyValidationDetails(fastifyError.validation);
-    return { status: STATUS_BY_CODE[code], body };
+    return { status: STATUS_BY_CODE[code], body: { error: { code, message: fastifyError.message } } };
   }
   const status = fastifyError.statusCode && fastifyError.statusCode < 500 ? fastifyError.statusCode : 500;
   const message = status === 500 ? 'internal error' : fastifyError.message;

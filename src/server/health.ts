@@ -1,15 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import { DeadlineExceededError, withDeadline } from '../core/deadline.js';
+import { describeError } from '../core/describe-error.js';
+import type { ReadinessCheck, ReadinessReport } from '../core/readiness.js';
 
-/** A component's view of readiness: a failed check makes /readyz 503, a warning does not. */
-export interface ReadinessReport {
-  name: string;
-  ok: boolean;
-  message?: string;
-  warning?: string;
-  [detail: string]: unknown;
-}
-export type ReadinessCheck = () => Promise<ReadinessReport> | ReadinessReport;
+// Components import the readiness types from here, beside the route that serves them.
+export type { ReadinessCheck, ReadinessReport };
 
 export interface HealthOptions {
   checks: readonly ReadinessCheck[];
@@ -46,18 +42,10 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { che
 export const READINESS_DEADLINE_MS = 600;
 
 async function withinDeadline(check: ReadinessCheck): Promise<ReadinessReport> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<ReadinessReport>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ name: check.name || 'check', ok: false, message: `redis not answering (no answer within ${READINESS_DEADLINE_MS} ms)` }),
-      READINESS_DEADLINE_MS,
-    );
-  });
   try {
-    return await Promise.race([Promise.resolve().then(check), late]);
+    return await withDeadline(Promise.resolve().then(check), READINESS_DEADLINE_MS, 'check');
   } catch (error) {
-    return { name: check.name || 'check', ok: false, message: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
+    const message = error instanceof DeadlineExceededError ? `redis not answering (no answer within ${READINESS_DEADLINE_MS} ms)` : describeError(error);
+    return { name: check.name || 'check', ok: false, message };
   }
 }

@@ -1,6 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { TenantScope } from '../config/schema.js';
+import { Backoff } from '../core/backoff.js';
+import { describeError } from '../core/describe-error.js';
 import type { AcceptedEvent, AgentStatus, EventType } from '../events/catalogue.js';
 import { checkHubEvent } from '../intake/validate.js';
 import type { Appender } from '../log/appender.js';
@@ -81,7 +83,7 @@ export abstract class PbxSource {
   /** Last status known per agent, from events and resyncs: resyncs correct only what differs. Least recently changed first. */
   private readonly knownStatus = new Map<string, AgentStatus>();
   private state: 'idle' | 'connecting' | 'handshake' | 'connected' | 'waiting' | 'closed' = 'idle';
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnects = 0;
   private lastError: string | undefined;
@@ -105,6 +107,7 @@ export abstract class PbxSource {
     protected readonly deps: SourceDependencies,
   ) {
     this.logger = deps.logger.child({ source: config.name, pbx: kind });
+    this.backoff = new Backoff({ initialMs: config.reconnectInitialMs, maxMs: config.reconnectMaxMs });
     // Every series exists from the start, so a dashboard shows 0 rather than nothing.
     const labels = { source: config.name };
     const { connected, ...counters } = deps.metrics;
@@ -328,7 +331,7 @@ export abstract class PbxSource {
       if (events.length > 0) this.append(events);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      const reason = error.code === 'ECONNREFUSED' ? 'connection refused' : error.message;
+      const reason = error.code === 'ECONNREFUSED' ? 'connection refused' : describeError(error);
       if (reason !== this.lastError) this.logger.warn({ code: error.code }, `source connection error: ${reason}`);
       this.lastError = reason;
     });
@@ -340,7 +343,7 @@ export abstract class PbxSource {
       if (wasConnected) {
         this.disconnectedAt = Date.now();
         // Only a session that lasted resets the backoff: one dropped at once is part of the outage.
-        if (this.disconnectedAt - (this.sessionStartedAt ?? this.disconnectedAt) >= this.config.reconnectMaxMs) this.attempt = 0;
+        if (this.disconnectedAt - (this.sessionStartedAt ?? this.disconnectedAt) >= this.config.reconnectMaxMs) this.backoff.reset();
       }
       this.deps.metrics.connected.set({ source: this.name }, 0);
       this.safely(() => this.onDisconnected());
@@ -353,8 +356,7 @@ export abstract class PbxSource {
   }
 
   private scheduleReconnect(): void {
-    const delay = backoffDelayMs(this.attempt, this.config.reconnectInitialMs, this.config.reconnectMaxMs);
-    this.attempt += 1;
+    const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnects += 1;
       this.deps.metrics.reconnects.inc({ source: this.name });
@@ -369,18 +371,9 @@ export abstract class PbxSource {
       work();
     } catch (error) {
       this.deps.metrics.parseErrors.inc({ source: this.name });
-      this.fail(`protocol error: ${(error as Error).message}`, error);
+      this.fail(`protocol error: ${describeError(error)}`, error);
     }
   }
-}
-
-/**
- * Exponential backoff, capped, with "equal jitter": half the delay is fixed, half random, so
- * hubs reconnecting to a restarted PBX spread out and a delay never collapses to zero.
- */
-export function backoffDelayMs(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /** Seconds since the epoch (FreeSWITCH `*_epoch`, mod_callcenter times) → ISO time; undefined for 0 or junk. */

@@ -1,5 +1,6 @@
 import { closeRedisClient } from '../redis/client.js';
 import { Gauge } from 'prom-client';
+import { withDeadline } from '../core/deadline.js';
 import type { ComponentFactory, HubContext } from '../context.js';
 import { EnigmaProfile } from '../profiles/enigma.js';
 import { IntegratorsProfile } from './integrators-profile.js';
@@ -48,14 +49,6 @@ export const integratorsComponent: ComponentFactory = (context: HubContext) => {
 /** How long a scrape waits for the integrators' lag from Redis before it serves the last values. */
 const LAG_SCRAPE_DEADLINE_MS = 500;
 
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
 /** Per-integrator lag gauges, filled from Redis at scrape time so every hub node reports the same. */
 function registerLagGauges(context: HubContext, registry: IntegratorRegistry): void {
   // Shared while in flight: one scrape starts every gauge's collect in the same tick.
@@ -70,6 +63,7 @@ function registerLagGauges(context: HubContext, registry: IntegratorRegistry): v
         .then((specs) => registry.lag(specs))
         .then((lag) => (last = lag)),
       LAG_SCRAPE_DEADLINE_MS,
+      'Redis',
     )
       .catch(() => last)
       .finally(() => {

@@ -108,7 +108,7 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
         body: IntegratorRequestBody,
         response: { 201: Integrator, '4xx': ErrorResponse },
       },
-      // Fastify's Ajv strips unknown keys; a typo such as `legacylist` must be an error instead.
+      // The route validator drops unknown keys (src/server/validator.ts); a typo such as `legacylist` must be an error instead.
       preValidation: async (request) => {
         const body = request.body;
         if (typeof body !== 'object' || body === null || Array.isArray(body)) return;

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { Backoff } from '../core/backoff.js';
 import type { WebhooksConfig } from '../config/schema.js';
 import { comparePositions, LogReader, positionTime, type UnreadableEntries } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
@@ -13,6 +14,9 @@ import { postBody, postHeaders, signingKeys } from './post.js';
 import { StatusMachine, type StatusEvent } from './status-machine.js';
 import type { SubscriptionDef, SubscriptionStore } from './store.js';
 import { ThrottledWarnings } from '../warnings.js';
+
+/** Capped above REDIS_RETRY: one worker runs per owned subscription, and all of them retry at once while Redis is away. */
+const WORKER_REDIS_RETRY = { initialMs: 100, maxMs: 5000 };
 
 export interface WorkerDeps {
   config: WebhooksConfig;
@@ -264,12 +268,13 @@ export class SubscriptionWorker {
 
   /** Runs a Redis operation until it succeeds or the worker stops (Redis may be restarting). */
   private async retry<T>(what: string, operation: () => Promise<T>): Promise<T | undefined> {
-    for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+    const backoff = new Backoff(WORKER_REDIS_RETRY);
+    while (!this.stopped) {
       try {
         return await operation();
       } catch (error) {
         this.warnings.warn(`webhook worker could not ${what}; retrying`, error);
-        await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        await backoff.wait(this.abort.signal);
       }
     }
     return undefined;

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { Backoff, REDIS_RETRY } from '../core/backoff.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import { LOG_START, LogReader, readableEvent } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
@@ -133,7 +134,8 @@ export class Dispatcher {
 
   private async init(): Promise<void> {
     const { work, keys, store } = this.options;
-    for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2000)) {
+    const backoff = new Backoff(REDIS_RETRY);
+    while (!this.stopped) {
       try {
         this.head = await this.log.head();
         const [lastChange] = (await work.sendCommand(['XREVRANGE', keys.webhookChanges, '+', '-', 'COUNT', '1'])) as [string, string[]][];
@@ -147,7 +149,7 @@ export class Dispatcher {
         // Closing destroys the connection under the read: that is no failure to report.
         if (this.stopped || work.closed) return;
         this.warnings.warn('webhook dispatcher cannot load subscriptions yet; retrying', error);
-        await sleep(delay);
+        await backoff.wait();
       }
     }
   }
@@ -233,6 +235,7 @@ export class Dispatcher {
 
   private async readLoop(): Promise<void> {
     const { pollIntervalMs } = this.options;
+    const backoff = new Backoff(REDIS_RETRY);
     while (!this.stopped) {
       if (this.workers.size === 0) {
         await this.followLogEnd();
@@ -241,10 +244,11 @@ export class Dispatcher {
       let entries;
       try {
         entries = await this.liveLog.wait(this.head, 1000, pollIntervalMs);
+        backoff.reset();
       } catch (error) {
         if (this.stopped) return;
         this.warnings.warn('webhook dispatcher cannot read the event log; retrying', error);
-        await sleep(500);
+        await backoff.wait();
         continue;
       }
       for (const entry of entries) {

@@ -6,6 +6,7 @@ import { LogReader, positionBefore } from '../log/reader.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { ErrorResponse } from '../server/schemas.js';
+import { checkedInHandler } from '../server/validator.js';
 import { MODELS } from './models.js';
 import type { Placement } from './placement.js';
 import { SubscriptionPresenter } from './presenter.js';
@@ -94,8 +95,6 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   const log = new LogReader(redis, keys.eventLog);
   const tags = ['subscriptions'];
   const security = [{ bearer: [] }];
-  const noValidation = { validatorCompiler: () => (value: unknown) => ({ value }) };
-
   const builder = new SubscriptionBuilder(config, policy);
   const presenter = new SubscriptionPresenter(store, options.placement);
   const present = (def: SubscriptionDef, secret?: string) => presenter.present(def, secret);
@@ -157,19 +156,19 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   const updateSchema = { summary: 'Update a subscription; counters may be reset to 0 only', tags, security, body: UpdateBody, response: { 202: Subscription, '4xx': ErrorResponse } };
   const deleteSchema = { summary: 'Delete a subscription', tags, security, response: { '4xx': ErrorResponse } };
 
-  app.post('/v1/subscriptions', { config: { role: 'admin' }, ...noValidation, schema: createSchema }, async (request) => create(request));
+  app.post('/v1/subscriptions', { config: { role: 'admin' }, ...checkedInHandler, schema: createSchema }, async (request) => create(request));
   app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/subscriptions', { config: { role: 'read' }, schema: listSchema }, async (request) => list(request, request.query));
   app.get<{ Params: Static<typeof IdParams> }>('/v1/subscriptions/:id', { config: { role: 'read' }, schema: { ...readSchema, params: IdParams } }, async (request) =>
     present(await load(request, request.params.id)),
   );
-  app.put<{ Params: Static<typeof IdParams> }>('/v1/subscriptions/:id', { config: { role: 'admin' }, ...noValidation, schema: { ...updateSchema, params: IdParams } }, async (request, reply) =>
+  app.put<{ Params: Static<typeof IdParams> }>('/v1/subscriptions/:id', { config: { role: 'admin' }, ...checkedInHandler, schema: { ...updateSchema, params: IdParams } }, async (request, reply) =>
     reply.code(202).send(await update(request, request.params.id)),
   );
   app.delete<{ Params: Static<typeof IdParams> }>('/v1/subscriptions/:id', { config: { role: 'admin' }, schema: { ...deleteSchema, params: IdParams } }, async (request, reply) =>
     reply.code(202).send(await remove(request, request.params.id)),
   );
 
-  app.post<{ Params: Static<typeof DomainParams> }>('/v1/domains/:domain/subscriptions', { config: { role: 'admin' }, ...noValidation, schema: { ...createSchema, params: DomainParams } }, async (request) =>
+  app.post<{ Params: Static<typeof DomainParams> }>('/v1/domains/:domain/subscriptions', { config: { role: 'admin' }, ...checkedInHandler, schema: { ...createSchema, params: DomainParams } }, async (request) =>
     create(request, request.params.domain),
   );
   app.get<{ Params: Static<typeof DomainParams>; Querystring: Static<typeof ListQuery> }>(
@@ -182,7 +181,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   );
   app.put<{ Params: Static<typeof DomainIdParams> }>(
     '/v1/domains/:domain/subscriptions/:id',
-    { config: { role: 'admin' }, ...noValidation, schema: { ...updateSchema, params: DomainIdParams } },
+    { config: { role: 'admin' }, ...checkedInHandler, schema: { ...updateSchema, params: DomainIdParams } },
     async (request, reply) => reply.code(202).send(await update(request, request.params.id, request.params.domain)),
   );
   app.delete<{ Params: Static<typeof DomainIdParams> }>(
@@ -195,7 +194,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
     '/v1/subscriptions/:id/replay',
     {
       config: { role: 'admin' },
-      ...noValidation,
+      ...checkedInHandler,
       schema: { summary: 'Re-deliver, in order, every matching event accepted since a time (then continue live)', tags, security, params: IdParams, body: ReplayBody },
     },
     async (request, reply) => {
