@@ -2,7 +2,7 @@ import { closeRedisClient } from '../redis/client.js';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import { boardRoutes } from '../board/routes.js';
 import { LogFeed, type FeedSubscription } from '../log/feed.js';
-import { LogReader, positionBefore } from '../log/reader.js';
+import { LogReader, positionBefore, UnreadableEntries } from '../log/reader.js';
 import { createStreamMetrics } from '../stream/metrics.js';
 import { streamRoutes } from '../stream/routes.js';
 import { describeError } from '../warnings.js';
@@ -27,8 +27,10 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
   // The feed blocks its own connection; catch-up ranges share a patient one.
   const blocking = context.openRedis({ name: 'switchboard-live-feed' });
   const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-live' });
-  const ranges = new LogReader(work, keys.eventLog);
-  const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog), ranges, logger: log });
+  // An entry the hub did not write is skipped by the projection and the stream, counted under reader="live".
+  const unreadable = new UnreadableEntries('live', context.metrics.logEntriesUnreadable, log);
+  const ranges = new LogReader(work, keys.eventLog, unreadable);
+  const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog, unreadable), ranges, logger: log });
   const liveMetrics = createLiveMetrics(context.metrics.registry, () => projection);
   const bounds: Record<LiveEntityKind, string> = { agent: 'live.maxAgents', queue: 'live.maxQueues', call: 'live.maxCalls' };
   const warned = new Set<LiveEntityKind>();
