@@ -41,7 +41,7 @@ export default tseslint.config(
     },
   },
   layer('core', [], 'holds the mechanics every layer shares (backoff, deadlines, connecting, error text): it imports nothing of the app.'),
-  layer('events', [], 'is the catalogue of event types, below everything: it imports nothing of the app.'),
+  layer('events', ['errors.js', 'validation.js'], 'is the catalogue of event types and its check, below everything: it imports only errors and validation.'),
   layer('config', ['errors.js', 'validation.js'], 'is parsed first, before any part exists: it imports only errors and validation.'),
   layer('redis', ['core', 'config', 'errors.js'], 'is the lowest layer that talks to Redis: it imports only core, config and errors (the readiness type is in src/core/readiness.ts).'),
   layer('server', ['core', 'config', 'errors.js', 'validation.js'], 'is the HTTP frame the parts plug into: it imports none of them.'),

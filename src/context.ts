@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Appender } from './log/appender.js';
+import type { HubEvents } from './log/hub-events.js';
 import type { Metrics } from './metrics.js';
 import type { OutputProfile } from './profiles/output.js';
 import type { RedisClient, RedisClientOptions, RedisTopology } from './redis/client.js';
@@ -29,6 +30,8 @@ export interface HubContext {
   faults: RedisFaults;
   tokens: TokenStore;
   appender: Appender;
+  /** The one door for events the hub makes itself: checked, stamped, appended (src/log/hub-events.ts). */
+  hubEvents: HubEvents;
 }
 
 /** A capability plugged into the hub (CTI cache, integrators, webhooks…). */

@@ -9,6 +9,7 @@ import type { ComponentFactory, HubComponent, HubContext } from './context.js';
 import { ConfigError, StartupError } from './errors.js';
 import { intakeRoutes } from './intake/routes.js';
 import { Appender } from './log/appender.js';
+import { HubEvents } from './log/hub-events.js';
 import { EventLogWriter } from './log/event-log.js';
 import { LogRetention } from './log/retention.js';
 import { Spool } from './log/spool.js';
@@ -167,7 +168,7 @@ export class Hub {
     const retention = new LogRetention(redis, keys.eventLog, config.eventLog, logger);
     onRollback('retention', () => retention.close());
 
-    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender };
+    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, hubEvents: new HubEvents(appender) };
     const components: HubComponent[] = [];
     for (const factory of options.components ?? COMPONENTS) {
       const component = await factory(context);

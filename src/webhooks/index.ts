@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
-import type { AcceptedEvent, EventType } from '../events/catalogue.js';
+import type { EventType } from '../events/catalogue.js';
 import { UnreadableEntries } from '../log/reader.js';
 import { Dispatcher } from './dispatcher.js';
 import { WebhookSender } from './http.js';
@@ -49,15 +48,12 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       ...(def.reseller === '*' ? {} : { reseller: def.reseller }),
       ...(def.domain === '*' ? {} : { domain: def.domain }),
     };
-    const event: AcceptedEvent = {
-      id: randomUUID(),
-      type,
-      time: new Date().toISOString(),
-      source: `switchboard/${nodeId}`,
-      ...(Object.keys(scope).length > 0 ? { scope } : {}),
-      data: { subscription_id: def.id, model: def.model, post_origin: new URL(def.postUrl).origin, ...data },
-    };
-    context.appender.append([event]).catch((error: unknown) => log.error({ err: error, subscription: def.id, type }, 'could not append a subscription event'));
+    context.hubEvents
+      .emit(type, { subscription_id: def.id, model: def.model, post_origin: new URL(def.postUrl).origin, ...data }, {
+        source: `switchboard/${nodeId}`,
+        ...(Object.keys(scope).length > 0 ? { scope } : {}),
+      })
+      .catch((error: unknown) => log.error({ err: error, subscription: def.id, type }, 'could not append a subscription event'));
   };
 
   const dispatcher: Dispatcher = new Dispatcher({
