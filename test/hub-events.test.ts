@@ -122,3 +122,42 @@ describe('hub-made events: one door (src/log/hub-events.ts)', () => {
     expect((await api(hub.url, 'GET', '/v1/integrators/typo-reader')).status).toBe(404);
   });
 });
+
+describe('cti.* events: made by the same door, written by the CTI scripts with the store', () => {
+  let redis: TestRedis;
+  let hub: Hub;
+  let client: Awaited<ReturnType<typeof connectClient>>;
+  const authorization = `Basic ${Buffer.from('username:password').toString('base64')}`;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    hub = await startHub(redis.url, { cti: { users: [{ username: 'username', password: 'password' }], pools: { seed: ['5551234568'] } } });
+    client = await connectClient(redis.url);
+  });
+  afterAll(async () => {
+    await client?.quit();
+    await hub?.close();
+    await redis?.close();
+  });
+
+  it('keeps the bytes the log held before (envelope, then pool, dnis, ani, size_bytes[, deleted]), even for an ANI that spells the fields', async () => {
+    // An ANI made of the very text the stand-ins are found by: escaped in the JSON, it never matches.
+    const ani = 'x","dnis":"0","size_bytes":0,\\';
+    const created = await fetch(`${hub.url}/cticache/DNIS-ANI`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ value: 'abc', ani }),
+    });
+    expect(created.status).toBe(201);
+    const fetched = await fetch(`${hub.url}/cticache/DNIS-ANI/5551234568:${encodeURIComponent(ani)}`, { method: 'DELETE', headers: { authorization } });
+    expect(fetched.status).toBe(200);
+
+    const entries = (await client.xRange(hub.context.keys.eventLog, '-', '+')) ?? [];
+    expect(entries.map((entry) => entry.message.type)).toEqual(['cti.data_stored', 'cti.data_fetched']);
+    const [stored, taken] = entries.map((entry) => ({ id: entry.message.id!, json: entry.message.event!, time: (JSON.parse(entry.message.event!) as { time: string }).time }));
+    const head = (event: { id: string; time: string }, type: string) => `{"id":"${event.id}","type":"${type}","time":"${event.time}","source":"switchboard-cti","data":`;
+    expect(stored!.json).toBe(`${head(stored!, 'cti.data_stored')}{"pool":"seed","dnis":"5551234568","ani":${JSON.stringify(ani)},"size_bytes":5}}`);
+    expect(taken!.json).toBe(`${head(taken!, 'cti.data_fetched')}{"pool":"seed","dnis":"5551234568","ani":${JSON.stringify(ani)},"size_bytes":5,"deleted":true}}`);
+    expect([stored!.id, taken!.id]).toEqual([expect.stringMatching(UUID_V7), expect.stringMatching(UUID_V7)]);
+  });
+});
