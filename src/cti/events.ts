@@ -1,13 +1,13 @@
 import type { EventType } from '../events/catalogue.js';
 import { encodeEvent } from '../log/codec.js';
-import type { HubEvents } from '../log/hub-events.js';
+import { makeHubEvent } from '../log/hub-events.js';
 import type { CtiPool } from './pools.js';
 
 /**
  * The cti.* events the CTI scripts append to the event log with the write itself
  * (src/redis/lua/cti*.lua, through includes/appendEntry.lua), so the store and its log entry land
- * in one atomic step. Each event is made by the hub's door for the events it makes
- * (src/log/hub-events.ts: id, time, source, the catalogue's check) and encoded as the log stores
+ * in one atomic step. Each event is made like every hub-made event (makeHubEvent in
+ * src/log/hub-events.ts: id, time, source, the catalogue's check) and encoded as the log stores
  * every event (src/log/codec.ts). Only Redis knows the allocated DNIS and the fetched value's
  * size, so the event is made with a stand-in for that one figure, and goes to the script as the
  * JSON before and after it: the script joins the three. Never the value itself.
@@ -22,7 +22,6 @@ export class CtiEventRenderer {
   private lastTime = '';
 
   constructor(
-    private readonly hubEvents: HubEvents,
     private readonly enabled: boolean,
     logMaxLength: number,
   ) {
@@ -49,7 +48,7 @@ export class CtiEventRenderer {
    * name come before it, and any quote inside a string value is escaped.
    */
   private render(type: EventType, data: Record<string, unknown>, field: string, keep: number, closing: number): readonly string[] {
-    const event = this.hubEvents.make(type, data, { time: this.now(), source: 'switchboard-cti' });
+    const event = makeHubEvent(type, data, { time: this.now(), source: 'switchboard-cti' });
     const json = encodeEvent(event);
     const at = json.indexOf(field);
     return [this.maxLength, event.id, type, json.slice(0, at + keep), json.slice(at + field.length - closing)];

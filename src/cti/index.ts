@@ -25,7 +25,7 @@ export const ctiComponent: ComponentFactory = async (context) => {
   const redis = context.openRedis({ failFast: true, commandTimeoutMs: 0, name: 'switchboard-cti' });
   // The hub already waited for Redis; with it down, requests answer 503 until it is up.
   if (context.redis.isReady) await untilFirstConnect(redis, 2000);
-  const events = new CtiEventRenderer(context.hubEvents, config.cti.recordEvents, config.eventLog.maxLength);
+  const events = new CtiEventRenderer(config.cti.recordEvents, config.eventLog.maxLength);
   const store = new CtiStore(redis, context.keys, events, config.redis.commandTimeoutMs);
   await store.sync(pools.byName.values()).catch((error: unknown) => {
     // Redis may come up later: the first allocation syncs the pool then.

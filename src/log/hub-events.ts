@@ -34,17 +34,14 @@ export type CheckedHubEvent = AcceptedEvent & { readonly [checked]: true };
  * each is stamped (id, time, source), checked against the catalogue with intake's check
  * (src/events/check.ts), and appended through the hub's single appender, so it gets intake's
  * dedup, ordering, spool and profile fan-out. The CTI scripts write their events themselves, in
- * the same atomic step as the store: they take theirs from `make` (src/cti/events.ts).
+ * the same atomic step as the store: they take theirs from `makeHubEvent` (src/cti/events.ts).
  */
 export class HubEvents {
   constructor(private readonly appender: Pick<Appender, 'append'>) {}
 
-  /** Stamps and checks one event; a ValidationError naming every problem when the catalogue refuses it. */
-  make(type: EventType, data: Record<string, unknown>, options: HubEventOptions = {}): CheckedHubEvent {
-    const event = stamp({ ...options, type, data });
-    const problems = checkEvent(event, 0);
-    if (problems.length > 0) throw refusal(type, problems);
-    return event as CheckedHubEvent;
+  /** Stamps and checks one event (makeHubEvent): a ValidationError naming every problem when the catalogue refuses it. */
+  make(type: EventType, data: Record<string, unknown>, options?: HubEventOptions): CheckedHubEvent {
+    return makeHubEvent(type, data, options);
   }
 
   /** `make` for a batch: the events the catalogue refuses go to `refused` with their problems, the rest come back in order. */
@@ -68,6 +65,17 @@ export class HubEvents {
   append(events: CheckedHubEvent[]): Promise<AppendOutcome> {
     return this.appender.append(events);
   }
+}
+
+/**
+ * Stamps one hub-made event and checks it against the catalogue; throws a ValidationError naming
+ * every problem when the catalogue refuses it.
+ */
+export function makeHubEvent(type: EventType, data: Record<string, unknown>, options: HubEventOptions = {}): CheckedHubEvent {
+  const event = stamp({ ...options, type, data });
+  const problems = checkEvent(event, 0);
+  if (problems.length > 0) throw refusal(type, problems);
+  return event as CheckedHubEvent;
 }
 
 /** The envelope in the order the log stores it: id, type, time, source, scope, data. */
