@@ -8,8 +8,8 @@ import type { PbxSource, SourceDependencies } from './source.js';
 
 /**
  * PBX sources (docs/sources.md): one connection per configured PBX, each appending through the
- * hub's one door for the events it makes (src/log/hub-events.ts), with intake's check. Sources connect in the background: the hub starts, and stays
- * ready, whatever state the PBXs are in.
+ * hub's one door for the events it makes (src/log/hub-events.ts), with intake's check. Sources
+ * connect in the background: the hub starts, and stays ready, whatever state the PBXs are in.
  */
 export const sourcesComponent: ComponentFactory = (context): HubComponent => {
   const { config, logger, metrics, hubEvents } = context;

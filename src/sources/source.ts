@@ -46,7 +46,7 @@ export interface SourceTap {
 }
 
 export interface SourceDependencies {
-  /** The hub's door for the events it makes; a recording's appends nothing. */
+  /** The hub's door for the events it makes; a recording's (src/cli/pbx.ts) appends nothing. */
   hubEvents: HubEvents;
   metrics: SourceMetrics;
   logger: Logger;
@@ -73,8 +73,8 @@ export const RESYNC_BATCH_EVENTS = 1000;
  * session after the handshake makes it reconnect faster), readiness, metrics, one `source.gap`
  * per outage (see gap), and the append path. Events get the source's name and scope and go
  * through the hub's door for the events it makes (src/log/hub-events.ts): intake's catalogue
- * check, then the hub's single appender, in order (Redis or the spool). Nothing a PBX sends can throw out of here: one source down or misbehaving never
- * affects the hub or another source.
+ * check, then the hub's single appender, in order (Redis or the spool). Nothing a PBX sends can
+ * throw out of here: one source down or misbehaving never affects the hub or another source.
  */
 export abstract class PbxSource {
   protected socket: Socket | undefined;

@@ -23,7 +23,7 @@ const IntegratorRequestBody = Type.Object(
   {
     name: Name,
     types: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'Event types to receive; default ["cdr.created"]' }),
+      Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'Event types to receive; default ["cdr.created"]. cti.* never reach integrators (the CTI cache appends them to the event log itself) and are refused' }),
     ),
     stream: Type.Optional(Type.Boolean({ description: 'A consumer group on the stream; default true unless legacyList' })),
     legacyList: Type.Optional(Type.Boolean({ description: 'An own Redis List fed with the Enigma CDR messages (BRPOP); default false' })),
