@@ -48,7 +48,7 @@ export class HubEvents {
   makeAll(drafts: readonly HubEventDraft[], refused: (draft: HubEventDraft, problems: ErrorDetail[]) => void): CheckedHubEvent[] {
     const made: CheckedHubEvent[] = [];
     for (const draft of drafts) {
-      const event = stamp(draft);
+      const event = stamp(draft.type, draft.data, draft);
       const problems = checkEvent(event, 0);
       if (problems.length > 0) refused(draft, problems);
       else made.push(event as CheckedHubEvent);
@@ -72,22 +72,22 @@ export class HubEvents {
  * every problem when the catalogue refuses it.
  */
 export function makeHubEvent(type: EventType, data: Record<string, unknown>, options: HubEventOptions = {}): CheckedHubEvent {
-  const event = stamp({ ...options, type, data });
+  const event = stamp(type, data, options);
   const problems = checkEvent(event, 0);
   if (problems.length > 0) throw refusal(type, problems);
   return event as CheckedHubEvent;
 }
 
-/** The envelope in the order the log stores it: id, type, time, source, scope, data. */
-function stamp({ id, type, time, source, scope, data }: HubEventDraft): AcceptedEvent {
-  return {
-    id: id ?? newEventId(),
-    type,
-    time: time ?? new Date().toISOString(),
-    ...(source === undefined ? {} : { source }),
-    ...(scope === undefined ? {} : { scope }),
-    data,
-  };
+/**
+ * The envelope in the order the log stores it: id, type, time, source, scope, data. Built field
+ * by field: object spreads here cost the CTI hot path (src/cti/events.ts) several times the check.
+ */
+function stamp(type: EventType, data: Record<string, unknown>, { id, time, source, scope }: HubEventOptions): AcceptedEvent {
+  const event = { id: id ?? newEventId(), type, time: time ?? new Date().toISOString() } as AcceptedEvent;
+  if (source !== undefined) event.source = source;
+  if (scope !== undefined) event.scope = scope;
+  event.data = data;
+  return event;
 }
 
 function refusal(type: string, problems: ErrorDetail[]): ValidationError {
