@@ -160,4 +160,15 @@ describe('cti.* events: made by the same door, written by the CTI scripts with t
     expect(taken!.json).toBe(`${head(taken!, 'cti.data_fetched')}{"pool":"seed","dnis":"5551234568","ani":${JSON.stringify(ani)},"size_bytes":5,"deleted":true}}`);
     expect([stored!.id, taken!.id]).toEqual([expect.stringMatching(UUID_V7), expect.stringMatching(UUID_V7)]);
   });
+
+  it('answers a fetch with an ANI longer than a store takes as a miss (404), recording nothing', async () => {
+    const before = await client.xLen(hub.context.keys.eventLog);
+    const tooLong = 'anonymous'.padEnd(65, ' ');
+    for (const method of ['GET', 'DELETE']) {
+      const answer = await fetch(`${hub.url}/cticache/DNIS-ANI/5551234568:${encodeURIComponent(tooLong)}`, { method, headers: { authorization } });
+      expect(answer.status).toBe(404);
+      expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    }
+    expect(await client.xLen(hub.context.keys.eventLog)).toBe(before);
+  });
 });
