@@ -27,7 +27,7 @@ function layer(folder, allowed, why) {
 }
 
 /** Every folder whose modules deliver events to the outside, or serve a person: no lower layer reaches into them. */
-const OUTPUTS = ['stream', 'streams', 'webhooks', 'live', 'board', 'cti', 'intake', 'sources', 'sandbox', 'cli', 'hub.js', 'components.js', 'index.js'];
+const OUTPUTS = ['stream', 'integrators', 'webhooks', 'live', 'board', 'cti', 'intake', 'sources', 'sandbox', 'cli', 'hub.js', 'components.js', 'index.js'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'bench/baseline/', '.bench/'] },

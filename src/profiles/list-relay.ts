@@ -145,7 +145,7 @@ export class ListRelay {
 /** How often the relay looks for integrators that chose their list's name (registered on any hub). */
 const REGISTRY_POLL_MS = 1000;
 
-/** What the relay needs of an integrator's registry entry (src/streams/registry.ts). */
+/** What the relay needs of an integrator's registry entry (src/integrators/registry.ts). */
 interface RelayedIntegrator {
   name: string;
   types: string[];

@@ -27,7 +27,7 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     /** The last batch of a log writer that landed whole: orders its pipelined appends. */
     writerFence: (writerId: string) => `${log}:fence:${writerId}`,
 
-    /** Integrators (src/streams): registry hash (name → spec JSON) read by the append script. */
+    /** Integrators (src/integrators): registry hash (name → spec JSON) read by the append script. */
     integrators: integrator.registry,
     /** The critical-event stream; one consumer group per integrator. */
     cdrStream: integrator.cdrStream,
