@@ -1,7 +1,7 @@
 import type { ComponentFactory } from './context.js';
 import { ctiComponent } from './cti/index.js';
 import { liveComponent } from './live/index.js';
-import { listRelayComponent } from './profiles/list-relay.js';
+import { listRelayComponent } from './integrators/list-relay.js';
 import { sourcesComponent } from './sources/index.js';
 import { integratorsComponent } from './integrators/component.js';
 import { webhooksComponent } from './webhooks/index.js';

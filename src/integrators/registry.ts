@@ -30,7 +30,7 @@ export interface IntegratorSpec {
   list?: string;
   /**
    * The list's name was chosen by the integrator: it is not in the log's slot, so the append
-   * script leaves it to the list relay (src/profiles/list-relay.ts), which starts after `relayFrom`.
+   * script leaves it to the list relay (src/integrators/list-relay.ts), which starts after `relayFrom`.
    */
   relayed?: boolean;
   relayFrom?: string;

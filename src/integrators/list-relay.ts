@@ -8,7 +8,7 @@ import { closeRedisClient, untilFirstConnect, type RedisClient } from '../redis/
 import type { Keys } from '../redis/keys.js';
 import { ScriptReply, scripts } from '../redis/scripts.js';
 import { ThrottledWarnings } from '../warnings.js';
-import { EnigmaProfile } from './enigma.js';
+import { EnigmaProfile } from '../profiles/enigma.js';
 
 /** Log entries read per relay step; one script call pushes their messages. */
 const RELAY_BATCH = 500;
