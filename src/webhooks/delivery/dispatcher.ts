@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { Backoff, REDIS_RETRY } from '../core/backoff.js';
-import type { AcceptedEvent } from '../events/catalogue.js';
-import { LOG_START, LogReader, readableEvent } from '../log/reader.js';
-import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
+import { Backoff, REDIS_RETRY } from '../../core/backoff.js';
+import type { AcceptedEvent } from '../../events/catalogue.js';
+import { LOG_START, LogReader, readableEvent } from '../../log/reader.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
 import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
-import { eventTenant, modelsForEvent, modelsForType, type Model } from './models.js';
-import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from './store.js';
-import { ThrottledWarnings } from '../warnings.js';
+import { eventTenant, modelsForEvent, modelsForType, type Model } from '../models.js';
+import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from '../store.js';
+import { ThrottledWarnings } from '../../warnings.js';
 
 /** How often the log's end is tracked while no subscription is owned here. */
 const NO_SUBSCRIPTION_POLL_MS = 100;

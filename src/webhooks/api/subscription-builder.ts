@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { WebhooksConfig } from '../config/schema.js';
-import { ForbiddenError, ValidationError, type ErrorDetail } from '../errors.js';
-import type { Principal } from '../server/auth.js';
-import { didYouMean, summarize, validationDetails } from '../validation.js';
-import { isModel, MODELS, type Model } from './models.js';
+import type { WebhooksConfig } from '../../config/schema.js';
+import { ForbiddenError, ValidationError, type ErrorDetail } from '../../errors.js';
+import type { Principal } from '../../server/auth.js';
+import { didYouMean, summarize, validationDetails } from '../../validation.js';
+import { isModel, MODELS, type Model } from '../models.js';
 import { rotateSecret } from './secret-rotation.js';
-import { generateSecret, parseSecret } from './signing.js';
-import { slotOf, type SubscriptionDef } from './store.js';
-import { redactUserinfo, type TargetPolicy } from './target-policy.js';
+import { generateSecret, parseSecret } from '../delivery/signing.js';
+import { slotOf, type SubscriptionDef } from '../store.js';
+import { redactUserinfo, type TargetPolicy } from '../delivery/target-policy.js';
 
 /** The writable fields of a subscription, in the NetSapiens v2 spelling (as the schema let them through). */
 export interface SubscriptionFields {

@@ -1,8 +1,8 @@
-import type { AcceptedEvent } from '../events/catalogue.js';
-import type { LogEntry } from '../log/codec.js';
-import { comparePositions, readableEvent, type LogReader } from '../log/reader.js';
-import { eventTenant, modelsForEvent, modelsForType } from './models.js';
-import type { SubscriptionDef } from './store.js';
+import type { AcceptedEvent } from '../../events/catalogue.js';
+import type { LogEntry } from '../../log/codec.js';
+import { comparePositions, readableEvent, type LogReader } from '../../log/reader.js';
+import { eventTenant, modelsForEvent, modelsForType } from '../models.js';
+import type { SubscriptionDef } from '../store.js';
 
 /** One event-log entry as a batch holds it: its position (a post's `seq`) and the event JSON exactly as stored. */
 export type BatchEntry = Pick<LogEntry, 'position' | 'json'>;
