@@ -280,10 +280,3 @@ export class IntegratorRegistry {
 function pickScope(scope: IntegratorScope): IntegratorScope {
   return { ...(scope.reseller !== undefined ? { reseller: scope.reseller } : {}), ...(scope.domain !== undefined ? { domain: scope.domain } : {}) };
 }
-
-/** True when `spec` lies inside the token's tenant limit; a token without one sees every integrator. */
-export function withinScope(limit: IntegratorScope | undefined, spec: Pick<IntegratorSpec, 'scope'>): boolean {
-  if (!limit || (limit.reseller === undefined && limit.domain === undefined)) return true;
-  if (!spec.scope) return false;
-  return (limit.reseller === undefined || spec.scope.reseller === limit.reseller) && (limit.domain === undefined || spec.scope.domain === limit.domain);
-}
