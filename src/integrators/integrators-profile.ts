@@ -7,7 +7,7 @@ import type { Keys } from '../redis/keys.js';
  * The event types that reach integrators: every type the hub appends through its appender, since
  * the profile below fans out each of those. cti.* never pass it: the CTI scripts write them to the
  * log in the same atomic step as the store (src/cti/events.ts), so no integrator could get one.
- * Registration takes only these (src/streams/registry.ts).
+ * Registration takes only these (src/integrators/registry.ts).
  */
 export const INTEGRATOR_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((type) => !type.startsWith('cti.'));
 
