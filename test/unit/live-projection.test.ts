@@ -106,9 +106,7 @@ describe('LiveProjection properties (fast-check)', () => {
         const readable = new LiveProjection(config);
         readable.deliver(entries.filter((entry) => entry.type !== 'message.received' && !entry.json.startsWith('{"broken"')));
         expect(all.position).toBe(entries.at(-1)?.position);
-        const { position: _all, ...rest } = snapshot(all);
-        const { position: _readable, ...expected } = snapshot(readable);
-        expect(rest).toEqual(expected);
+        expect({ ...snapshot(all), position: undefined }).toEqual({ ...snapshot(readable), position: undefined });
       }),
       { numRuns: 100 },
     );
