@@ -26,8 +26,22 @@ function layer(folder, allowed, why) {
   };
 }
 
+/**
+ * The rooms of src/webhooks: `refused` lists the sibling rooms a room may not import. The API may
+ * use delivery (signing, target policy) and cluster (placement); delivery and cluster do not use
+ * the API, nor cluster delivery. All three share models.ts and store.ts at the top.
+ */
+function webhooksRoom(room, refused, why) {
+  return {
+    files: [`src/webhooks/${room}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.\\./(?:${refused.join('|')})/`, message: `src/webhooks/${room} ${why}` }] }],
+    },
+  };
+}
+
 /** Every folder whose modules deliver events to the outside, or serve a person: no lower layer reaches into them. */
-const OUTPUTS = ['stream', 'streams', 'webhooks', 'live', 'board', 'cti', 'intake', 'sources', 'sandbox', 'cli', 'hub.js', 'components.js', 'index.js'];
+const OUTPUTS = ['stream', 'integrators', 'webhooks', 'live', 'board', 'cti', 'intake', 'sources', 'sandbox', 'cli', 'hub.js', 'components.js', 'index.js'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'bench/baseline/', '.bench/'] },
@@ -61,6 +75,8 @@ export default tseslint.config(
       ],
     },
   },
+  webhooksRoom('cluster', ['api', 'delivery'], 'decides which node delivers which subscription: it knows nothing of posting or of the API.'),
+  webhooksRoom('delivery', ['api'], 'posts the log to the subscriptions this node holds: it knows nothing of the API.'),
   {
     // The wallboard runs in the browser.
     files: ['src/board/assets/**'],

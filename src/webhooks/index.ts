@@ -3,15 +3,15 @@ import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import type { AcceptedEvent, EventType } from '../events/catalogue.js';
 import { UnreadableEntries } from '../log/reader.js';
-import { Dispatcher } from './dispatcher.js';
-import { WebhookSender } from './http.js';
-import { createWebhookMetrics } from './metrics.js';
-import { NodeRegistry } from './node-registry.js';
-import { Ownership } from './ownership.js';
-import { PlacementReader } from './placement-reader.js';
-import { subscriptionRoutes } from './routes.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { WebhookSender } from './delivery/http.js';
+import { createWebhookMetrics } from './delivery/metrics.js';
+import { NodeRegistry } from './cluster/node-registry.js';
+import { Ownership } from './cluster/ownership.js';
+import { PlacementReader } from './cluster/placement-reader.js';
+import { subscriptionRoutes } from './api/routes.js';
 import { SubscriptionStore, type SubscriptionDef } from './store.js';
-import { TargetPolicy } from './target-policy.js';
+import { TargetPolicy } from './delivery/target-policy.js';
 
 /**
  * Event subscriptions: the NetSapiens-style API, and delivery of the event log to every

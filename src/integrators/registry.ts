@@ -30,7 +30,7 @@ export interface IntegratorSpec {
   list?: string;
   /**
    * The list's name was chosen by the integrator: it is not in the log's slot, so the append
-   * script leaves it to the list relay (src/profiles/list-relay.ts), which starts after `relayFrom`.
+   * script leaves it to the list relay (src/integrators/list-relay.ts), which starts after `relayFrom`.
    */
   relayed?: boolean;
   relayFrom?: string;
@@ -279,11 +279,4 @@ export class IntegratorRegistry {
 
 function pickScope(scope: IntegratorScope): IntegratorScope {
   return { ...(scope.reseller !== undefined ? { reseller: scope.reseller } : {}), ...(scope.domain !== undefined ? { domain: scope.domain } : {}) };
-}
-
-/** True when `spec` lies inside the token's tenant limit; a token without one sees every integrator. */
-export function withinScope(limit: IntegratorScope | undefined, spec: Pick<IntegratorSpec, 'scope'>): boolean {
-  if (!limit || (limit.reseller === undefined && limit.domain === undefined)) return true;
-  if (!spec.scope) return false;
-  return (limit.reseller === undefined || spec.scope.reseller === limit.reseller) && (limit.domain === undefined || spec.scope.domain === limit.domain);
 }

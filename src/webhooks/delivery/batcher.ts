@@ -1,7 +1,7 @@
-import { comparePositions } from '../log/reader.js';
+import { comparePositions } from '../../log/reader.js';
 import type { BatchEntry, SubscriptionFeed } from './feed.js';
 import { batchMessageId } from './signing.js';
-import type { FailedDelivery } from './store.js';
+import type { FailedDelivery } from '../store.js';
 
 /** What the batcher reads from: a subscription's matched entries (SubscriptionFeed; an in-memory one in test/unit). */
 export type BatchSource = Pick<SubscriptionFeed, 'size' | 'oldest' | 'hasRead' | 'take' | 'waitForMore'>;
