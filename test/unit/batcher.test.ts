@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { comparePositions } from '../../src/log/reader.js';
-import { Batcher, type Batch, type BatchSource, type BatcherOptions } from '../../src/webhooks/batcher.js';
-import { Signal, type BatchEntry } from '../../src/webhooks/feed.js';
-import { batchMessageId } from '../../src/webhooks/signing.js';
+import { Batcher, type Batch, type BatchSource, type BatcherOptions } from '../../src/webhooks/delivery/batcher.js';
+import { Signal, type BatchEntry } from '../../src/webhooks/delivery/feed.js';
+import { batchMessageId } from '../../src/webhooks/delivery/signing.js';
 import { sleep } from '../helpers/wait.js';
 
 /*

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AcceptedEvent, EventType } from '../../src/events/catalogue.js';
-import { MatchIndex } from '../../src/webhooks/dispatcher.js';
-import { subscriptionMatches } from '../../src/webhooks/feed.js';
+import { MatchIndex } from '../../src/webhooks/delivery/dispatcher.js';
+import { subscriptionMatches } from '../../src/webhooks/delivery/feed.js';
 import { MODELS, modelsForType, type Model } from '../../src/webhooks/models.js';
 import type { SubscriptionDef } from '../../src/webhooks/store.js';
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { place, rendezvousScore, type PlacementInput, type PlacementNode, type PlacementSubscription } from '../../src/webhooks/placement.js';
+import { place, rendezvousScore, type PlacementInput, type PlacementNode, type PlacementSubscription } from '../../src/webhooks/cluster/placement.js';
 
 /*
- * The placement rules (src/webhooks/placement.ts, docs/webhooks.md "Redundancy") as properties of
+ * The placement rules (src/webhooks/cluster/placement.ts, docs/webhooks.md "Redundancy") as properties of
  * the pure function; test/webhooks-placement.test.ts holds the hubs to the same plan on redis-server.
  */
 

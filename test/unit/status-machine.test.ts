@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PostResult } from '../../src/webhooks/http.js';
-import { StatusMachine, type Transition } from '../../src/webhooks/status-machine.js';
+import type { PostResult } from '../../src/webhooks/delivery/http.js';
+import { StatusMachine, type Transition } from '../../src/webhooks/delivery/status-machine.js';
 import type { SubscriptionStatus } from '../../src/webhooks/store.js';
 
 /*

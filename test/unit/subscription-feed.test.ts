@@ -3,13 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AcceptedEvent } from '../../src/events/catalogue.js';
 import type { LogEntry } from '../../src/log/codec.js';
 import { comparePositions, LOG_START } from '../../src/log/reader.js';
-import { SubscriptionFeed, subscriptionMatches, type BatchEntry } from '../../src/webhooks/feed.js';
+import { SubscriptionFeed, subscriptionMatches, type BatchEntry } from '../../src/webhooks/delivery/feed.js';
 import type { SubscriptionDef } from '../../src/webhooks/store.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { MemoryLog } from './helpers/memory-log.js';
 
 /*
- * One subscription's matched entries (src/webhooks/feed.ts): catch-up from its cursor, the
+ * One subscription's matched entries (src/webhooks/delivery/feed.ts): catch-up from its cursor, the
  * hand-over to the dispatcher's live offers, and the fall back to its own reads when it is too
  * far behind (maxPendingEvents). The dispatcher is played here: every append is offered as its
  * read loop would, moving the head past each entry. test/webhooks*.test.ts run it on redis-server.
