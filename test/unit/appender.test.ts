@@ -34,9 +34,13 @@ afterAll(() => {
 const ROW_EVENTS = 3;
 /** In memory where the system has it: the spool's fsync is not what these tests are about (test/faults.test.ts kills a hub over it). */
 const SPOOL_PARENT = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-const WRITE_TIMEOUT_MS = 40;
+/**
+ * The write deadline where a test stalls Redis on purpose (short, so a stall costs little time);
+ * elsewhere a generous one, so a loaded machine cannot turn a direct write into a spooled one.
+ */
+const STALL_WRITE_TIMEOUT_MS = 40;
 
-function setup(options: { minReplicasAcked?: number; spoolMaxBytes?: number } = {}) {
+function setup(options: { minReplicasAcked?: number; spoolMaxBytes?: number; writeTimeoutMs?: number } = {}) {
   const folder = mkdtempSync(join(SPOOL_PARENT, 'switchboard-appender-'));
   folders.push(folder);
   const spool = new Spool(folder, options.spoolMaxBytes ?? 64 * 1024 * 1024, ROW_EVENTS);
@@ -50,7 +54,7 @@ function setup(options: { minReplicasAcked?: number; spoolMaxBytes?: number } = 
     logger,
     minReplicasAcked: options.minReplicasAcked ?? 0,
     replicaAckTimeoutMs: 5,
-    writeTimeoutMs: WRITE_TIMEOUT_MS,
+    writeTimeoutMs: options.writeTimeoutMs ?? 2000,
     drainBatchEvents: 2 * ROW_EVENTS,
     drainRetryMs: 2,
   });
@@ -100,7 +104,7 @@ describe('Appender (in-memory transport)', () => {
   });
 
   it('spools a batch Redis does not answer within writeTimeoutMs; the stalled write lands once when Redis resumes', async () => {
-    const { transport, appender, spool, finish } = setup();
+    const { transport, appender, spool, finish } = setup({ writeTimeoutMs: STALL_WRITE_TIMEOUT_MS });
     transport.failNext('stall');
     expect(await appender.append([event('s1')])).toEqual({ duplicates: 0, spooled: true });
     expect(await appender.append([event('s2')])).toEqual({ duplicates: 0, spooled: true });
@@ -129,7 +133,7 @@ describe('Appender (in-memory transport)', () => {
   });
 
   it('answers a full spool with SPOOL_FULL, adding that a timed-out write may still land', async () => {
-    const { transport, appender, finish } = setup({ spoolMaxBytes: 1 });
+    const { transport, appender, finish } = setup({ spoolMaxBytes: 1, writeTimeoutMs: STALL_WRITE_TIMEOUT_MS });
     transport.failNext('stall');
     await expect(appender.append([event('f1')])).rejects.toMatchObject({ code: 'SPOOL_FULL', message: expect.stringContaining('may still be applied') });
     transport.setReady(false);
@@ -175,7 +179,7 @@ const stepArbitrary = (withReplicas: boolean): fc.Arbitrary<Step> =>
  * duplicates, and one answered from the spool never more than those; the spool is empty.
  */
 async function checkSteps(steps: Step[], minReplicasAcked: number): Promise<void> {
-  const { transport, appender, finish } = setup({ minReplicasAcked });
+  const { transport, appender, finish } = setup({ minReplicasAcked, writeTimeoutMs: STALL_WRITE_TIMEOUT_MS });
   transport.replicas = minReplicasAcked;
   const accepted: string[] = [];
   const answers: { ids: string[]; earlier: Set<string>; outcome: Promise<AppendOutcome> }[] = [];
@@ -199,7 +203,7 @@ async function checkSteps(steps: Step[], minReplicasAcked: number): Promise<void
         break;
       case 'resume':
         // A stall outlives the write deadline before Redis answers again.
-        if (transport.heldCalls > 0) await sleep(WRITE_TIMEOUT_MS + 10);
+        if (transport.heldCalls > 0) await sleep(STALL_WRITE_TIMEOUT_MS + 10);
         transport.resume();
         break;
       case 'replicas':
