@@ -8,7 +8,7 @@ import type { Config } from './config/schema.js';
 import type { ComponentFactory, HubComponent, HubContext } from './context.js';
 import { ConfigError, StartupError } from './errors.js';
 import { intakeRoutes } from './intake/routes.js';
-import { Appender } from './log/appender.js';
+import { Appender, redisAppendTransport } from './log/appender.js';
 import { HubEvents } from './log/hub-events.js';
 import { EventLogWriter } from './log/event-log.js';
 import { LogRetention } from './log/retention.js';
@@ -149,9 +149,10 @@ export class Hub {
 
     const spool = new Spool(config.dataDir, config.spool.maxBytes, config.spool.drainBatchEvents);
     onRollback('spool', () => spool.close());
+    const writer = new EventLogWriter(keys, profiles, config.eventLog);
     const appender = new Appender({
-      client: logClient,
-      writer: new EventLogWriter(keys, profiles, config.eventLog),
+      transport: redisAppendTransport(logClient, writer),
+      writer,
       spool,
       keys,
       metrics,

@@ -8,7 +8,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { RedisFaults } from '../redis/faults.js';
 import type { Keys } from '../redis/keys.js';
 import type { ReadinessReport } from '../server/health.js';
-import type { Acceptance, EventLogWriter } from './event-log.js';
+import type { Acceptance, EventLogWriter, Fence } from './event-log.js';
 import { ThrottledWarnings } from '../warnings.js';
 import type { Spool } from './spool.js';
 
@@ -33,9 +33,39 @@ interface Write {
   lastSeq?: number;
 }
 
+/**
+ * What the appender needs of Redis: its own connection's readiness (told when it reconnects) and
+ * one batch appended through appendEvents.lua, optionally followed by WAIT on the same connection.
+ * `redisAppendTransport` is the real one; test/unit/helpers/append-transport.ts keeps the log in
+ * memory and fails or stalls on command, so the appender's ordering can be tested in milliseconds.
+ */
+export interface AppendTransport {
+  readonly isReady: boolean;
+  onReady(listener: () => void): void;
+  offReady(listener: () => void): void;
+  /** Per event, its log entry id, or null for a duplicate inside the dedup window. */
+  append(acceptances: readonly Acceptance[], fence: Fence): Promise<(string | null)[]>;
+  /** `append`, then how many of `replicas` replicas acknowledged it within `timeoutMs`. */
+  appendThenWait(acceptances: readonly Acceptance[], fence: Fence, replicas: number, timeoutMs: number): Promise<{ entryIds: (string | null)[]; replicasAcked: number }>;
+}
+
+/** The log writer's own connection (no per-command timeout, pinned to one master) and the append script. */
+export function redisAppendTransport(client: RedisClient, writer: EventLogWriter): AppendTransport {
+  return {
+    get isReady() {
+      return client.isReady;
+    },
+    onReady: (listener) => client.on('ready', listener),
+    offReady: (listener) => client.off('ready', listener),
+    append: (acceptances, fence) => writer.append(client, acceptances, fence),
+    appendThenWait: (acceptances, fence, replicas, timeoutMs) => writer.appendThenWait(client, acceptances, fence, replicas, timeoutMs),
+  };
+}
+
 export interface AppenderOptions {
-  client: RedisClient;
-  writer: EventLogWriter;
+  transport: AppendTransport;
+  /** Renders each accepted event for the log and the profiles' outputs. */
+  writer: Pick<EventLogWriter, 'accept'>;
   spool: Spool;
   keys: Keys;
   metrics: Metrics;
@@ -116,7 +146,7 @@ export class Appender {
     this.options = options;
     this.warnings = new ThrottledWarnings(options.logger);
     this.fenceKey = options.keys.writerFence(randomUUID());
-    options.client.on('ready', this.onReady);
+    options.transport.onReady(this.onReady);
     options.metrics.spoolDepth.set(options.spool.depth);
     this.pump();
   }
@@ -165,7 +195,7 @@ export class Appender {
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
     const deadline = Date.now() + timeoutMs;
-    while (this.queue.length > 0 || this.inFlight.length > 0 || (this.spoolDepth > 0 && this.options.client.isReady)) {
+    while (this.queue.length > 0 || this.inFlight.length > 0 || (this.spoolDepth > 0 && this.options.transport.isReady)) {
       if (Date.now() > deadline && this.queue.length === 0 && this.inFlight.length === 0) break;
       await new Promise<void>((resolve) => {
         this.idleWaiters.push(resolve);
@@ -173,12 +203,12 @@ export class Appender {
       });
     }
     clearTimeout(this.drainRetry);
-    this.options.client.off('ready', this.onReady);
+    this.options.transport.offReady(this.onReady);
   }
 
   /** Decides what to send or spool next; runs after every append, settlement and reconnect. */
   private pump(): void {
-    const { spool, client } = this.options;
+    const { spool, transport } = this.options;
     for (;;) {
       if (this.broken) {
         if (this.inFlight.length > 0) break;
@@ -188,7 +218,7 @@ export class Appender {
         this.drainedUpTo = 0;
       }
       const directInFlight = this.inFlight.some((write) => write.pending);
-      if (spool.depth === 0 && client.isReady) {
+      if (spool.depth === 0 && transport.isReady) {
         if (this.queue.length === 0 || this.inFlight.length >= MAX_INTAKE_WRITES_IN_FLIGHT) break;
         const pending = this.takeBatch();
         this.send({ acceptances: pending.flatMap((append) => append.acceptances), pending }, this.options.writeTimeoutMs);
@@ -201,7 +231,7 @@ export class Appender {
         continue;
       }
       // …and the spool drains, oldest first, once Redis answers.
-      if (!client.isReady || this.drainRetry !== undefined || directInFlight || this.inFlight.length >= MAX_DRAIN_WRITES_IN_FLIGHT) break;
+      if (!transport.isReady || this.drainRetry !== undefined || directInFlight || this.inFlight.length >= MAX_DRAIN_WRITES_IN_FLIGHT) break;
       const batch = spool.read(this.drainedUpTo, this.options.drainBatchEvents);
       if (!batch) {
         // Everything was sent, but the replicas confirmed the tail too late: send it again.
@@ -235,11 +265,11 @@ export class Appender {
     const id = String(++this.batchCounter);
     const fence = { key: this.fenceKey, previous: this.chainTail, id };
     this.chainTail = id;
-    const { writer, client, minReplicasAcked = 0, replicaAckTimeoutMs = 0 } = this.options;
+    const { transport, minReplicasAcked = 0, replicaAckTimeoutMs = 0 } = this.options;
     const result =
       minReplicasAcked > 0
-        ? withDeadline(writer.appendThenWait(client, write.acceptances, fence, minReplicasAcked, replicaAckTimeoutMs), timeoutMs + replicaAckTimeoutMs, 'Redis')
-        : withDeadline(writer.append(client, write.acceptances, fence).then((entryIds) => ({ entryIds, replicasAcked: 0 })), timeoutMs, 'Redis');
+        ? withDeadline(transport.appendThenWait(write.acceptances, fence, minReplicasAcked, replicaAckTimeoutMs), timeoutMs + replicaAckTimeoutMs, 'Redis')
+        : withDeadline(transport.append(write.acceptances, fence).then((entryIds) => ({ entryIds, replicasAcked: 0 })), timeoutMs, 'Redis');
     const sent: Write = { ...write, result };
     // Handled in `settle`, which may run after it fails; this only keeps it from counting as unhandled.
     sent.result.catch(() => {});

@@ -21,11 +21,14 @@ export interface FeedSubscription {
   close(): void;
 }
 
+/** The parts of LogReader the feed reads with (test/unit/helpers/memory-log.ts is an in-memory one). */
+export type FeedReader = Pick<LogReader, 'head' | 'after' | 'follow'>;
+
 export interface LogFeedOptions {
   /** Reader on a connection of its own: it blocks. */
-  live: LogReader;
+  live: FeedReader;
   /** Reader for catch-up ranges (shared, non-blocking). */
-  ranges: LogReader;
+  ranges: FeedReader;
   logger: Logger;
   blockMs?: number;
   /** Entries per catch-up read. */
@@ -102,7 +105,7 @@ export class LogFeed {
   }
 
   /** @internal */
-  get ranges(): LogReader {
+  get ranges(): FeedReader {
     return this.options.ranges;
   }
 

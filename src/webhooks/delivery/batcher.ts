@@ -3,6 +3,9 @@ import type { BatchEntry, SubscriptionFeed } from './feed.js';
 import { batchMessageId } from './signing.js';
 import type { FailedDelivery } from '../store.js';
 
+/** What the batcher reads from: a subscription's matched entries (SubscriptionFeed; an in-memory one in test/unit). */
+export type BatchSource = Pick<SubscriptionFeed, 'size' | 'oldest' | 'hasRead' | 'take' | 'waitForMore'>;
+
 export interface Batch {
   entries: BatchEntry[];
   webhookId: string;
@@ -36,7 +39,7 @@ export class Batcher {
   private readonly redrive: FailedDelivery[];
 
   constructor(
-    private readonly feed: SubscriptionFeed,
+    private readonly feed: BatchSource,
     private readonly options: BatcherOptions,
   ) {
     this.resumeEnd = options.resumeEnd;

@@ -37,7 +37,8 @@ const CATCH_UP_PAGE = 500;
 
 export interface FeedOptions {
   def: SubscriptionDef;
-  log: LogReader;
+  /** Only `after` is read (an in-memory log stands in for it in test/unit). */
+  log: Pick<LogReader, 'after'>;
   maxPendingEvents: number;
   /** Last log entry the dispatcher's live reader has handed out. */
   head(): string;
