@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { ComponentFactory } from '../src/context.js';
+import { pino } from 'pino';
 import { Hub } from '../src/hub.js';
+import { Lifecycle } from '../src/lifecycle.js';
 import { liveComponent } from '../src/live/index.js';
 import { listRelayComponent } from '../src/profiles/list-relay.js';
 import { integratorsComponent } from '../src/streams/component.js';
@@ -17,6 +19,31 @@ import { waitFor } from './helpers/wait.js';
  * One lifecycle (src/lifecycle.ts): what a start opened, a failed start and a shutdown close, all
  * of it, newest first; and one follower of the event log per hub (context.feed), whatever reads it.
  */
+describe('Lifecycle', () => {
+  it('runs every step\'s phases newest first, phase by phase, once, and carries on past a step that throws', async () => {
+    const calls: string[] = [];
+    const lifecycle = new Lifecycle(pino({ level: 'silent' }));
+    lifecycle.add({ name: 'redis', close: () => void calls.push('close redis') });
+    lifecycle.add({ name: 'appender', drain: (budgetMs) => void calls.push(`drain appender ${budgetMs}`), close: () => void calls.push('close appender') });
+    lifecycle.add({
+      name: 'sources',
+      stopInput: () => void calls.push('stop sources'),
+      close: () => {
+        calls.push('close sources');
+        throw new Error('stuck');
+      },
+    });
+    lifecycle.add({ name: 'http', stopInput: async () => void calls.push('stop http') });
+    expect(lifecycle.undoOrder).toEqual(['http', 'sources', 'appender', 'redis']);
+
+    await Promise.all([lifecycle.end(250), lifecycle.end(0)]);
+    expect(calls).toEqual(['stop http', 'stop sources', 'drain appender 250', 'close sources', 'close appender', 'close redis']);
+    await lifecycle.end(0);
+    expect(calls).toHaveLength(6);
+    expect(() => lifecycle.add({ name: 'late' })).toThrow('"late" registered after the hub closed');
+  });
+});
+
 describe('the hub lifecycle', () => {
   let redis: TestRedis;
   let client: Awaited<ReturnType<typeof connectClient>>;
@@ -85,6 +112,19 @@ describe('the hub lifecycle', () => {
     const noneLeft = () => Object.entries(aliveHandles()).every(([kind, count]) => count <= (before[kind] ?? 0));
     await waitFor(noneLeft, 5000, 'no socket, server, timer or child process more than before the start');
     expect(noneLeft(), `before ${JSON.stringify(before)}, after ${JSON.stringify(aliveHandles())}`).toBe(true);
+  });
+
+  it('closes at shutdown a connection a component opened after start and left open', async () => {
+    const careless: ComponentFactory = (context) => ({
+      name: 'careless',
+      start: () => void context.openRedis({ name: 'switchboard-careless' }),
+      close: () => {},
+    });
+    const config = parseConfig({ dataDir: tempDir('switchboard-data-'), logLevel: 'silent', keyPrefix: 'sbcareless', http: { port: 0 }, redis: { url: redis.url }, auth: { apiToken: TEST_TOKEN } });
+    const hub = await Hub.start(Object.freeze(config), { components: [careless] });
+    await waitFor(async () => (await hubConnections()).some((connection) => connection.name === 'switchboard-careless'), 5000, 'the connection to open');
+    await hub.close();
+    await waitFor(async () => (await hubConnections()).length === 0, 5000, 'every connection of the hub to close');
   });
 
   it('reads the log with one blocking connection, shared by webhooks, the stream, the live state and the list relay, and closes every connection on shutdown', async () => {

@@ -329,6 +329,9 @@ export const listRelayComponent: ComponentFactory = async (context) => {
     async close() {
       closed = true;
       clearTimeout(timer);
+      // With Redis away a push would wait for it: drop the connection so the lists stop at once
+      // (their cursors hold what was relayed; the next start carries on from there).
+      if (!registry.isReady) registry.destroy();
       await relay.close();
       await closeRedisClient(registry);
     },
