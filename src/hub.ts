@@ -95,8 +95,9 @@ export class Hub {
 
     const redis = createRedisClient({ topology, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
     lifecycle.add({ name: 'redis client switchboard', close: () => closeRedisClient(redis) });
-    // Every connection opened through openRedis, at start or later (one per relayed list): those
-    // their owner has not closed are closed after every component (registered before them).
+    // Every connection opened through openRedis, at start or later (a component's start(), a
+    // reconnect it makes): those their owner has not closed are closed after every component
+    // (this step is registered before them).
     const opened = new Set<RedisClient>();
     lifecycle.add({
       name: 'redis connections',
