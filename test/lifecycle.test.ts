@@ -159,6 +159,28 @@ describe('the hub lifecycle', () => {
     expect(await hubConnections()).toEqual([]);
   });
 
+  it('two hubs relaying the same list from their feeds push each event exactly once, in log order', async () => {
+    const hubs = [await startHub(redis.url, { keyPrefix: 'sbtwo' }), await startHub(redis.url, { keyPrefix: 'sbtwo' })];
+    const list = 'two:cdrs';
+    try {
+      expect((await api(hubs[0]!.url, 'POST', '/v1/integrators', { name: 'two', listKey: list })).status).toBe(201);
+      const relaying = async (hub: Hub) => (await (await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text()).includes(`switchboard_list_relay_position_ms{list="${list}"}`);
+      await waitFor(async () => (await relaying(hubs[0]!)) && (await relaying(hubs[1]!)), 10_000, 'both hubs to relay the list');
+      const batches = 8;
+      const perBatch = 50;
+      for (let batch = 0; batch < batches; batch += 1) {
+        const events = Array.from({ length: perBatch }, (_, index) => cdrEvent(batch * perBatch + index + 1));
+        expect((await postEvents(hubs[batch % 2]!.url, events)).status).toBe(202);
+      }
+      const total = batches * perBatch;
+      await waitFor(async () => (await client.lLen(list)) >= total, 20_000, `the list to hold ${total} messages`);
+      const calls = (await client.lRange(list, 0, -1)).reverse().map((message) => (JSON.parse(message) as { payload: { call_ref: string } }).payload.call_ref);
+      expect(calls).toEqual(Array.from({ length: total }, (_, index) => `call-${index + 1}`));
+    } finally {
+      await Promise.all(hubs.map((hub) => hub.close()));
+    }
+  });
+
   it('on SIGTERM drains and closes every connection, the relayed lists\' too, and the process exits', async () => {
     const child = await startChildHub({ SWITCHBOARD_REDIS_URL: redis.url, SWITCHBOARD_KEY_PREFIX: 'sbterm' });
     try {
