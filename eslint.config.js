@@ -26,8 +26,22 @@ function layer(folder, allowed, why) {
   };
 }
 
+/**
+ * The rooms of src/webhooks: `refused` lists the sibling rooms a room may not import. The API may
+ * use delivery (signing, target policy) and cluster (placement); delivery and cluster do not use
+ * the API, nor cluster delivery. All three share models.ts and store.ts at the top.
+ */
+function webhooksRoom(room, refused, why) {
+  return {
+    files: [`src/webhooks/${room}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.\\./(?:${refused.join('|')})/`, message: `src/webhooks/${room} ${why}` }] }],
+    },
+  };
+}
+
 /** Every folder whose modules deliver events to the outside, or serve a person: no lower layer reaches into them. */
-const OUTPUTS = ['stream', 'streams', 'webhooks', 'live', 'board', 'cti', 'intake', 'sources', 'sandbox', 'cli', 'hub.js', 'components.js', 'index.js'];
+const OUTPUTS = ['stream', 'integrators', 'webhooks', 'live', 'board', 'cti', 'intake', 'sources', 'sandbox', 'cli', 'hub.js', 'components.js', 'index.js'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'bench/baseline/', '.bench/'] },
@@ -41,7 +55,7 @@ export default tseslint.config(
     },
   },
   layer('core', [], 'holds the mechanics every layer shares (backoff, deadlines, connecting, error text): it imports nothing of the app.'),
-  layer('events', [], 'is the catalogue of event types, below everything: it imports nothing of the app.'),
+  layer('events', ['errors.js', 'validation.js'], 'is the catalogue of event types and its check, below everything: it imports only errors and validation.'),
   layer('config', ['errors.js', 'validation.js'], 'is parsed first, before any part exists: it imports only errors and validation.'),
   layer('redis', ['core', 'config', 'errors.js'], 'is the lowest layer that talks to Redis: it imports only core, config and errors (the readiness type is in src/core/readiness.ts).'),
   layer('server', ['core', 'config', 'errors.js', 'validation.js'], 'is the HTTP frame the parts plug into: it imports none of them.'),
@@ -61,6 +75,8 @@ export default tseslint.config(
       ],
     },
   },
+  webhooksRoom('cluster', ['api', 'delivery'], 'decides which node delivers which subscription: it knows nothing of posting or of the API.'),
+  webhooksRoom('delivery', ['api'], 'posts the log to the subscriptions this node holds: it knows nothing of the API.'),
   {
     // The wallboard runs in the browser.
     files: ['src/board/assets/**'],

@@ -10,6 +10,7 @@ import { ConfigError, StartupError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { intakeRoutes } from './intake/routes.js';
 import { Appender } from './log/appender.js';
+import { HubEvents } from './log/hub-events.js';
 import { EventLogWriter } from './log/event-log.js';
 import { LogFeed } from './log/feed.js';
 import { LogReader, UnreadableEntries } from './log/reader.js';
@@ -162,7 +163,7 @@ export class Hub {
       drainRetryMs: config.spool.drainRetryMs,
     });
     const feed = hubFeed(openRedis, keys, metrics, logger);
-    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, feed: feed.feed };
+    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, hubEvents: new HubEvents(appender), feed: feed.feed };
 
     // The hub's own parts first (their routes before the others'), then the plugged-in ones.
     const components: HubComponent[] = [];

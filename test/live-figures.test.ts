@@ -4,7 +4,7 @@ import type { AcceptedEvent } from '../src/events/catalogue.js';
 import { AlertWatcher } from '../src/live/alerts.js';
 import { LiveProjection } from '../src/live/projection.js';
 import { agentsView, intervalsView, queuesView } from '../src/live/views.js';
-import { checkHubEvent } from '../src/intake/validate.js';
+import { checkEvent } from '../src/events/check.js';
 import { scenarioEvents } from '../src/sandbox/scenarios.js';
 import { EventFilter } from '../src/stream/filter.js';
 
@@ -314,7 +314,7 @@ describe('live figures of a scripted day (reset at midnight New York time)', () 
   it("the sandbox's missed-call scenario passes the catalogue and reads as a miss, a hold and after-call work", async () => {
     const now = new Date(min(80));
     const scenario = scenarioEvents('missed-call', { agent: 'zoe', queue: 'sales', campaign: 'spring', now });
-    for (const event of scenario) expect(checkHubEvent(event as AcceptedEvent)).toEqual([]);
+    for (const event of scenario) expect(checkEvent(event as AcceptedEvent, 0)).toEqual([]);
     const projection = new LiveProjection(config);
     scenario.forEach((event, index) => projection.apply(event as AcceptedEvent, `${index + 1}-0`));
     const { agents } = await agentsView(projection, everyone, page, now.getTime() + 5_000);

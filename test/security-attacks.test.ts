@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { Hub } from '../src/hub.js';
-import { addressRefusal, isPrivateAddress, TargetPolicy } from '../src/webhooks/target-policy.js';
+import { addressRefusal, isPrivateAddress, TargetPolicy } from '../src/webhooks/delivery/target-policy.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
 import { api, cdrEvent } from './helpers/integrators.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';

@@ -35,7 +35,7 @@ async function logEvents(redisUrl: string, keyPrefixLog: string, type: string) {
   const client = await connectClient(redisUrl);
   const entries = await client.xRange(keyPrefixLog, '-', '+');
   await client.quit();
-  return (entries ?? []).filter((entry) => entry.message.type === type).map((entry) => JSON.parse(entry.message.event!) as { data: Record<string, unknown> });
+  return (entries ?? []).filter((entry) => entry.message.type === type).map((entry) => JSON.parse(entry.message.event!) as { id: string; data: Record<string, unknown> });
 }
 
 describe('event subscriptions: retries, ordering, failed deliveries, replay', () => {
@@ -119,7 +119,10 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     await receiver.waitFor(() => refsIn(postsTo(receiver, fence.id)).includes('2'));
     expect(postsTo(receiver, sub.id)).toHaveLength(1);
     const disabled = await logEvents(redis.url, hub.context.keys.eventLog, 'subscription.disabled');
-    expect(disabled.find((event) => event.data.subscription_id === sub.id)?.data).toMatchObject({ status: 'disabled', reason: expect.stringContaining('410') });
+    const disabledEvent = disabled.find((event) => event.data.subscription_id === sub.id);
+    expect(disabledEvent?.data).toMatchObject({ status: 'disabled', reason: expect.stringContaining('410') });
+    // Made through the hub's door for its own events (src/log/hub-events.ts): a UUID v7, as intake gives.
+    expect(disabledEvent?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 
     // Nothing was dropped while disabled: re-enabling resumes from the cursor.
     gone = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { place, rendezvousScore, type PlacementSubscription } from '../src/webhooks/placement.js';
+import { place, rendezvousScore, type PlacementSubscription } from '../src/webhooks/cluster/placement.js';
 
 const NOW = 1_000_000;
 const stable = (...ids: string[]) => ids.map((id) => ({ id, eligibleAt: NOW - 1 }));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { WebhookSender } from '../src/webhooks/http.js';
-import { isPrivateAddress, TargetPolicy } from '../src/webhooks/target-policy.js';
+import { WebhookSender } from '../src/webhooks/delivery/http.js';
+import { isPrivateAddress, TargetPolicy } from '../src/webhooks/delivery/target-policy.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 
 describe('webhook target policy and outbound limits', () => {

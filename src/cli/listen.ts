@@ -7,7 +7,7 @@ import { ValidationError } from '../errors.js';
 import type { AcceptedEvent } from '../events/catalogue.js';
 import { describeCliError } from './errors.js';
 import { isModel, MODEL_EVENT_TYPES, modelObject, MODELS, modelsForEvent, type Model } from '../webhooks/models.js';
-import { batchMessageId, generateSecret, parseSecret, signatureHeader } from '../webhooks/signing.js';
+import { batchMessageId, generateSecret, parseSecret, signatureHeader } from '../webhooks/delivery/signing.js';
 import { readEventStream } from './event-stream.js';
 import type { HubConnection } from './hub-api.js';
 

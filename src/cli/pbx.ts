@@ -8,6 +8,7 @@ import { createSource } from '../sources/index.js';
 import { createSourceMetrics } from '../sources/metrics.js';
 import { SessionPlayer, type PlaybackSpeed } from '../sources/playback.js';
 import { readRecording, SessionRecorder } from '../sources/recording.js';
+import { HubEvents } from '../log/hub-events.js';
 
 /*
  * `switchboard pbx record` and `switchboard pbx play` (docs/sources.md, "Recording and replaying
@@ -34,7 +35,7 @@ export async function pbxRecordCommand(sourceName: string, options: PbxRecordOpt
   const recorder = new SessionRecorder(options.out, sourceConfig.type, sourceConfig.name, [secret]);
   // The source runs as the hub runs it (login, resync, mapping), but what it maps goes nowhere.
   const source = createSource(sourceConfig, {
-    appender: { append: async () => ({ duplicates: 0, spooled: false }) },
+    hubEvents: new HubEvents({ append: async () => ({ duplicates: 0, spooled: false }) }),
     metrics: createSourceMetrics(new Registry()),
     logger,
     tap: recorder,

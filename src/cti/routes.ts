@@ -24,11 +24,14 @@ function isWithheld(ani: string): boolean {
   return WITHHELD_ANI.has(ani.trim().toLowerCase());
 }
 
+/** The longest ANI a store takes; the catalogue's cti.* events hold the same bound. */
+const MAX_ANI_LENGTH = 64;
+
 const StoreRequest = Type.Object(
   {
     value: Type.Unknown({ description: 'Any JSON: the call data to pass to the target system' }),
     ani: Type.String({
-      maxLength: 64,
+      maxLength: MAX_ANI_LENGTH,
       pattern: '^[^\\u0000-\\u001f\\u007f]*$',
       description: 'The caller\'s number. Empty, "anonymous", "unknown", "restricted" or "private" (any case) lease the DNIS exclusively.',
     }),
@@ -113,7 +116,9 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
       if (colon <= 0) throw new NotFoundError(`no entry "${key}": expected ${BASE}/<dnis>:<ani>`);
       const dnis = key.slice(0, colon);
       const ani = key.slice(colon + 1);
-      const pool = pools.byDnis.get(dnis);
+      // An ANI longer than a store takes was never stored: a miss, with no cti.data_fetched the
+      // catalogue would refuse (src/cti/events.ts checks every event before its script runs).
+      const pool = ani.length <= MAX_ANI_LENGTH ? pools.byDnis.get(dnis) : undefined;
       const storedAni = isWithheld(ani) ? '' : ani;
       const value = pool ? await (deleted ? store.take(pool, dnis, ani, storedAni) : store.get(pool, dnis, ani, storedAni)) : null;
       events.fetched(pool, value !== null, deleted);

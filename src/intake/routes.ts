@@ -4,11 +4,11 @@ import type { Config } from '../config/schema.js';
 import { ForbiddenError, SwitchboardError, type ErrorDetail } from '../errors.js';
 import { toHttp } from '../server/errors.js';
 import { EVENT_DATA_SCHEMAS, isHubEmittedType, SubmittedEvent, type AcceptedEvent } from '../events/catalogue.js';
+import { DATA_DOMAIN_FIELDS, eventTenant, holdToLimit, withinTenant } from '../events/tenant.js';
 import type { Appender } from '../log/appender.js';
 import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
 import { checkedInHandler } from '../server/validator.js';
-import { DATA_DOMAIN_FIELDS } from '../webhooks/models.js';
 import { validateBatch } from './validate.js';
 
 export interface IntakeOptions {
@@ -107,19 +107,15 @@ function applyTokenScope(events: AcceptedEvent[], principal: Principal): void {
   if (!limit) return;
   const problems: ErrorDetail[] = [];
   events.forEach((event, index) => {
-    const scope = { ...event.scope };
-    for (const level of ['reseller', 'domain'] as const) {
-      const allowed = limit[level];
-      if (!allowed) continue;
-      if (scope[level] !== undefined && scope[level] !== allowed) {
-        problems.push({ index, path: `/scope/${level}`, message: `token "${principal.name}" is limited to ${level} "${allowed}"` });
-      }
-      scope[level] = allowed;
+    const { scope, conflicts } = holdToLimit(event.scope ?? {}, limit);
+    for (const { level, allowed } of conflicts) {
+      problems.push({ index, path: `/scope/${level}`, message: `token "${principal.name}" is limited to ${level} "${allowed}"` });
     }
     event.scope = scope;
-    // Where the data names the tenant domain (an audit entry's target_domain), it is held to the token's domain too.
+    // Where the data names the tenant domain (an audit entry's target_domain), it is held to the
+    // token's domain too: with the scope held to the limit, only that field can still lie outside it.
     const domainField = DATA_DOMAIN_FIELDS[event.type];
-    if (limit.domain && domainField !== undefined && event.data[domainField] !== limit.domain) {
+    if (domainField !== undefined && !withinTenant(eventTenant(event), limit)) {
       problems.push({ index, path: `/data/${domainField}`, message: `token "${principal.name}" is limited to domain "${limit.domain}"` });
     }
   });

@@ -7,7 +7,6 @@ import { createStreamMetrics } from '../stream/metrics.js';
 import { streamRoutes } from '../stream/routes.js';
 import { SseClient } from '../stream/sse-client.js';
 import { describeError } from '../warnings.js';
-import { checkHubEvent } from '../intake/validate.js';
 import { AlertWatcher } from './alerts.js';
 import { createLiveMetrics } from './metrics.js';
 import { LiveProjection, type LiveEntityKind } from './projection.js';
@@ -45,19 +44,17 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
   let alertTimer: NodeJS.Timeout | undefined;
   const watcher = new AlertWatcher(projection);
   /**
-   * New alerts go to the log as `live.alert` through the hub's appender, as the other
-   * operational events do (src/sources/source.ts, src/webhooks): checked against the catalogue,
+   * New alerts go to the log as `live.alert` through the hub's door for the events it makes
+   * (src/log/hub-events.ts), as the other operational events do: checked against the catalogue,
    * then appended. Only once the replay has caught up: the alerts found then are current ones.
    */
   const emitAlerts = () => {
     if (!subscription?.live) return;
-    const events = watcher.check(Date.now()).filter((event) => {
-      const problems = checkHubEvent(event);
-      if (problems.length > 0) log.warn({ id: event.id, problems }, 'live: an alert refused by the catalogue; skipped');
-      return problems.length === 0;
-    });
+    const events = context.hubEvents.makeAll(watcher.check(Date.now()), (alert, problems) =>
+      log.warn({ id: alert.id, problems }, 'live: an alert refused by the catalogue; skipped'),
+    );
     if (events.length === 0) return;
-    context.appender.append(events).catch((error: unknown) => log.warn({ reason: describeError(error), alerts: events.length }, 'live: could not append live.alert events'));
+    context.hubEvents.append(events).catch((error: unknown) => log.warn({ reason: describeError(error), alerts: events.length }, 'live: could not append live.alert events'));
   };
   const metrics = createStreamMetrics(context.metrics.registry);
   const evictStale = () => {

@@ -24,7 +24,7 @@ export class EnigmaProfile implements OutputProfile {
     private readonly config: EnigmaProfileConfig,
     /**
      * On Redis Cluster the CDR list is not in the log's slot: the append script leaves it alone
-     * and the list relay fills it from the log (src/profiles/list-relay.ts).
+     * and the list relay fills it from the log (src/integrators/list-relay.ts).
      */
     private readonly cdrListByRelay = false,
   ) {}

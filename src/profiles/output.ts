@@ -10,7 +10,7 @@ export type Output =
   | { op: 'xadd'; key: string; message: string }
   /**
    * Integrator fan-out decided inside the script from the `registry` hash
-   * (src/streams/integrators-profile.ts); `tenant` (the event's scope) picks the scoped integrators.
+   * (src/integrators/integrators-profile.ts); `tenant` (the event's scope) picks the scoped integrators.
    */
   | { op: 'fanout'; registry: string; stream: string; message: string; tenant: { reseller?: string | undefined; domain?: string | undefined } };
 

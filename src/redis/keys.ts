@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
  * pools (whose scripts append to the log) live under `{log}`. The Enigma and Newfies names are
  * external contracts (docs/contracts/enigma.md, docs/contracts/newfies.md) and are built from the profile templates in config:
  * they cannot carry `{log}`, so on Cluster the Enigma CDR list is filled from the log by a relay
- * whose cursor shares the list's slot (src/profiles/list-relay.ts). Pub/Sub channels have no slot.
+ * whose cursor shares the list's slot (src/integrators/list-relay.ts). Pub/Sub channels have no slot.
  */
 export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
   const log = `${config.keyPrefix}:{log}`;
@@ -27,7 +27,7 @@ export function createKeys(config: Pick<Config, 'keyPrefix' | 'profiles'>) {
     /** The last batch of a log writer that landed whole: orders its pipelined appends. */
     writerFence: (writerId: string) => `${log}:fence:${writerId}`,
 
-    /** Integrators (src/streams): registry hash (name → spec JSON) read by the append script. */
+    /** Integrators (src/integrators): registry hash (name → spec JSON) read by the append script. */
     integrators: integrator.registry,
     /** The critical-event stream; one consumer group per integrator. */
     cdrStream: integrator.cdrStream,

@@ -32,7 +32,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { che
     });
   });
 
-  // Gauges read from Redis serve their last values when it does not answer (src/streams/component.ts).
+  // Gauges read from Redis serve their last values when it does not answer (src/integrators/component.ts).
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );

@@ -8,18 +8,18 @@ import type { PbxSource, SourceDependencies } from './source.js';
 
 /**
  * PBX sources (docs/sources.md): one connection per configured PBX, each appending through the
- * hub's appender like intake does. Sources connect in the background: the hub starts, and stays
- * ready, whatever state the PBXs are in.
+ * hub's one door for the events it makes (src/log/hub-events.ts), with intake's check. Sources
+ * connect in the background: the hub starts, and stays ready, whatever state the PBXs are in.
  */
 export const sourcesComponent: ComponentFactory = (context): HubComponent => {
-  const { config, logger, metrics, appender } = context;
+  const { config, logger, metrics, hubEvents } = context;
   const names = new Set<string>();
   for (const source of config.sources) {
     if (names.has(source.name)) throw new ConfigError(`sources: two sources are named "${source.name}"`);
     names.add(source.name);
   }
   const sourceMetrics = createSourceMetrics(metrics.registry);
-  const deps = { appender, metrics: sourceMetrics, logger };
+  const deps = { hubEvents, metrics: sourceMetrics, logger };
   const sources: PbxSource[] = config.sources.map((source) => createSource(source, deps));
   return {
     name: 'sources',

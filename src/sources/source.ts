@@ -3,9 +3,8 @@ import type { Logger } from 'pino';
 import type { TenantScope } from '../config/schema.js';
 import { Backoff } from '../core/backoff.js';
 import { describeError } from '../core/describe-error.js';
-import type { AcceptedEvent, AgentStatus, EventType } from '../events/catalogue.js';
-import { checkHubEvent } from '../intake/validate.js';
-import type { Appender } from '../log/appender.js';
+import type { AgentStatus, EventType } from '../events/catalogue.js';
+import type { HubEvents } from '../log/hub-events.js';
 import type { ReadinessReport } from '../server/health.js';
 import type { SourceMetrics } from './metrics.js';
 
@@ -47,8 +46,8 @@ export interface SourceTap {
 }
 
 export interface SourceDependencies {
-  /** The hub's appender; a recording discards what the source maps. */
-  appender: Pick<Appender, 'append'>;
+  /** The hub's door for the events it makes; a recording's (src/cli/pbx.ts) appends nothing. */
+  hubEvents: HubEvents;
   metrics: SourceMetrics;
   logger: Logger;
   tap?: SourceTap | undefined;
@@ -72,10 +71,10 @@ export const RESYNC_BATCH_EVENTS = 1000;
  * life: a connect timeout, reconnects with capped, jittered exponential backoff (reset only once
  * a session has lasted `reconnectMaxMs`, so neither a wrong password nor a PBX that drops every
  * session after the handshake makes it reconnect faster), readiness, metrics, one `source.gap`
- * per outage (see gap), and the append path. Events go through the same checks as intake (the catalogue's schemas), get the
- * source's name and scope, and are appended in order through the hub's single appender (Redis or
- * the spool). Nothing a PBX sends can throw out of here: one source down or misbehaving never
- * affects the hub or another source.
+ * per outage (see gap), and the append path. Events get the source's name and scope and go
+ * through the hub's door for the events it makes (src/log/hub-events.ts): intake's catalogue
+ * check, then the hub's single appender, in order (Redis or the spool). Nothing a PBX sends can
+ * throw out of here: one source down or misbehaving never affects the hub or another source.
  */
 export abstract class PbxSource {
   protected socket: Socket | undefined;
@@ -262,26 +261,20 @@ export abstract class PbxSource {
   }
 
   private append(events: SourceEvent[]): Promise<void> {
-    const accepted: AcceptedEvent[] = [];
-    for (const mapped of events) {
-      const event: AcceptedEvent = { id: mapped.id, type: mapped.type, time: mapped.time, source: this.name, data: mapped.data };
-      if (this.config.scope) event.scope = { ...this.config.scope };
-      const problems = checkHubEvent(event);
-      if (problems.length > 0) {
-        this.deps.metrics.invalidEvents.inc({ source: this.name });
-        this.logger.warn({ type: event.type, id: event.id, problems }, 'mapped event refused by the catalogue; skipped');
-        continue;
-      }
-      accepted.push(event);
-      if (event.type === 'source.resynced') this.gapOpen = false;
-    }
+    const scope = this.config.scope ? { ...this.config.scope } : undefined;
+    const drafts = events.map((mapped) => ({ ...mapped, source: this.name, scope }));
+    const accepted = this.deps.hubEvents.makeAll(drafts, (draft, problems) => {
+      this.deps.metrics.invalidEvents.inc({ source: this.name });
+      this.logger.warn({ type: draft.type, id: draft.id, problems }, 'mapped event refused by the catalogue; skipped');
+    });
+    if (accepted.some((event) => event.type === 'source.resynced')) this.gapOpen = false;
     if (accepted.length === 0) return Promise.resolve();
     this.appendsInFlight += 1;
     if (this.appendsInFlight >= MAX_APPENDS_IN_FLIGHT && !this.paused) {
       this.paused = true;
       this.socket?.pause();
     }
-    return this.deps.appender.append(accepted).then(
+    return this.deps.hubEvents.append(accepted).then(
       () => this.settled(),
       (error: unknown) => {
         this.deps.metrics.appendFailures.inc({ source: this.name }, accepted.length);

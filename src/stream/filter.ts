@@ -3,17 +3,8 @@ import { ForbiddenError, ValidationError } from '../errors.js';
 import { EVENT_TYPES, type AcceptedEvent } from '../events/catalogue.js';
 import type { Principal } from '../server/auth.js';
 import { didYouMean } from '../validation.js';
-import { eventTenant } from '../webhooks/models.js';
+import { eventTenant, holdToLimit, TENANT_LEVELS, withinTenant, type Tenant, type TenantLevel } from '../events/tenant.js';
 
-/** Tenant coordinates a record is filtered on (see eventTenant). */
-export interface Tenant {
-  reseller?: string | undefined;
-  domain?: string | undefined;
-  user?: string | undefined;
-}
-
-const SCOPE_LEVELS = ['reseller', 'domain', 'user'] as const;
-type ScopeLevel = (typeof SCOPE_LEVELS)[number];
 
 /**
  * Which events (or live-state records) a reader sees: the token's tenant limit, then the
@@ -24,7 +15,7 @@ export class EventFilter {
   private constructor(
     /** Exact types and `prefix.` families (from `call.*`); undefined: every type. */
     private readonly types: { exact: ReadonlySet<string>; prefixes: readonly string[] } | undefined,
-    readonly scope: Readonly<Partial<Record<ScopeLevel, string>>>,
+    readonly scope: Readonly<Partial<Record<TenantLevel, string>>>,
   ) {}
 
   /**
@@ -51,11 +42,7 @@ export class EventFilter {
   }
 
   allowsTenant(tenant: Tenant): boolean {
-    for (const level of SCOPE_LEVELS) {
-      const wanted = this.scope[level];
-      if (wanted !== undefined && tenant[level] !== wanted) return false;
-    }
-    return true;
+    return withinTenant(tenant, this.scope);
   }
 
   matches(type: string, event: () => AcceptedEvent): boolean {
@@ -86,14 +73,14 @@ function parseTypes(value: string | undefined): { exact: Set<string>; prefixes: 
   return { exact, prefixes };
 }
 
-function parseScope(value: string | undefined): Partial<Record<ScopeLevel, string>> {
-  const scope: Partial<Record<ScopeLevel, string>> = {};
+function parseScope(value: string | undefined): Partial<Record<TenantLevel, string>> {
+  const scope: Partial<Record<TenantLevel, string>> = {};
   if (value === undefined || value.trim() === '') return scope;
   for (const part of value.split(',')) {
     const separator = part.indexOf(':');
-    const level = part.slice(0, separator).trim() as ScopeLevel;
+    const level = part.slice(0, separator).trim() as TenantLevel;
     const wanted = part.slice(separator + 1).trim();
-    if (separator < 0 || !SCOPE_LEVELS.includes(level) || wanted === '' || scope[level] !== undefined) {
+    if (separator < 0 || !TENANT_LEVELS.includes(level) || wanted === '' || scope[level] !== undefined) {
       throw new ValidationError(`scope: expected "level:value" pairs separated by commas, levels reseller, domain, user (each once), got "${part}"`, {
         details: [{ path: '/scope', message: `cannot read "${part}"` }],
       });
@@ -103,16 +90,9 @@ function parseScope(value: string | undefined): Partial<Record<ScopeLevel, strin
   return scope;
 }
 
-function resolveScope(requested: Partial<Record<ScopeLevel, string>>, limit: TenantScope | undefined): Partial<Record<ScopeLevel, string>> {
-  if (!limit) return requested;
-  const scope = { ...requested };
-  for (const level of ['reseller', 'domain'] as const) {
-    const allowed = limit[level];
-    if (!allowed) continue;
-    if (scope[level] !== undefined && scope[level] !== allowed) {
-      throw new ForbiddenError(`this token is limited to ${level} "${allowed}" and cannot read ${level} "${scope[level]}"`);
-    }
-    scope[level] = allowed;
-  }
+function resolveScope(requested: Partial<Record<TenantLevel, string>>, limit: TenantScope | undefined): Partial<Record<TenantLevel, string>> {
+  const { scope, conflicts } = holdToLimit(requested, limit);
+  const [conflict] = conflicts;
+  if (conflict) throw new ForbiddenError(`this token is limited to ${conflict.level} "${conflict.allowed}" and cannot read ${conflict.level} "${conflict.requested}"`);
   return scope;
 }

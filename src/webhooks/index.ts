@@ -1,17 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
-import type { AcceptedEvent, EventType } from '../events/catalogue.js';
+import type { EventType } from '../events/catalogue.js';
 import { UnreadableEntries } from '../log/reader.js';
-import { Dispatcher } from './dispatcher.js';
-import { WebhookSender } from './http.js';
-import { createWebhookMetrics } from './metrics.js';
-import { NodeRegistry } from './node-registry.js';
-import { Ownership } from './ownership.js';
-import { PlacementReader } from './placement-reader.js';
-import { subscriptionRoutes } from './routes.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { WebhookSender } from './delivery/http.js';
+import { createWebhookMetrics } from './delivery/metrics.js';
+import { NodeRegistry } from './cluster/node-registry.js';
+import { Ownership } from './cluster/ownership.js';
+import { PlacementReader } from './cluster/placement-reader.js';
+import { subscriptionRoutes } from './api/routes.js';
 import { SubscriptionStore, type SubscriptionDef } from './store.js';
-import { TargetPolicy } from './target-policy.js';
+import { TargetPolicy } from './delivery/target-policy.js';
 
 /**
  * Event subscriptions: the NetSapiens-style API, and delivery of the event log to every
@@ -48,15 +47,12 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       ...(def.reseller === '*' ? {} : { reseller: def.reseller }),
       ...(def.domain === '*' ? {} : { domain: def.domain }),
     };
-    const event: AcceptedEvent = {
-      id: randomUUID(),
-      type,
-      time: new Date().toISOString(),
-      source: `switchboard/${nodeId}`,
-      ...(Object.keys(scope).length > 0 ? { scope } : {}),
-      data: { subscription_id: def.id, model: def.model, post_origin: new URL(def.postUrl).origin, ...data },
-    };
-    context.appender.append([event]).catch((error: unknown) => log.error({ err: error, subscription: def.id, type }, 'could not append a subscription event'));
+    context.hubEvents
+      .emit(type, { subscription_id: def.id, model: def.model, post_origin: new URL(def.postUrl).origin, ...data }, {
+        source: `switchboard/${nodeId}`,
+        ...(Object.keys(scope).length > 0 ? { scope } : {}),
+      })
+      .catch((error: unknown) => log.error({ err: error, subscription: def.id, type }, 'could not append a subscription event'));
   };
 
   const dispatcher: Dispatcher = new Dispatcher({

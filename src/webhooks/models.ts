@@ -87,26 +87,3 @@ export function modelObject(model: Model, seq: string, eventJson: string): strin
   event.data = { orig_call_id: event.data.call_id, ...event.data };
   return head + remove + JSON.stringify(event).slice(1);
 }
-
-const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
-
-/**
- * Types whose tenant domain is a field of their data, whatever the scope says: the audit log is
- * filtered on the domain a change applies to (seed 002). Intake holds a domain-limited token to it.
- */
-export const DATA_DOMAIN_FIELDS: Readonly<Partial<Record<string, string>>> = { 'audit.logged': 'target_domain' };
-
-/**
- * The tenant coordinates a subscription (and the integrators' stream) filters on: `scope`, with the
- * event's own fields standing in where the scope leaves them out (the agent or user for the user,
- * a subscriber's domain for the domain), and DATA_DOMAIN_FIELDS for the audit log's domain.
- */
-export function eventTenant(event: AcceptedEvent): { reseller: string | undefined; domain: string | undefined; user: string | undefined } {
-  const { data } = event;
-  const domainField = DATA_DOMAIN_FIELDS[event.type];
-  return {
-    reseller: event.scope?.reseller,
-    domain: domainField === undefined ? (event.scope?.domain ?? text(data.domain)) : text(data[domainField]),
-    user: event.scope?.user ?? text(data.agent) ?? text(data.user),
-  };
-}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { leaseNode, parseLeaseValue } from './lease-value.js';
+import { leaseNode, parseLeaseValue } from './cluster/lease-value.js';
 import type { Model } from './models.js';
 import { ScriptReply, scripts } from '../redis/scripts.js';
 

@@ -15,7 +15,8 @@
   ARGV[5]  value (JSON text)
   ARGV[6]  event log max length (approximate)
   ARGV[7]  event id ('' records nothing)   ARGV[8]  event type
-  ARGV[9], ARGV[10]  the event JSON before and after the allocated DNIS
+  ARGV[9], ARGV[10]  the event JSON before and after the allocated DNIS (made and checked
+           against the catalogue by src/cti/events.ts)
 
   Candidates come from the head of the order list, and each moves to the tail (LMOVE), so use
   spreads over the whole pool. A normal ANI may share a DNIS with other ANIs, never with an

@@ -7,7 +7,8 @@
 
   ARGV[1]  event log max length (approximate)
   ARGV[2]  event id ('' records nothing)   ARGV[3]  event type
-  ARGV[4], ARGV[5]  the event JSON before and after the value's size in bytes
+  ARGV[4], ARGV[5]  the event JSON before and after the value's size in bytes (made and
+           checked against the catalogue by src/cti/events.ts)
 
   Returns the entry's value, or nil when it is absent or expired.
 ]]

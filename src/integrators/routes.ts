@@ -3,7 +3,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ForbiddenError, NotFoundError, ValidationError, type ErrorDetail } from '../errors.js';
 import type { Principal } from '../server/auth.js';
 import { ErrorResponse } from '../server/schemas.js';
-import { INTEGRATOR_NAME_PATTERN, withinScope, type IntegratorRegistry, type IntegratorScope, type IntegratorSpec } from './registry.js';
+import { holdToLimit, withinTenant } from '../events/tenant.js';
+import { INTEGRATOR_NAME_PATTERN, type IntegratorRegistry, type IntegratorScope, type IntegratorSpec } from './registry.js';
 
 const Name = Type.String({ pattern: INTEGRATOR_NAME_PATTERN, description: 'Letters, digits, `_ . -`; at most 64; the consumer group name' });
 
@@ -23,7 +24,7 @@ const IntegratorRequestBody = Type.Object(
   {
     name: Name,
     types: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'Event types to receive; default ["cdr.created"]' }),
+      Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'Event types to receive; default ["cdr.created"]. cti.* never reach integrators (the CTI cache appends them to the event log itself) and are refused' }),
     ),
     stream: Type.Optional(Type.Boolean({ description: 'A consumer group on the stream; default true unless legacyList' })),
     legacyList: Type.Optional(Type.Boolean({ description: 'An own Redis List fed with the Enigma CDR messages (BRPOP); default false' })),
@@ -94,7 +95,7 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
     const visible = async (request: FastifyRequest) => {
       const { name } = request.params as { name: string };
       const spec = await registry.get(name);
-      if (!withinScope(request.principal?.scope, spec)) throw new NotFoundError(`no integrator "${name}"`);
+      if (!withinTenant(spec.scope ?? {}, request.principal?.scope)) throw new NotFoundError(`no integrator "${name}"`);
       return spec;
     };
 
@@ -130,7 +131,7 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
       config: { role: 'read' },
       schema: { summary: 'Integrators with their lag', tags, security, response: { 200: Type.Object({ integrators: Type.Array(Integrator) }) } },
       handler: async (request) => ({
-        integrators: await withLag((await registry.list()).filter((spec) => withinScope(request.principal?.scope, spec))),
+        integrators: await withLag((await registry.list()).filter((spec) => withinTenant(spec.scope ?? {}, request.principal?.scope))),
       }),
     });
 
@@ -183,17 +184,8 @@ export function integratorRoutes(registry: IntegratorRegistry): FastifyPluginAsy
  * neither register a global integrator nor one of another tenant.
  */
 function integratorScope(principal: Principal | undefined, requested: IntegratorScope | undefined): IntegratorScope | undefined {
-  const limit = principal?.scope;
-  const scope: IntegratorScope = { ...requested };
-  const problems: ErrorDetail[] = [];
-  for (const level of ['reseller', 'domain'] as const) {
-    const allowed = limit?.[level];
-    if (!allowed) continue;
-    if (scope[level] !== undefined && scope[level] !== allowed) {
-      problems.push({ path: `/scope/${level}`, message: `token "${principal?.name}" is limited to ${level} "${allowed}"` });
-    }
-    scope[level] = allowed;
-  }
+  const { scope, conflicts } = holdToLimit<IntegratorScope>({ ...requested }, principal?.scope);
+  const problems: ErrorDetail[] = conflicts.map(({ level, allowed }) => ({ path: `/scope/${level}`, message: `token "${principal?.name}" is limited to ${level} "${allowed}"` }));
   if (problems.length > 0) throw new ForbiddenError('the integrator names a tenant outside the token scope', { details: problems });
   return scope.reseller === undefined && scope.domain === undefined ? undefined : scope;
 }

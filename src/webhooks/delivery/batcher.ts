@@ -1,7 +1,7 @@
-import { comparePositions } from '../log/reader.js';
+import { comparePositions } from '../../log/reader.js';
 import type { BatchEntry, SubscriptionFeed } from './feed.js';
 import { batchMessageId } from './signing.js';
-import type { FailedDelivery } from './store.js';
+import type { FailedDelivery } from '../store.js';
 
 export interface Batch {
   entries: BatchEntry[];

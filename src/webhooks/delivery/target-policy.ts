@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../../errors.js';
 
 /**
  * Outbound target policy (SSRF): a post-url must reach a public unicast address unless

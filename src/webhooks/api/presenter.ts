@@ -1,6 +1,6 @@
-import type { Placement } from './placement.js';
-import type { SubscriptionDef, SubscriptionStore } from './store.js';
-import { redactUserinfo } from './target-policy.js';
+import type { Placement } from '../cluster/placement.js';
+import type { SubscriptionDef, SubscriptionStore } from '../store.js';
+import { redactUserinfo } from '../delivery/target-policy.js';
 
 /** A subscription as the API shows it (NetSapiens v2 field names, plus Switchboard's own). */
 export interface SubscriptionView {

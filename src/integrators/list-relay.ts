@@ -3,6 +3,7 @@ import { Gauge } from 'prom-client';
 import type { ComponentFactory } from '../context.js';
 import { Backoff, REDIS_RETRY } from '../core/backoff.js';
 import type { AcceptedEvent, CdrCreatedData } from '../events/catalogue.js';
+import { withinTenant } from '../events/tenant.js';
 import type { LogEntry } from '../log/codec.js';
 import type { FeedSubscription, LogFeed } from '../log/feed.js';
 import { comparePositions, LOG_START, LogReader, positionTime, readableEvent, UnreadableEntries } from '../log/reader.js';
@@ -10,7 +11,8 @@ import { closeRedisClient, untilFirstConnect, type RedisClient } from '../redis/
 import type { Keys } from '../redis/keys.js';
 import { ScriptReply, scripts } from '../redis/scripts.js';
 import { ThrottledWarnings } from '../warnings.js';
-import { EnigmaProfile } from './enigma.js';
+import { EnigmaProfile } from '../profiles/enigma.js';
+import { IntegratorRegistry, type IntegratorSpec } from './registry.js';
 
 /** Log entries per relay step; one script call pushes their messages. */
 const RELAY_BATCH = 500;
@@ -234,16 +236,6 @@ class RelayedList {
 /** How often the relay looks for integrators that chose their list's name (registered on any hub). */
 const REGISTRY_POLL_MS = 1000;
 
-/** What the relay needs of an integrator's registry entry (src/streams/registry.ts). */
-interface RelayedIntegrator {
-  name: string;
-  types: string[];
-  list?: string;
-  relayed?: boolean;
-  relayFrom?: string;
-  scope?: { reseller?: string; domain?: string };
-}
-
 /**
  * Relays the lists whose names are external contracts: on Redis Cluster the Enigma CDR list
  * (elsewhere the append script pushes it), and on every topology the legacy lists whose names
@@ -255,6 +247,7 @@ export const listRelayComponent: ComponentFactory = async (context) => {
   const enigma = new EnigmaProfile(keys, config.profiles.enigma);
   const cdrMessage = (event: AcceptedEvent) => enigma.cdrMessage(event.data as CdrCreatedData);
   const registry = context.openRedis({ name: 'switchboard-list-relay-registry' });
+  const integrators = new IntegratorRegistry(registry, keys);
   const onCluster = context.redisTopology.kind === 'cluster' && config.profiles.enigma.enabled;
   // A new Enigma list starts where the log is now, before this hub takes its first event (the
   // cursor, once created by any hub, wins).
@@ -272,16 +265,16 @@ export const listRelayComponent: ComponentFactory = async (context) => {
         },
       ]
     : [];
-  const integratorTarget = (spec: RelayedIntegrator & { list: string }): RelayTarget => {
-    const types = new Set(spec.types);
+  const integratorTarget = (spec: IntegratorSpec & { list: string }): RelayTarget => {
+    const types = new Set<string>(spec.types);
     return {
       list: spec.list,
       cursor: keys.relayCursor(spec.list),
       ...(spec.relayFrom ? { from: spec.relayFrom } : {}),
       render: (event, json) => {
         if (!types.has(event.type)) return undefined;
-        if (spec.scope?.reseller !== undefined && spec.scope.reseller !== (event.scope?.reseller ?? '')) return undefined;
-        if (spec.scope?.domain !== undefined && spec.scope.domain !== (event.scope?.domain ?? '')) return undefined;
+        // The append script's rule (op I of src/redis/lua/appendEvents.lua): the event's scope, '' where it names none.
+        if (!withinTenant({ reseller: event.scope?.reseller ?? '', domain: event.scope?.domain ?? '' }, spec.scope)) return undefined;
         return event.type === 'cdr.created' ? cdrMessage(event) : json;
       },
     };
@@ -292,8 +285,8 @@ export const listRelayComponent: ComponentFactory = async (context) => {
   // The relay reads the log through the hub's feed: its pushes and cursors share the registry's connection.
   const relay = new ListRelay(context.feed, registry, keys, log, unreadable);
   const targets = async (): Promise<RelayTarget[]> => {
-    const specs = Object.values(await registry.hGetAll(keys.integrators)).map((json) => JSON.parse(json) as RelayedIntegrator);
-    return [...fixed, ...specs.filter((spec): spec is RelayedIntegrator & { list: string } => spec.relayed === true && typeof spec.list === 'string').map(integratorTarget)];
+    const specs = await integrators.list();
+    return [...fixed, ...specs.filter((spec): spec is IntegratorSpec & { list: string } => spec.relayed === true && spec.list !== undefined).map(integratorTarget)];
   };
   new Gauge({
     name: 'switchboard_list_relay_position_ms',

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { WebhooksConfig } from '../config/schema.js';
-import { ForbiddenError, ValidationError, type ErrorDetail } from '../errors.js';
-import type { Principal } from '../server/auth.js';
-import { didYouMean, summarize, validationDetails } from '../validation.js';
-import { isModel, MODELS, type Model } from './models.js';
+import type { WebhooksConfig } from '../../config/schema.js';
+import { ANY_TENANT, holdToLimit, withinTenant } from '../../events/tenant.js';
+import { ForbiddenError, ValidationError, type ErrorDetail } from '../../errors.js';
+import type { Principal } from '../../server/auth.js';
+import { didYouMean, summarize, validationDetails } from '../../validation.js';
+import { isModel, MODELS, type Model } from '../models.js';
 import { rotateSecret } from './secret-rotation.js';
-import { generateSecret, parseSecret } from './signing.js';
-import { slotOf, type SubscriptionDef } from './store.js';
-import { redactUserinfo, type TargetPolicy } from './target-policy.js';
+import { generateSecret, parseSecret } from '../delivery/signing.js';
+import { slotOf, type SubscriptionDef } from '../store.js';
+import { redactUserinfo, type TargetPolicy } from '../delivery/target-policy.js';
 
 /** The writable fields of a subscription, in the NetSapiens v2 spelling (as the schema let them through). */
 export interface SubscriptionFields {
@@ -72,20 +73,16 @@ export function resolveScope(
   principal: Principal | undefined,
   requested: { reseller?: string | undefined; domain?: string | undefined; user?: string | undefined },
 ): { reseller: string; domain: string; user: string } {
-  const limit = principal?.scope;
-  const scope = { reseller: requested.reseller ?? limit?.reseller ?? '*', domain: requested.domain ?? limit?.domain ?? '*', user: requested.user ?? '*' };
-  for (const level of ['reseller', 'domain'] as const) {
-    const allowed = limit?.[level];
-    if (allowed && scope[level] !== allowed) {
-      throw new ForbiddenError(`token "${principal?.name}" is limited to ${level} "${allowed}" and cannot subscribe to ${level} "${scope[level]}"`);
-    }
+  const { scope, conflicts } = holdToLimit({ reseller: requested.reseller, domain: requested.domain }, principal?.scope);
+  const [conflict] = conflicts;
+  if (conflict) {
+    throw new ForbiddenError(`token "${principal?.name}" is limited to ${conflict.level} "${conflict.allowed}" and cannot subscribe to ${conflict.level} "${conflict.requested}"`);
   }
-  return scope;
+  return { reseller: scope.reseller ?? ANY_TENANT, domain: scope.domain ?? ANY_TENANT, user: requested.user ?? ANY_TENANT };
 }
 
 export function visibleTo(principal: Principal | undefined, def: SubscriptionDef): boolean {
-  const limit = principal?.scope;
-  return !limit || ((!limit.reseller || limit.reseller === def.reseller) && (!limit.domain || limit.domain === def.domain));
+  return withinTenant(def, principal?.scope);
 }
 
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);

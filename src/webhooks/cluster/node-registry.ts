@@ -1,7 +1,7 @@
-import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
 import type { PlacementNode } from './placement.js';
-import { scripts } from '../redis/scripts.js';
+import { scripts } from '../../redis/scripts.js';
 
 export interface RegisteredNode extends PlacementNode {
   /** When its heartbeat runs out (ms, Redis clock). */

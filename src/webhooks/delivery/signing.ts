@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../../errors.js';
 
 /**
  * Standard Webhooks signing (spec v1.0.0): `webhook-signature: v1,<base64 HMAC-SHA256>` over

@@ -1,8 +1,8 @@
-import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
 import type { Batch } from './batcher.js';
-import { ScriptReply, scripts } from '../redis/scripts.js';
-import type { FailedDelivery, SubscriptionDef, SubscriptionState, SubscriptionStatus } from './store.js';
+import { ScriptReply, scripts } from '../../redis/scripts.js';
+import type { FailedDelivery, SubscriptionDef, SubscriptionState, SubscriptionStatus } from '../store.js';
 
 /** A fenced write: done, refused because the lease is not ours, or refused because the state moved on. */
 export type FencedOutcome = 'ok' | 'lease-lost' | 'stale';

@@ -1,7 +1,7 @@
 import type { Batch } from './batcher.js';
-import { modelObject } from './models.js';
+import { modelObject } from '../models.js';
 import { parseSecret, signatureHeader } from './signing.js';
-import type { SubscriptionDef } from './store.js';
+import type { SubscriptionDef } from '../store.js';
 
 /** The secrets that sign a post: the current one, and the rotated-out one during its grace period. */
 export function signingKeys(def: SubscriptionDef, now = Date.now()): Buffer[] {

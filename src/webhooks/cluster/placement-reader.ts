@@ -1,6 +1,6 @@
 import type { NodeRegistry } from './node-registry.js';
 import { place, type Placement } from './placement.js';
-import type { SubscriptionStore } from './store.js';
+import type { SubscriptionStore } from '../store.js';
 
 export interface PlacementReaderOptions {
   store: SubscriptionStore;

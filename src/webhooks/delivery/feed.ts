@@ -1,20 +1,15 @@
-import type { AcceptedEvent } from '../events/catalogue.js';
-import type { LogEntry } from '../log/codec.js';
-import { comparePositions, readableEvent, type LogReader } from '../log/reader.js';
-import { eventTenant, modelsForEvent, modelsForType } from './models.js';
-import type { SubscriptionDef } from './store.js';
+import type { AcceptedEvent } from '../../events/catalogue.js';
+import type { LogEntry } from '../../log/codec.js';
+import { comparePositions, readableEvent, type LogReader } from '../../log/reader.js';
+import { ANY_TENANT, eventTenant, withinTenant } from '../../events/tenant.js';
+import { modelsForEvent, modelsForType } from '../models.js';
+import type { SubscriptionDef } from '../store.js';
 
 /** One event-log entry as a batch holds it: its position (a post's `seq`) and the event JSON exactly as stored. */
 export type BatchEntry = Pick<LogEntry, 'position' | 'json'>;
 
 export function subscriptionMatches(def: SubscriptionDef, event: AcceptedEvent): boolean {
-  if (!modelsForEvent(event).includes(def.model)) return false;
-  const tenant = eventTenant(event);
-  return (
-    (def.reseller === '*' || def.reseller === tenant.reseller) &&
-    (def.domain === '*' || def.domain === tenant.domain) &&
-    (def.user === '*' || def.user === tenant.user)
-  );
+  return modelsForEvent(event).includes(def.model) && withinTenant(eventTenant(event), def, ANY_TENANT);
 }
 
 /** Wakes async loops waiting for more work; each waiter gives up after its own timeout. */

@@ -1,16 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { Backoff, REDIS_RETRY } from '../core/backoff.js';
-import type { AcceptedEvent } from '../events/catalogue.js';
-import type { LogEntry } from '../log/codec.js';
-import type { FeedSubscription, LogFeed } from '../log/feed.js';
-import { LogReader, readableEvent } from '../log/reader.js';
-import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
+import { Backoff, REDIS_RETRY } from '../../core/backoff.js';
+import type { AcceptedEvent } from '../../events/catalogue.js';
+import type { LogEntry } from '../../log/codec.js';
+import type { FeedSubscription, LogFeed } from '../../log/feed.js';
+import { LogReader, readableEvent } from '../../log/reader.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
 import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
-import { eventTenant, modelsForEvent, modelsForType, type Model } from './models.js';
-import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from './store.js';
-import { ThrottledWarnings } from '../warnings.js';
+import { ANY_TENANT, eventTenant, withinTenant, type Tenant } from '../../events/tenant.js';
+import { modelsForEvent, modelsForType, type Model } from '../models.js';
+import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from '../store.js';
+import { ThrottledWarnings } from '../../warnings.js';
 
 const SEP = '\u0000';
 
@@ -53,17 +54,17 @@ export class MatchIndex<T extends { def: SubscriptionDef }> {
     for (const model of modelsForEvent(event)) {
       const buckets = this.byModel.get(model);
       if (!buckets) continue;
-      this.visitBucket(buckets, '*', '*', tenant.reseller, visit);
-      if (tenant.user !== undefined) this.visitBucket(buckets, '*', tenant.user, tenant.reseller, visit);
+      this.visitBucket(buckets, ANY_TENANT, ANY_TENANT, tenant, visit);
+      if (tenant.user !== undefined) this.visitBucket(buckets, ANY_TENANT, tenant.user, tenant, visit);
       if (tenant.domain === undefined) continue;
-      this.visitBucket(buckets, tenant.domain, '*', tenant.reseller, visit);
-      if (tenant.user !== undefined) this.visitBucket(buckets, tenant.domain, tenant.user, tenant.reseller, visit);
+      this.visitBucket(buckets, tenant.domain, ANY_TENANT, tenant, visit);
+      if (tenant.user !== undefined) this.visitBucket(buckets, tenant.domain, tenant.user, tenant, visit);
     }
   }
 
-  private visitBucket(buckets: Map<string, Set<T>>, domain: string, user: string, reseller: string | undefined, visit: (item: T) => void): void {
+  private visitBucket(buckets: Map<string, Set<T>>, domain: string, user: string, tenant: Tenant, visit: (item: T) => void): void {
     const bucket = buckets.get(domain + SEP + user);
-    if (bucket) for (const item of bucket) if (item.def.reseller === '*' || item.def.reseller === reseller) visit(item);
+    if (bucket) for (const item of bucket) if (withinTenant(tenant, item.def, ANY_TENANT)) visit(item);
   }
 }
 
@@ -86,7 +87,7 @@ export interface DispatcherOptions {
 /**
  * Takes the event log once for all subscriptions this node owns (from the hub's feed, from the
  * newest entry at start) and hands each entry to the workers it matches; a worker behind reads
- * the log on its own (src/webhooks/feed.ts). Owns the workers: one starts
+ * the log on its own (src/webhooks/delivery/feed.ts). Owns the workers: one starts
  * when this node acquires the subscription's lease, and stops when the lease is lost, handed
  * over (drained) or the subscription changes.
  */

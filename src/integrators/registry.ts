@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { EVENT_TYPES, type EventType } from '../events/catalogue.js';
+import { INTEGRATOR_EVENT_TYPES } from './integrators-profile.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { ScriptReply, scripts } from '../redis/scripts.js';
@@ -30,7 +31,7 @@ export interface IntegratorSpec {
   list?: string;
   /**
    * The list's name was chosen by the integrator: it is not in the log's slot, so the append
-   * script leaves it to the list relay (src/profiles/list-relay.ts), which starts after `relayFrom`.
+   * script leaves it to the list relay (src/integrators/list-relay.ts), which starts after `relayFrom`.
    */
   relayed?: boolean;
   relayFrom?: string;
@@ -111,12 +112,7 @@ export class IntegratorRegistry {
 
   async register(request: IntegratorRequest, now = new Date()): Promise<IntegratorView> {
     const types = request.types ?? ['cdr.created'];
-    const unknown = types.filter((type) => !(EVENT_TYPES as string[]).includes(type));
-    if (unknown.length > 0) {
-      throw new ValidationError(`unknown event types: ${unknown.map((type) => `${type}${didYouMean(type, EVENT_TYPES)}`).join(', ')}`, {
-        details: unknown.map((type) => ({ path: `/types/${types.indexOf(type)}`, message: `not in the catalogue (GET /v1/schemas)${didYouMean(type, EVENT_TYPES)}` })),
-      });
-    }
+    refuseTypesNotDelivered(types);
     if (request.listKey !== undefined && request.legacyList === false) {
       throw new ValidationError('listKey names a legacy list: it cannot go with legacyList false', {
         details: [{ path: '/listKey', message: 'requires legacyList (true or absent)' }],
@@ -281,9 +277,24 @@ function pickScope(scope: IntegratorScope): IntegratorScope {
   return { ...(scope.reseller !== undefined ? { reseller: scope.reseller } : {}), ...(scope.domain !== undefined ? { domain: scope.domain } : {}) };
 }
 
-/** True when `spec` lies inside the token's tenant limit; a token without one sees every integrator. */
-export function withinScope(limit: IntegratorScope | undefined, spec: Pick<IntegratorSpec, 'scope'>): boolean {
-  if (!limit || (limit.reseller === undefined && limit.domain === undefined)) return true;
-  if (!spec.scope) return false;
-  return (limit.reseller === undefined || spec.scope.reseller === limit.reseller) && (limit.domain === undefined || spec.scope.domain === limit.domain);
+/**
+ * An integrator takes only types the fan-out delivers (INTEGRATOR_EVENT_TYPES): a type outside the
+ * catalogue, or one that never reaches integrators (cti.*), is named with a did-you-mean.
+ */
+function refuseTypesNotDelivered(types: readonly string[]): void {
+  const delivered = INTEGRATOR_EVENT_TYPES as readonly string[];
+  const unknown = types.filter((type) => !(EVENT_TYPES as string[]).includes(type));
+  const undelivered = types.filter((type) => (EVENT_TYPES as string[]).includes(type) && !delivered.includes(type));
+  if (unknown.length === 0 && undelivered.length === 0) return;
+  const parts = [
+    ...(unknown.length > 0 ? [`unknown event types: ${unknown.map((type) => `${type}${didYouMean(type, delivered)}`).join(', ')}`] : []),
+    ...(undelivered.length > 0 ? [`event types that never reach integrators: ${undelivered.join(', ')} (the CTI cache appends cti.* to the event log itself, past the fan-out: docs/event-log.md)`] : []),
+  ];
+  throw new ValidationError(parts.join('; '), {
+    details: types.flatMap((type, index) => {
+      if (unknown.includes(type)) return [{ path: `/types/${index}`, message: `not in the catalogue (GET /v1/schemas)${didYouMean(type, delivered)}` }];
+      if (undelivered.includes(type)) return [{ path: `/types/${index}`, message: `${type} never reaches integrators: the CTI cache appends it to the event log itself, past the fan-out${didYouMean(type, delivered)}` }];
+      return [];
+    }),
+  });
 }

@@ -1,4 +1,4 @@
-import type { SubscriptionDef } from './store.js';
+import type { SubscriptionDef } from '../store.js';
 
 type SecretFields = Pick<SubscriptionDef, 'secret' | 'previousSecret' | 'previousSecretUntil'>;
 

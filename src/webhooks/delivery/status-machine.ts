@@ -1,6 +1,6 @@
-import type { WebhooksConfig } from '../config/schema.js';
+import type { WebhooksConfig } from '../../config/schema.js';
 import type { PostResult } from './http.js';
-import type { SubscriptionStatus } from './store.js';
+import type { SubscriptionStatus } from '../store.js';
 
 export type StatusEventType = 'subscription.error' | 'subscription.disabled' | 'subscription.recovered';
 

@@ -1,7 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
-import type { WebhooksConfig } from '../config/schema.js';
-import { readPemFile } from '../server/tls.js';
+import type { WebhooksConfig } from '../../config/schema.js';
+import { readPemFile } from '../../server/tls.js';
 import { TargetRefusedError, type TargetPolicy } from './target-policy.js';
 
 export interface PostResult {

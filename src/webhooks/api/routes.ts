@@ -1,18 +1,18 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import type { WebhooksConfig } from '../config/schema.js';
-import { NotFoundError, ValidationError } from '../errors.js';
-import { LogReader, positionBefore } from '../log/reader.js';
-import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
-import { ErrorResponse } from '../server/schemas.js';
-import { checkedInHandler } from '../server/validator.js';
-import { MODELS } from './models.js';
-import type { Placement } from './placement.js';
+import type { WebhooksConfig } from '../../config/schema.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import { LogReader, positionBefore } from '../../log/reader.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
+import { ErrorResponse } from '../../server/schemas.js';
+import { checkedInHandler } from '../../server/validator.js';
+import { MODELS } from '../models.js';
+import type { Placement } from '../cluster/placement.js';
 import { SubscriptionPresenter } from './presenter.js';
-import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from './store.js';
+import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from '../store.js';
 import { parseDatetime, rejectIfAny, resolveScope, schemaProblems, SubscriptionBuilder, visibleTo } from './subscription-builder.js';
-import type { TargetPolicy } from './target-policy.js';
+import type { TargetPolicy } from '../delivery/target-policy.js';
 
 export interface SubscriptionRoutesOptions {
   store: SubscriptionStore;

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
 import { handoverValue } from './lease-value.js';
 import type { NodeRegistry, RegistrySnapshot } from './node-registry.js';
 import { place, type Placement } from './placement.js';
-import { ScriptReply, scripts } from '../redis/scripts.js';
-import type { SubscriptionDef, SubscriptionStore } from './store.js';
-import { ThrottledWarnings } from '../warnings.js';
+import { ScriptReply, scripts } from '../../redis/scripts.js';
+import type { SubscriptionDef, SubscriptionStore } from '../store.js';
+import { ThrottledWarnings } from '../../warnings.js';
 
 export type OwnerChangeReason = 'failover' | 'rebalance' | 'preferred' | 'shutdown';
 
@@ -68,7 +68,7 @@ function nextChange(registry: RegistrySnapshot, self: string): number | undefine
 
 /**
  * Which subscriptions this node delivers. Every ttl/3 it heartbeats in the node registry, renews
- * its leases, computes the placement (src/webhooks/placement.ts) from what Redis shows, hands over
+ * its leases, computes the placement (src/webhooks/cluster/placement.ts) from what Redis shows, hands over
  * what the plan moves elsewhere (drain, then release through the fenced handover script) and
  * takes what the plan gives it. Only an expired lease is ever taken without a handover.
  */

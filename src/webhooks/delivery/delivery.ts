@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { Backoff } from '../core/backoff.js';
-import type { WebhooksConfig } from '../config/schema.js';
-import { comparePositions, LogReader, positionTime, type UnreadableEntries } from '../log/reader.js';
-import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
+import { Backoff } from '../../core/backoff.js';
+import type { WebhooksConfig } from '../../config/schema.js';
+import { comparePositions, LogReader, positionTime, type UnreadableEntries } from '../../log/reader.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
 import { Batcher, type Batch } from './batcher.js';
 import { FencedState, type AttemptRecord, type FencedOutcome } from './fenced-state.js';
 import { SubscriptionFeed, type BatchEntry } from './feed.js';
@@ -12,8 +12,8 @@ import type { PostResult, WebhookSender } from './http.js';
 import type { WebhookMetrics } from './metrics.js';
 import { postBody, postHeaders, signingKeys } from './post.js';
 import { StatusMachine, type StatusEvent } from './status-machine.js';
-import type { SubscriptionDef, SubscriptionStore } from './store.js';
-import { ThrottledWarnings } from '../warnings.js';
+import type { SubscriptionDef, SubscriptionStore } from '../store.js';
+import { ThrottledWarnings } from '../../warnings.js';
 
 /** Capped above REDIS_RETRY: one worker runs per owned subscription, and all of them retry at once while Redis is away. */
 const WORKER_REDIS_RETRY = { initialMs: 100, maxMs: 5000 };
