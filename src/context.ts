@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Appender } from './log/appender.js';
+import type { LogFeed } from './log/feed.js';
 import type { HubEvents } from './log/hub-events.js';
 import type { Metrics } from './metrics.js';
 import type { OutputProfile } from './profiles/output.js';
@@ -23,18 +24,29 @@ export interface HubContext {
   redisTopology: RedisTopology;
   /**
    * A new connection of the hub's topology, connecting in the background (the one way components
-   * connect; `untilFirstConnect` from src/redis/client.ts waits for it). The component closes it.
+   * connect; `untilFirstConnect` from src/redis/client.ts waits for it). The component closes it
+   * when it is done with it; whatever is still open at shutdown (or after a failed start), the hub
+   * closes, including connections opened after start.
    */
   openRedis: (options: Omit<RedisClientOptions, 'topology' | 'url'>) => RedisClient;
   /** Redis errors that retrying will not cure: report them here so /readyz names them. */
   faults: RedisFaults;
   tokens: TokenStore;
   appender: Appender;
+  /**
+   * The hub's one follower of the event log (one blocking read per process): every component that
+   * reads the log as it grows subscribes here, from any position, instead of reading it itself.
+   */
+  feed: LogFeed;
   /** The one door for events the hub makes itself: checked, stamped, appended (src/log/hub-events.ts). */
   hubEvents: HubEvents;
 }
 
-/** A capability plugged into the hub (CTI cache, integrators, webhooks…). */
+/**
+ * A capability plugged into the hub (CTI cache, integrators, webhooks…; the hub's own intake,
+ * health, retention and appender are built the same way, src/hub.ts). Its close is registered in
+ * the hub's one lifecycle (src/lifecycle.ts) as soon as the factory returns.
+ */
 export interface HubComponent {
   name: string;
   /** Encapsulated Fastify routes. */
@@ -53,8 +65,10 @@ export interface HubComponent {
   start?(): Promise<void> | void;
   /** Stops events coming in (PBX sources); called before the hub drains its appender on shutdown. */
   stopInput?(): Promise<void>;
-  /** Stops background work and releases connections; called once on shutdown. */
-  close(): Promise<void>;
+  /** Finishes the work already taken, within `budgetMs` (after every stopInput, before any close). */
+  drain?(budgetMs: number): Promise<void>;
+  /** Stops background work and releases connections; called once, on shutdown or after a failed start. */
+  close(): Promise<void> | void;
 }
 
 export type ComponentFactory = (context: HubContext) => Promise<HubComponent> | HubComponent;

@@ -7,13 +7,16 @@ import { COMPONENTS } from './components.js';
 import type { Config } from './config/schema.js';
 import type { ComponentFactory, HubComponent, HubContext } from './context.js';
 import { ConfigError, StartupError } from './errors.js';
+import { Lifecycle } from './lifecycle.js';
 import { intakeRoutes } from './intake/routes.js';
 import { Appender, redisAppendTransport } from './log/appender.js';
 import { HubEvents } from './log/hub-events.js';
 import { EventLogWriter } from './log/event-log.js';
+import { LogFeed } from './log/feed.js';
+import { LogReader, UnreadableEntries } from './log/reader.js';
 import { LogRetention } from './log/retention.js';
 import { Spool } from './log/spool.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { EnigmaProfile } from './profiles/enigma.js';
 import { NewfiesProfile } from './profiles/newfies.js';
 import type { OutputProfile } from './profiles/output.js';
@@ -47,73 +50,69 @@ export interface StartHubOptions {
 
 /** A running hub: HTTP server, Redis connections, spool and components. `close()` drains and stops them. */
 export class Hub {
-  private closing: Promise<void> | undefined;
-
   private constructor(
     readonly config: Readonly<Config>,
     readonly logger: Logger,
     readonly server: FastifyInstance,
     readonly context: HubContext,
-    private readonly parts: {
-      spool: Spool;
-      retention: LogRetention;
-      components: HubComponent[];
-      logClient: RedisClient;
-      localRedis: LocalRedisServer | undefined;
-    },
+    private readonly lifecycle: Lifecycle,
+    private readonly spool: Spool,
   ) {}
 
+  private closing: Promise<void> | undefined;
+
   /**
-   * Starts the parts in order: Redis clients, spool and appender, components (built, not yet
-   * running), the HTTP server bound to its port, then every component's background work. Like
-   * avvio for Fastify, a failed step undoes every step before it, newest first, and rethrows: a
-   * failed start leaves no client, timer, child process or open file behind.
+   * Starts the parts in order: Redis clients, spool and appender, the log feed, the core and
+   * plugged-in components (built, not yet running), the HTTP server bound to its port, then every
+   * component's background work. Each step registers its undo in one lifecycle (src/lifecycle.ts),
+   * as avvio does for Fastify: a failed step runs it (newest first, stop input → drain → close) and
+   * rethrows, so a failed start leaves no client, timer, child process or open file behind; and
+   * `close()` runs the same list.
    */
   static async start(config: Readonly<Config>, options: StartHubOptions = {}): Promise<Hub> {
     const logger = options.logger ?? createLogger(config);
-    const undo: { name: string; run: () => Promise<unknown> | unknown }[] = [];
+    const lifecycle = new Lifecycle(logger);
     try {
-      return await Hub.startParts(config, options, logger, (name, run) => undo.push({ name, run }));
+      return await Hub.startParts(config, options, logger, lifecycle);
     } catch (error) {
-      for (const step of undo.reverse()) {
-        try {
-          await step.run();
-        } catch (undoError) {
-          logger.debug({ err: undoError, step: step.name }, 'rollback step failed');
-        }
-      }
+      logger.debug({ undo: lifecycle.undoOrder }, 'start failed: undoing the steps that ran');
+      // Events spooled by this start stay on disk for the next one; nothing waits for Redis here.
+      await lifecycle.end(0);
       throw error;
     }
   }
 
-  private static async startParts(
-    config: Readonly<Config>,
-    options: StartHubOptions,
-    logger: Logger,
-    onRollback: (name: string, run: () => Promise<unknown> | unknown) => void,
-  ): Promise<Hub> {
+  private static async startParts(config: Readonly<Config>, options: StartHubOptions, logger: Logger, lifecycle: Lifecycle): Promise<Hub> {
     const tokens = new TokenStore(config.auth);
     refuseOpenNonLoopbackBind(config, tokens);
     // Unreadable or mismatched certificate files fail the start before anything else is opened.
     const certificate = config.http.tls ? loadServerCertificate(config.http.tls) : undefined;
 
     const { topology, localRedis } = await resolveRedis(config, logger);
-    if (localRedis) onRollback('local redis-server', () => localRedis.close());
+    if (localRedis) lifecycle.add({ name: 'local redis-server', close: () => localRedis.close() });
     const keys = createKeys(config);
     const metrics = createMetrics();
     const faults = new RedisFaults(topology.kind, logger, metrics.registry);
+
+    const redis = createRedisClient({ topology, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
+    lifecycle.add({ name: 'redis client switchboard', close: () => closeRedisClient(redis) });
+    // Every connection opened through openRedis, at start or later (a component's start(), a
+    // reconnect it makes): those their owner has not closed are closed after every component
+    // (this step is registered before them).
+    const opened = new Set<RedisClient>();
+    lifecycle.add({
+      name: 'redis connections',
+      close: () => Promise.all([...opened].filter((client) => !client.closed).map((client) => closeRedisClient(client))),
+    });
     /** The one way every part of the hub connects: same topology, connected in the background. */
     const openRedis = (options: Omit<RedisClientOptions, 'topology' | 'url'>): RedisClient => {
+      for (const client of opened) if (client.closed) opened.delete(client);
       const client = createRedisClient({ ...options, topology });
-      // Components close their own clients; these only matter if the start fails before they could.
-      onRollback(`redis client ${options.name ?? ''}`, () => closeRedisClient(client));
+      opened.add(client);
       // Connection trouble is logged once, by the main client below; fatal errors count wherever they happen.
       connectInBackground(client, (error) => faults.observe(error));
       return client;
     };
-
-    const redis = createRedisClient({ topology, commandTimeoutMs: config.redis.commandTimeoutMs, failFast: true, name: 'switchboard' });
-    onRollback('redis client switchboard', () => closeRedisClient(redis));
     const where = describeTopology(topology);
     redis.on('ready', () => metrics.redisUp.set(1));
     redis.on('end', () => metrics.redisUp.set(0));
@@ -148,7 +147,7 @@ export class Hub {
     if (config.profiles.newfies.enabled) profiles.push(new NewfiesProfile(config.profiles.newfies));
 
     const spool = new Spool(config.dataDir, config.spool.maxBytes, config.spool.drainBatchEvents);
-    onRollback('spool', () => spool.close());
+    lifecycle.add({ name: 'spool', close: () => spool.close() });
     const writer = new EventLogWriter(keys, profiles, config.eventLog);
     const appender = new Appender({
       transport: redisAppendTransport(logClient, writer),
@@ -164,45 +163,43 @@ export class Hub {
       drainBatchEvents: config.spool.drainBatchEvents,
       drainRetryMs: config.spool.drainRetryMs,
     });
-    // Events spooled by this start stay on disk for the next one; nothing waits for Redis here.
-    onRollback('appender', () => appender.close(0));
-    const retention = new LogRetention(redis, keys.eventLog, config.eventLog, logger);
-    onRollback('retention', () => retention.close());
+    const feed = hubFeed(openRedis, keys, metrics, logger);
+    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, hubEvents: new HubEvents(appender), feed: feed.feed };
 
-    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, hubEvents: new HubEvents(appender) };
+    // The hub's own parts first (their routes before the others'), then the plugged-in ones.
     const components: HubComponent[] = [];
-    for (const factory of options.components ?? COMPONENTS) {
-      const component = await factory(context);
-      onRollback(`component ${component.name}`, () => component.close());
+    const checks: ReadinessCheck[] = [];
+    const factories: readonly ComponentFactory[] = [
+      healthComponent(checks),
+      appenderComponent,
+      () => feed,
+      retentionComponent,
+      intakeComponent,
+      ...(options.components ?? COMPONENTS),
+    ];
+    for (const factory of factories) {
+      const component = lifecycle.add(await factory(context));
       components.push(component);
       profiles.push(...(component.profiles ?? []));
+      if (component.readiness) checks.push(component.readiness);
     }
 
-    const checks: ReadinessCheck[] = [
-      () => faults.readiness() ?? redisReadiness(redis, keys),
-      () => appender.spoolReadiness(),
-      ...components.flatMap((component) => (component.readiness ? [component.readiness] : [])),
-    ];
     const server = await buildServer({
       logger,
       http: config.http,
       certificate,
       tokens,
-      plugins: [
-        { plugin: healthRoutes, options: { checks, registry: metrics.registry } },
-        { plugin: intakeRoutes, options: { appender, http: config.http } },
-        ...components.flatMap((component) => (component.routes ? [{ plugin: component.routes }] : [])),
-      ],
+      plugins: components.flatMap((component) => (component.routes ? [{ plugin: component.routes }] : [])),
     });
-    onRollback('http server', () => server.close());
+    // Input stops here first on shutdown: no request is taken once the drain has begun.
+    lifecycle.add({ name: 'http server', stopInput: () => server.close() });
     await listen(server, config.http);
     if (tokens.open) logger.warn('no API token configured: every route is open (allowed on loopback only)');
 
     // Background work starts once the port is ours: a busy port fails the start before any of it ran.
-    retention.start();
     for (const component of components) await component.start?.();
 
-    return new Hub(config, logger, server, context, { spool, retention, components, logClient, localRedis });
+    return new Hub(config, logger, server, context, lifecycle, spool);
   }
 
   /** Base URL of the HTTP server. */
@@ -228,26 +225,69 @@ export class Hub {
 
   /** Stops intake, drains queued appends (and the spool, within the shutdown timeout), closes everything. */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= (async () => {
+      this.logger.info('shutting down');
+      await this.lifecycle.end(this.config.shutdownTimeoutMs);
+      this.logger.info({ spoolDepth: this.spool.depth }, 'stopped');
+    })();
     return this.closing;
   }
+}
 
-  private async shutdown(): Promise<void> {
-    const { spool, retention, components, logClient, localRedis } = this.parts;
-    this.logger.info('shutting down');
-    await this.server.close();
-    for (const component of components) await component.stopInput?.();
-    await this.context.appender.close(this.config.shutdownTimeoutMs);
-    for (const component of [...components].reverse()) {
-      this.logger.debug({ component: component.name }, 'closing component');
-      await component.close();
-    }
-    retention.close();
-    for (const client of [logClient, this.context.redis]) await closeRedisClient(client);
-    spool.close();
-    await localRedis?.close();
-    this.logger.info({ spoolDepth: spool.depth }, 'stopped');
-  }
+/** GET /healthz, /readyz and /metrics, over every component's readiness check (filled in as they are built). */
+function healthComponent(checks: readonly ReadinessCheck[]): ComponentFactory {
+  return ({ redis, keys, faults, metrics }) => ({
+    name: 'health',
+    routes: (app) => healthRoutes(app, { checks, registry: metrics.registry }),
+    readiness: () => faults.readiness() ?? redisReadiness(redis, keys),
+    close: () => {},
+  });
+}
+
+/** The log's one writer: drained on shutdown (within the budget); a failed start leaves what it spooled for the next one. */
+const appenderComponent: ComponentFactory = ({ appender }) => ({
+  name: 'appender',
+  readiness: () => appender.spoolReadiness(),
+  drain: (budgetMs) => appender.close(budgetMs),
+  close: () => {},
+});
+
+const retentionComponent: ComponentFactory = ({ redis, keys, config, logger }) => {
+  const retention = new LogRetention(redis, keys.eventLog, config.eventLog, logger);
+  return { name: 'retention', start: () => retention.start(), close: () => retention.close() };
+};
+
+/** POST /v1/events and its batch form. */
+const intakeComponent: ComponentFactory = ({ appender, config }) => ({
+  name: 'intake',
+  routes: (app) => intakeRoutes(app, { appender, http: config.http }),
+  close: () => {},
+});
+
+/**
+ * The hub's one follower of the event log (context.feed), on a blocking connection of its own;
+ * catch-up ranges share a patient one. Started before the components that subscribe, closed
+ * after them. Its unreadable entries are counted under reader="live", the label the metric had
+ * when the feed was the live component's (docs/live.md); the other consumers count their own.
+ */
+function hubFeed(openRedis: HubContext['openRedis'], keys: Keys, metrics: Metrics, logger: Logger): HubComponent & { feed: LogFeed } {
+  const log = logger.child({ component: 'log-feed' });
+  const blocking = openRedis({ name: 'switchboard-log-feed' });
+  const work = openRedis({ commandTimeoutMs: 5000, name: 'switchboard-log-ranges' });
+  const unreadable = new UnreadableEntries('live', metrics.logEntriesUnreadable, log);
+  const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog, unreadable), ranges: new LogReader(work, keys.eventLog, unreadable), logger: log });
+  return {
+    name: 'log feed',
+    feed,
+    start: () => feed.start(),
+    async close() {
+      const closing = feed.close();
+      // The blocking read ends with its connection.
+      blocking.destroy();
+      await closing;
+      await closeRedisClient(work);
+    },
+  };
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {

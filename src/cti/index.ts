@@ -23,14 +23,8 @@ export const ctiComponent: ComponentFactory = async (context) => {
   // Its own connection: CTI replies do not queue behind event-log batches on the shared one.
   // No node-redis command timeout (it builds an AbortSignal per command): the store times calls.
   const redis = context.openRedis({ failFast: true, commandTimeoutMs: 0, name: 'switchboard-cti' });
-  // The hub already waited for Redis; with it down, requests answer 503 until it is up.
-  if (context.redis.isReady) await untilFirstConnect(redis, 2000);
   const events = new CtiEventRenderer(config.cti.recordEvents, config.eventLog.maxLength);
   const store = new CtiStore(redis, context.keys, events, config.redis.commandTimeoutMs);
-  await store.sync(pools.byName.values()).catch((error: unknown) => {
-    // Redis may come up later: the first allocation syncs the pool then.
-    new ThrottledWarnings(logger).warn('cti: could not write the pools to Redis yet', error);
-  });
   for (const pool of pools.byName.values()) metrics.numbers.set({ pool: pool.name }, pool.numbers.length);
 
   let cached: { at: number; statuses: Promise<Map<CtiPool, number>> } | undefined;
@@ -57,6 +51,15 @@ export const ctiComponent: ComponentFactory = async (context) => {
 
   return {
     name: 'cti',
+    async start() {
+      store.start();
+      // The hub already waited for Redis; with it down, requests answer 503 until it is up.
+      if (context.redis.isReady) await untilFirstConnect(redis, 2000);
+      await store.sync(pools.byName.values()).catch((error: unknown) => {
+        // Redis may come up later: the first allocation syncs the pool then.
+        new ThrottledWarnings(logger).warn('cti: could not write the pools to Redis yet', error);
+      });
+    },
     routes: ctiRoutes({ pools, store, auth, maxValueBytes: config.cti.maxValueBytes, events: routeEvents }),
     readiness: async (): Promise<ReadinessReport> => {
       let statuses: Map<CtiPool, number>;

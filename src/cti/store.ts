@@ -23,7 +23,7 @@ interface PendingCall {
 export class CtiStore {
   private readonly pending = new Set<PendingCall>();
   private readonly keysByPool = new Map<CtiPool, PoolKeys>();
-  private readonly sweeper: NodeJS.Timeout;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -31,8 +31,11 @@ export class CtiStore {
     private readonly events: CtiEventRenderer,
     /** A command unanswered after this long fails the request with 503. */
     private readonly timeoutMs: number,
-  ) {
-    this.sweeper = setInterval(() => this.sweep(), Math.max(5, Math.floor(timeoutMs / 4))).unref();
+  ) {}
+
+  /** Starts the deadline sweep (the component's start: building the store starts nothing). */
+  start(): void {
+    this.sweeper ??= setInterval(() => this.sweep(), Math.max(5, Math.floor(this.timeoutMs / 4))).unref();
   }
 
   /** Writes the configured numbers of each pool to Redis (idempotent; every hub does it at start). */
@@ -92,6 +95,7 @@ export class CtiStore {
   /** Stops the deadline sweep; calls still pending settle with their commands. */
   close(): void {
     clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /**

@@ -1,10 +1,11 @@
 import { closeRedisClient } from '../redis/client.js';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import { boardRoutes } from '../board/routes.js';
-import { LogFeed, type FeedSubscription } from '../log/feed.js';
+import type { FeedSubscription } from '../log/feed.js';
 import { LogReader, positionBefore, UnreadableEntries } from '../log/reader.js';
 import { createStreamMetrics } from '../stream/metrics.js';
 import { streamRoutes } from '../stream/routes.js';
+import { SseClient } from '../stream/sse-client.js';
 import { describeError } from '../warnings.js';
 import { AlertWatcher } from './alerts.js';
 import { createLiveMetrics } from './metrics.js';
@@ -17,19 +18,17 @@ const RESET_CHECK_MS = 5000;
 const ALERT_CHECK_MS = 250;
 
 /**
- * See it live: one follower of the event log per hub process (LogFeed) serving GET /v1/stream
- * and the live projection behind GET /v1/live/*, plus the /board wallboard that reads both.
+ * See it live: GET /v1/stream and the live projection behind GET /v1/live/*, both consumers of the
+ * hub's log feed (context.feed), plus the /board wallboard that reads both.
  */
 export const liveComponent: ComponentFactory = (context): HubComponent => {
   const { config, keys, logger } = context;
   const log = logger.child({ component: 'live' });
-  // The feed blocks its own connection; catch-up ranges share a patient one.
-  const blocking = context.openRedis({ name: 'switchboard-live-feed' });
+  // The hub's feed (its entries' unreadable ones counted under reader="live"); the stream's own
+  // reads (the log's head, one event by id) go over a patient connection of the live component.
+  const { feed } = context;
   const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-live' });
-  // An entry the hub did not write is skipped by the projection and the stream, counted under reader="live".
-  const unreadable = new UnreadableEntries('live', context.metrics.logEntriesUnreadable, log);
-  const ranges = new LogReader(work, keys.eventLog, unreadable);
-  const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog, unreadable), ranges, logger: log });
+  const ranges = new LogReader(work, keys.eventLog, new UnreadableEntries('live', context.metrics.logEntriesUnreadable, log));
   const liveMetrics = createLiveMetrics(context.metrics.registry, () => projection);
   const bounds: Record<LiveEntityKind, string> = { agent: 'live.maxAgents', queue: 'live.maxQueues', call: 'live.maxCalls' };
   const warned = new Set<LiveEntityKind>();
@@ -78,11 +77,10 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
       name: 'live',
       ok: true,
       position: projection.position,
-      streams: feed.consumerCount - 1,
+      streams: feed.countConsumers((consumer) => consumer instanceof SseClient),
       ...(subscription?.live ? {} : { warning: 'live: the live state is being rebuilt from the event log' }),
     }),
     start() {
-      feed.start();
       // The projection replays the recent log, then follows it live.
       subscription = feed.subscribe(positionBefore(Date.now() - config.live.rebuildWindowMs), projection);
       resetTimer = setInterval(evictStale, RESET_CHECK_MS);
@@ -94,9 +92,6 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
       clearInterval(resetTimer);
       clearInterval(alertTimer);
       subscription?.close();
-      const closing = feed.close();
-      blocking.destroy();
-      await closing;
       await closeRedisClient(work);
     },
   };

@@ -38,8 +38,10 @@ export interface LogFeedOptions {
 const IDLE_CATCH_UP_MS = 100;
 
 /**
- * One blocking read of the event log per hub process, fanned out to every consumer in memory
- * (SSE clients, the live projection). A consumer starts at any position: it reads the log from
+ * One blocking read of the event log per hub process (the hub's context.feed, src/hub.ts), fanned
+ * out to every consumer in memory: SSE clients, the live projection, the webhook dispatcher and
+ * each relayed list. A live batch is handed to every consumer without waiting for any (a slow
+ * consumer keeps its own buffer or falls back to catching up), so none can stall the others. A consumer starts at any position: it reads the log from
  * there in pages at its own pace, and joins the live fan-out once it reaches the feed's position
  * (checked in the same tick as its last read, so nothing falls in between).
  */
@@ -58,6 +60,13 @@ export class LogFeed {
 
   get consumerCount(): number {
     return this.consumers.size;
+  }
+
+  /** How many open subscriptions have a consumer of this kind (the SSE clients among the components' consumers). */
+  countConsumers(kind: (consumer: FeedConsumer) => boolean): number {
+    let count = 0;
+    for (const subscription of this.consumers) if (kind(subscription.consumer)) count += 1;
+    return count;
   }
 
   start(): void {
@@ -134,7 +143,7 @@ class Subscription implements FeedSubscription {
   constructor(
     private readonly feed: LogFeed,
     private current: string,
-    private readonly consumer: FeedConsumer,
+    readonly consumer: FeedConsumer,
   ) {}
 
   get position(): string {

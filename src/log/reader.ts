@@ -107,14 +107,16 @@ class DecodedEntry implements LogEntry {
 
 /**
  * The event of `entry`, or undefined when it is unreadable: the reader counted and logged it, the
- * caller only skips it.
+ * caller only skips it. A consumer of a reader shared with others (the hub's log feed) passes its
+ * own `unreadable`, so the entry is counted under its name too, once.
  */
-export function readableEvent(entry: LogEntry): AcceptedEvent | undefined {
+export function readableEvent(entry: LogEntry, unreadable?: UnreadableEntries): AcceptedEvent | undefined {
   try {
     return entry.event;
   } catch (error) {
-    if (error instanceof LogEntryUnreadableError) return undefined;
-    throw error;
+    if (!(error instanceof LogEntryUnreadableError)) throw error;
+    unreadable?.report(entry.position, error.message);
+    return undefined;
   }
 }
 

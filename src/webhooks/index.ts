@@ -32,7 +32,6 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
   const delivering: { ownership?: Ownership } = {};
   if (!settings.enabled) return { name: 'webhooks', routes, close: async () => {} };
 
-  const blocking = context.openRedis({ name: 'switchboard-webhooks-read' });
   const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-webhooks' });
 
   const sender = new WebhookSender(settings, policy);
@@ -60,7 +59,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     keys,
     logger: log,
     store,
-    blocking,
+    feed: context.feed,
     work,
     pollIntervalMs: settings.pollIntervalMs,
     workerDeps: {
@@ -141,7 +140,6 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       // Planned: hand every subscription over (drained), then stop whatever is left.
       await owner.close();
       await dispatcher.stop();
-      blocking.destroy();
       work.destroy();
       await dispatcher.ended();
       await sender.close();

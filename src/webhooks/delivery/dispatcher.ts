@@ -2,7 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Backoff, REDIS_RETRY } from '../../core/backoff.js';
 import type { AcceptedEvent } from '../../events/catalogue.js';
-import { LOG_START, LogReader, readableEvent } from '../../log/reader.js';
+import type { LogEntry } from '../../log/codec.js';
+import type { FeedSubscription, LogFeed } from '../../log/feed.js';
+import { LogReader, readableEvent } from '../../log/reader.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
@@ -10,9 +12,6 @@ import { ANY_TENANT, eventTenant, withinTenant, type Tenant } from '../../events
 import { modelsForEvent, modelsForType, type Model } from '../models.js';
 import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from '../store.js';
 import { ThrottledWarnings } from '../../warnings.js';
-
-/** How often the log's end is tracked while no subscription is owned here. */
-const NO_SUBSCRIPTION_POLL_MS = 100;
 
 const SEP = '\u0000';
 
@@ -73,8 +72,8 @@ export interface DispatcherOptions {
   keys: Keys;
   logger: Logger;
   store: SubscriptionStore;
-  /** Dedicated client for XREAD BLOCK. */
-  blocking: RedisClient;
+  /** The hub's follower of the event log (context.feed): the dispatcher is one of its consumers. */
+  feed: LogFeed;
   /** Patient client for the change feed and the workers. */
   work: RedisClient;
   pollIntervalMs: number;
@@ -86,8 +85,9 @@ export interface DispatcherOptions {
 }
 
 /**
- * Reads the event log once for all subscriptions this node owns (XREAD BLOCK from the newest
- * entry at start) and hands each entry to the workers it matches. Owns the workers: one starts
+ * Takes the event log once for all subscriptions this node owns (from the hub's feed, from the
+ * newest entry at start) and hands each entry to the workers it matches; a worker behind reads
+ * the log on its own (src/webhooks/delivery/feed.ts). Owns the workers: one starts
  * when this node acquires the subscription's lease, and stops when the lease is lost, handed
  * over (drained) or the subscription changes.
  */
@@ -102,15 +102,14 @@ export class Dispatcher {
   private ready = false;
   private stopped = false;
   private loops: Promise<void> = Promise.resolve();
-  /** Blocking reads of the log (on the dedicated client), and the patient client's view of it. */
-  private readonly liveLog: LogReader;
+  private subscription: FeedSubscription | undefined;
+  /** The patient client's view of the log. */
   private readonly log: LogReader;
 
   private readonly warnings: ThrottledWarnings;
 
   constructor(private readonly options: DispatcherOptions) {
     this.warnings = new ThrottledWarnings(options.logger);
-    this.liveLog = new LogReader(options.blocking, options.keys.eventLog, options.workerDeps.unreadable);
     this.log = new LogReader(options.work, options.keys.eventLog, options.workerDeps.unreadable);
   }
 
@@ -128,9 +127,14 @@ export class Dispatcher {
     for (const [id, worker] of this.workers) yield [id, worker.lagSeconds(now)];
   }
 
-  /** Loads the registry and starts the reader and change-feed loops (retrying while Redis is away). */
+  /** Loads the registry, subscribes to the feed and starts the change-feed loop (retrying while Redis is away). */
   start(): void {
-    this.loops = this.init().then(() => Promise.all([this.readLoop(), this.changesLoop()]).then(() => undefined));
+    this.loops = this.init().then(() => {
+      if (this.stopped) return;
+      // From the head read at init: a worker that went live on it misses nothing after it.
+      this.subscription = this.options.feed.subscribe(this.head, { deliver: (entries) => this.deliver(entries) });
+      return this.changesLoop();
+    });
   }
 
   private async init(): Promise<void> {
@@ -234,50 +238,21 @@ export class Dispatcher {
     if (def && token && this.ready && !this.stopped && !this.workers.has(id)) this.startWorker(def, token);
   }
 
-  private async readLoop(): Promise<void> {
-    const { pollIntervalMs } = this.options;
-    const backoff = new Backoff(REDIS_RETRY);
-    while (!this.stopped) {
-      if (this.workers.size === 0) {
-        await this.followLogEnd();
-        continue;
-      }
-      let entries;
-      try {
-        entries = await this.liveLog.wait(this.head, 1000, pollIntervalMs);
-        backoff.reset();
-      } catch (error) {
-        if (this.stopped) return;
-        this.warnings.warn('webhook dispatcher cannot read the event log; retrying', error);
-        await backoff.wait();
-        continue;
-      }
-      for (const entry of entries) {
-        // An unreadable entry is skipped (the reader counted and logged it); the head moves past it.
-        const event = this.index.wants(entry.type) ? readableEvent(entry) : undefined;
-        if (event) {
-          // Position and JSON only: the parsed event is not kept in the subscriptions' buffers.
-          const offered = { position: entry.position, json: entry.json };
-          this.index.match(event, (worker) => worker.offer(offered));
-        }
-        this.head = entry.position;
-      }
-    }
-  }
-
   /**
-   * With no subscription here, nobody takes entries: track the log's end instead of reading (and
-   * decoding) every entry. A subscription that starts later catches up from its own cursor to
-   * this position before it goes live, so moving it forward loses nothing.
+   * The feed's entries, in log order, each once. Synchronous: the workers' buffers take them (or
+   * a worker too far behind drops back to reading the log itself), so the feed never waits here.
    */
-  private async followLogEnd(): Promise<void> {
-    try {
-      const head = await this.liveLog.head();
-      if (head !== LOG_START) this.head = head;
-    } catch {
-      // Redis away: try again on the next tick.
+  private deliver(entries: readonly LogEntry[]): void {
+    for (const entry of entries) {
+      // An unreadable entry is skipped (counted once under reader="webhooks"); the head moves past it.
+      const event = this.index.wants(entry.type) || entry.type === '' ? readableEvent(entry, this.options.workerDeps.unreadable) : undefined;
+      if (event) {
+        // Position and JSON only: the parsed event is not kept in the subscriptions' buffers.
+        const offered = { position: entry.position, json: entry.json };
+        this.index.match(event, (worker) => worker.offer(offered));
+      }
+      this.head = entry.position;
     }
-    await sleep(NO_SUBSCRIPTION_POLL_MS);
   }
 
   /** Follows the registry's change feed, for changes made through other hub nodes. */
@@ -303,11 +278,12 @@ export class Dispatcher {
   /** Stops every worker left (in-flight posts aborted); one stuck on an unreachable Redis is not waited for long. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.subscription?.close();
     const stopping = Promise.all([...this.workers.values()].map((worker) => this.stopWorker(worker)));
     await Promise.race([Promise.all([stopping, ...this.refreshing.values()]), sleep(1000)]);
   }
 
-  /** Resolves when the loops have ended (after `stop` and the blocking client's close). */
+  /** Resolves when the loops have ended (after `stop`). */
   async ended(): Promise<void> {
     await this.loops;
   }
