@@ -182,6 +182,15 @@ export class FreeswitchMapper {
     rememberRecent(this.agents, agent, { status: status ?? known?.status, wrapUpS: wrapUpS ?? known?.wrapUpS ?? 0 }, MAX_REMEMBERED_CALLS);
   }
 
+  /**
+   * Whether the agent is in a wrap-up this source began and has not yet published the end of:
+   * mod_callcenter's agent list says `Available` then (it never announces the wrap-up), so a
+   * resync must not take that for a change; the end comes on its own time (endWrapup).
+   */
+  inWrapup(agent: string): boolean {
+    return this.wrapupUntil.has(agent);
+  }
+
   /** The wrap-ups begun since the last call: the source publishes each one's end at its time. */
   takeWrapups(): WrapupEnd[] {
     return this.wrapups.splice(0);

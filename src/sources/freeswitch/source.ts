@@ -297,6 +297,8 @@ export class FreeswitchSource extends PbxSource {
         if (agents % RESYNC_ROWS_PER_TURN === 0) await nextTurn();
         const status = agent.status === undefined ? undefined : FREESWITCH_AGENT_STATUS[agent.status];
         if (!agent.name || !status || this.knownStatusOf(agent.name) === status || this.changedDuringResync.has(agent.name)) continue;
+        // `Available` during a wrap-up the source began is the wrap-up, not a change (it ends on its own time).
+        if (status === 'available' && this.mapper.inWrapup(agent.name)) continue;
         this.rememberStatus(agent.name, status);
         corrected += 1;
         // Keyed on the time FreeSWITCH recorded the change: the same correction made twice (or by two hubs) is one event.
