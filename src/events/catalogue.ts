@@ -176,7 +176,7 @@ const CampaignDialPreview = submittedData({
 });
 
 /**
- * NetSapiens subscription models beyond calls and agents (seed 002; docs/contracts/netsapiens-subscriptions.md):
+ * NetSapiens subscription models beyond calls and agents (docs/contracts/netsapiens-subscriptions.md):
  * voicemail, messages and their sessions, subscriber records, the audit log. Sources submit them.
  */
 const VOICEMAIL_FOLDERS = ['new', 'urgent', 'saved'] as const;

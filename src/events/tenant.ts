@@ -60,7 +60,8 @@ export function holdToLimit<T extends Tenant>(requested: T, limit: TenantLimit |
 
 /**
  * Types whose tenant domain is a field of their data, whatever the scope says: the audit log is
- * filtered on the domain a change applies to (seed 002). Intake holds a domain-limited token to it.
+ * filtered on the domain a change applies to (docs/contracts/netsapiens-subscriptions.md).
+ * Intake holds a domain-limited token to it.
  */
 export const DATA_DOMAIN_FIELDS: Readonly<Partial<Record<string, string>>> = { 'audit.logged': 'target_domain' };
 

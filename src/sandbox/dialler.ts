@@ -74,7 +74,8 @@ const UNANSWERED: readonly { disposition: CdrDisposition; q850: number; sip: num
  * with the agent (call.offered, call.connected); the call ends some steps later (call.ended, CDR,
  * wrap-up). Calls thus span time, as on a real floor. Beside the calls, agents text (SMS and chat,
  * with their sessions), receive voicemail, have their user record changed, and an administrator's
- * changes are audited: the traffic of seed 002's other models. Deterministic for a given seed.
+ * changes are audited: the traffic of the other NetSapiens models
+ * (docs/contracts/netsapiens-subscriptions.md). Deterministic for a given seed.
  */
 export class SandboxDialler {
   private readonly agents: Agent[];

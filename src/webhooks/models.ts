@@ -1,7 +1,7 @@
 import type { AcceptedEvent } from '../events/catalogue.js';
 
 /**
- * NetSapiens-style subscription models (seed 002; docs/contracts/netsapiens-subscriptions.md) and
+ * NetSapiens-style subscription models (docs/contracts/netsapiens-subscriptions.md) and
  * the catalogue event types each one carries. This table is the whole mapping by type: a type not
  * listed here reaches no subscription (the `subscription.*` operational events are deliberately
  * absent, so a failing subscription cannot feed itself). One event may serve several models (an
@@ -27,12 +27,12 @@ export const MODEL_EVENT_TYPES = {
 export type Model = keyof typeof MODEL_EVENT_TYPES;
 export const MODELS = Object.keys(MODEL_EVENT_TYPES) as Model[];
 
-/** The objects auditlog_lite follows (seed 002: the ones billing counts). */
+/** The objects auditlog_lite follows (the ones billing counts: docs/contracts/netsapiens-subscriptions.md). */
 const LITE_AUDIT_OBJECTS: readonly string[] = ['domain', 'user', 'reseller', 'callqueue', 'agent', 'conference', 'phonenumber'];
 
 /**
  * auditlog_lite: creates and deletes of LITE_AUDIT_OBJECTS only; a phonenumber only when it was not
- * changed in the admin UI (seed 002: "phonenumber will only be sent on changes from api").
+ * changed in the admin UI (docs/contracts/netsapiens-subscriptions.md, `auditlog_lite`).
  */
 function isLiteAudit(event: AcceptedEvent): boolean {
   const { action, object_type: objectType, origin } = event.data;
@@ -74,8 +74,8 @@ const MODELS_MARKING_REMOVAL: readonly Model[] = ['call', 'call_origid'];
 /**
  * One model object of a post: the logged event with `model` and `seq` first. The last post of a
  * call in `call` and `call_origid` carries `"remove":"yes"` at the top level of the object, as
- * seed 002's call objects do; a `call_origid` object names its originating leg in
- * `data.orig_call_id` (the caller's call, `data.call_id`). `eventJson` is the event as the log
+ * NetSapiens' flat call objects do (docs/contracts/netsapiens-subscriptions.md); a `call_origid`
+ * object names its originating leg in `data.orig_call_id` (the caller's call, `data.call_id`). `eventJson` is the event as the log
  * stores it, spliced without re-serialising unless `call_origid` adds to its data.
  */
 export function modelObject(model: Model, seq: string, eventJson: string): string {
