@@ -7,6 +7,7 @@ import { validateBatch } from '../src/intake/validate.js';
 import { SandboxDialler, type SandboxEvent } from '../src/sandbox/dialler.js';
 import { SCENARIO_NAMES } from '../src/sandbox/scenarios.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
+import { api } from './helpers/integrators.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
@@ -17,15 +18,6 @@ type SeedModel = (typeof SEED_MODELS)[number];
 const DOMAIN = 'acme.example';
 const BETA_INGEST_TOKEN = 'beta-ingest-token-0123456789';
 
-async function api(hub: Hub, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${hub.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> & { error?: { code: string; message: string; details?: { path: string; message: string }[] } } };
-}
 
 /** A create request written as seed 002's fields read: model, post-url, the reseller/domain/user scope, geo support. */
 const seedRequest = (model: string, postUrl: string, user = '*') => ({
@@ -155,15 +147,15 @@ describe('NetSapiens models (seed 002): all eleven, each with its events only', 
 
   it('accepts a request written as seed 002 reads for each of the eleven models', async () => {
     for (const model of SEED_MODELS) {
-      const created = await api(hub, 'POST', '/v1/subscriptions', seedRequest(model, `${receiver.url}?m=${model}`, model === 'message' ? '1001' : '*'));
+      const created = await api(hub.url, 'POST', '/v1/subscriptions', seedRequest(model, `${receiver.url}?m=${model}`, model === 'message' ? '1001' : '*'));
       expect(created.status, `${model}: ${JSON.stringify(created.body)}`).toBe(200);
       expect(created.body).toMatchObject({ model, reseller: '*', domain: DOMAIN, 'subscription-geo-support': 'yes', status: 'pending' });
       subscriptions.set(model, { id: created.body.id as string, secret: created.body.secret as string });
     }
-    const listed = (await api(hub, 'GET', '/v1/subscriptions')).body as unknown as { model: string }[];
+    const listed = (await api(hub.url, 'GET', '/v1/subscriptions')).body as unknown as { model: string }[];
     expect(listed.map((sub) => sub.model).sort()).toEqual([...SEED_MODELS].sort());
     for (const { id } of subscriptions.values()) {
-      await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 20_000 }).not.toBe('');
+      await expect.poll(async () => (await api(hub.url, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 20_000 }).not.toBe('');
     }
   });
 
@@ -228,7 +220,7 @@ describe('NetSapiens models (seed 002): all eleven, each with its events only', 
   });
 
   it('answers an unknown model with a precise 400 naming the closest model, and stores nothing', async () => {
-    const before = ((await api(hub, 'GET', '/v1/subscriptions')).body as unknown as unknown[]).length;
+    const before = ((await api(hub.url, 'GET', '/v1/subscriptions')).body as unknown as unknown[]).length;
     for (const [model, closest] of [
       ['calls', 'call'],
       ['audit_log', 'auditlog'],
@@ -236,21 +228,21 @@ describe('NetSapiens models (seed 002): all eleven, each with its events only', 
       ['voicemal', 'voicemail'],
       ['mesage', 'message'],
     ] as const) {
-      const refused = await api(hub, 'POST', '/v1/subscriptions', seedRequest(model, `${receiver.url}?bad=${model}`));
+      const refused = await api(hub.url, 'POST', '/v1/subscriptions', seedRequest(model, `${receiver.url}?bad=${model}`));
       expect(refused.status).toBe(400);
       expect(refused.body.error?.code).toBe('VALIDATION_FAILED');
       expect(refused.body.error?.details).toEqual([{ path: '/model', message: expect.stringMatching(new RegExp(`^unknown model "${model}" \\(did you mean "${closest}"\\?\\); one of agent, auditlog, `)) }]);
     }
-    const far = await api(hub, 'POST', '/v1/subscriptions', seedRequest('fax', receiver.url));
+    const far = await api(hub.url, 'POST', '/v1/subscriptions', seedRequest('fax', receiver.url));
     expect(far.status).toBe(400);
     expect(far.body.error?.details?.[0]?.message).toBe(
       'unknown model "fax"; one of agent, auditlog, auditlog_lite, call, call_origid, cdr, message, messagesession, subscriber, presence, voicemail, campaign',
     );
-    const update = await api(hub, 'PUT', `/v1/subscriptions/${subscriptions.get('cdr')?.id}`, { model: 'cdrs' });
+    const update = await api(hub.url, 'PUT', `/v1/subscriptions/${subscriptions.get('cdr')?.id}`, { model: 'cdrs' });
     expect(update.status).toBe(400);
     expect(update.body.error?.details?.[0]?.message).toContain('(did you mean "cdr"?)');
-    expect(((await api(hub, 'GET', '/v1/subscriptions')).body as unknown as unknown[]).length).toBe(before);
-    expect((await api(hub, 'GET', `/v1/subscriptions/${subscriptions.get('cdr')?.id}`)).body.model).toBe('cdr');
+    expect(((await api(hub.url, 'GET', '/v1/subscriptions')).body as unknown as unknown[]).length).toBe(before);
+    expect((await api(hub.url, 'GET', `/v1/subscriptions/${subscriptions.get('cdr')?.id}`)).body.model).toBe('cdr');
   });
 
   it('serves the new types in /v1/schemas, closed, and refuses events that break them, naming each problem', async () => {

@@ -1,31 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub.js';
-import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
+import { postEvents, startHub } from './helpers/hub.js';
+import { api } from './helpers/integrators.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { connectClient, startRedis, type TestRedis } from './helpers/redis.js';
 import { sleep } from './helpers/wait.js';
 
-async function api(hub: Hub, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${hub.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
-}
 
 const campaign = (name: string, n: number) => ({ type: 'campaign.status_changed', scope: { domain: name }, data: { campaign: name, status: 'started', ref: String(n) } });
 
 /** Creates a campaign subscription for one domain (`as` tells two apart) and waits until this node owns it. */
 async function subscribe(hub: Hub, receiver: Receiver, domain: string, as = 'd') {
-  const created = await api(hub, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?${as}=${domain}`, domain });
+  const created = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?${as}=${domain}`, domain });
   expect(created.status).toBe(200);
   const id = created.body.id as string;
-  await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 20_000 }).not.toBe('');
+  await expect.poll(async () => (await api(hub.url, 'GET', `/v1/subscriptions/${id}`)).body['current-active-server'], { timeout: 20_000 }).not.toBe('');
   // No wait for the worker: creation stored its cursor at the log's end, so every event accepted
   // from here on is its to deliver, whenever it starts.
-  return { id, get: async () => (await api(hub, 'GET', `/v1/subscriptions/${id}`)).body };
+  return { id, get: async () => (await api(hub.url, 'GET', `/v1/subscriptions/${id}`)).body };
 }
 
 const postsTo = (receiver: Receiver, id: string) => receiver.received.filter((post) => post.headers['x-correlation-id'] === id);
@@ -126,7 +118,7 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
 
     // Nothing was dropped while disabled: re-enabling resumes from the cursor.
     gone = false;
-    expect((await api(hub, 'PUT', `/v1/subscriptions/${sub.id}`, { status: 'active' })).status).toBe(202);
+    expect((await api(hub.url, 'PUT', `/v1/subscriptions/${sub.id}`, { status: 'active' })).status).toBe(202);
     await receiver.waitFor(() => refsIn(postsTo(receiver, sub.id).slice(1)).length >= 2);
     expect(refsIn(postsTo(receiver, sub.id).slice(1))).toEqual(['1', '2']);
     receiver.reply = () => ({ status: 200 });
@@ -140,7 +132,7 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     await expect.poll(async () => (await sub.get())['failed-deliveries'], { timeout: 5000 }).toBe(1);
     const state = await sub.get();
     expect(state).toMatchObject({ status: 'error', 'posts-count': 4, 'error-count': 4 });
-    const failed = await api(hub, 'GET', `/v1/subscriptions/${sub.id}/failed`);
+    const failed = await api(hub.url, 'GET', `/v1/subscriptions/${sub.id}/failed`);
     const failedWebhookId = (failed.body as unknown as { 'webhook-id': string }[])[0]?.['webhook-id'];
     expect(failed.body).toMatchObject([{ events: 2, reason: expect.stringContaining('4 attempts') }]);
     const errors = await logEvents(redis.url, hub.context.keys.eventLog, 'subscription.error');
@@ -151,7 +143,7 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     await postEvents(hub.url, campaign('dead.example', 3));
     await receiver.waitFor(() => refsIn(postsTo(receiver, sub.id).filter((post) => post.headers['webhook-id'] !== failedWebhookId)).includes('3'));
 
-    const redrive = await api(hub, 'POST', `/v1/subscriptions/${sub.id}/redrive`);
+    const redrive = await api(hub.url, 'POST', `/v1/subscriptions/${sub.id}/redrive`);
     expect(redrive).toMatchObject({ status: 202, body: { batches: 1 } });
     await expect.poll(async () => (await sub.get())['failed-deliveries'], { timeout: 5000 }).toBe(0);
     const okRefs = receiver
@@ -171,14 +163,14 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
       if (n % 10 === 9) await sleep(150); // a dialler's pace, not a synchronisation
     }
     // Down for a while: long enough for three failed attempts, well inside the retry window.
-    await expect.poll(async () => (await api(patientHub, 'GET', `/v1/subscriptions/${sub.id}`)).body['error-count'], { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(async () => (await api(patientHub.url, 'GET', `/v1/subscriptions/${sub.id}`)).body['error-count'], { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
     await receiver.start();
     await receiver.waitFor(() => receiver.delivered().filter((object) => object.model === 'campaign' && (object.scope as { domain?: string }).domain === 'outage.example').length >= 40, 20_000);
     const delivered = receiver.delivered().filter((object) => (object.scope as { domain?: string }).domain === 'outage.example');
     expect(delivered.map((object) => (object.data as { ref: string }).ref)).toEqual(refs);
     const seqs = delivered.map((object) => object.seq as string);
     expect([...seqs].sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]) || Number(a.split('-')[1]) - Number(b.split('-')[1]))).toEqual(seqs);
-    expect((await api(patientHub, 'GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ 'failed-deliveries': 0 });
+    expect((await api(patientHub.url, 'GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ 'failed-deliveries': 0 });
   });
 
   it('replays every matching event since a time, in order, then continues live', async () => {
@@ -192,13 +184,13 @@ describe('event subscriptions: retries, ordering, failed deliveries, replay', ()
     expect(refsIn(postsTo(receiver, sub.id))).toEqual(['1', '2', '3', '4']);
     const firstIds = new Set(postsTo(receiver, sub.id).map((post) => post.headers['webhook-id']));
 
-    expect((await api(hub, 'POST', `/v1/subscriptions/${sub.id}/replay`, { since })).status).toBe(202);
+    expect((await api(hub.url, 'POST', `/v1/subscriptions/${sub.id}/replay`, { since })).status).toBe(202);
     await receiver.waitFor(() => refsIn(postsTo(receiver, sub.id)).length >= 6);
     await postEvents(hub.url, campaign('replay.example', 5));
     await receiver.waitFor(() => refsIn(postsTo(receiver, sub.id)).length >= 7);
     expect(refsIn(postsTo(receiver, sub.id))).toEqual(['1', '2', '3', '4', '3', '4', '5']);
     const replayPost = postsTo(receiver, sub.id).find((post) => !firstIds.has(post.headers['webhook-id']));
     expect(replayPost).toBeDefined();
-    expect((await api(hub, 'POST', `/v1/subscriptions/${sub.id}/replay`, { since: '2999-01-01T00:00:00Z' })).status).toBe(400);
+    expect((await api(hub.url, 'POST', `/v1/subscriptions/${sub.id}/replay`, { since: '2999-01-01T00:00:00Z' })).status).toBe(400);
   });
 });

@@ -5,21 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import type { Hub } from '../src/hub.js';
 import { postEvents, startHub, TEST_TOKEN } from './helpers/hub.js';
+import { api } from './helpers/integrators.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
 const DOMAIN_TOKEN = 'acme-admin-token-0123456789';
 const READER_TOKEN = 'reader-token-0123456789ab';
 
-async function api(hub: Hub, method: string, path: string, body?: unknown, token = TEST_TOKEN) {
-  const response = await fetch(`${hub.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> & { error?: { code: string; message: string } } };
-}
 
 const agentStatus = (agent: string, domain: string, status = 'available') => ({
   type: 'agent.status_changed',
@@ -55,7 +47,7 @@ describe('event subscriptions: API, filtering, signing', () => {
   });
 
   it('creates a subscription in the NetSapiens v2 shape, secret shown once, 409 on an identical one', async () => {
-    const created = await api(hub, 'POST', '/v1/subscriptions', { model: 'agent', 'post-url': `${receiver.url}?dup=1`, domain: 'dup.example' });
+    const created = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'agent', 'post-url': `${receiver.url}?dup=1`, domain: 'dup.example' });
     expect(created.status).toBe(200);
     expect(created.body).toMatchObject({
       model: 'agent',
@@ -72,76 +64,76 @@ describe('event subscriptions: API, filtering, signing', () => {
     expect(created.body.secret).toMatch(/^whsec_/);
     expect(Date.parse(created.body['subscription-expires-datetime'] as string)).toBeGreaterThan(Date.now() + 19 * 365 * 86_400_000);
 
-    const again = await api(hub, 'GET', `/v1/subscriptions/${created.body.id}`, undefined, READER_TOKEN);
+    const again = await api(hub.url, 'GET', `/v1/subscriptions/${created.body.id}`, undefined, READER_TOKEN);
     expect(again.status).toBe(200);
     expect(again.body.secret).toBeUndefined();
     await hub.context.redis.ping();
-    await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${created.body.id}`)).body['current-active-server']).not.toBe('');
+    await expect.poll(async () => (await api(hub.url, 'GET', `/v1/subscriptions/${created.body.id}`)).body['current-active-server']).not.toBe('');
 
-    const duplicate = await api(hub, 'POST', '/v1/subscriptions', { model: 'agent', 'post-url': `${receiver.url}?dup=1`, domain: 'dup.example' });
+    const duplicate = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'agent', 'post-url': `${receiver.url}?dup=1`, domain: 'dup.example' });
     expect(duplicate.status).toBe(409);
 
-    const unknownModel = await api(hub, 'POST', '/v1/subscriptions', { model: 'fax', 'post-url': receiver.url });
+    const unknownModel = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'fax', 'post-url': receiver.url });
     expect(unknownModel.status).toBe(400);
     expect(unknownModel.body.error?.message).toContain('unknown model');
 
-    const badSecret = await api(hub, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': receiver.url, secret: 'hunter2' });
+    const badSecret = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': receiver.url, secret: 'hunter2' });
     expect(badSecret.status).toBe(400);
 
-    const counters = await api(hub, 'PUT', `/v1/subscriptions/${created.body.id}`, { 'error-count': 5 });
+    const counters = await api(hub.url, 'PUT', `/v1/subscriptions/${created.body.id}`, { 'error-count': 5 });
     expect(counters.status).toBe(400);
-    const reset = await api(hub, 'PUT', `/v1/subscriptions/${created.body.id}`, { 'error-count': 0, 'preferred-server': 'node-a' });
+    const reset = await api(hub.url, 'PUT', `/v1/subscriptions/${created.body.id}`, { 'error-count': 0, 'preferred-server': 'node-a' });
     expect(reset.status).toBe(202);
     expect(reset.body['preferred-server']).toBe('node-a');
 
-    const readerCreate = await api(hub, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': receiver.url }, READER_TOKEN);
+    const readerCreate = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': receiver.url }, READER_TOKEN);
     expect(readerCreate.status).toBe(403);
 
-    expect((await api(hub, 'DELETE', `/v1/subscriptions/${created.body.id}`)).status).toBe(202);
-    expect((await api(hub, 'GET', `/v1/subscriptions/${created.body.id}`)).status).toBe(404);
+    expect((await api(hub.url, 'DELETE', `/v1/subscriptions/${created.body.id}`)).status).toBe(202);
+    expect((await api(hub.url, 'GET', `/v1/subscriptions/${created.body.id}`)).status).toBe(404);
   });
 
   it('applies the scope rules of a domain-scoped token (403 for * or another domain)', async () => {
-    const all = await api(hub, 'POST', '/v1/subscriptions', { model: 'call', 'post-url': receiver.url, domain: '*' }, DOMAIN_TOKEN);
+    const all = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'call', 'post-url': receiver.url, domain: '*' }, DOMAIN_TOKEN);
     expect(all.status).toBe(403);
-    const other = await api(hub, 'POST', '/v1/subscriptions', { model: 'call', 'post-url': receiver.url, domain: 'evil.example' }, DOMAIN_TOKEN);
+    const other = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'call', 'post-url': receiver.url, domain: 'evil.example' }, DOMAIN_TOKEN);
     expect(other.status).toBe(403);
-    const otherPath = await api(hub, 'POST', '/v1/domains/evil.example/subscriptions', { model: 'call', 'post-url': receiver.url }, DOMAIN_TOKEN);
+    const otherPath = await api(hub.url, 'POST', '/v1/domains/evil.example/subscriptions', { model: 'call', 'post-url': receiver.url }, DOMAIN_TOKEN);
     expect(otherPath.status).toBe(403);
 
-    const own = await api(hub, 'POST', '/v1/domains/acme.example/subscriptions', { model: 'call', 'post-url': `${receiver.url}?own=1` }, DOMAIN_TOKEN);
+    const own = await api(hub.url, 'POST', '/v1/domains/acme.example/subscriptions', { model: 'call', 'post-url': `${receiver.url}?own=1` }, DOMAIN_TOKEN);
     expect(own.status).toBe(200);
     expect(own.body).toMatchObject({ reseller: 'r1', domain: 'acme.example' });
 
-    const foreign = await api(hub, 'POST', '/v1/subscriptions', { model: 'call', 'post-url': `${receiver.url}?foreign=1`, domain: 'other.example' });
+    const foreign = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'call', 'post-url': `${receiver.url}?foreign=1`, domain: 'other.example' });
     expect(foreign.status).toBe(200);
-    expect((await api(hub, 'GET', `/v1/subscriptions/${foreign.body.id}`, undefined, DOMAIN_TOKEN)).status).toBe(404);
-    const listed = await api(hub, 'GET', '/v1/subscriptions', undefined, DOMAIN_TOKEN);
+    expect((await api(hub.url, 'GET', `/v1/subscriptions/${foreign.body.id}`, undefined, DOMAIN_TOKEN)).status).toBe(404);
+    const listed = await api(hub.url, 'GET', '/v1/subscriptions', undefined, DOMAIN_TOKEN);
     expect((listed.body as unknown as { id: string }[]).map((sub) => sub.id)).toEqual([own.body.id]);
-    const domainList = await api(hub, 'GET', '/v1/domains/acme.example/subscriptions', undefined, DOMAIN_TOKEN);
+    const domainList = await api(hub.url, 'GET', '/v1/domains/acme.example/subscriptions', undefined, DOMAIN_TOKEN);
     expect((domainList.body as unknown as { id: string }[]).map((sub) => sub.id)).toEqual([own.body.id]);
 
-    for (const id of [own.body.id, foreign.body.id]) expect((await api(hub, 'DELETE', `/v1/subscriptions/${id}`)).status).toBe(202);
+    for (const id of [own.body.id, foreign.body.id]) expect((await api(hub.url, 'DELETE', `/v1/subscriptions/${id}`)).status).toBe(202);
   });
 
   it('refuses a private or loopback post-url by default (400)', async () => {
     for (const url of ['http://127.0.0.1:9/hook', 'http://localhost:9/hook', 'http://10.1.2.3/hook', 'http://[::1]:9/', 'http://169.254.169.254/latest']) {
-      const refused = await api(strictHub, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': url });
+      const refused = await api(strictHub.url, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': url });
       expect(refused.status, url).toBe(400);
       expect(refused.body.error?.message).toMatch(/post-url/);
     }
-    const ftp = await api(strictHub, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': 'ftp://example.com/x' });
+    const ftp = await api(strictHub.url, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': 'ftp://example.com/x' });
     expect(ftp.status).toBe(400);
   });
 
   it('posts signed JSON arrays of the subscribed model and scope only', async () => {
-    const agent = await api(hub, 'POST', '/v1/subscriptions', { model: 'agent', 'post-url': `${receiver.url}?m=agent`, domain: 'acme.example' });
-    const presence = await api(hub, 'POST', '/v1/subscriptions', { model: 'presence', 'post-url': `${receiver.url}?m=presence`, domain: 'acme.example', user: '1002' });
-    const cdr = await api(hub, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': `${receiver.url}?m=cdr` });
+    const agent = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'agent', 'post-url': `${receiver.url}?m=agent`, domain: 'acme.example' });
+    const presence = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'presence', 'post-url': `${receiver.url}?m=presence`, domain: 'acme.example', user: '1002' });
+    const cdr = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'cdr', 'post-url': `${receiver.url}?m=cdr` });
     for (const sub of [agent, presence, cdr]) expect(sub.status).toBe(200);
 
     // Delivery starts with events accepted after the subscription exists; give the lease a moment.
-    await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${cdr.body.id}`)).body['current-active-server']).not.toBe('');
+    await expect.poll(async () => (await api(hub.url, 'GET', `/v1/subscriptions/${cdr.body.id}`)).body['current-active-server']).not.toBe('');
     const accepted = await postEvents(hub.url, [
       agentStatus('1001', 'acme.example'),
       agentStatus('1002', 'acme.example', 'busy'),
@@ -187,24 +179,24 @@ describe('event subscriptions: API, filtering, signing', () => {
       }
     }
 
-    const after = await api(hub, 'GET', `/v1/subscriptions/${agent.body.id}`);
+    const after = await api(hub.url, 'GET', `/v1/subscriptions/${agent.body.id}`);
     expect(after.body).toMatchObject({ status: 'active', 'error-count': 0 });
     expect(after.body['posts-count']).toBeGreaterThanOrEqual(1);
 
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
     expect(metrics).toMatch(/switchboard_webhook_posts_total\{outcome="ok"\} \d+/);
     expect(metrics).toContain(`switchboard_webhook_lag_seconds{subscription="${agent.body.id}"}`);
-    for (const sub of [agent, presence, cdr]) await api(hub, 'DELETE', `/v1/subscriptions/${sub.body.id}`);
+    for (const sub of [agent, presence, cdr]) await api(hub.url, 'DELETE', `/v1/subscriptions/${sub.body.id}`);
   });
 
   it('signs with both secrets during a key rotation', async () => {
-    const created = await api(hub, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?rotate=1` });
+    const created = await api(hub.url, 'POST', '/v1/subscriptions', { model: 'campaign', 'post-url': `${receiver.url}?rotate=1` });
     const oldSecret = created.body.secret as string;
     const newSecret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
-    const rotated = await api(hub, 'PUT', `/v1/subscriptions/${created.body.id}`, { secret: newSecret });
+    const rotated = await api(hub.url, 'PUT', `/v1/subscriptions/${created.body.id}`, { secret: newSecret });
     expect(rotated.status).toBe(202);
     // An answered PUT on the owning node means its worker already signs with both secrets.
-    await expect.poll(async () => (await api(hub, 'GET', `/v1/subscriptions/${created.body.id}`)).body['current-active-server']).not.toBe('');
+    await expect.poll(async () => (await api(hub.url, 'GET', `/v1/subscriptions/${created.body.id}`)).body['current-active-server']).not.toBe('');
     await postEvents(hub.url, { type: 'campaign.status_changed', data: { campaign: 'rot', status: 'stopped' } });
     const mine = () => receiver.received.filter((post) => post.headers['x-correlation-id'] === created.body.id);
     await receiver.waitFor(() => mine().length >= 1);
@@ -213,7 +205,7 @@ describe('event subscriptions: API, filtering, signing', () => {
     for (const secret of [oldSecret, newSecret]) {
       expect(() => new Webhook(secret).verify(post.body, post.headers as Record<string, string>)).not.toThrow();
     }
-    await api(hub, 'DELETE', `/v1/subscriptions/${created.body.id}`);
+    await api(hub.url, 'DELETE', `/v1/subscriptions/${created.body.id}`);
   });
 
   it('is driven from the CLI (switchboard subscriptions …) through the HTTP API', async () => {
