@@ -1,8 +1,10 @@
 import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import type { EventType } from '../events/catalogue.js';
-import { UnreadableEntries } from '../log/reader.js';
+import { LogReader, UnreadableEntries } from '../log/reader.js';
+import { SubscriptionWorker } from './delivery/delivery.js';
 import { Dispatcher } from './delivery/dispatcher.js';
+import type { StatusEvent } from './delivery/status-machine.js';
 import { WebhookSender } from './delivery/http.js';
 import { createWebhookMetrics } from './delivery/metrics.js';
 import { NodeRegistry } from './cluster/node-registry.js';
@@ -55,27 +57,30 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       .catch((error: unknown) => log.error({ err: error, subscription: def.id, type }, 'could not append a subscription event'));
   };
 
-  const dispatcher: Dispatcher = new Dispatcher({
+  const workerDeps = {
+    config: settings,
+    redis: work,
     keys,
-    logger: log,
     store,
-    feed: context.feed,
-    work,
-    pollIntervalMs: settings.pollIntervalMs,
-    workerDeps: {
-      config: settings,
-      redis: work,
-      keys,
-      store,
-      logger: log,
-      sender,
-      metrics,
-      unreadable: new UnreadableEntries('webhooks', context.metrics.logEntriesUnreadable, log),
-      emit: (def, { type, ...data }) => {
-        log.warn({ subscription: def.id, type, status: data.status, reason: data.reason }, 'subscription status event');
-        emit(type, def, data);
-      },
+    logger: log,
+    sender,
+    metrics,
+    unreadable: new UnreadableEntries('webhooks', context.metrics.logEntriesUnreadable, log),
+    emit: (def: SubscriptionDef, { type, ...data }: StatusEvent) => {
+      log.warn({ subscription: def.id, type, status: data.status, reason: data.reason }, 'subscription status event');
+      emit(type, def, data);
     },
+  };
+  // The dispatcher's and the ownership's registry reads, over the webhooks' patient connection.
+  const workStore = new SubscriptionStore(work, keys);
+  const dispatcher: Dispatcher = new Dispatcher({
+    logger: log,
+    store: workStore,
+    feed: context.feed,
+    log: new LogReader(work, keys.eventLog, workerDeps.unreadable),
+    unreadable: workerDeps.unreadable,
+    pollIntervalMs: settings.pollIntervalMs,
+    worker: (def, token, hooks) => new SubscriptionWorker(def, token, { ...workerDeps, ...hooks }),
     leaseLost: (id) => owner.forget(id),
     changed: () => owner.nudge(),
   });
@@ -89,7 +94,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     ttlMs: settings.leaseTtlMs,
     stableAfterMs: settings.stableAfterMs,
     registry: new NodeRegistry(work, keys, nodeId, settings.leaseTtlMs, settings.stableAfterMs),
-    store: new SubscriptionStore(work, keys),
+    store: workStore,
     subscriptions: () => dispatcher.subscriptions(),
     events: {
       acquired: (def, token) => dispatcher.acquired(def.id, token),

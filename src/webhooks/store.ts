@@ -224,6 +224,21 @@ export class SubscriptionStore {
     return count;
   }
 
+  /** The change feed's last entry (`0-0` when it is empty): a follower reads the changes after it. */
+  async lastChange(): Promise<string> {
+    const [last] = (await this.redis.xRevRange(this.keys.webhookChanges, '+', '-', { COUNT: 1 })) ?? [];
+    return last?.id ?? '0-0';
+  }
+
+  /**
+   * Changes after `position`, oldest first, each naming the subscription it touched: how a node
+   * learns of changes made through another node (this store's own changes also call `onChange`).
+   */
+  async changesAfter(position: string, count = 1000): Promise<{ position: string; id: string }[]> {
+    const entries = await this.redis.xRange(this.keys.webhookChanges, `(${position}`, '+', { COUNT: count });
+    return (entries ?? []).flatMap((entry) => (entry.message.id ? [{ position: entry.id, id: entry.message.id }] : []));
+  }
+
   private async announce(id: string): Promise<void> {
     await this.redis.xAdd(this.keys.webhookChanges, '*', { id }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } });
     await this.changed(id);

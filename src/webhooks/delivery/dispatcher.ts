@@ -4,10 +4,8 @@ import { Backoff, REDIS_RETRY } from '../../core/backoff.js';
 import type { AcceptedEvent } from '../../events/catalogue.js';
 import type { LogEntry } from '../../log/codec.js';
 import type { FeedSubscription, LogFeed } from '../../log/feed.js';
-import { LogReader, readableEvent } from '../../log/reader.js';
-import type { RedisClient } from '../../redis/client.js';
-import type { Keys } from '../../redis/keys.js';
-import { SubscriptionWorker, type WorkerDeps } from './delivery.js';
+import { readableEvent, type LogReader, type UnreadableEntries } from '../../log/reader.js';
+import type { SubscriptionWorker, WorkerDeps } from './delivery.js';
 import { ANY_TENANT, eventTenant, withinTenant, type Tenant } from '../../events/tenant.js';
 import { modelsForEvent, modelsForType, type Model } from '../models.js';
 import { sameDefinition, type SubscriptionDef, type SubscriptionStore } from '../store.js';
@@ -68,16 +66,28 @@ export class MatchIndex<T extends { def: SubscriptionDef }> {
   }
 }
 
+/** What the dispatcher asks of a worker it runs (SubscriptionWorker in the hub). */
+export type DispatchedWorker = Pick<
+  SubscriptionWorker,
+  'def' | 'start' | 'stop' | 'drain' | 'offer' | 'lagSeconds' | 'isStopped' | 'generation' | 'redriveRequests'
+>;
+
+/** What a worker asks of the dispatcher that runs it. */
+export type DispatcherHooks = Pick<WorkerDeps, 'head' | 'stale' | 'leaseLost'>;
+
 export interface DispatcherOptions {
-  keys: Keys;
   logger: Logger;
-  store: SubscriptionStore;
+  /** The registry's definitions, delivery state and change feed, read over the patient client. */
+  store: Pick<SubscriptionStore, 'list' | 'get' | 'state' | 'lastChange' | 'changesAfter'>;
   /** The hub's follower of the event log (context.feed): the dispatcher is one of its consumers. */
-  feed: LogFeed;
-  /** Patient client for the change feed and the workers. */
-  work: RedisClient;
+  feed: Pick<LogFeed, 'subscribe'>;
+  /** Reads the log's newest position once, at start: the feed is followed from there. */
+  log: Pick<LogReader, 'head'>;
+  /** Where entries that hold no readable event are reported (they are skipped). */
+  unreadable: UnreadableEntries;
   pollIntervalMs: number;
-  workerDeps: Omit<WorkerDeps, 'head' | 'stale' | 'leaseLost'>;
+  /** Builds the worker of an acquired subscription (started by the dispatcher). */
+  worker(def: SubscriptionDef, token: string, hooks: DispatcherHooks): DispatchedWorker;
   /** A worker's write found the lease gone: ownership must drop it. */
   leaseLost(id: string): void;
   /** The set of subscriptions changed (one appeared, moved or vanished): place them again. */
@@ -94,8 +104,8 @@ export interface DispatcherOptions {
 export class Dispatcher {
   private readonly defs = new Map<string, SubscriptionDef>();
   private readonly tokens = new Map<string, string>();
-  private readonly workers = new Map<string, SubscriptionWorker>();
-  private readonly index = new MatchIndex<SubscriptionWorker>();
+  private readonly workers = new Map<string, DispatchedWorker>();
+  private readonly index = new MatchIndex<DispatchedWorker>();
   private readonly refreshing = new Map<string, Promise<void>>();
   private head = '0-0';
   private changesPos = '0-0';
@@ -103,14 +113,10 @@ export class Dispatcher {
   private stopped = false;
   private loops: Promise<void> = Promise.resolve();
   private subscription: FeedSubscription | undefined;
-  /** The patient client's view of the log. */
-  private readonly log: LogReader;
-
   private readonly warnings: ThrottledWarnings;
 
   constructor(private readonly options: DispatcherOptions) {
     this.warnings = new ThrottledWarnings(options.logger);
-    this.log = new LogReader(options.work, options.keys.eventLog, options.workerDeps.unreadable);
   }
 
   get ownedCount(): number {
@@ -138,21 +144,20 @@ export class Dispatcher {
   }
 
   private async init(): Promise<void> {
-    const { work, keys, store } = this.options;
+    const { log, store } = this.options;
     const backoff = new Backoff(REDIS_RETRY);
     while (!this.stopped) {
       try {
-        this.head = await this.log.head();
-        const [lastChange] = (await work.sendCommand(['XREVRANGE', keys.webhookChanges, '+', '-', 'COUNT', '1'])) as [string, string[]][];
-        this.changesPos = lastChange?.[0] ?? '0-0';
+        this.head = await log.head();
+        this.changesPos = await store.lastChange();
         for (const def of await store.list()) this.defs.set(def.id, def);
         this.ready = true;
         for (const [id, token] of this.tokens) this.startOwned(id, token);
         this.options.changed();
         return;
       } catch (error) {
-        // Closing destroys the connection under the read: that is no failure to report.
-        if (this.stopped || work.closed) return;
+        // Stopping destroys the connection under the read: that is no failure to report.
+        if (this.stopped) return;
         this.warnings.warn('webhook dispatcher cannot load subscriptions yet; retrying', error);
         await backoff.wait();
       }
@@ -183,12 +188,12 @@ export class Dispatcher {
 
   private startOwned(id: string, token: string): void {
     const def = this.defs.get(id);
-    if (def && !this.workers.has(id)) this.startWorker(def, token);
+    // After stop nothing would stop the worker: a lease acquired as the node shuts down runs out.
+    if (def && !this.stopped && !this.workers.has(id)) this.startWorker(def, token);
   }
 
   private startWorker(def: SubscriptionDef, token: string): void {
-    const worker = new SubscriptionWorker(def, token, {
-      ...this.options.workerDeps,
+    const worker = this.options.worker(def, token, {
       head: () => this.head,
       stale: (id) => void this.refresh(id),
       leaseLost: (id) => this.options.leaseLost(id),
@@ -198,7 +203,7 @@ export class Dispatcher {
     worker.start();
   }
 
-  private async stopWorker(worker: SubscriptionWorker): Promise<void> {
+  private async stopWorker(worker: DispatchedWorker): Promise<void> {
     if (this.workers.get(worker.def.id) === worker) {
       this.workers.delete(worker.def.id);
       this.index.delete(worker);
@@ -245,7 +250,7 @@ export class Dispatcher {
   private deliver(entries: readonly LogEntry[]): void {
     for (const entry of entries) {
       // An unreadable entry is skipped (counted once under reader="webhooks"); the head moves past it.
-      const event = this.index.wants(entry.type) || entry.type === '' ? readableEvent(entry, this.options.workerDeps.unreadable) : undefined;
+      const event = this.index.wants(entry.type) || entry.type === '' ? readableEvent(entry, this.options.unreadable) : undefined;
       if (event) {
         // Position and JSON only: the parsed event is not kept in the subscriptions' buffers.
         const offered = { position: entry.position, json: entry.json };
@@ -257,18 +262,13 @@ export class Dispatcher {
 
   /** Follows the registry's change feed, for changes made through other hub nodes. */
   private async changesLoop(): Promise<void> {
-    const { work, keys, pollIntervalMs } = this.options;
+    const { store, pollIntervalMs } = this.options;
     while (!this.stopped) {
       await sleep(pollIntervalMs);
       try {
-        const entries = (await work.sendCommand(['XRANGE', keys.webhookChanges, `(${this.changesPos}`, '+', 'COUNT', '1000'])) as [string, string[]][];
-        const ids = new Set<string>();
-        for (const [seq, fields] of entries) {
-          const id = fieldOf(fields, 'id');
-          if (id) ids.add(id);
-          this.changesPos = seq;
-        }
-        for (const id of ids) void this.refresh(id);
+        const changes = await store.changesAfter(this.changesPos);
+        for (const change of changes) this.changesPos = change.position;
+        for (const id of new Set(changes.map((change) => change.id))) void this.refresh(id);
       } catch {
         // Redis away: the next tick tries again from the same position.
       }
@@ -287,10 +287,4 @@ export class Dispatcher {
   async ended(): Promise<void> {
     await this.loops;
   }
-}
-
-/** A field of a change-feed entry (`XRANGE` replies list fields and values alternately). */
-function fieldOf(fields: readonly string[], name: string): string | undefined {
-  for (let index = 0; index < fields.length; index += 2) if (fields[index] === name) return fields[index + 1];
-  return undefined;
 }
