@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { AcceptedEvent } from '../src/events/catalogue.js';
 import { AlertWatcher } from '../src/live/alerts.js';
+import type { HubEventDraft } from '../src/log/hub-events.js';
 import { LiveProjection } from '../src/live/projection.js';
 import { agentsView, intervalsView, queuesView } from '../src/live/views.js';
 import { checkEvent } from '../src/events/check.js';
@@ -287,7 +288,7 @@ describe('live figures of a scripted day (reset at midnight New York time)', () 
   it('finds each alert once, when it begins, with its value and threshold', () => {
     const projection = new LiveProjection(config);
     const watcher = new AlertWatcher(projection);
-    const found: { at: number; event: AcceptedEvent }[] = [];
+    const found: { at: number; event: HubEventDraft }[] = [];
     // Checked as the hub does, every 250 ms of the day, applying events as their time comes.
     let next = 0;
     for (let t = min(-20); t <= NOW; t += 250) {

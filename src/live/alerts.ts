@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AcceptedEvent, LiveAlertCode, LiveAlertData } from '../events/catalogue.js';
+import type { LiveAlertCode, LiveAlertData } from '../events/catalogue.js';
+import type { HubEventDraft } from '../log/hub-events.js';
 import type { AgentRecord, LiveProjection, QueueRecord, RecordScope } from './projection.js';
 import { round } from './figures.js';
 
@@ -63,19 +64,19 @@ export class AlertWatcher {
 
   constructor(private readonly projection: LiveProjection) {}
 
-  check(nowMs: number): AcceptedEvent[] {
+  /** The `live.alert` events of the alerts that began since the last check, for the hub's door (HubEvents.makeAll). */
+  check(nowMs: number): HubEventDraft[] {
     const projection = this.projection;
     const found = new Set<string>();
-    const events: AcceptedEvent[] = [];
+    const events: HubEventDraft[] = [];
     const note = (key: string, scope: RecordScope, entity: { queue: string } | { agent: string }, finding: AlertFinding) => {
       const identity = `${finding.code}|${key}`;
       found.add(identity);
       if (this.active.has(identity)) return;
       const data: LiveAlertData = { code: finding.code, since: finding.since, ...entity, value: finding.value, threshold: finding.threshold };
       const id = `live:${createHash('sha256').update(`${identity}|${finding.since}`).digest('base64url').slice(0, 32)}`;
-      const event: AcceptedEvent = { id, type: 'live.alert', time: finding.since, data: { ...data } };
-      if (scope.reseller !== undefined || scope.domain !== undefined) event.scope = { ...scope };
-      events.push(event);
+      const inScope = scope.reseller !== undefined || scope.domain !== undefined;
+      events.push({ id, type: 'live.alert', time: finding.since, data, ...(inScope ? { scope: { ...scope } } : {}) });
     };
     for (const key of projection.timedAgents) {
       const agent = projection.agents.get(key);

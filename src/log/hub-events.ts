@@ -48,10 +48,9 @@ export class HubEvents {
   makeAll(drafts: readonly HubEventDraft[], refused: (draft: HubEventDraft, problems: ErrorDetail[]) => void): CheckedHubEvent[] {
     const made: CheckedHubEvent[] = [];
     for (const draft of drafts) {
-      const event = stamp(draft.type, draft.data, draft);
-      const problems = checkEvent(event, 0);
-      if (problems.length > 0) refused(draft, problems);
-      else made.push(event as CheckedHubEvent);
+      const { event, problems } = stampAndCheck(draft.type, draft.data, draft);
+      if (event) made.push(event);
+      else refused(draft, problems);
     }
     return made;
   }
@@ -72,10 +71,16 @@ export class HubEvents {
  * every problem when the catalogue refuses it.
  */
 export function makeHubEvent(type: EventType, data: Record<string, unknown>, options: HubEventOptions = {}): CheckedHubEvent {
+  const { event, problems } = stampAndCheck(type, data, options);
+  if (!event) throw refusal(type, problems);
+  return event;
+}
+
+/** The stamped event when the catalogue accepts it; its problems otherwise. */
+function stampAndCheck(type: EventType, data: Record<string, unknown>, options: HubEventOptions): { event?: CheckedHubEvent; problems: ErrorDetail[] } {
   const event = stamp(type, data, options);
   const problems = checkEvent(event, 0);
-  if (problems.length > 0) throw refusal(type, problems);
-  return event as CheckedHubEvent;
+  return problems.length > 0 ? { problems } : { event: event as CheckedHubEvent, problems };
 }
 
 /**
