@@ -1,61 +1,46 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { comparePositions } from '../../src/log/reader.js';
-import { Batcher, type Batch, type BatchSource, type BatcherOptions } from '../../src/webhooks/delivery/batcher.js';
-import { Signal, type BatchEntry } from '../../src/webhooks/delivery/feed.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LOG_START } from '../../src/log/reader.js';
+import { Batcher, type Batch, type BatcherOptions } from '../../src/webhooks/delivery/batcher.js';
+import { SubscriptionFeed, type BatchEntry } from '../../src/webhooks/delivery/feed.js';
 import { batchMessageId } from '../../src/webhooks/delivery/signing.js';
+import type { SubscriptionDef } from '../../src/webhooks/store.js';
 import { sleep } from '../helpers/wait.js';
 
 /*
- * The batcher over an in-memory source of matched entries: batch bounds, linger, the rebuilt
- * first batch of a new owner (same webhook-id), and redrives. test/webhooks-delivery.test.ts and
- * test/webhooks-leases.test.ts run it inside workers on redis-server.
+ * The batcher over a real SubscriptionFeed, fed as the dispatcher feeds a live one: each matched
+ * entry offered in log order (an entry that matched nothing is not offered). Batch bounds, linger,
+ * the rebuilt first batch of a new owner (same webhook-id), and redrives.
+ * test/webhooks-delivery.test.ts and test/webhooks-leases.test.ts run it inside workers on
+ * redis-server; test/unit/subscription-feed.test.ts covers the feed's own catch-up.
  */
 
-/** A subscription's matched entries in memory, with SubscriptionFeed's reading contract. */
-class MemorySource implements BatchSource {
-  private readonly pending: BatchEntry[] = [];
-  private readPos = '0-0';
-  private readonly more = new Signal();
+const subscription = { id: 'sub-1', model: 'cdr', reseller: '*', domain: '*', user: '*' } as SubscriptionDef;
+const feeds: SubscriptionFeed[] = [];
+afterEach(() => {
+  for (const feed of feeds.splice(0)) feed.close();
+});
 
-  /** Entries arrive (matched), and the read position moves to the last. */
-  arrive(...entries: BatchEntry[]): void {
-    this.pending.push(...entries);
-    const last = entries.at(-1);
-    if (last) this.readPos = last.position;
-    this.more.notify();
-  }
-
-  /** The log was read up to `position` (entries there matched nothing). */
-  readUpTo(position: string): void {
-    this.readPos = position;
-    this.more.notify();
-  }
-
-  get size(): number {
-    return this.pending.length;
-  }
-
-  get oldest(): BatchEntry | undefined {
-    return this.pending[0];
-  }
-
-  hasRead(seq: string): boolean {
-    return comparePositions(this.readPos, seq) >= 0;
-  }
-
-  take(max: number, upTo?: string): BatchEntry[] {
-    let count = Math.min(max, this.pending.length);
-    if (upTo !== undefined) {
-      const beyond = this.pending.findIndex((entry) => comparePositions(entry.position, upTo) > 0);
-      if (beyond !== -1) count = Math.min(count, beyond);
-    }
-    return this.pending.splice(0, count);
-  }
-
-  waitForMore(timeoutMs?: number): Promise<void> {
-    return this.more.wait(timeoutMs);
-  }
+/** A subscription's feed at the head of an empty log, once live; `arrive` offers entries as the dispatcher does. */
+async function liveFeed(): Promise<SubscriptionFeed & { arrive(...entries: BatchEntry[]): void }> {
+  const feed = new SubscriptionFeed(
+    {
+      def: subscription,
+      log: { after: async () => [] },
+      maxPendingEvents: 10_000,
+      head: () => LOG_START,
+      retry: (_what, operation) => operation(),
+      failed: (error) => {
+        throw error;
+      },
+    },
+    LOG_START,
+  );
+  feeds.push(feed);
+  feed.start();
+  // Its catch-up reads the empty log and goes live within the microtasks before the next macrotask.
+  await new Promise(setImmediate);
+  return Object.assign(feed, { arrive: (...entries: BatchEntry[]) => entries.forEach((item) => feed.offer(item)) });
 }
 
 const entry = (ms: number): BatchEntry => ({ position: `${ms}-0`, json: `{"n":${ms}}` });
@@ -66,7 +51,7 @@ const idOf = (batch: BatchEntry[]) => batchMessageId('sub-1', '3', batch[0]?.pos
 
 describe('Batcher', () => {
   it('cuts batches of up to maxEvents in log order, named by their bounds and the generation', async () => {
-    const source = new MemorySource();
+    const source = await liveFeed();
     source.arrive(...entries(1, 7));
     const batcher = new Batcher(source, base);
     const batches = [await batcher.next(running), await batcher.next(running), await batcher.next(running)] as Batch[];
@@ -81,7 +66,7 @@ describe('Batcher', () => {
   });
 
   it('waits for the first entry, then lingers up to lingerMs for the batch to fill', async () => {
-    const source = new MemorySource();
+    const source = await liveFeed();
     const batcher = new Batcher(source, { ...base, lingerMs: 10_000 });
     const next = batcher.next(running);
     source.arrive(entry(1));
@@ -95,7 +80,7 @@ describe('Batcher', () => {
   });
 
   it('sends a partial batch once the linger is over', async () => {
-    const source = new MemorySource();
+    const source = await liveFeed();
     const batcher = new Batcher(source, { ...base, lingerMs: 30 });
     source.arrive(entry(1));
     const started = performance.now();
@@ -105,13 +90,13 @@ describe('Batcher', () => {
   });
 
   it('rebuilds the batch the previous owner opened: it ends at resumeEnd, once the log is read that far', async () => {
-    const source = new MemorySource();
+    const source = await liveFeed();
     const batcher = new Batcher(source, { ...base, resumeEnd: '5-0' });
     source.arrive(entry(2), entry(4));
     const next = batcher.next(running);
     await sleep(10);
-    // Entry 5 matched nothing here; the log is read past it: the batch is 2..4, as the previous owner cut it.
-    source.readUpTo('6-0');
+    // Entry 5 matched nothing here (it is never offered); entry 7 shows the log was read past it:
+    // the batch is 2..4, as the previous owner cut it.
     source.arrive(entry(7));
     const batch = (await next) as Batch;
     expect(batch.entries.map((item) => item.position)).toEqual(['2-0', '4-0']);
@@ -120,19 +105,18 @@ describe('Batcher', () => {
   });
 
   it('cuts a normal batch when nothing at the cursor is left up to resumeEnd', async () => {
-    const source = new MemorySource();
-    source.readUpTo('5-0');
+    const source = await liveFeed();
     source.arrive(entry(6), entry(7));
     const batch = (await new Batcher(source, { ...base, resumeEnd: '5-0' }).next(running)) as Batch;
     expect(batch.entries.map((item) => item.position)).toEqual(['6-0', '7-0']);
   });
 
-  it('hands out redriven failed deliveries first, each under its own webhook-id', () => {
+  it('hands out redriven failed deliveries first, each under its own webhook-id', async () => {
     const failed = [
       { id: 'f1', failedAt: '', webhookId: 'msg_a', reason: '', entries: [{ seq: '1-0', event: '{"a":1}' }] },
       { id: 'f2', failedAt: '', webhookId: 'msg_b', reason: '', entries: [{ seq: '2-0', event: '{"b":2}' }, { seq: '3-0', event: '{"c":3}' }] },
     ];
-    const batcher = new Batcher(new MemorySource(), { ...base, redrive: failed });
+    const batcher = new Batcher(await liveFeed(), { ...base, redrive: failed });
     expect(batcher.redrivePending).toBe(2);
     expect(batcher.nextRedriven()).toEqual({ entries: [{ position: '1-0', json: '{"a":1}' }], webhookId: 'msg_a', failedId: 'f1' });
     expect(batcher.nextRedriven()).toEqual({
@@ -149,10 +133,10 @@ describe('Batcher', () => {
 
   it('gives up waiting once stopped', async () => {
     let stopped = false;
-    const source = new MemorySource();
+    const source = await liveFeed();
     const next = new Batcher(source, base).next(() => stopped);
     stopped = true;
-    source.readUpTo('1-0');
+    source.close();
     expect(await next).toBeUndefined();
   });
 });
@@ -162,7 +146,7 @@ describe('Batcher properties (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 6 }), async (times, maxEvents) => {
         const all = [...times].sort((a, b) => a - b).map(entry);
-        const source = new MemorySource();
+        const source = await liveFeed();
         source.arrive(...all);
         const batcher = new Batcher(source, { ...base, maxEvents });
         const batches: Batch[] = [];
@@ -172,7 +156,7 @@ describe('Batcher properties (fast-check)', () => {
         let cursor = 0;
         for (const batch of batches) {
           // The successor reads from the durable cursor (after the last delivered batch) with the opened batch's end.
-          const successor = new MemorySource();
+          const successor = await liveFeed();
           successor.arrive(...all.slice(cursor));
           const rebuilt = (await new Batcher(successor, { ...base, maxEvents, resumeEnd: batch.advanceTo }).next(running)) as Batch;
           expect(rebuilt.entries).toEqual(batch.entries);

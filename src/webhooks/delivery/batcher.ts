@@ -3,7 +3,7 @@ import type { BatchEntry, SubscriptionFeed } from './feed.js';
 import { batchMessageId } from './signing.js';
 import type { FailedDelivery } from '../store.js';
 
-/** What the batcher reads from: a subscription's matched entries (SubscriptionFeed; an in-memory one in test/unit). */
+/** What the batcher reads from: a subscription's matched entries (SubscriptionFeed). */
 export type BatchSource = Pick<SubscriptionFeed, 'size' | 'oldest' | 'hasRead' | 'take' | 'waitForMore'>;
 
 export interface Batch {
