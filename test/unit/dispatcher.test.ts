@@ -279,6 +279,15 @@ function startDispatcher(log: MemoryLog, registry: MemoryRegistry) {
   };
 }
 
+/** A dispatcher whose registry has loaded, over a new empty log. */
+async function loadedDispatcher(defs: SubscriptionDef[]) {
+  const log = new MemoryLog();
+  const registry = new MemoryRegistry(defs);
+  const run = startDispatcher(log, registry);
+  await waitFor(() => run.dispatcher.subscriptions() !== undefined, 5000, 'the registry loaded');
+  return { log, registry, run };
+}
+
 const at = (time: number, type: EventType, domain: string, data: Record<string, unknown> = {}): AcceptedEvent => ({
   id: `ev-${time}`,
   type,
@@ -328,10 +337,7 @@ describe('Dispatcher', () => {
   });
 
   it('stops a lost worker, drains a handed-over one, and passes a worker\'s lost lease on', async () => {
-    const log = new MemoryLog();
-    const registry = new MemoryRegistry([subscription('one', 'cdr', '*'), subscription('two', 'cdr', '*')]);
-    const run = startDispatcher(log, registry);
-    await waitFor(() => run.dispatcher.subscriptions() !== undefined, 5000, 'the registry loaded');
+    const { log, run } = await loadedDispatcher([subscription('one', 'cdr', '*'), subscription('two', 'cdr', '*')]);
     run.dispatcher.acquired('one', 't1');
     run.dispatcher.acquired('two', 't2');
     const [one, two] = run.built as [RecordingWorker, RecordingWorker];
@@ -352,10 +358,7 @@ describe('Dispatcher', () => {
   });
 
   it('reloads a subscription changed through another node, and restarts its worker only when something it runs on changed', async () => {
-    const log = new MemoryLog();
-    const registry = new MemoryRegistry([subscription('sub', 'call', 'a'), subscription('gone', 'call', 'a')]);
-    const run = startDispatcher(log, registry);
-    await waitFor(() => run.dispatcher.subscriptions() !== undefined, 5000, 'the registry loaded');
+    const { log, registry, run } = await loadedDispatcher([subscription('sub', 'call', 'a'), subscription('gone', 'call', 'a')]);
     run.dispatcher.acquired('sub', 'token');
     run.dispatcher.acquired('gone', 'token');
     const first = run.workerOf('sub')[0] as RecordingWorker;
@@ -417,10 +420,7 @@ describe('Dispatcher', () => {
   });
 
   it('stops every worker at stop, and its loops end', async () => {
-    const log = new MemoryLog();
-    const registry = new MemoryRegistry([subscription('one', 'cdr', '*'), subscription('two', 'call', '*')]);
-    const run = startDispatcher(log, registry);
-    await waitFor(() => run.dispatcher.subscriptions() !== undefined, 5000, 'the registry loaded');
+    const { log, run } = await loadedDispatcher([subscription('one', 'cdr', '*'), subscription('two', 'call', '*')]);
     run.dispatcher.acquired('one', 't1');
     run.dispatcher.acquired('two', 't2');
     await run.dispatcher.stop();
