@@ -4,6 +4,7 @@ import { Backoff, backoffDelayMs } from '../src/core/backoff.js';
 import { connectInBackground, untilFirstConnect } from '../src/core/connect.js';
 import { DeadlineExceededError, withDeadline } from '../src/core/deadline.js';
 import { describeError } from '../src/core/describe-error.js';
+import { wallClock, zoneOffsetMs } from '../src/core/zoned-time.js';
 
 describe('backoff', () => {
   it('doubles the delay up to the cap, with half of it jittered', () => {
@@ -138,5 +139,24 @@ describe('connecting', () => {
 
     const silent = new FakeClient(0);
     await expect(untilFirstConnect(silent, 20)).resolves.toBe(false);
+  });
+});
+
+describe('zoned time', () => {
+  it('reads the wall clock of an instant in a zone, midnight as hour 0', () => {
+    expect(wallClock('America/New_York', Date.parse('2026-12-06T05:00:00Z'))).toEqual({ year: 2026, month: 12, day: 6, hour: 0, minute: 0, second: 0 });
+    expect(wallClock('Asia/Kolkata', Date.parse('2026-12-06T18:29:59Z'))).toEqual({ year: 2026, month: 12, day: 6, hour: 23, minute: 59, second: 59 });
+  });
+
+  it('gives the offset on each side of a daylight-saving change', () => {
+    // New York leaves daylight time at 06:00 UTC on 2026-11-01.
+    expect(zoneOffsetMs('America/New_York', Date.parse('2026-11-01T05:59:59Z'))).toBe(-4 * 3_600_000);
+    expect(zoneOffsetMs('America/New_York', Date.parse('2026-11-01T06:00:00Z'))).toBe(-5 * 3_600_000);
+    expect(zoneOffsetMs('Europe/London', Date.parse('2026-07-06T12:00:00.750Z'))).toBe(3_600_000);
+    expect(zoneOffsetMs('UTC', Date.parse('2026-07-06T12:00:00Z'))).toBe(0);
+  });
+
+  it('refuses a zone Intl does not know', () => {
+    expect(() => wallClock('Mars/Olympus_Mons', 0)).toThrow(RangeError);
   });
 });

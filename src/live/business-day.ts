@@ -1,3 +1,4 @@
+import { wallClock } from '../core/zoned-time.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -6,7 +7,6 @@ import { ConfigError } from '../errors.js';
  * on which they start.
  */
 export class BusinessDay {
-  private readonly format: Intl.DateTimeFormat;
   private readonly resetMinutes: number;
   /** Local date of the minute last asked about: events arrive in runs within a minute. */
   private cachedMinute = Number.NaN;
@@ -14,15 +14,7 @@ export class BusinessDay {
 
   constructor(resetTime: string, readonly timeZone: string) {
     try {
-      this.format = new Intl.DateTimeFormat('en-CA', {
-        timeZone,
-        hourCycle: 'h23',
-        year: 'numeric',
-        month: '2-digit',
-        day: '2-digit',
-        hour: '2-digit',
-        minute: '2-digit',
-      });
+      wallClock(timeZone, 0);
     } catch (error) {
       throw new ConfigError(`live.timeZone: "${timeZone}" is not an IANA time zone (e.g. Europe/London)`, { cause: error });
     }
@@ -34,10 +26,10 @@ export class BusinessDay {
   dayOf(ms: number): string {
     const minute = Math.floor(ms / 60_000);
     if (minute === this.cachedMinute) return this.cachedDay;
-    const parts: Record<string, string> = {};
-    for (const part of this.format.formatToParts(new Date(minute * 60_000))) parts[part.type] = part.value;
-    let day = `${parts.year}-${parts.month}-${parts.day}`;
-    if (Number(parts.hour) * 60 + Number(parts.minute) < this.resetMinutes) {
+    const clock = wallClock(this.timeZone, minute * 60_000);
+    const twoDigits = (value: number) => String(value).padStart(2, '0');
+    let day = `${clock.year}-${twoDigits(clock.month)}-${twoDigits(clock.day)}`;
+    if (clock.hour * 60 + clock.minute < this.resetMinutes) {
       const previous = new Date(`${day}T00:00:00Z`);
       previous.setUTCDate(previous.getUTCDate() - 1);
       day = previous.toISOString().slice(0, 10);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { zoneOffsetMs } from '../../core/zoned-time.js';
 import type { AgentStatus } from '../../events/catalogue.js';
 import {
   ASTERISK_CDR_DISPOSITION,
@@ -561,22 +562,4 @@ function validNumber(value: string | undefined): string | undefined {
 
 function validName(value: string | undefined): string | undefined {
   return known(value)?.slice(0, 256);
-}
-
-/** The offset of an IANA zone from UTC at an instant, in ms (Intl, no zone database of our own). */
-function zoneOffsetMs(timeZone: string, at: number): number {
-  if (timeZone === 'UTC') return 0;
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(at));
-  const get = (type: string) => Number(parts.find((part) => part.type === type)?.value);
-  const local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return local - Math.floor(at / 1000) * 1000;
 }
