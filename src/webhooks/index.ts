@@ -2,9 +2,8 @@ import { hostname } from 'node:os';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import type { EventType } from '../events/catalogue.js';
 import { LogReader, UnreadableEntries } from '../log/reader.js';
-import { SubscriptionWorker } from './delivery/delivery.js';
-import { Dispatcher } from './delivery/dispatcher.js';
-import type { StatusEvent } from './delivery/status-machine.js';
+import { SubscriptionWorker, type WorkerDeps } from './delivery/delivery.js';
+import { Dispatcher, type DispatcherHooks } from './delivery/dispatcher.js';
 import { WebhookSender } from './delivery/http.js';
 import { createWebhookMetrics } from './delivery/metrics.js';
 import { NodeRegistry } from './cluster/node-registry.js';
@@ -57,7 +56,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
       .catch((error: unknown) => log.error({ err: error, subscription: def.id, type }, 'could not append a subscription event'));
   };
 
-  const workerDeps = {
+  const workerDeps: Omit<WorkerDeps, keyof DispatcherHooks> = {
     config: settings,
     redis: work,
     keys,
@@ -66,7 +65,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     sender,
     metrics,
     unreadable: new UnreadableEntries('webhooks', context.metrics.logEntriesUnreadable, log),
-    emit: (def: SubscriptionDef, { type, ...data }: StatusEvent) => {
+    emit: (def, { type, ...data }) => {
       log.warn({ subscription: def.id, type, status: data.status, reason: data.reason }, 'subscription status event');
       emit(type, def, data);
     },

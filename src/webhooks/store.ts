@@ -231,12 +231,13 @@ export class SubscriptionStore {
   }
 
   /**
-   * Changes after `position`, oldest first, each naming the subscription it touched: how a node
-   * learns of changes made through another node (this store's own changes also call `onChange`).
+   * Changes after `position`, oldest first, each naming the subscription it touched (`id`; absent
+   * from an entry the hub did not write): how a node learns of changes made through another node
+   * (this store's own changes also call `onChange`).
    */
-  async changesAfter(position: string, count = 1000): Promise<{ position: string; id: string }[]> {
+  async changesAfter(position: string, count = 1000): Promise<{ position: string; id: string | undefined }[]> {
     const entries = await this.redis.xRange(this.keys.webhookChanges, `(${position}`, '+', { COUNT: count });
-    return (entries ?? []).flatMap((entry) => (entry.message.id ? [{ position: entry.id, id: entry.message.id }] : []));
+    return (entries ?? []).map((entry) => ({ position: entry.id, id: entry.message.id }));
   }
 
   private async announce(id: string): Promise<void> {

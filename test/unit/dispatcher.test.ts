@@ -184,7 +184,7 @@ class MemoryRegistry implements Pick<DispatcherOptions['store'], 'list' | 'get' 
     return this.changes.at(-1)?.position ?? '0-0';
   }
 
-  async changesAfter(position: string): Promise<{ position: string; id: string }[]> {
+  async changesAfter(position: string): Promise<{ position: string; id: string | undefined }[]> {
     return this.changes.filter((change) => comparePositions(change.position, position) > 0);
   }
 }

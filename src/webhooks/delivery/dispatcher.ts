@@ -266,9 +266,12 @@ export class Dispatcher {
     while (!this.stopped) {
       await sleep(pollIntervalMs);
       try {
-        const changes = await store.changesAfter(this.changesPos);
-        for (const change of changes) this.changesPos = change.position;
-        for (const id of new Set(changes.map((change) => change.id))) void this.refresh(id);
+        const ids = new Set<string>();
+        for (const change of await store.changesAfter(this.changesPos)) {
+          if (change.id) ids.add(change.id);
+          this.changesPos = change.position;
+        }
+        for (const id of ids) void this.refresh(id);
       } catch {
         // Redis away: the next tick tries again from the same position.
       }
