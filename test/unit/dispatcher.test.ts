@@ -125,8 +125,10 @@ function deliveryState(gen: string, redrive = 0): SubscriptionState {
   return { cursor: '0-0', gen, status: 'active', posts: 0, errors: 0, exhausted: 0, attempts: 0, redrive, redriveDone: 0 };
 }
 
+type RegistryReads = DispatcherOptions['store'];
+
 /** The registry's reads in memory; `change` is a change made through another hub node. */
-class MemoryRegistry implements Pick<DispatcherOptions['store'], 'list' | 'get' | 'state' | 'lastChange' | 'changesAfter'> {
+class MemoryRegistry implements RegistryReads {
   readonly defs = new Map<string, SubscriptionDef>();
   readonly states = new Map<string, SubscriptionState>();
   private readonly changes: { position: string; id: string }[] = [];
