@@ -121,8 +121,8 @@ function subscription(id: string, model: Model, domain: string, extra: Partial<S
   };
 }
 
-function deliveryState(gen: string, redrive = 0): SubscriptionState {
-  return { cursor: '0-0', gen, status: 'active', posts: 0, errors: 0, exhausted: 0, attempts: 0, redrive, redriveDone: 0 };
+function deliveryState(gen: string): SubscriptionState {
+  return { cursor: '0-0', gen, status: 'active', posts: 0, errors: 0, exhausted: 0, attempts: 0, redrive: 0, redriveDone: 0 };
 }
 
 type RegistryReads = DispatcherOptions['store'];
