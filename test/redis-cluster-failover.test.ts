@@ -184,10 +184,20 @@ describe("Redis Cluster, the recipe's one replica per master: the log master fai
 
     const { newPort } = await cluster.killMasterOf(hub.context.keys.eventLog);
     await send(20);
-    await waitFor(async () => (await readiness()).checks.find((check) => check.name === 'spool')?.replicasAcked === 0, 30_000, '/readyz to name the shortfall');
-    const report = await readiness();
+    // Around the failover the redis check can fail a beat on its own (the cluster client moves to
+    // the new master; its PING has 400 ms on a loaded machine; a clean CI run saw it once): the
+    // claim is the state that follows, the shortfall named while Redis answers, so the report is
+    // taken once both hold.
+    let report: Readiness = await readiness();
+    await waitFor(
+      async () => {
+        report = await readiness();
+        return report.checks.find((check) => check.name === 'spool')?.replicasAcked === 0 && report.checks.find((check) => check.name === 'redis')?.ok === true;
+      },
+      30_000,
+      '/readyz to name the shortfall while the redis check passes',
+    );
     expect(report.status).toBe('not_ready');
-    expect(report.checks.find((check) => check.name === 'redis')).toMatchObject({ ok: true });
     const spool = report.checks.find((check) => check.name === 'spool');
     expect(spool).toMatchObject({ ok: false, replicasAcked: 0, minReplicasAcked: 1 });
     expect(spool?.depth).toBeGreaterThan(0);
