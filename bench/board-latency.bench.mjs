@@ -16,14 +16,14 @@
 // arrival at the SSE client. BENCH_BOARD_ASTERISK=0 leaves this part out.
 /* global document, window, MutationObserver -- the page.evaluate callbacks run in the board's page */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { TextDecoder } from 'node:util';
 import { chromium } from 'playwright-core';
 import { register } from 'tsx/esm/api';
 import { waitForPort } from '../dist/redis/local-server.js';
-import { freePort, percentile, report, section, sleep, startRedis, tempDir } from './lib.mjs';
+import { cpuSeconds, freePort, percentile, report, section, sleep, startRedis, tempDir } from './lib.mjs';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const EVENTS = Number(process.env.BENCH_BOARD_EVENTS ?? 400);
@@ -70,11 +70,6 @@ hub.stderr.on('data', (chunk) => (hubErrors += chunk));
 hub.once('exit', (code) => code && console.error(`hub exited with ${code}:\n${hubErrors}`));
 const url = `http://127.0.0.1:${port}`;
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
-/** CPU seconds (user + system) of a process, from /proc/<pid>/stat. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 const wallClock = () => performance.timeOrigin + performance.now();
 
 async function post(events) {

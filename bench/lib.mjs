@@ -68,6 +68,12 @@ export function cpuMeter({ hub, redis }) {
   };
 }
 
+/** The median of each process's CPU per event (`hubUs`, `redisUs`) over rounds of a figure. */
+export function medianCpu(rounds) {
+  const middle = (field) => rounds.map((round) => round[field]).sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
+  return { hubUs: middle('hubUs'), redisUs: middle('redisUs') };
+}
+
 /**
  * Two rows beside a throughput figure: the hub's CPU per event and redis-server's, each beside
  * the same for the ceiling (`ceilingCpu`, from the ceiling's own process and its redis-server).

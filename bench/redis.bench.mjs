@@ -12,7 +12,7 @@ import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { SandboxDialler } from '../dist/sandbox/dialler.js';
 import { LocalRedisServer, isPortOpen, waitForPort } from '../dist/redis/local-server.js';
-import { cpuMeter, freePort, report, reportCpu, section, sleep, tempDir } from './lib.mjs';
+import { cpuMeter, freePort, medianCpu, report, reportCpu, section, sleep, tempDir } from './lib.mjs';
 
 /** Seconds per measurement; each topology is measured ROUNDS times, alternating, and the median kept. */
 const ROUND_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -123,12 +123,6 @@ function median(results, eventsPerRequest) {
   const sorted = [...results].sort((a, b) => a['2xx'] - b['2xx']);
   const middle = sorted[Math.floor(sorted.length / 2)];
   return { eventsPerSecond: (middle['2xx'] * eventsPerRequest) / middle.duration, p99: middle.latency.p99, non2xx: results.reduce((sum, result) => sum + result.non2xx, 0) };
-}
-
-/** The median of each process's CPU per event over the rounds. */
-function medianCpu(rounds) {
-  const middle = (field) => rounds.map((round) => round[field]).sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
-  return { hubUs: middle('hubUs'), redisUs: middle('redisUs') };
 }
 
 async function spooled(hubUrl) {

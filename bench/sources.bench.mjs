@@ -19,7 +19,7 @@ import { CallRecords, MAX_CALLS_IN_PROGRESS, MAX_OPEN_AFTER_HANGUP_MS } from '..
 import { FreeswitchMapper } from '../dist/sources/freeswitch/map.js';
 import { decodeEvent, EslParser } from '../dist/sources/freeswitch/parser.js';
 import { waitForPort } from '../dist/redis/local-server.js';
-import { cpuMeter, freePort, report, reportCpu, section, startRedis, tempDir } from './lib.mjs';
+import { cpuMeter, freePort, medianCpu, report, reportCpu, section, startRedis, tempDir } from './lib.mjs';
 
 const CALLS = Number(process.env.BENCH_SOURCE_CALLS ?? 2000);
 const BATCH = 100;
@@ -253,8 +253,7 @@ async function alternate(name, source, intake) {
   console.log(`  rounds (source / intake ev/s): ${viaSource.map((run, i) => `${Math.round(run.rate)} / ${Math.round(viaIntake[i].rate)}`).join(', ')}`);
   const ceilingName = `same events POSTed, batches of ${BATCH}`;
   report({ name: `${name} → parse, map, append (events/s)`, value: median(viaSource, 'rate'), unit: 'ev/s', ceilingName, ceiling: median(viaIntake, 'rate'), goal: '≥ 1.00' });
-  const cpu = (runs) => ({ hubUs: median(runs, 'hubUs'), redisUs: median(runs, 'redisUs') });
-  reportCpu({ name, cpu: cpu(viaSource), ceilingName, ceilingCpu: cpu(viaIntake) });
+  reportCpu({ name, cpu: medianCpu(viaSource), ceilingName, ceilingCpu: medianCpu(viaIntake) });
 }
 
 async function freeswitchRun() {

@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { Pool } from 'undici';
 import { parseConfig } from '../dist/config/load.js';
 import { Hub } from '../dist/hub.js';
-import { MatchIndex } from '../dist/webhooks/dispatcher.js';
-import { generateSecret } from '../dist/webhooks/signing.js';
+import { MatchIndex } from '../dist/webhooks/delivery/dispatcher.js';
+import { generateSecret } from '../dist/webhooks/delivery/signing.js';
 import { slotOf, SubscriptionStore } from '../dist/webhooks/store.js';
 import { cpuMeter, report, reportCpu, section, sleep, startRedis, tempDir, THIS_PROCESS } from './lib.mjs';
 
