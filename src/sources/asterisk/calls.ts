@@ -118,15 +118,17 @@ export class CallAssembler {
     if (call) this.endAll(call);
   }
 
-  hold(headers: Headers, timeMs: number, held: boolean): void {
+  /** A channel put on hold or taken off it. Returns the call it belongs to, if any. */
+  hold(headers: Headers, timeMs: number, held: boolean): CallLegs | undefined {
     const call = this.channel(headers, timeMs);
     const uniqueId = headers.Uniqueid;
-    if (!call || !uniqueId) return;
+    if (!call || !uniqueId) return call;
     if (held) {
       if (!call.holdSince.has(uniqueId)) call.holdSince.set(uniqueId, timeMs);
     } else {
       this.closeHold(call, uniqueId, timeMs);
     }
+    return call;
   }
 
   /** A leg's Cdr. Returns the call it belongs to, if any. */

@@ -283,9 +283,7 @@ export class AsteriskMapper {
       const previous = this.members.get(agent);
       if (previous && previous.changedAt > askedAt) continue;
       const membership = seen.get(agent) ?? {
-        queues: new Map(),
-        device: undefined,
-        reason: undefined,
+        ...newMembership(),
         published: previous?.published,
         changedAt: askedAt,
         wrapupS: nonNegativeInt(headers.Wrapuptime) ?? previous?.wrapupS ?? 0,
@@ -431,8 +429,7 @@ export class AsteriskMapper {
 
   /** Hold / Unhold of a channel of a call an agent is connected to: `call.held` / `call.resumed`. */
   private hold(headers: Record<string, string>, timeMs: number, held: boolean, fallbackKey: string): SourceEvent[] {
-    this.calls.hold(headers, timeMs, held);
-    const call = this.calls.channel(headers, timeMs);
+    const call = this.calls.hold(headers, timeMs, held);
     if (!call || call.outcome !== 'connected' || call.agent === undefined) return [];
     return [{
       id: eventId(headers, fallbackKey),
