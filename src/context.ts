@@ -68,7 +68,7 @@ export interface HubComponent {
   /** Finishes the work already taken, within `budgetMs` (after every stopInput, before any close). */
   drain?(budgetMs: number): Promise<void>;
   /** Stops background work and releases connections; called once, on shutdown or after a failed start. */
-  close(): Promise<void> | void;
+  close?(): Promise<void> | void;
 }
 
 export type ComponentFactory = (context: HubContext) => Promise<HubComponent> | HubComponent;

@@ -56,7 +56,6 @@ export class Hub {
     readonly server: FastifyInstance,
     readonly context: HubContext,
     private readonly lifecycle: Lifecycle,
-    private readonly spool: Spool,
   ) {}
 
   private closing: Promise<void> | undefined;
@@ -199,7 +198,7 @@ export class Hub {
     // Background work starts once the port is ours: a busy port fails the start before any of it ran.
     for (const component of components) await component.start?.();
 
-    return new Hub(config, logger, server, context, lifecycle, spool);
+    return new Hub(config, logger, server, context, lifecycle);
   }
 
   /** Base URL of the HTTP server. */
@@ -228,7 +227,7 @@ export class Hub {
     this.closing ??= (async () => {
       this.logger.info('shutting down');
       await this.lifecycle.end(this.config.shutdownTimeoutMs);
-      this.logger.info({ spoolDepth: this.spool.depth }, 'stopped');
+      this.logger.info({ spoolDepth: this.context.appender.spoolDepth }, 'stopped');
     })();
     return this.closing;
   }
@@ -240,8 +239,7 @@ function healthComponent(checks: readonly ReadinessCheck[]): ComponentFactory {
     name: 'health',
     routes: (app) => healthRoutes(app, { checks, registry: metrics.registry }),
     readiness: () => faults.readiness() ?? redisReadiness(redis, keys),
-    close: () => {},
-  });
+    });
 }
 
 /** The log's one writer: drained on shutdown (within the budget); a failed start leaves what it spooled for the next one. */
@@ -249,7 +247,6 @@ const appenderComponent: ComponentFactory = ({ appender }) => ({
   name: 'appender',
   readiness: () => appender.spoolReadiness(),
   drain: (budgetMs) => appender.close(budgetMs),
-  close: () => {},
 });
 
 const retentionComponent: ComponentFactory = ({ redis, keys, config, logger }) => {
@@ -261,7 +258,6 @@ const retentionComponent: ComponentFactory = ({ redis, keys, config, logger }) =
 const intakeComponent: ComponentFactory = ({ appender, config }) => ({
   name: 'intake',
   routes: (app) => intakeRoutes(app, { appender, http: config.http }),
-  close: () => {},
 });
 
 /**

@@ -16,7 +16,7 @@ const STATUS_MAX_AGE_MS = 1000;
 export const ctiComponent: ComponentFactory = async (context) => {
   const { config, logger } = context;
   const pools = parsePools(config.cti);
-  if (pools.byName.size === 0) return { name: 'cti', close: async () => {} };
+  if (pools.byName.size === 0) return { name: 'cti' };
 
   const auth = await BasicAuthenticator.create(config.cti.users, context.tokens.open, config.cti);
   const metrics = createCtiMetrics(context.metrics.registry, () => snapshot());

@@ -1,4 +1,5 @@
 import { ValidationError, type ErrorDetail } from '../errors.js';
+import { summarize } from '../validation.js';
 import type { AcceptedEvent, EventType } from '../events/catalogue.js';
 import { checkEvent } from '../events/check.js';
 import { newEventId } from '../events/id.js';
@@ -39,11 +40,6 @@ export type CheckedHubEvent = AcceptedEvent & { readonly [checked]: true };
 export class HubEvents {
   constructor(private readonly appender: Pick<Appender, 'append'>) {}
 
-  /** Stamps and checks one event (makeHubEvent): a ValidationError naming every problem when the catalogue refuses it. */
-  make(type: EventType, data: Record<string, unknown>, options?: HubEventOptions): CheckedHubEvent {
-    return makeHubEvent(type, data, options);
-  }
-
   /** `make` for a batch: the events the catalogue refuses go to `refused` with their problems, the rest come back in order. */
   makeAll(drafts: readonly HubEventDraft[], refused: (draft: HubEventDraft, problems: ErrorDetail[]) => void): CheckedHubEvent[] {
     const made: CheckedHubEvent[] = [];
@@ -57,10 +53,10 @@ export class HubEvents {
 
   /** Makes one event and appends it; refused by the catalogue, it rejects with the ValidationError and nothing is appended. */
   async emit(type: EventType, data: Record<string, unknown>, options?: HubEventOptions): Promise<AppendOutcome> {
-    return this.appender.append([this.make(type, data, options)]);
+    return this.appender.append([makeHubEvent(type, data, options)]);
   }
 
-  /** Appends events `make` or `makeAll` returned, in order, as one batch. */
+  /** Appends events `makeAll` or `makeHubEvent` returned, in order, as one batch. */
   append(events: CheckedHubEvent[]): Promise<AppendOutcome> {
     return this.appender.append(events);
   }
@@ -96,6 +92,5 @@ function stamp(type: EventType, data: Record<string, unknown>, { id, time, sourc
 }
 
 function refusal(type: string, problems: ErrorDetail[]): ValidationError {
-  const listed = problems.map((problem) => `${problem.path} ${problem.message}`).join('; ');
-  return new ValidationError(`hub event ${type} refused by the catalogue: ${listed}`, { details: problems.map(({ path, message }) => ({ path, message })) });
+  return new ValidationError(`hub event ${type} refused by the catalogue: ${summarize(problems)}`, { details: problems.map(({ path, message }) => ({ path, message })) });
 }

@@ -31,7 +31,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     subscriptionRoutes(app, { store, policy, config: settings, redis: context.redis, keys, placement: () => delivering.ownership?.view?.placement ?? reader.read() });
 
   const delivering: { ownership?: Ownership } = {};
-  if (!settings.enabled) return { name: 'webhooks', routes, close: async () => {} };
+  if (!settings.enabled) return { name: 'webhooks', routes };
 
   const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-webhooks' });
 
