@@ -3,6 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, PoolExhaustedError, ValidationError, ValueTooLargeError } from '../errors.js';
+import { MAX_CTI_ANI_LENGTH } from '../events/catalogue.js';
 import { summarize, validationDetails } from '../validation.js';
 import { ErrorResponse } from '../server/schemas.js';
 import { checkedInHandler } from '../server/validator.js';
@@ -24,14 +25,11 @@ function isWithheld(ani: string): boolean {
   return WITHHELD_ANI.has(ani.trim().toLowerCase());
 }
 
-/** The longest ANI a store takes; the catalogue's cti.* events hold the same bound. */
-const MAX_ANI_LENGTH = 64;
-
 const StoreRequest = Type.Object(
   {
     value: Type.Unknown({ description: 'Any JSON: the call data to pass to the target system' }),
     ani: Type.String({
-      maxLength: MAX_ANI_LENGTH,
+      maxLength: MAX_CTI_ANI_LENGTH,
       pattern: '^[^\\u0000-\\u001f\\u007f]*$',
       description: 'The caller\'s number. Empty, "anonymous", "unknown", "restricted" or "private" (any case) lease the DNIS exclusively.',
     }),
@@ -118,7 +116,7 @@ export function ctiRoutes({ pools, store, auth, maxValueBytes, events }: CtiRout
       const ani = key.slice(colon + 1);
       // An ANI longer than a store takes was never stored: a miss, with no cti.data_fetched the
       // catalogue would refuse (src/cti/events.ts checks every event before its script runs).
-      const pool = ani.length <= MAX_ANI_LENGTH ? pools.byDnis.get(dnis) : undefined;
+      const pool = ani.length <= MAX_CTI_ANI_LENGTH ? pools.byDnis.get(dnis) : undefined;
       const storedAni = isWithheld(ani) ? '' : ani;
       const value = pool ? await (deleted ? store.take(pool, dnis, ani, storedAni) : store.get(pool, dnis, ani, storedAni)) : null;
       events.fetched(pool, value !== null, deleted);

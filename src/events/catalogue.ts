@@ -265,12 +265,15 @@ const AuditLogged = submittedData({
   ref: Type.Optional(Text()),
 });
 
+/** The longest ANI a cti.* event holds: the CTI store takes no longer one (src/cti/routes.ts). */
+export const MAX_CTI_ANI_LENGTH = 64;
+
 /** CTI cache (src/cti): an entry stored or fetched. Never the caller's value, only its size. */
 const ctiEntryFields = {
   pool: Text(64),
   dnis: Text(32),
   /** "" or a word such as "anonymous" when the caller withheld the number. */
-  ani: Type.String({ maxLength: 64 }),
+  ani: Type.String({ maxLength: MAX_CTI_ANI_LENGTH }),
   size_bytes: Type.Integer({ minimum: 0 }),
 };
 const CtiDataStored = Type.Object(ctiEntryFields, strictData);

@@ -76,7 +76,7 @@ export const webhooksComponent: ComponentFactory = async (context): Promise<HubC
     logger: log,
     store: workStore,
     feed: context.feed,
-    log: new LogReader(work, keys.eventLog, workerDeps.unreadable),
+    log: new LogReader(work, keys.eventLog),
     unreadable: workerDeps.unreadable,
     pollIntervalMs: settings.pollIntervalMs,
     worker: (def, token, hooks) => new SubscriptionWorker(def, token, { ...workerDeps, ...hooks }),
