@@ -75,14 +75,18 @@ const MODELS_MARKING_REMOVAL: readonly Model[] = ['call', 'call_origid'];
  * One model object of a post: the logged event with `model` and `seq` first. The last post of a
  * call in `call` and `call_origid` carries `"remove":"yes"` at the top level of the object, as
  * NetSapiens' flat call objects do (docs/contracts/netsapiens-subscriptions.md); a `call_origid`
- * object names its originating leg in `data.orig_call_id` (the caller's call, `data.call_id`). `eventJson` is the event as the log
- * stores it, spliced without re-serialising unless `call_origid` adds to its data.
+ * object names its originating leg in `data.orig_call_id` (the caller's call, `data.call_id`).
+ * `eventJson` is the event as the log stores it, spliced without re-serialising unless
+ * `call_origid` adds to its data; `type` is the log entry's, when the caller has it.
  */
-export function modelObject(model: Model, seq: string, eventJson: string): string {
+export function modelObject(model: Model, seq: string, eventJson: string, type?: string): string {
   const head = `{"model":${JSON.stringify(model)},"seq":"${seq}",`;
   if (!MODELS_MARKING_REMOVAL.includes(model)) return head + eventJson.slice(1);
+  // `call` needs only the type, which the log's entry gives beside the JSON: no parse per post.
+  const removal = (eventType: unknown) => (typeof eventType === 'string' && CALL_ENDINGS.includes(eventType) ? '"remove":"yes",' : '');
+  if (model === 'call' && type !== undefined) return head + removal(type) + eventJson.slice(1);
   const event = JSON.parse(eventJson) as { type?: unknown; data?: Record<string, unknown> };
-  const remove = typeof event.type === 'string' && CALL_ENDINGS.includes(event.type) ? '"remove":"yes",' : '';
+  const remove = removal(event.type);
   if (model !== 'call_origid' || typeof event.data?.call_id !== 'string') return head + remove + eventJson.slice(1);
   event.data = { orig_call_id: event.data.call_id, ...event.data };
   return head + remove + JSON.stringify(event).slice(1);

@@ -252,8 +252,8 @@ export class Dispatcher {
       // An unreadable entry is skipped (counted once under reader="webhooks"); the head moves past it.
       const event = this.index.wants(entry.type) || entry.type === '' ? readableEvent(entry, this.options.unreadable) : undefined;
       if (event) {
-        // Position and JSON only: the parsed event is not kept in the subscriptions' buffers.
-        const offered = { position: entry.position, json: entry.json };
+        // Position, JSON and type only: the parsed event is not kept in the subscriptions' buffers.
+        const offered = { position: entry.position, json: entry.json, type: entry.type };
         this.index.match(event, (worker) => worker.offer(offered));
       }
       this.head = entry.position;

@@ -5,8 +5,11 @@ import { ANY_TENANT, eventTenant, withinTenant } from '../../events/tenant.js';
 import { modelsForEvent, modelsForType } from '../models.js';
 import type { SubscriptionDef } from '../store.js';
 
-/** One event-log entry as a batch holds it: its position (a post's `seq`) and the event JSON exactly as stored. */
-export type BatchEntry = Pick<LogEntry, 'position' | 'json'>;
+/**
+ * One event-log entry as a batch holds it: its position (a post's `seq`), the event JSON exactly
+ * as stored, and its type where the log gave it (a redriven failed delivery keeps only the JSON).
+ */
+export type BatchEntry = Pick<LogEntry, 'position' | 'json'> & Partial<Pick<LogEntry, 'type'>>;
 
 export function subscriptionMatches(def: SubscriptionDef, event: AcceptedEvent): boolean {
   return modelsForEvent(event).includes(def.model) && withinTenant(eventTenant(event), def, ANY_TENANT);
@@ -139,7 +142,7 @@ export class SubscriptionFeed {
       const reply = await this.options.retry('read the event log', () => log.after(this.readPos, CATCH_UP_PAGE));
       if (!reply || this.closed || this.live) return;
       for (const entry of reply) {
-        if (this.matches(entry)) this.pending.push({ position: entry.position, json: entry.json });
+        if (this.matches(entry)) this.pending.push({ position: entry.position, json: entry.json, type: entry.type });
         this.readPos = entry.position;
       }
       if (reply.length > 0) this.more.notify();

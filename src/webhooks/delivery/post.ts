@@ -15,7 +15,7 @@ export function signingKeys(def: SubscriptionDef, now = Date.now()): Buffer[] {
  * the model's own members (`remove` on a call's last post).
  */
 export function postBody(def: SubscriptionDef, batch: Batch): string {
-  return `[${batch.entries.map((entry) => modelObject(def.model, entry.position, entry.json)).join(',')}]`;
+  return `[${batch.entries.map((entry) => modelObject(def.model, entry.position, entry.json, entry.type)).join(',')}]`;
 }
 
 /** Headers of one attempt: NetSapiens' correlation id and the Standard Webhooks trio. */
