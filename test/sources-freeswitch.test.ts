@@ -288,6 +288,58 @@ describe('FreeSWITCH source (loopback Event Socket peer)', () => {
     ]);
   });
 
+  it("a wrap-up's end, published on its timer, is what the next resync compares with: no second `available`", async () => {
+    // FreeSWITCH's agent list as mod_callcenter keeps it: Logged Out, then Available from the status event on (wrap_up_time 10).
+    const { fake, log } = await setup({}, (peer) => {
+      peer.agents = [{ name: AGENT, status: 'Logged Out', lastStatusChange: 1795255100 }];
+    });
+    await fake.waitForSubscriber();
+    await waitFor(async () => (await log()).some((event) => event.type === 'source.resynced'), 15_000, 'the first resync');
+    const call = queuedCall(4000);
+    // The bridge ended 4 s ago: the 10 s wrap-up ends 5–6 s from now, on the source's timer.
+    const bridgeEndedS = Math.floor(Date.now() / 1000) - 4;
+    call[4] = { ...call[4]!, 'CC-Bridge-Terminated-Time': String(bridgeEndedS) };
+    const wrapupEndMs = (bridgeEndedS + 10) * 1000;
+    fake.agents = [{ name: AGENT, status: 'Available', lastStatusChange: 1795255200 }];
+    for (const event of call) fake.send(event);
+    await waitFor(async () => (await log()).some((event) => event.type === 'cdr.created'), 15_000, 'the call and its record');
+    const statusesOf = async () => (await log()).filter((event) => event.type === 'agent.status_changed' && event.data.agent === AGENT);
+    expect((await statusesOf()).map((event) => event.data.status)).toEqual(['offline', 'available', 'wrapup']);
+
+    // A resync while the wrap-up runs: the list's `Available` is the wrap-up (docs/live.md), not a change.
+    fake.drop();
+    await fake.waitForSubscriber(2);
+    await waitFor(async () => (await log()).filter((event) => event.type === 'source.resynced').length >= 2, 15_000, 'the resync during the wrap-up');
+    await waitFor(async () => (await statusesOf()).length >= 4, 15_000, "the wrap-up's end");
+    // A resync after the end: the list still says Available, which is what the source last published.
+    fake.drop();
+    await fake.waitForSubscriber(3);
+    await waitFor(async () => (await log()).filter((event) => event.type === 'source.resynced').length >= 3, 15_000, 'the resync after the wrap-up');
+
+    const all = await log();
+    const order = all.filter((event) => event.type === 'source.resynced' || (event.type === 'agent.status_changed' && event.data.agent === AGENT));
+    expect(order.map((event) => [event.type, event.id])).toEqual([
+      ['agent.status_changed', `fs:${CORE}:agent:${AGENT}:1795255100`],
+      ['source.resynced', expect.any(String)],
+      ['agent.status_changed', `fs:${CORE}:4000`],
+      ['agent.status_changed', `fs:${CORE}:ended:${MEMBER}:wrapup`],
+      ['source.resynced', expect.any(String)],
+      ['agent.status_changed', `fs:${CORE}:wrapup-end:${AGENT}:${wrapupEndMs}`],
+      ['source.resynced', expect.any(String)],
+    ]);
+    expect((await statusesOf()).map((event) => event.data)).toEqual([
+      { agent: AGENT, status: 'offline', status_raw: 'Logged Out' },
+      { agent: AGENT, status: 'available', status_raw: 'Available' },
+      { agent: AGENT, status: 'wrapup', status_raw: 'wrap_up_time' },
+      { agent: AGENT, status: 'available', status_raw: 'Waiting' },
+    ]);
+    expect(all.filter((event) => event.type === 'source.resynced').map((event) => [event.data.reason, event.data.agents, event.data.corrected])).toEqual([
+      ['connected', 1, 1],
+      ['reconnected', 1, 0],
+      ['reconnected', 1, 0],
+    ]);
+  });
+
   it('reports the callers already waiting at the first resync as queued (live waiting counts them), once', async () => {
     const waitingSession = '7a1c2e4b-0000-4000-8000-00000000a001';
     // Joined a minute ago: today's caller (live state keeps only today's).

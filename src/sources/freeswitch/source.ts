@@ -199,17 +199,33 @@ export class FreeswitchSource extends PbxSource {
       return;
     }
     this.deps.metrics.eventsMapped.inc({ source: this.name });
-    for (const item of mapped) {
+    if (mapped.length > 0) this.publish(mapped);
+    // mod_callcenter says nothing when an agent's wrap-up-time is over: its end is published then.
+    const core = this.coreUuid ?? 'unknown';
+    for (const wrapup of this.mapper.takeWrapups()) {
+      // publish emits the end itself, so that it is remembered as it is written: nothing left for emitAt to emit.
+      this.emitAt(wrapup.untilMs, () => {
+        this.publish(this.mapper.endWrapup(wrapup, core));
+        return [];
+      });
+    }
+    if (leg?.ended) this.calls?.legEnded(leg.root, leg.legId, leg.ended);
+    else if (leg) this.calls?.legStarted(leg.root, leg.legId);
+  }
+
+  /**
+   * Emits what the source itself publishes (mapped events, and the wrap-up ends it times) after
+   * remembering each agent status among them: the one way into that memory besides a resync's
+   * corrections. A resync compares FreeSWITCH's agent list with it, so a status published without
+   * it (a wrap-up's end) would read as a change and be written again.
+   */
+  private publish(events: SourceEvent[]): void {
+    for (const item of events) {
       if (item.type !== 'agent.status_changed') continue;
       this.rememberStatus(item.data.agent as string, item.data.status as never);
       this.changedDuringResync?.add(item.data.agent as string);
     }
-    if (mapped.length > 0) this.emit(mapped);
-    // mod_callcenter says nothing when an agent's wrap-up-time is over: its end is published then.
-    const core = this.coreUuid ?? 'unknown';
-    for (const wrapup of this.mapper.takeWrapups()) this.emitAt(wrapup.untilMs, () => this.mapper.endWrapup(wrapup, core));
-    if (leg?.ended) this.calls?.legEnded(leg.root, leg.legId, leg.ended);
-    else if (leg) this.calls?.legStarted(leg.root, leg.legId);
+    if (events.length > 0) this.emit(events);
   }
 
   /** Core-UUID changes when FreeSWITCH restarts; Event-Sequence counts every event it fires. */
