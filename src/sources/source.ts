@@ -189,12 +189,13 @@ export abstract class PbxSource {
   /**
    * Emits what `produce` returns at `atMs` (the PBX's clock, as its event times): for what a PBX
    * does at a known time without announcing it, such as the end of an agent's wrap-up time.
+   * `publish` replaces the plain emit for a source that remembers what it said.
    */
-  protected emitAt(atMs: number, produce: () => SourceEvent[]): void {
+  protected emitAt(atMs: number, produce: () => SourceEvent[], publish: (events: SourceEvent[]) => void = (events) => this.emit(events)): void {
     const timer = setTimeout(() => {
       this.dueTimers.delete(timer);
       const events = produce();
-      if (events.length > 0) this.emit(events);
+      if (events.length > 0) publish(events);
     }, Math.max(0, atMs - Date.now()));
     timer.unref();
     this.dueTimers.add(timer);

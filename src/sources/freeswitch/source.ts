@@ -199,16 +199,11 @@ export class FreeswitchSource extends PbxSource {
       return;
     }
     this.deps.metrics.eventsMapped.inc({ source: this.name });
-    if (mapped.length > 0) this.publish(mapped);
+    this.publish(mapped);
     // mod_callcenter says nothing when an agent's wrap-up-time is over: its end is published then.
     const core = this.coreUuid ?? 'unknown';
-    for (const wrapup of this.mapper.takeWrapups()) {
-      // publish emits the end itself, so that it is remembered as it is written: nothing left for emitAt to emit.
-      this.emitAt(wrapup.untilMs, () => {
-        this.publish(this.mapper.endWrapup(wrapup, core));
-        return [];
-      });
-    }
+    // Published, not only emitted: a resync compares with what the source remembers having said.
+    for (const wrapup of this.mapper.takeWrapups()) this.emitAt(wrapup.untilMs, () => this.mapper.endWrapup(wrapup, core), (events) => this.publish(events));
     if (leg?.ended) this.calls?.legEnded(leg.root, leg.legId, leg.ended);
     else if (leg) this.calls?.legStarted(leg.root, leg.legId);
   }
