@@ -10,6 +10,39 @@ export interface SandboxEvent {
 /** The domain of the sandbox's subscriber and audit records when none is given. */
 export const SANDBOX_DOMAIN = 'sandbox.example';
 
+/** One text message of an exchange, as `message.*` events and a session's `last_message` hold it. */
+export interface TextMessage {
+  message_id: string;
+  from: string;
+  to: string;
+  body: string;
+  media_count: number;
+}
+
+/**
+ * A text exchange's four events, in order: the customer's message, the session unread, the
+ * agent's reply, the session read. `session` is what every one of them carries.
+ */
+export function textExchange(
+  session: { session_id: string; channel: string; user: string },
+  inbound: TextMessage,
+  outbound: TextMessage,
+  receivedAt: string,
+  repliedAt: string,
+): { type: string; data: Record<string, unknown> }[] {
+  return [
+    { type: 'message.received', data: { ...session, ...inbound } },
+    { type: 'messagesession.updated', data: { ...session, last_message: { ...inbound, direction: 'received', sent_at: receivedAt }, read_status: 'unread', unread_count: 1 } },
+    { type: 'message.sent', data: { ...session, ...outbound } },
+    { type: 'messagesession.updated', data: { ...session, last_message: { ...outbound, direction: 'sent', sent_at: repliedAt }, read_status: 'read', unread_count: 0 } },
+  ];
+}
+
+/** An `audit.logged` event's data: an administrator's change in `domain`. */
+export function auditEntry(domain: string, action: string, objectType: string, objectId: string, origin: string): Record<string, unknown> {
+  return { actor: `admin@${domain}`, action, object_type: objectType, object_id: objectId, target_domain: domain, origin };
+}
+
 export interface SandboxOptions {
   agents: number;
   campaigns: number;
@@ -243,14 +276,8 @@ export class SandboxDialler {
     const customer = channel === 'sms' ? `+2721${String(this.int(1_000_000, 9_999_999))}` : `customer-${this.officeSequence}`;
     const inbound = { message_id: `msg-${this.officeSequence}-1`, from: customer, to: agent.extension, body: 'Can you call me back?', media_count: 0 };
     const outbound = { message_id: `msg-${this.officeSequence}-2`, from: agent.extension, to: customer, body: 'Calling you in five minutes.', media_count: 0 };
-    const common = { session_id: session, channel, user: agent.extension };
     const sentAt = this.now().toISOString();
-    return [
-      this.event('message.received', { ...common, ...inbound }),
-      this.event('messagesession.updated', { ...common, last_message: { ...inbound, direction: 'received', sent_at: sentAt }, read_status: 'unread', unread_count: 1 }),
-      this.event('message.sent', { ...common, ...outbound }),
-      this.event('messagesession.updated', { ...common, last_message: { ...outbound, direction: 'sent', sent_at: sentAt }, read_status: 'read', unread_count: 0 }),
-    ];
+    return textExchange({ session_id: session, channel, user: agent.extension }, inbound, outbound, sentAt, sentAt).map(({ type, data }) => this.event(type, data));
   }
 
   private voicemail(agent: Agent): SandboxEvent {
@@ -267,7 +294,7 @@ export class SandboxDialler {
   }
 
   private audit(action: string, objectType: string, objectId: string, origin: string): SandboxEvent {
-    return this.event('audit.logged', { actor: `admin@${this.domain}`, action, object_type: objectType, object_id: objectId, target_domain: this.domain, origin });
+    return this.event('audit.logged', auditEntry(this.domain, action, objectType, objectId, origin));
   }
 
   private queueData(call: ActiveCall): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SANDBOX_DOMAIN, type SandboxEvent } from './dialler.js';
+import { auditEntry, SANDBOX_DOMAIN, textExchange, type SandboxEvent } from './dialler.js';
 
 export interface ScenarioOptions {
   agent: string;
@@ -106,12 +106,9 @@ export const SCENARIOS = {
       const inbound = { message_id: `${call}-in`, from: '+27215550104', to: o.agent, body: 'Is my order shipped?', media_count: 0 };
       const outbound = { message_id: `${call}-out`, from: o.agent, to: '+27215550104', body: 'Yes, it arrives tomorrow.', media_count: 1 };
       const at = (offsetS: number) => new Date((o.now ?? new Date()).getTime() + offsetS * 1000).toISOString();
-      return [
-        { offsetS: -60, type: 'message.received', data: { ...session, ...inbound } },
-        { offsetS: -60, type: 'messagesession.updated', data: { ...session, last_message: { ...inbound, direction: 'received', sent_at: at(-60) }, read_status: 'unread', unread_count: 1 } },
-        { offsetS: 0, type: 'message.sent', data: { ...session, ...outbound } },
-        { offsetS: 0, type: 'messagesession.updated', data: { ...session, last_message: { ...outbound, direction: 'sent', sent_at: at(0) }, read_status: 'read', unread_count: 0 } },
-      ];
+      // Received a minute before the reply, which happens now.
+      const offsets = [-60, -60, 0, 0];
+      return textExchange(session, inbound, outbound, at(-60), at(0)).map((event, index) => ({ offsetS: offsets[index] ?? 0, ...event }));
     },
   },
   'subscriber-update': {
@@ -124,7 +121,7 @@ export const SCENARIOS = {
     description: 'an administrator adds a user, a phone number and a queue agent, edits a queue, removes a conference (audit log)',
     steps: (o: ScenarioOptions): Step[] => {
       const domain = domainOf(o);
-      const change = (action: string, objectType: string, objectId: string, origin = 'api') => ({ actor: `admin@${domain}`, action, object_type: objectType, object_id: objectId, target_domain: domain, origin });
+      const change = (action: string, objectType: string, objectId: string, origin = 'api') => auditEntry(domain, action, objectType, objectId, origin);
       return [
         { offsetS: -3, type: 'audit.logged', data: change('create', 'user', `${o.agent}@${domain}`) },
         { offsetS: -2, type: 'audit.logged', data: change('create', 'phonenumber', '+27215550199') },
