@@ -7,7 +7,7 @@ import { eventLogKey } from '../redis/keys.js';
 import { describeCliError } from './errors.js';
 import { defaultSecretFile, listenCommand, resendCommand } from './listen.js';
 import { simulateCommand } from './simulate.js';
-import { TRIGGER_HELP, triggerCommand } from './trigger.js';
+import { triggerCommand, triggerHelp } from './trigger.js';
 import { registerIntegratorCommands } from './integrators.js';
 import { registerPbxCommands } from './pbx.js';
 import { addRedisOptions, topologyFromOptions, type RedisCliOptions } from './redis-options.js';
@@ -114,7 +114,7 @@ hubOptions(program.command('resend <eventId>'))
 
 hubOptions(program.command('trigger <scenario>'))
   .description('post a named sandbox sequence through the intake')
-  .addHelpText('after', `\nScenarios:\n${TRIGGER_HELP}`)
+  .addHelpText('after', () => `\nScenarios:\n${triggerHelp()}`)
   .option('--agent <agent>', 'agent of the scenario', '1001')
   .option('--queue <queue>', 'queue of the scenario', 'sales')
   .option('--campaign <campaign>', 'campaign of the scenario', 'spring-sale')

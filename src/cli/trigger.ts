@@ -35,4 +35,6 @@ export function scenarioModels(name: ScenarioName): Model[] {
   return MODELS.filter((model) => reached.has(model));
 }
 
-export const TRIGGER_HELP = SCENARIO_NAMES.map((name) => `  ${name.padEnd(18)} ${SCENARIOS[name].description}\n  ${''.padEnd(18)} (models: ${scenarioModels(name).join(', ')})`).join('\n');
+/** The scenarios listed under `trigger --help`: built when the help is shown, not when any command starts. */
+export const triggerHelp = (): string =>
+  SCENARIO_NAMES.map((name) => `  ${name.padEnd(18)} ${SCENARIOS[name].description}\n  ${''.padEnd(18)} (models: ${scenarioModels(name).join(', ')})`).join('\n');
