@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { KindGuard, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { validationDetails } from '../validation.js';
@@ -113,7 +114,20 @@ function validateConfig(raw: unknown, fromEnv: ReadonlyMap<string, { variable: s
       { details: topologies.map((key) => ({ path: `/redis/${key}`, message: 'only one Redis topology can be configured' })) },
     );
   }
+  checkTrustedProxies(config.http.trustProxy);
   return config;
+}
+
+/** Names proxy-addr (Fastify's trustProxy) knows besides addresses and CIDR ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `http.trustProxy`: an entry that is no address, range or name is a ConfigError naming it, before anything starts. */
+function checkTrustedProxies(list: readonly string[]): void {
+  list.forEach((entry, index) => {
+    if (!PROXY_RANGE_NAMES.includes(entry) && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry)) {
+      throw new ConfigError(`http.trustProxy[${index}]: "${entry}" is not an IP address, a CIDR range (10.0.0.0/8), or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  });
 }
 
 /** A source that matches no variant of the union: list the problems against the variant its `type` names. */

@@ -3,11 +3,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { bearerAuth, type TokenStore } from './auth.js';
 import type { HttpConfig } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
 import type { ServerCertificate } from './tls.js';
 import { registerErrorHandling } from './errors.js';
 import { registerJsonBodyParser } from './json-body.js';
@@ -81,19 +79,6 @@ function hasBytes(stream: Readable): Promise<boolean> {
   });
 }
 
-/** Names proxy-addr (Fastify's trustProxy) knows besides addresses and CIDR ranges. */
-const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
-
-/** `http.trustProxy` as Fastify takes it (false when empty); an entry that is no address, range or name is a ConfigError naming it. */
-function trustedProxies(list: readonly string[]): string[] | false {
-  list.forEach((entry, index) => {
-    if (!PROXY_RANGE_NAMES.includes(entry) && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry)) {
-      throw new ConfigError(`http.trustProxy[${index}]: "${entry}" is not an IP address, a CIDR range (10.0.0.0/8), or one of ${PROXY_RANGE_NAMES.join(', ')}`);
-    }
-  });
-  return list.length > 0 ? [...list] : false;
-}
-
 /** The HTTP server: error mapping, bearer auth, OpenAPI + browsable reference at /docs, then the routes. */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { http, certificate } = options;
@@ -111,7 +96,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     connectionTimeout: http.connectionTimeoutMs,
     keepAliveTimeout: http.keepAliveTimeoutMs,
     // request.ip, request.protocol and request.host from X-Forwarded-* only when the peer is a listed proxy.
-    trustProxy: trustedProxies(http.trustProxy),
+    // Checked with the config (src/config/load.ts): addresses, CIDR ranges or proxy-addr's names.
+    trustProxy: http.trustProxy.length > 0 ? [...http.trustProxy] : false,
     // Fastify hands `https` alone to https.createServer: the deadlines go with it. A TLS handshake
     // gets no longer than the headers that follow it.
     ...(certificate
