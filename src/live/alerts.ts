@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { LiveAlertCode, LiveAlertData } from '../events/catalogue.js';
 import type { HubEventDraft } from '../log/hub-events.js';
 import type { AgentRecord, LiveProjection, QueueRecord, RecordScope } from './projection.js';
-import { round } from './figures.js';
+import { round, serviceLevelPct } from './figures.js';
 
 /** An alert as the live answers carry it. */
 export interface LiveAlert {
@@ -37,7 +37,7 @@ export function queueAlerts(projection: LiveProjection, queue: QueueRecord, olde
   const limits = projection.config.queues[queue.queue]?.alerts;
   const found: AlertFinding[] = [];
   if (limits?.serviceLevelBelowPct !== undefined && queue.slBelowSince !== null && queue.counters.day === projection.day.dayOf(nowMs)) {
-    const value = projection.serviceLevelOf(queue.counters) ?? 0;
+    const value = serviceLevelPct(queue.counters, projection.config.serviceLevelFormula) ?? 0;
     found.push({ code: 'service_level_below', since: queue.slBelowSince, value, threshold: limits.serviceLevelBelowPct });
   }
   const waitLimit = limits?.longestWaitOverS;

@@ -285,11 +285,6 @@ export class LiveProjection implements FeedConsumer {
     };
   }
 
-  /** Today's service level % of `counts` by `live.serviceLevelFormula`. */
-  serviceLevelOf(counts: QueueCounts): number | null {
-    return serviceLevelPct(counts, this.config.serviceLevelFormula);
-  }
-
   apply(event: AcceptedEvent, position: string): void {
     const timeMs = Date.parse(event.time);
     const scope = scopeOf(event.scope);
