@@ -61,8 +61,12 @@ export const listed = (findings: AlertFinding[]): LiveAlert[] => findings.map(({
 export class AlertWatcher {
   /** `code|entity key` of the alerts found by the last check. */
   private active = new Set<string>();
+  /** Whether any queue has `longestWaitOverS`: the configuration is fixed once loaded, so asked once, not every check. */
+  private readonly watchesWaits: boolean;
 
-  constructor(private readonly projection: LiveProjection) {}
+  constructor(private readonly projection: LiveProjection) {
+    this.watchesWaits = Object.values(projection.config.queues).some((queue) => queue.alerts?.longestWaitOverS !== undefined);
+  }
 
   /** The `live.alert` events of the alerts that began since the last check, for the hub's door (HubEvents.makeAll). */
   check(nowMs: number): HubEventDraft[] {
@@ -96,7 +100,7 @@ export class AlertWatcher {
   private oldestWaiting(nowMs: number): Map<string, number> {
     const oldest = new Map<string, number>();
     const queues = this.projection.config.queues;
-    if (!Object.values(queues).some((queue) => queue.alerts?.longestWaitOverS !== undefined)) return oldest;
+    if (!this.watchesWaits) return oldest;
     for (const { record, queueKey } of this.projection.liveCalls(nowMs)) {
       if (queueKey === undefined || record.state === 'connected' || queues[record.queue ?? '']?.alerts?.longestWaitOverS === undefined) continue;
       const since = record.queued_at ?? record.offered_at;
