@@ -111,14 +111,15 @@ async function get(path) {
 // ---------------------------------------------------------------- lists read page by page
 
 const PAGE_LIMIT = 1000;
-const pageUrl = (part, cursor, limit = PAGE_LIMIT) => `/v1/live/${part}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+/** `query`: the list's own parameters (`&size=…`), the same on every page. */
+const pageUrl = (part, cursor, limit = PAGE_LIMIT, query = '') => `/v1/live/${part}?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
 
 /** Every page of a list, following next_cursor: [{cursor, body}] in order. */
-async function allPages(part) {
+async function allPages(part, query = '') {
   const pages = [];
   let cursor = null;
   do {
-    const body = await get(pageUrl(part, cursor));
+    const body = await get(pageUrl(part, cursor, PAGE_LIMIT, query));
     pages.push({ cursor, body });
     cursor = body.next_cursor;
   } while (cursor);
@@ -192,15 +193,8 @@ queues.onPage = (body) => {
 };
 
 async function loadIntervals() {
-  const size = encodeURIComponent($('interval-size').value);
-  const pages = [];
-  let cursor = null;
-  do {
-    const body = await get(`/v1/live/intervals?size=${size}&limit=${PAGE_LIMIT}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    pages.push(body);
-    cursor = body.next_cursor;
-  } while (cursor);
-  state.intervals = pages.flatMap((page) => page.queues);
+  const pages = await allPages('intervals', `&size=${encodeURIComponent($('interval-size').value)}`);
+  state.intervals = pages.flatMap((page) => page.body.queues);
   markDirty('intervals');
 }
 
