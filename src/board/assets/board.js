@@ -236,6 +236,7 @@ async function refresh() {
   refreshing = true;
   const work = [...wanted];
   wanted.clear();
+  const dayShown = shownDay();
   try {
     for (const [list, entry] of work) {
       const pages = new Set([...entry.items].map(([key, name]) => list.pageOf(key, name)).filter(Boolean));
@@ -255,7 +256,14 @@ async function refresh() {
         }
       }
     }
-    markDirty('agents', 'queues');
+    // A re-read list redraws its own grid, not the other: a call event re-reads only its queue's
+    // page. The agent grid also follows the queue answer's day (shownToday hides agents offline
+    // since before it), and a chosen queue filter, which both grids honour, is reset by
+    // renderFilters when a re-read drops that queue: then both are redrawn.
+    const parts = new Set(work.map(([list]) => list.part));
+    if (shownDay() !== dayShown) parts.add('agents');
+    if ($('filter-queue').value) parts.add('agents').add('queues');
+    markDirty(...parts);
     if (work.some(([list]) => list === queues)) refreshIntervalsSoon();
   } catch {
     // The stream loop reports connection trouble.
@@ -462,6 +470,9 @@ function render() {
   if (state.dirty.has('cdrs')) renderCdrs();
   state.dirty.clear();
 }
+
+/** What of the queue answer shownToday reads: the day, its reset time and zone. */
+const shownDay = () => [state.queueSummary?.day, state.queueSummary?.reset_time, state.queueSummary?.time_zone].join(' ');
 
 /** Agents who went offline before today's reset belong to an earlier day: not shown. */
 function shownToday(agent) {
