@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { LiveAlertCode, LiveAlertData } from '../events/catalogue.js';
 import type { HubEventDraft } from '../log/hub-events.js';
 import type { AgentRecord, LiveProjection, QueueRecord, RecordScope } from './projection.js';
-import { round } from './figures.js';
+import { round, serviceLevelPct } from './figures.js';
 
 /** An alert as the live answers carry it. */
 export interface LiveAlert {
@@ -37,7 +37,7 @@ export function queueAlerts(projection: LiveProjection, queue: QueueRecord, olde
   const limits = projection.config.queues[queue.queue]?.alerts;
   const found: AlertFinding[] = [];
   if (limits?.serviceLevelBelowPct !== undefined && queue.slBelowSince !== null && queue.counters.day === projection.day.dayOf(nowMs)) {
-    const value = projection.serviceLevelOf(queue.counters) ?? 0;
+    const value = serviceLevelPct(queue.counters, projection.config.serviceLevelFormula) ?? 0;
     found.push({ code: 'service_level_below', since: queue.slBelowSince, value, threshold: limits.serviceLevelBelowPct });
   }
   const waitLimit = limits?.longestWaitOverS;
@@ -61,8 +61,12 @@ export const listed = (findings: AlertFinding[]): LiveAlert[] => findings.map(({
 export class AlertWatcher {
   /** `code|entity key` of the alerts found by the last check. */
   private active = new Set<string>();
+  /** Whether any queue has `longestWaitOverS`: the configuration is fixed once loaded, so asked once, not every check. */
+  private readonly watchesWaits: boolean;
 
-  constructor(private readonly projection: LiveProjection) {}
+  constructor(private readonly projection: LiveProjection) {
+    this.watchesWaits = Object.values(projection.config.queues).some((queue) => queue.alerts?.longestWaitOverS !== undefined);
+  }
 
   /** The `live.alert` events of the alerts that began since the last check, for the hub's door (HubEvents.makeAll). */
   check(nowMs: number): HubEventDraft[] {
@@ -96,7 +100,7 @@ export class AlertWatcher {
   private oldestWaiting(nowMs: number): Map<string, number> {
     const oldest = new Map<string, number>();
     const queues = this.projection.config.queues;
-    if (!Object.values(queues).some((queue) => queue.alerts?.longestWaitOverS !== undefined)) return oldest;
+    if (!this.watchesWaits) return oldest;
     for (const { record, queueKey } of this.projection.liveCalls(nowMs)) {
       if (queueKey === undefined || record.state === 'connected' || queues[record.queue ?? '']?.alerts?.longestWaitOverS === undefined) continue;
       const since = record.queued_at ?? record.offered_at;

@@ -11,6 +11,8 @@ export class BusinessDay {
   /** Local date of the minute last asked about: events arrive in runs within a minute. */
   private cachedMinute = Number.NaN;
   private cachedDay = '';
+  /** When each recent day started, by its name: one bisection per day, not one per event or answer. */
+  private readonly starts = new Map<string, number>();
 
   constructor(resetTime: string, readonly timeZone: string) {
     try {
@@ -42,6 +44,8 @@ export class BusinessDay {
   /** Epoch ms at which the day of `ms` started (the first minute that belongs to it). */
   startOf(ms: number): number {
     const day = this.dayOf(ms);
+    const known = this.starts.get(day);
+    if (known !== undefined) return known;
     // A day lasts 23 to 25 hours: 50 hours back is in an earlier one. Days only move forward, so bisect.
     let before = Math.floor(ms / 60_000) - 50 * 60;
     let within = Math.floor(ms / 60_000);
@@ -50,6 +54,10 @@ export class BusinessDay {
       if (this.dayOf(middle * 60_000) === day) within = middle;
       else before = middle;
     }
-    return within * 60_000;
+    const startMs = within * 60_000;
+    // Events and answers concern today and, around the reset, yesterday.
+    if (this.starts.size >= 8) this.starts.clear();
+    this.starts.set(day, startMs);
+    return startMs;
   }
 }

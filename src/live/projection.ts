@@ -240,8 +240,6 @@ export class LiveProjection implements FeedConsumer {
   readonly day: BusinessDay;
   /** The business day the stale entities were last evicted for. */
   private evictedDay: string | undefined;
-  /** When each recent business day started (one bisection per day, not per event). */
-  private readonly dayStarts = new Map<string, number>();
   /** Agents in after-call work, not ready or on a break: the ones an agent alert may concern. */
   readonly timedAgents = new Set<string>();
   /** Queues whose service level is under their alert threshold. */
@@ -283,11 +281,6 @@ export class LiveProjection implements FeedConsumer {
       serviceLevelMs: override?.serviceLevelThresholdMs ?? this.config.serviceLevelThresholdMs,
       shortAbandonMs: override?.shortAbandonMs ?? this.config.shortAbandonMs,
     };
-  }
-
-  /** Today's service level % of `counts` by `live.serviceLevelFormula`. */
-  serviceLevelOf(counts: QueueCounts): number | null {
-    return serviceLevelPct(counts, this.config.serviceLevelFormula);
   }
 
   apply(event: AcceptedEvent, position: string): void {
@@ -336,15 +329,7 @@ export class LiveProjection implements FeedConsumer {
 
   /** The business day of `ms` and the epoch ms it started at. */
   dayStartOf(ms: number): { day: string; startMs: number } {
-    const day = this.day.dayOf(ms);
-    let startMs = this.dayStarts.get(day);
-    if (startMs === undefined) {
-      startMs = this.day.startOf(ms);
-      // Events and answers concern today and, around the reset, yesterday.
-      if (this.dayStarts.size >= 8) this.dayStarts.clear();
-      this.dayStarts.set(day, startMs);
-    }
-    return { day, startMs };
+    return { day: this.day.dayOf(ms), startMs: this.day.startOf(ms) };
   }
 
   /** The agent's counts for the day of `timeMs` (restarted when that day is a later one); undefined for an earlier day. */

@@ -111,14 +111,15 @@ async function get(path) {
 // ---------------------------------------------------------------- lists read page by page
 
 const PAGE_LIMIT = 1000;
-const pageUrl = (part, cursor, limit = PAGE_LIMIT) => `/v1/live/${part}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+/** `query`: the list's own parameters (`&size=…`), the same on every page. */
+const pageUrl = (part, cursor, limit = PAGE_LIMIT, query = '') => `/v1/live/${part}?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
 
 /** Every page of a list, following next_cursor: [{cursor, body}] in order. */
-async function allPages(part) {
+async function allPages(part, query = '') {
   const pages = [];
   let cursor = null;
   do {
-    const body = await get(pageUrl(part, cursor));
+    const body = await get(pageUrl(part, cursor, PAGE_LIMIT, query));
     pages.push({ cursor, body });
     cursor = body.next_cursor;
   } while (cursor);
@@ -192,15 +193,8 @@ queues.onPage = (body) => {
 };
 
 async function loadIntervals() {
-  const size = encodeURIComponent($('interval-size').value);
-  const pages = [];
-  let cursor = null;
-  do {
-    const body = await get(`/v1/live/intervals?size=${size}&limit=${PAGE_LIMIT}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    pages.push(body);
-    cursor = body.next_cursor;
-  } while (cursor);
-  state.intervals = pages.flatMap((page) => page.queues);
+  const pages = await allPages('intervals', `&size=${encodeURIComponent($('interval-size').value)}`);
+  state.intervals = pages.flatMap((page) => page.body.queues);
   markDirty('intervals');
 }
 
@@ -242,6 +236,7 @@ async function refresh() {
   refreshing = true;
   const work = [...wanted];
   wanted.clear();
+  const dayShown = shownDay();
   try {
     for (const [list, entry] of work) {
       const pages = new Set([...entry.items].map(([key, name]) => list.pageOf(key, name)).filter(Boolean));
@@ -261,7 +256,14 @@ async function refresh() {
         }
       }
     }
-    markDirty('agents', 'queues');
+    // A re-read list redraws its own grid, not the other: a call event re-reads only its queue's
+    // page. The agent grid also follows the queue answer's day (shownToday hides agents offline
+    // since before it), and a chosen queue filter, which both grids honour, is reset by
+    // renderFilters when a re-read drops that queue: then both are redrawn.
+    const parts = new Set(work.map(([list]) => list.part));
+    if (shownDay() !== dayShown) parts.add('agents');
+    if ($('filter-queue').value) parts.add('agents').add('queues');
+    markDirty(...parts);
     if (work.some(([list]) => list === queues)) refreshIntervalsSoon();
   } catch {
     // The stream loop reports connection trouble.
@@ -468,6 +470,9 @@ function render() {
   if (state.dirty.has('cdrs')) renderCdrs();
   state.dirty.clear();
 }
+
+/** What of the queue answer shownToday reads: the day, its reset time and zone. */
+const shownDay = () => [state.queueSummary?.day, state.queueSummary?.reset_time, state.queueSummary?.time_zone].join(' ');
 
 /** Agents who went offline before today's reset belong to an earlier day: not shown. */
 function shownToday(agent) {
