@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Appender } from './log/appender.js';
 import type { LogFeed } from './log/feed.js';
+import type { LogReader } from './log/reader.js';
 import type { HubEvents } from './log/hub-events.js';
 import type { Metrics } from './metrics.js';
 import type { OutputProfile } from './profiles/output.js';
@@ -38,6 +39,11 @@ export interface HubContext {
    * reads the log as it grows subscribes here, from any position, instead of reading it itself.
    */
   feed: LogFeed;
+  /**
+   * The event log read by position (head, oldest, a range, one event by id) over the feed's
+   * patient connection; its unreadable entries are counted under reader="live".
+   */
+  log: LogReader;
   /** The one door for events the hub makes itself: checked, stamped, appended (src/log/hub-events.ts). */
   hubEvents: HubEvents;
 }

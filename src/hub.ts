@@ -163,7 +163,7 @@ export class Hub {
       drainRetryMs: config.spool.drainRetryMs,
     });
     const feed = hubFeed(openRedis, keys, metrics, logger);
-    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, hubEvents: new HubEvents(appender), feed: feed.feed };
+    const context: HubContext = { config, logger, keys, metrics, redis, redisTopology: topology, openRedis, faults, tokens, appender, hubEvents: new HubEvents(appender), feed: feed.feed, log: feed.ranges };
 
     // The hub's own parts first (their routes before the others'), then the plugged-in ones.
     const components: HubComponent[] = [];
@@ -266,15 +266,17 @@ const intakeComponent: ComponentFactory = ({ appender, config }) => ({
  * after them. Its unreadable entries are counted under reader="live", the label the metric had
  * when the feed was the live component's (docs/live.md); the other consumers count their own.
  */
-function hubFeed(openRedis: HubContext['openRedis'], keys: Keys, metrics: Metrics, logger: Logger): HubComponent & { feed: LogFeed } {
+function hubFeed(openRedis: HubContext['openRedis'], keys: Keys, metrics: Metrics, logger: Logger): HubComponent & { feed: LogFeed; ranges: LogReader } {
   const log = logger.child({ component: 'log-feed' });
   const blocking = openRedis({ name: 'switchboard-log-feed' });
   const work = openRedis({ commandTimeoutMs: 5000, name: 'switchboard-log-ranges' });
   const unreadable = new UnreadableEntries('live', metrics.logEntriesUnreadable, log);
-  const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog, unreadable), ranges: new LogReader(work, keys.eventLog, unreadable), logger: log });
+  const ranges = new LogReader(work, keys.eventLog, unreadable);
+  const feed = new LogFeed({ live: new LogReader(blocking, keys.eventLog, unreadable), ranges, logger: log });
   return {
     name: 'log feed',
     feed,
+    ranges,
     start: () => feed.start(),
     async close() {
       const closing = feed.close();

@@ -1,9 +1,6 @@
 import type { Logger } from 'pino';
 import { describeError } from './core/describe-error.js';
 
-// Re-exported for the modules that import it from here (src/live/index.ts).
-export { describeError };
-
 /**
  * Warnings for failures that repeat while a dependency is away (Redis down): the first one is
  * logged, then at most one per `intervalMs` per kind, saying how many were held back.

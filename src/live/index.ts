@@ -1,12 +1,11 @@
-import { closeRedisClient } from '../redis/client.js';
 import type { ComponentFactory, HubComponent } from '../context.js';
 import { boardRoutes } from '../board/routes.js';
 import type { FeedSubscription } from '../log/feed.js';
-import { LogReader, positionBefore, UnreadableEntries } from '../log/reader.js';
+import { positionBefore } from '../log/reader.js';
 import { createStreamMetrics } from '../stream/metrics.js';
 import { streamRoutes } from '../stream/routes.js';
 import { SseClient } from '../stream/sse-client.js';
-import { describeError } from '../warnings.js';
+import { describeError } from '../core/describe-error.js';
 import { AlertWatcher } from './alerts.js';
 import { createLiveMetrics } from './metrics.js';
 import { LiveProjection, type LiveEntityKind } from './projection.js';
@@ -22,13 +21,10 @@ const ALERT_CHECK_MS = 250;
  * hub's log feed (context.feed), plus the /board wallboard that reads both.
  */
 export const liveComponent: ComponentFactory = (context): HubComponent => {
-  const { config, keys, logger } = context;
+  const { config, logger } = context;
   const log = logger.child({ component: 'live' });
-  // The hub's feed (its entries' unreadable ones counted under reader="live"); the stream's own
-  // reads (the log's head, one event by id) go over a patient connection of the live component.
+  // The hub's feed, and its reader for the stream's own reads (the log's head, one event by id).
   const { feed } = context;
-  const work = context.openRedis({ commandTimeoutMs: 5000, name: 'switchboard-live' });
-  const ranges = new LogReader(work, keys.eventLog, new UnreadableEntries('live', context.metrics.logEntriesUnreadable, log));
   const liveMetrics = createLiveMetrics(context.metrics.registry, () => projection);
   const bounds: Record<LiveEntityKind, string> = { agent: 'live.maxAgents', queue: 'live.maxQueues', call: 'live.maxCalls' };
   const warned = new Set<LiveEntityKind>();
@@ -69,7 +65,7 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
   return {
     name: 'live',
     routes: async (app) => {
-      await app.register(streamRoutes, { feed, log: ranges, config: config.stream, metrics });
+      await app.register(streamRoutes, { feed, log: context.log, config: config.stream, metrics });
       await app.register(liveRoutes, { projection, caughtUp: () => subscription?.live === true });
       await app.register(boardRoutes, { tokenRequired: !context.tokens.open });
     },
@@ -92,7 +88,6 @@ export const liveComponent: ComponentFactory = (context): HubComponent => {
       clearInterval(resetTimer);
       clearInterval(alertTimer);
       subscription?.close();
-      await closeRedisClient(work);
     },
   };
 };
