@@ -239,7 +239,7 @@ function healthComponent(checks: readonly ReadinessCheck[]): ComponentFactory {
     name: 'health',
     routes: (app) => healthRoutes(app, { checks, registry: metrics.registry }),
     readiness: () => faults.readiness() ?? redisReadiness(redis, keys),
-    });
+  });
 }
 
 /** The log's one writer: drained on shutdown (within the budget); a failed start leaves what it spooled for the next one. */
