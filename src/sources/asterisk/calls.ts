@@ -122,11 +122,9 @@ export class CallAssembler {
   hold(headers: Headers, timeMs: number, held: boolean): CallLegs | undefined {
     const call = this.channel(headers, timeMs);
     const uniqueId = headers.Uniqueid;
-    if (!call || !uniqueId) return call;
-    if (held) {
-      if (!call.holdSince.has(uniqueId)) call.holdSince.set(uniqueId, timeMs);
-    } else {
-      this.closeHold(call, uniqueId, timeMs);
+    if (call && uniqueId) {
+      if (!held) this.closeHold(call, uniqueId, timeMs);
+      else if (!call.holdSince.has(uniqueId)) call.holdSince.set(uniqueId, timeMs);
     }
     return call;
   }
